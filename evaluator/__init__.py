@@ -1,0 +1,9 @@
+"""regelverk: regional guidelines on distance contacts as versioned, tested policy data."""
+
+from __future__ import annotations
+
+from .api import Repository, load_repository
+from .errors import Location, PolicyError, Problem
+
+__all__ = ["Location", "PolicyError", "Problem", "Repository", "load_repository"]
+__version__ = "0.1.0"

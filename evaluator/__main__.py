@@ -1,0 +1,5 @@
+"""`python -m evaluator` is the `regelverk` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,86 @@
+"""The Python API: load a repository of policies once, then decide one contact or many."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from .engine import Engine
+from .repository import PolicySet, load_policies
+
+
+def parse_ndjson(lines: Iterable[str]) -> tuple[list, dict]:
+    """Records from NDJSON lines and, by index, the errors of lines that are not JSON objects."""
+    records: list = []
+    errors: dict = {}
+    for number, line in enumerate(lines, start=1):
+        text = line.strip()
+        if not text:
+            errors[len(records)] = [{"field": None, "line": number, "message": f"line {number} is empty"}]
+            records.append(None)
+            continue
+        try:
+            record = json.loads(text)
+        except ValueError as exc:
+            errors[len(records)] = [{"field": None, "line": number, "message": f"line {number} is not JSON: {exc}"}]
+            records.append(None)
+            continue
+        records.append(record)
+    return records, errors
+
+
+def read_lines(handle) -> list[str]:
+    """Lines of a text stream; a last line without a newline counts, a final newline adds none."""
+    return handle.read().splitlines()
+
+
+class Repository:
+    """Policies loaded and compiled once; every method is safe to call again and again."""
+
+    def __init__(self, policy_set: PolicySet):
+        self.policy_set = policy_set
+        self.engine = Engine(policy_set)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Repository:
+        """Load a policy directory (the bundled policies by default). Raises PolicyError
+        listing every problem when any policy is invalid."""
+        return cls(load_policies(path))
+
+    def evaluate(self, contacts: Iterable[dict]) -> list[dict]:
+        """Decide a batch of contacts (dicts, contract section 1); decisions in input order."""
+        decisions, _ = self.engine.evaluate(list(contacts))
+        return decisions
+
+    def evaluate_one(self, contact: dict, history: Iterable[dict] = ()) -> dict:
+        """Decide one contact given the patient's earlier contacts. The history's own decisions
+        are replayed, so this is exactly the decision the contact gets as the last line of a
+        batch holding that history."""
+        records = list(history)
+        records.append(contact)
+        decisions, _ = self.engine.evaluate(records)
+        return decisions[-1]
+
+    def evaluate_lines(self, lines: Iterable[str]) -> list[dict]:
+        """Decide NDJSON lines; a line that is not JSON gets an invalid decision of its own."""
+        records, errors = parse_ndjson(lines)
+        decisions, _ = self.engine.evaluate(records, line_errors=errors)
+        return decisions
+
+    def explain(self, lines: Iterable[str], contact_id: str):
+        """One contact of an NDJSON batch: (decision, trace, typed contact), or Nones when the
+        batch has no such contact. The trace lists every policy, whether it applied, and
+        each rule's result; it is None for an invalid contact."""
+        records, errors = parse_ndjson(lines)
+        decisions, traces = self.engine.evaluate(records, line_errors=errors, explain={contact_id})
+        for decision in decisions:
+            if decision["contact"] == contact_id:
+                entry, trace = traces.get(contact_id, (None, None))
+                return decision, trace, (entry.contact if entry else None)
+        return None, None, None
+
+
+def load_repository(path: str | Path | None = None) -> Repository:
+    """Load a policy directory once (default: the policies that ship with regelverk)."""
+    return Repository.load(path)

@@ -1,0 +1,36 @@
+"""The `regelverk` command: thin — load, call, print, map errors to exit codes.
+
+Exit codes: 0 success; 1 a check found problems (validate, test, fmt --check); 2 the command
+was called wrongly (click's usage errors); 3 the policies could not be loaded; 4 an input file
+could not be read.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .evaluate import evaluate, explain
+from .policies import policies
+from .serve import serve
+from .test import test
+from .validate import validate
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_POLICIES, EXIT_INPUT = 0, 1, 2, 3, 4
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="regelverk")
+def main() -> None:
+    """Regional guidelines on distance contacts as versioned, tested policies.
+
+    \b
+    Examples:
+      regelverk validate policies/
+      regelverk evaluate contacts.ndjson > decisions.ndjson
+      regelverk explain contacts.ndjson --contact c7 --lang sv
+    """
+
+
+for command in (validate, test, evaluate, explain, policies, serve):
+    main.add_command(command)

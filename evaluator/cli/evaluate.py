@@ -1,0 +1,59 @@
+"""`regelverk evaluate` and `regelverk explain`."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..explain import render_text, trace_json
+from .common import POLICIES_OPTION, load_or_exit, read_input_lines
+
+
+@click.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@POLICIES_OPTION
+def evaluate(file, policies_dir):
+    """Decide NDJSON contacts from FILE (or standard input); NDJSON decisions to standard output.
+
+    Every input line gets exactly one output line, in input order; a broken line gets
+    status "invalid" and the others are still decided.
+
+    \b
+    Example:
+      regelverk evaluate examples/contacts.ndjson
+      cat contacts.ndjson | regelverk evaluate --policies my-policies/
+    """
+    repo = load_or_exit(policies_dir)
+    lines = read_input_lines(file)
+    decisions = repo.evaluate_lines(lines)
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    out = sys.stdout
+    out.write("".join(dumps(d) + "\n" for d in decisions))
+    out.flush()
+
+
+@click.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--contact", "contact_id", required=True, help="The id of the contact to explain.")
+@click.option("--lang", type=click.Choice(["sv", "en"]), default="en", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@POLICIES_OPTION
+def explain(file, contact_id, lang, fmt, policies_dir):
+    """Explain how one contact in FILE was decided: the versions applied, each rule and its
+    result, the contacts a count used, and the passage each rule cites.
+
+    \b
+    Example:
+      regelverk explain examples/contacts.ndjson --contact vgr-4 --lang sv
+    """
+    repo = load_or_exit(policies_dir)
+    lines = read_input_lines(file)
+    decision, trace, contact = repo.explain(lines, contact_id)
+    if decision is None:
+        raise click.UsageError(f"there is no contact with id {contact_id!r} in the input")
+    if fmt == "json":
+        click.echo(json.dumps({"decision": decision, "trace": trace_json(trace)}, ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_text(decision, trace, contact, lang), nl=False)

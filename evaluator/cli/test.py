@@ -1,0 +1,67 @@
+"""`regelverk test`: run the YAML policy tests, with rule coverage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ..resources import policies_dir
+from ..testing import policies_root_for, run_tests
+from .common import load_or_exit
+
+
+def _show(value) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+
+
+@click.command("test")
+@click.argument("path", required=False, type=click.Path(exists=True))
+@click.option("--policies", "policies_opt", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Policy folder (default: the one holding PATH, else the bundled policies).")
+@click.option("--coverage", is_flag=True, help="Show for each rule whether a test made it fire and not fire.")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
+              help="Fail when rule coverage (fired and not fired, per rule) is below this percentage.")
+@click.option("--verbose", "-v", is_flag=True, help="List every case, not only failures.")
+def test(path, policies_opt, coverage, min_coverage, verbose):
+    """Run the policy tests (*.test.yaml) under PATH (default: the policy folder).
+
+    Exit 0 when every case passes (and coverage reaches --min-coverage), 1 otherwise.
+
+    \b
+    Example:
+      regelverk test policies/ --coverage --min-coverage 100
+    """
+    target = Path(path) if path else Path(policies_opt) if policies_opt else policies_dir()
+    root = policies_opt or policies_root_for(target) or policies_dir()
+    repo = load_or_exit(root)
+    run = run_tests(repo.policy_set, target)
+    for p in run.problems:
+        click.echo(p.render())
+    for r in run.results:
+        if r.ok:
+            if verbose:
+                click.echo(f"PASS {r.location}  {r.name}")
+            continue
+        click.echo(f"FAIL {r.location}  {r.name}")
+        width = max(len(w) for w, _, _ in r.failures)
+        click.echo(f"     {'':{width}}  {'expected':<28}  actual")
+        for what, expected, actual in r.failures:
+            click.echo(f"     {what:{width}}  {_show(expected):<28}  {_show(actual)}")
+    percent = run.coverage.percent(repo.policy_set)
+    if coverage:
+        click.echo("")
+        click.echo("rule coverage (fires / does not fire / unknown seen):")
+        for pid, version, rule, fired, not_fired, unknown in run.coverage.table(repo.policy_set):
+            mark = "ok " if fired and not_fired else "-- "
+            flags = f"{'fires' if fired else '     '}  {'not' if not_fired else '   '}  {'unknown' if unknown else ''}"
+            click.echo(f"  {mark}{pid} {version} {rule:<32} {flags}")
+        click.echo(f"rule coverage: {percent:.1f}%")
+    click.echo(f"{run.passed} passed, {run.failed} failed")
+    failed = not run.ok
+    if min_coverage is not None and percent < min_coverage:
+        click.echo(f"rule coverage {percent:.1f}% is below the required {min_coverage:g}%", err=True)
+        failed = True
+    sys.exit(1 if failed else 0)

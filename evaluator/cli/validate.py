@@ -1,0 +1,46 @@
+"""`regelverk validate`: every problem in a policy folder, as file:line:col: message."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from ..repository import load_policy_set
+
+
+@click.command()
+@click.argument("directory", required=False, type=click.Path(file_okay=False, exists=True))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
+              help="github prints GitHub Actions annotations, so problems show on the pull request's lines.")
+def validate(directory, fmt):
+    """Check every policy in DIRECTORY (default: the bundled policies): YAML, schema, conditions
+    and their types, placement, overlapping versions. Exit 0 when clean, 1 otherwise.
+
+    \b
+    Example:
+      regelverk validate policies/
+      regelverk validate policies/ --format github
+    """
+    policy_set, problems = load_policy_set(directory)
+    errors = [p for p in problems if p.severity == "error"]
+    if fmt == "json":
+        click.echo(json.dumps({"ok": not errors, "problems": [p.to_json() for p in problems]}, ensure_ascii=False, indent=2))
+    elif fmt == "github":
+        for p in problems:
+            kind = "error" if p.severity == "error" else "warning"
+            loc = p.location
+            where = f" file={loc.file},line={loc.line},col={loc.column}" if loc else ""
+            text = p.message + (f" ({p.hint})" if p.hint else "")
+            text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+            click.echo(f"::{kind}{where},title=regelverk {p.code}::{text}")
+    else:
+        for p in problems:
+            click.echo(p.render())
+        versions = sum(len(pol.versions) for pol in policy_set.policies.values()) if policy_set else 0
+        summary = (f"{len(errors)} error(s), {len(problems) - len(errors)} warning(s)" if problems
+                   else "no problems")
+        click.echo(f"{summary}; {versions} policy version(s) loaded" if policy_set else summary,
+                   err=bool(errors))
+    sys.exit(1 if errors else 0)

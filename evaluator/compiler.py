@@ -1,0 +1,448 @@
+"""Compile a checked condition into closures, once per policy version; run them on many contacts.
+
+Values: True/False/None for yes/no (None = unknown), int, str, datetime.date, tuples of
+(amount, unit) for durations, lists. A count over history whose filter met unknown facts is a
+CountRange(lo, hi). Every closure takes one argument, the Context of the contact being decided.
+
+Each condition is compiled twice: a fast program, and a traced one that also records the
+missing facts and the history contacts it used. The traced one runs only when a rule fires or
+is left undetermined, to explain it.
+"""
+
+from __future__ import annotations
+
+import operator
+from bisect import bisect_left
+from dataclasses import dataclass, field
+from datetime import date
+
+from . import ast
+from .dates import shift
+
+_ORDER_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_ALL_OPS = {"=": operator.eq, "!=": operator.ne, **_ORDER_OPS}
+
+
+class Entry:
+    """A contact in a patient's history: its facts, its place and, once decided, its outputs."""
+
+    __slots__ = ("id", "contact", "date", "ordinal", "iso", "index", "outputs")
+
+    def __init__(self, contact: dict, index: int):
+        self.id = contact["id"]
+        self.contact = contact
+        self.date = d = contact["date"]
+        self.ordinal = d.toordinal()
+        self.iso = d.isocalendar()[:2]
+        self.index = index
+        self.outputs: dict = {}
+
+
+@dataclass
+class Trace:
+    """What a traced run saw: facts that were missing, history contacts that were used."""
+
+    missing: list[str] = field(default_factory=list)
+    evidence: list[Entry] = field(default_factory=list)
+
+    def miss(self, what: str) -> None:
+        if what not in self.missing:
+            self.missing.append(what)
+
+    def use(self, entry: Entry) -> None:
+        if all(e is not entry for e in self.evidence):
+            self.evidence.append(entry)
+
+
+class Context:
+    """The contact being decided, the patient's earlier contacts, and scratch space."""
+
+    __slots__ = ("cur", "contact", "history", "ordinals", "row", "trace", "scratch")
+
+    def __init__(self, cur: Entry, history: list[Entry], ordinals: list[int], trace: Trace | None = None):
+        self.cur = cur
+        self.contact = cur.contact
+        self.history = history
+        self.ordinals = ordinals
+        self.row: Entry | None = None
+        self.trace = trace
+        self.scratch: dict = {}
+
+
+class CountRange:
+    """A count that is known to lie between lo and hi (earlier contacts with unknown facts)."""
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo: int, hi: int):
+        self.lo, self.hi = lo, hi
+
+    def __repr__(self) -> str:
+        return f"{self.lo}..{self.hi}"
+
+
+def _range_compare(op: str, a, b):
+    """Compare where either side may be a CountRange: decided only if every possibility agrees."""
+    a_lo, a_hi = (a.lo, a.hi) if isinstance(a, CountRange) else (a, a)
+    b_lo, b_hi = (b.lo, b.hi) if isinstance(b, CountRange) else (b, b)
+    fn = _ALL_OPS[op]
+    if op in ("=", "!="):
+        if a_lo == a_hi == b_lo == b_hi:
+            return fn(a_lo, b_lo)
+        if a_hi < b_lo or b_hi < a_lo:
+            return op == "!="
+        return None
+    results = {fn(x, y) for x in (a_lo, a_hi) for y in (b_lo, b_hi)}
+    return results.pop() if len(results) == 1 else None
+
+
+class Compiler:
+    """Turns AST nodes into closures. `parameters` are the version's constants."""
+
+    def __init__(self, parameters: dict, traced: bool):
+        self.parameters = parameters
+        self.traced = traced
+        self._slots = 0
+
+    def _slot(self) -> int:
+        self._slots += 1
+        return self._slots
+
+    def compile(self, node: ast.Node, in_filter: bool = False):  # noqa: C901 - one case per node kind
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        traced = self.traced
+
+        if isinstance(node, ast.Literal):
+            value = node.value
+            return lambda ctx: value
+        if isinstance(node, ast.ListLit):
+            value = [item.value for item in node.items]  # the checker allows literals only
+            return lambda ctx: value
+        if isinstance(node, ast.Name):
+            name = node.name
+            if name in self.parameters:
+                value = self.parameters[name]
+                return lambda ctx: value
+            if in_filter:
+                if traced:
+                    def earlier_field(ctx):
+                        v = ctx.row.contact.get(name)
+                        if v is None:
+                            ctx.trace.miss(f"{name} (earlier contact {ctx.row.id})")
+                        return v
+                    return earlier_field
+                return lambda ctx: ctx.row.contact.get(name)
+            return self._current_field(name)
+        if isinstance(node, ast.CurrentField):
+            return self._current_field(node.name)
+        if isinstance(node, ast.Call):
+            return self._call(node, [c(a) for a in node.args])
+        if isinstance(node, ast.Not):
+            inner = c(node.operand)
+
+            def not_(ctx):
+                v = inner(ctx)
+                return None if v is None else not v
+            return not_
+        if isinstance(node, ast.And):
+            left, right = c(node.left), c(node.right)
+
+            def and_(ctx):
+                a = left(ctx)
+                if a is False:
+                    return False
+                b = right(ctx)
+                if b is False:
+                    return False
+                return None if a is None or b is None else True
+            return and_
+        if isinstance(node, ast.Or):
+            left, right = c(node.left), c(node.right)
+
+            def or_(ctx):
+                a = left(ctx)
+                if a is True:
+                    return True
+                b = right(ctx)
+                if b is True:
+                    return True
+                return None if a is None or b is None else False
+            return or_
+        if isinstance(node, ast.Compare):
+            left, right = c(node.left), c(node.right)
+            if _has_count(node):
+                op_name = node.op
+
+                def compare_range(ctx):
+                    a = left(ctx)
+                    if a is None:
+                        return None
+                    b = right(ctx)
+                    if b is None:
+                        return None
+                    if isinstance(a, CountRange) or isinstance(b, CountRange):
+                        return _range_compare(op_name, a, b)
+                    return _ALL_OPS[op_name](a, b)
+                return compare_range
+            fn = _ALL_OPS[node.op]
+
+            def compare(ctx):
+                a = left(ctx)
+                if a is None:
+                    return None
+                b = right(ctx)
+                if b is None:
+                    return None
+                return fn(a, b)
+            return compare
+        if isinstance(node, ast.Member):
+            item, coll = c(node.item), c(node.collection)
+            negated = node.negated
+
+            def member(ctx):
+                v = item(ctx)
+                if v is None:
+                    return None
+                values = coll(ctx)
+                if values is None:
+                    return None
+                return (v in values) != negated
+            return member
+        if isinstance(node, ast.Contains):
+            coll, item = c(node.collection), c(node.item)
+
+            def contains(ctx):
+                values = coll(ctx)
+                if values is None:
+                    return None
+                v = item(ctx)
+                if v is None:
+                    return None
+                return v in values
+            return contains
+        if isinstance(node, ast.IsEmpty):
+            inner = c(node.operand)
+            negated = node.negated
+
+            def is_empty(ctx):
+                v = inner(ctx)
+                return None if v is None else (len(v) == 0) != negated
+            return is_empty
+        if isinstance(node, ast.IsKnown):
+            # Asking whether a fact is there is never unknown, so it is compiled untraced.
+            plain = Compiler(self.parameters, traced=False).compile(node.operand, in_filter)
+            negated = node.negated
+            return lambda ctx: (plain(ctx) is None) == negated
+        if isinstance(node, ast.Arith):
+            return self._arith(node, c(node.left), c(node.right))
+        if isinstance(node, ast.Neg):
+            inner = c(node.operand)
+
+            def neg(ctx):
+                v = inner(ctx)
+                return None if v is None or isinstance(v, CountRange) else -v
+            return neg
+        if isinstance(node, ast.Duration):
+            amount, unit = c(node.amount), node.unit
+
+            def duration(ctx):
+                n = amount(ctx)
+                return None if n is None else (n, unit)
+            return duration
+        if isinstance(node, ast.Aggregate):
+            return self._aggregate(node)
+        if isinstance(node, ast.SameField):
+            name = node.name
+
+            def same_field(ctx):
+                a = ctx.row.contact.get(name)
+                b = ctx.contact.get(name)
+                if a is None or b is None:
+                    if traced:
+                        if a is None:
+                            ctx.trace.miss(f"{name} (earlier contact {ctx.row.id})")
+                        if b is None:
+                            ctx.trace.miss(name)
+                    return None
+                return a == b
+            return same_field
+        if isinstance(node, ast.SameIsoWeek):
+            return lambda ctx: ctx.row.iso == ctx.cur.iso
+        if isinstance(node, ast.SamePeriod):
+            if node.unit == "year":
+                return lambda ctx: ctx.row.date.year == ctx.cur.date.year
+            return lambda ctx: (ctx.row.date.year == ctx.cur.date.year
+                                and ctx.row.date.month == ctx.cur.date.month)
+        if isinstance(node, ast.Within):
+            key = id(node)
+            # The threshold is computed once per count, by the count's window set-up.
+            return lambda ctx: ctx.row.ordinal > ctx.scratch[key]
+        if isinstance(node, ast.SinceLatest):
+            key = id(node)
+            return lambda ctx: ctx.row.index > ctx.scratch[key]
+        if isinstance(node, ast.Was):
+            output = node.output
+            return lambda ctx: ctx.row.outputs.get(output) is True
+        raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
+
+    def _current_field(self, name: str):
+        if self.traced:
+            def current_field(ctx):
+                v = ctx.contact.get(name)
+                if v is None:
+                    ctx.trace.miss(name)
+                return v
+            return current_field
+        return lambda ctx: ctx.contact.get(name)
+
+    def _call(self, node: ast.Call, args):
+        arg = args[0]
+        fn = {
+            "iso_week": lambda d: d.isocalendar()[1],
+            "iso_year": lambda d: d.isocalendar()[0],
+            "weekday": lambda d: d.isoweekday(),
+            "year_of": lambda d: d.year,
+            "month_of": lambda d: d.month,
+            "day_of": lambda d: d.day,
+            "length": len,
+        }[node.function]
+
+        def call(ctx):
+            v = arg(ctx)
+            return None if v is None else fn(v)
+        return call
+
+    def _arith(self, node: ast.Arith, left, right):
+        op = node.op
+
+        def arith(ctx):
+            a = left(ctx)
+            if a is None or isinstance(a, CountRange):
+                return None
+            b = right(ctx)
+            if b is None or isinstance(b, CountRange):
+                return None
+            if isinstance(a, date):
+                return shift(a, b[0] if op == "+" else -b[0], b[1])
+            if isinstance(b, date):
+                return shift(b, a[0], a[1])
+            if op == "+":
+                return a + b
+            if op == "-":
+                return a - b
+            return a * b
+        return arith
+
+    def _aggregate(self, node: ast.Aggregate):
+        """A count or test over earlier contacts, scanning only what its windows can hold."""
+        kind = node.kind
+        flt = self.compile(node.filter, in_filter=True) if node.filter is not None else (lambda ctx: True)
+        conjuncts = _conjuncts(node.filter) if node.filter is not None else []
+        windows = [w for w in (node.filter and ast.walk(node.filter) or ())
+                   if isinstance(w, (ast.Within, ast.SinceLatest))]
+        lower_bounds = []  # functions ctx -> first ordinal an earlier contact may have
+        for conj in conjuncts:
+            if isinstance(conj, ast.SameIsoWeek):
+                lower_bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.weekday())
+            elif isinstance(conj, ast.SamePeriod) and conj.unit == "month":
+                lower_bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.day + 1)
+            elif isinstance(conj, ast.SamePeriod):
+                lower_bounds.append(lambda ctx: date(ctx.cur.date.year, 1, 1).toordinal())
+            elif isinstance(conj, ast.Within):
+                key = id(conj)
+                lower_bounds.append(lambda ctx, key=key: ctx.scratch[key] + 1)
+        within_setup = []
+        for w in windows:
+            if isinstance(w, ast.Within):
+                dur = self.compile(w.duration)
+                within_setup.append((id(w), dur))
+        anchors = []
+        for w in windows:
+            if isinstance(w, ast.SinceLatest):
+                bounded = any(conj is w for conj in conjuncts)
+                anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded))
+        traced = self.traced
+
+        def window_start(ctx) -> int:
+            for key, dur in within_setup:
+                d = dur(ctx)
+                ctx.scratch[key] = shift(ctx.cur.date, -d[0], d[1]).toordinal()
+            start = 0
+            for bound in lower_bounds:
+                start = max(start, bisect_left(ctx.ordinals, bound(ctx)))
+            history = ctx.history
+            for key, anchor, bounded in anchors:
+                # The latest earlier contact that surely matches; a count bounded by other
+                # windows need not look past where they begin.
+                found = -1
+                stop = start if bounded else 0
+                for i in range(len(history) - 1, stop - 1, -1):
+                    ctx.row = history[i]
+                    if anchor(ctx) is True:
+                        found = i
+                        break
+                ctx.scratch[key] = found
+                if bounded:
+                    start = max(start, found + 1)
+            return start
+
+        if kind == "count":
+            def count(ctx):
+                history = ctx.history
+                if not history:
+                    return 0
+                start = window_start(ctx)
+                matched = unknown = 0
+                for i in range(start, len(history)):
+                    ctx.row = row = history[i]
+                    v = flt(ctx)
+                    if v is True:
+                        matched += 1
+                        if traced:
+                            ctx.trace.use(row)
+                    elif v is None:
+                        unknown += 1
+                ctx.row = None
+                return matched if not unknown else CountRange(matched, matched + unknown)
+            return count
+
+        want = kind == "any"
+
+        def exists(ctx):
+            history = ctx.history
+            if not history:
+                return not want
+            start = window_start(ctx)
+            unknown = False
+            found = False
+            for i in range(len(history) - 1, start - 1, -1):
+                ctx.row = row = history[i]
+                v = flt(ctx)
+                if v is True:
+                    found = True
+                    if not traced:
+                        break
+                    ctx.trace.use(row)
+                elif v is None:
+                    unknown = True
+            ctx.row = None
+            if found:
+                return want
+            return None if unknown else not want
+        return exists
+
+
+def _conjuncts(node: ast.Node | None) -> list[ast.Node]:
+    if node is None:
+        return []
+    if isinstance(node, ast.And):
+        return _conjuncts(node.left) + _conjuncts(node.right)
+    return [node]
+
+
+def _has_count(node: ast.Node) -> bool:
+    return any(isinstance(n, ast.Aggregate) and n.kind == "count" for n in ast.walk(node))
+
+
+def compile_condition(node: ast.Node, parameters: dict, *, traced: bool = False):
+    return Compiler(parameters, traced).compile(node)

@@ -1,0 +1,121 @@
+"""Check incoming contacts against the contact schema, fast, and turn them into typed records.
+
+The checks are built from schemas/contact.schema.json (the keywords it uses: type, enum,
+pattern, format date, minimum, minLength, items, required, default), so the schema stays the
+one place a field is defined; tests compare this checker with jsonschema itself.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import lru_cache
+
+from .resources import load_schema
+
+
+def _describe(value) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _field_check(name: str, spec: dict):
+    """A function value -> (typed value, None) or (None, what is wrong)."""
+    kind = spec.get("type")
+    if isinstance(kind, list):  # ["boolean", "null"]: null is handled before the check
+        kind = next((k for k in kind if k != "null"), None)
+    enum = [v for v in spec["enum"] if v is not None] if "enum" in spec else None
+    pattern = re.compile(spec["pattern"]) if "pattern" in spec else None
+    is_date = spec.get("format") == "date"
+    minimum = spec.get("minimum")
+    min_length = spec.get("minLength")
+    items = spec.get("items", {}).get("type") if kind == "array" else None
+
+    def check(value):
+        if enum is not None:
+            if value in enum and isinstance(value, str):
+                return value, None
+            return None, f"{_describe(value)} is not one of {', '.join(enum)}"
+        if kind == "string":
+            if not isinstance(value, str):
+                return None, f"must be text, not {_describe(value)}"
+            if min_length and len(value) < min_length:
+                return None, "must not be empty"
+            if pattern is not None and not pattern.fullmatch(value):
+                if is_date:
+                    return None, f"{_describe(value)} is not a date written YYYY-MM-DD"
+                return None, f"{_describe(value)} is not in the expected form ({spec['pattern']})"
+            if is_date:
+                try:
+                    return date.fromisoformat(value), None
+                except ValueError:
+                    return None, f"{value} is not a real date"
+            return value, None
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return value, None
+            return None, f"must be true or false, not {_describe(value)}"
+        if kind == "integer":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not value.is_integer()
+            ):
+                return None, f"must be a whole number, not {_describe(value)}"
+            if minimum is not None and value < minimum:
+                return None, f"must be at least {minimum}, not {_describe(value)}"
+            return int(value), None
+        if kind == "array":
+            if not isinstance(value, list):
+                return None, f"must be a list, not {_describe(value)}"
+            if items == "string" and not all(isinstance(v, str) for v in value):
+                return None, "must be a list of texts"
+            return list(value), None
+        return value, None
+
+    return check
+
+
+@lru_cache(maxsize=1)
+def _checker():
+    schema = load_schema("contact.schema.json")
+    checks = {name: _field_check(name, spec) for name, spec in schema["properties"].items()}
+    defaults = {name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec}
+    return tuple(schema["required"]), checks, defaults
+
+
+def check_contact(record) -> tuple[dict | None, list[dict]]:
+    """A typed contact (date as datetime.date, defaults filled) or None and the errors.
+
+    An optional fact given as null counts as absent (unknown). Fields the schema does not name
+    pass through untouched.
+    """
+    if not isinstance(record, dict):
+        return None, [{"field": None, "message": f"a contact must be a JSON object, not {_describe(record)}"}]
+    required, checks, defaults = _checker()
+    errors = []
+    typed = {}
+    for name in required:
+        if record.get(name) is None:
+            errors.append({"field": name, "message": "is required but missing"})
+    for name, value in record.items():
+        check = checks.get(name)
+        if check is None:
+            typed[name] = value
+            continue
+        if value is None:
+            continue
+        good, problem = check(value)
+        if problem is not None:
+            errors.append({"field": name, "message": problem})
+        else:
+            typed[name] = good
+    if errors:
+        return None, errors
+    for name, value in defaults.items():
+        typed.setdefault(name, value)
+    return typed, []

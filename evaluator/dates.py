@@ -1,0 +1,42 @@
+"""Calendar arithmetic: days and weeks exactly, months and years with month-end clamping."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+
+
+def add_months(day: date, months: int) -> date:
+    """`day` moved by whole months; a day past the target month's end clamps to its last day.
+
+    2024-02-29 minus 12 months is 2023-02-28; 2024-01-31 plus 1 month is 2024-02-29.
+    """
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, min(day.day, last))
+
+
+def shift(day: date, amount: int, unit: str) -> date:
+    """`day` moved by `amount` units (day, week, month, year); negative amounts go back."""
+    if unit == "day":
+        return day + timedelta(days=amount)
+    if unit == "week":
+        return day + timedelta(weeks=amount)
+    if unit == "month":
+        return add_months(day, amount)
+    if unit == "year":
+        return add_months(day, 12 * amount)
+    raise ValueError(f"unknown unit {unit!r}")
+
+
+def iso_week(day: date) -> tuple[int, int]:
+    """(ISO week-year, ISO week number): 2027-01-01 is (2026, 53)."""
+    year, week, _ = day.isocalendar()
+    return year, week
+
+
+def week_start(day: date) -> date:
+    """The Monday of `day`'s ISO week."""
+    return day - timedelta(days=day.weekday())

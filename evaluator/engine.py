@@ -1,0 +1,262 @@
+"""Decide contacts: pick the versions in force, run their rules, combine outputs, explain.
+
+Implements contract sections 2 to 4: a patient's contacts are taken in order of date, then
+time (none first), then input order; each is decided with the patient's earlier valid contacts
+and their decisions as history; every input gets exactly one decision, in input order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .compiler import Context, Entry, Trace
+from .contacts import check_contact
+from .policy import PolicyVersion, Rule
+from .repository import PolicySet
+
+
+@dataclass
+class RuleTrace:
+    """How one rule came out for one contact: for `explain`."""
+
+    rule: Rule
+    result: bool | None
+    outputs: dict
+    evidence: list[Entry]
+    missing: list[str]
+
+
+@dataclass
+class VersionTrace:
+    policy: str
+    version: PolicyVersion | None
+    applies: bool | None
+    missing: list[str] = field(default_factory=list)
+    rules: list[RuleTrace] = field(default_factory=list)
+
+
+def _text(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_NONE = {"sv": "inga", "en": "none"}
+
+
+def render_message(parts: tuple, lang: str, params: dict, contact: dict, evidence, missing) -> str:
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        name = part[0]
+        if name == "evidence":
+            out.append(", ".join(f"{e.id} ({e.date.isoformat()})" for e in evidence) or _NONE[lang])
+        elif name == "missing":
+            out.append(", ".join(missing) or _NONE[lang])
+        elif name in params:
+            out.append(_text(params[name]))
+        else:
+            value = contact.get(name)
+            out.append(_text(value) if value is not None else "?")
+    return "".join(out)
+
+
+def _unknown_message(rule: Rule, params, contact, missing) -> dict:
+    facts = ", ".join(missing) or "?"
+    return {
+        "sv": f"Regeln kan inte prövas: uppgift saknas om {facts}. Regeln: "
+              + render_message(rule.message.sv, "sv", params, contact, [], missing),
+        "en": f"The rule cannot be tried: {facts} is missing. The rule: "
+              + render_message(rule.message.en, "en", params, contact, [], missing),
+    }
+
+
+class Engine:
+    """Decides contacts under one loaded PolicySet. Holds no state between calls."""
+
+    def __init__(self, policy_set: PolicySet):
+        self.policy_set = policy_set
+        self.policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
+        self.outputs = list(policy_set.outputs.values())
+        self._null_outputs = {o.name: None for o in self.outputs}
+
+    # -- one contact ---------------------------------------------------------------------
+    def decide(self, cur: Entry, history: list[Entry], ordinals: list[int], explain: list | None = None) -> dict:
+        contact = cur.contact
+        day = cur.date
+        ctx = Context(cur, history, ordinals)
+        applied = []
+        findings = []
+        unsure = []  # policies whose applies_when was unknown: reported only if none applied
+        contributions: dict[str, list] = {}
+        undetermined: set = set()
+        for policy in self.policies:
+            v = policy.in_force_on(day)
+            if v is None:
+                if explain is not None:
+                    explain.append(VersionTrace(policy.id, None, None))
+                continue
+            applies = v.applies(ctx)
+            if applies is not True:
+                missing = []
+                if applies is None:
+                    ctx.trace = Trace()
+                    v.applies_traced(ctx)
+                    missing = ctx.trace.missing
+                    ctx.trace = None
+                    unsure.append({
+                        "policy": v.id, "version": v.version, "rule": "applies_when", "severity": "warning",
+                        "message": {
+                            "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
+                            "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} is missing.",
+                        },
+                        "source": v.source["seed"], "evidence": [], "result": "not_applied", "missing": missing,
+                    })
+                if explain is not None:
+                    explain.append(VersionTrace(policy.id, v, applies, missing))
+                continue
+            applied.append({"id": v.id, "version": v.version})
+            vtrace = None
+            if explain is not None:
+                vtrace = VersionTrace(policy.id, v, True)
+                explain.append(vtrace)
+            params = v.parameters
+            for rule in v.rules:
+                trace = None
+                if vtrace is not None:
+                    ctx.trace = trace = Trace()
+                    result = rule.run_traced(ctx)
+                    ctx.trace = None
+                else:
+                    result = rule.run(ctx)
+                if result is True:
+                    effects = rule.then
+                elif result is False:
+                    effects = rule.otherwise
+                else:
+                    effects = None
+                if effects:
+                    for name, value in effects.items():
+                        contributions.setdefault(name, []).append((value, v, rule))
+                elif effects is None:
+                    undetermined.update(rule.decides)
+                if result is False:
+                    if vtrace is not None:
+                        vtrace.rules.append(RuleTrace(rule, False, dict(effects), trace.evidence, trace.missing))
+                    continue
+                if trace is None:
+                    ctx.trace = trace = Trace()
+                    rule.run_traced(ctx)
+                    ctx.trace = None
+                if vtrace is not None:
+                    vtrace.rules.append(RuleTrace(rule, result, dict(effects or {}), trace.evidence, trace.missing))
+                if result is True:
+                    message = {
+                        "sv": render_message(rule.message.sv, "sv", params, contact, trace.evidence, trace.missing),
+                        "en": render_message(rule.message.en, "en", params, contact, trace.evidence, trace.missing),
+                    }
+                    findings.append({
+                        "policy": v.id, "version": v.version, "rule": rule.id, "severity": rule.severity,
+                        "message": message, "source": rule.source,
+                        "evidence": [e.id for e in trace.evidence], "result": "fired",
+                    })
+                else:
+                    findings.append({
+                        "policy": v.id, "version": v.version, "rule": rule.id, "severity": "warning",
+                        "message": _unknown_message(rule, params, contact, trace.missing), "source": rule.source,
+                        "evidence": [e.id for e in trace.evidence], "result": "unknown", "missing": list(trace.missing),
+                    })
+        if not applied:
+            return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": dict(self._null_outputs),
+                    "findings": unsure, "errors": []}
+        outputs = self._combine(contributions, undetermined, findings)
+        return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
+                "findings": findings, "errors": []}
+
+    def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
+        outputs = {}
+        for spec in self.outputs:
+            name = spec.name
+            given = contributions.get(name, ())
+            if spec.combine == "all":
+                values = {value for value, _, _ in given}
+                if False in values:
+                    outputs[name] = False
+                elif name in undetermined:
+                    outputs[name] = None
+                else:
+                    outputs[name] = True if True in values else None
+            elif spec.combine == "union":
+                codes = set()
+                for value, _, _ in given:
+                    codes.update(value)
+                outputs[name] = sorted(codes)
+            else:
+                distinct = {}
+                for value, v, rule in given:
+                    distinct.setdefault(value, (v, rule))
+                if len(distinct) > 1:
+                    (a, (va, ra)), (b, (vb, rb)) = list(distinct.items())[:2]
+                    findings.append({
+                        "policy": vb.id, "version": vb.version, "rule": rb.id, "severity": "error",
+                        "message": {
+                            "sv": f"Motstridiga krav på {name}: {_text(a)} ({va.id}/{ra.id}) och {_text(b)} ({vb.id}/{rb.id}).",
+                            "en": f"Conflicting requirements for {name}: {_text(a)} ({va.id}/{ra.id}) and {_text(b)} ({vb.id}/{rb.id}).",
+                        },
+                        "source": rb.source, "evidence": [], "result": "conflict",
+                    })
+                    outputs[name] = None
+                elif name in undetermined or not distinct:
+                    outputs[name] = None
+                else:
+                    outputs[name] = next(iter(distinct))
+        return outputs
+
+    # -- a batch ---------------------------------------------------------------------------
+    def invalid(self, contact_id, errors: list[dict]) -> dict:
+        return {"contact": contact_id if isinstance(contact_id, str) else None, "status": "invalid",
+                "policies": [], "outputs": dict(self._null_outputs), "findings": [], "errors": errors}
+
+    def evaluate(self, records: list, *, line_errors: dict | None = None,
+                 explain: set | None = None) -> tuple[list[dict], dict]:
+        """Decide every record, in input order. `line_errors` marks records that could not be
+        read at all (their index → errors). Returns the decisions and, for contact ids in
+        `explain`, the list of VersionTrace of each."""
+        decisions: list = [None] * len(records)
+        groups: dict[str, list] = {}
+        first_line: dict[str, int] = {}
+        for i, record in enumerate(records):
+            if line_errors and i in line_errors:
+                decisions[i] = self.invalid(None, line_errors[i])
+                continue
+            typed, errors = check_contact(record)
+            if typed is not None and typed["id"] in first_line:
+                errors = [{"field": "id", "message": f"the id {typed['id']} is already used by input {first_line[typed['id']] + 1}"}]
+            if errors:
+                decisions[i] = self.invalid(record.get("id") if isinstance(record, dict) else None, errors)
+                continue
+            first_line[typed["id"]] = i
+            groups.setdefault(typed["patient"], []).append(
+                (typed["date"].toordinal(), "time" in typed, typed.get("time", ""), i, typed))
+        traces: dict = {}
+        for items in groups.values():
+            items.sort(key=lambda item: item[:4])
+            history: list[Entry] = []
+            ordinals: list[int] = []
+            for ordinal, _, _, i, typed in items:
+                entry = Entry(typed, len(history))
+                trace = [] if explain and entry.id in explain else None
+                decision = self.decide(entry, history, ordinals, trace)
+                if trace is not None:
+                    traces[entry.id] = (entry, trace)
+                decisions[i] = decision
+                entry.outputs = decision["outputs"]
+                history.append(entry)
+                ordinals.append(ordinal)
+        return decisions, traces

@@ -1,0 +1,92 @@
+"""Render a decision's trace as an account a person can read (Swedish or English), or as JSON."""
+
+from __future__ import annotations
+
+from .engine import VersionTrace, render_message
+
+WORDS = {
+    "sv": {
+        "contact": "Kontakt", "status": "Status", "outputs": "Utfall", "policy": "Policy",
+        "not_in_force": "ingen version gäller detta datum", "not_applies": "gäller inte kontakten",
+        "unknown_applies": "kan inte avgöras om den gäller; uppgift saknas om",
+        "applies": "gäller", "rule": "Regel", "fired": "UTLÖSTES", "not_fired": "utlöstes inte",
+        "unknown": "KAN INTE AVGÖRAS", "missing": "saknas", "counted": "räknade kontakter",
+        "source": "Källa", "reading": "Tolkning", "condition": "Villkor", "sets": "sätter",
+        "errors": "Fel i indata", "findings": "Fynd", "none": "inga", "passage": "Text",
+    },
+    "en": {
+        "contact": "Contact", "status": "Status", "outputs": "Outputs", "policy": "Policy",
+        "not_in_force": "no version is in force on this date", "not_applies": "does not apply to the contact",
+        "unknown_applies": "cannot tell whether it applies; missing",
+        "applies": "applies", "rule": "Rule", "fired": "FIRED", "not_fired": "did not fire",
+        "unknown": "UNDETERMINED", "missing": "missing", "counted": "contacts counted",
+        "source": "Source", "reading": "Reading", "condition": "Condition", "sets": "sets",
+        "errors": "Input errors", "findings": "Findings", "none": "none", "passage": "Passage",
+    },
+}
+
+
+def _value(v) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return "[" + ", ".join(v) + "]"
+    return str(v)
+
+
+def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict | None, lang: str = "en") -> str:
+    w = WORDS[lang]
+    lines = [f"{w['contact']} {decision['contact']}"
+             + (f" ({contact.get('date').isoformat()}, {contact.get('region')}, {contact.get('channel')})" if contact else ""),
+             f"{w['status']}: {decision['status']}"]
+    if decision["errors"]:
+        lines.append(f"{w['errors']}:")
+        lines += [f"  - {e.get('field') or '-'}: {e['message']}" for e in decision["errors"]]
+    lines.append(f"{w['outputs']}: " + ", ".join(f"{k}={_value(v)}" for k, v in decision["outputs"].items()))
+    for vt in trace or []:
+        lines.append("")
+        if vt.version is None:
+            lines.append(f"{w['policy']} {vt.policy}: {w['not_in_force']}")
+            continue
+        v = vt.version
+        head = f"{w['policy']} {v.id} {v.version} ({v.period()})"
+        if vt.applies is False:
+            lines.append(f"{head}: {w['not_applies']}")
+            continue
+        if vt.applies is None:
+            lines.append(f"{head}: {w['unknown_applies']} {', '.join(vt.missing)}")
+            continue
+        lines.append(f"{head}: {w['applies']} — {v.title}")
+        for rt in vt.rules:
+            r = rt.rule
+            state = {True: w["fired"], False: w["not_fired"], None: w["unknown"]}[rt.result]
+            sets = f" → {w['sets']} " + ", ".join(f"{k}={_value(x)}" for k, x in rt.outputs.items()) if rt.outputs else ""
+            lines.append(f"  {w['rule']} {r.id}: {state}{sets}")
+            lines.append(f"    {w['condition']}: {r.when_text}")
+            if rt.missing:
+                lines.append(f"    {w['missing']}: {', '.join(rt.missing)}")
+            if rt.evidence:
+                lines.append(f"    {w['counted']}: " + ", ".join(f"{e.id} ({e.date.isoformat()})" for e in rt.evidence))
+            if rt.result is True and contact is not None:
+                parts = r.message.sv if lang == "sv" else r.message.en
+                lines.append("    » " + render_message(parts, lang, v.parameters, contact, rt.evidence, rt.missing))
+            lines.append(f"    {w['source']}: {r.source}")
+            lines.append(f"    {w['passage']}: “{r.passage}”")
+            if r.reading:
+                lines.append(f"    {w['reading']}: {r.reading}")
+    return "\n".join(lines) + "\n"
+
+
+def trace_json(trace: list[VersionTrace] | None) -> list[dict]:
+    out = []
+    for vt in trace or []:
+        item = {"policy": vt.policy, "version": vt.version.version if vt.version else None,
+                "in_force": vt.version is not None, "applies": vt.applies, "missing": vt.missing, "rules": []}
+        for rt in vt.rules:
+            item["rules"].append({"rule": rt.rule.id, "result": rt.result, "outputs": rt.outputs,
+                                  "evidence": [e.id for e in rt.evidence], "missing": rt.missing,
+                                  "condition": rt.rule.when_text, "source": rt.rule.source})
+        out.append(item)
+    return out

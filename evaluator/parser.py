@@ -1,0 +1,251 @@
+"""Parse condition text into the AST; Lark's errors stop here and become our SyntaxProblem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from lark import Lark, Token, Transformer, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from . import ast
+from .resources import grammar_dir
+
+
+@dataclass
+class ConditionSyntaxError(Exception):
+    """A condition that does not parse: a message for a person and the offset it points at."""
+
+    message: str
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.message} (at character {self.offset + 1})"
+
+
+@lru_cache(maxsize=1)
+def _lark() -> Lark:
+    text = (grammar_dir() / "conditions.lark").read_text(encoding="utf-8")
+    return Lark(text, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+
+
+def _unit(token: Token) -> str:
+    return str(token).rstrip("s")
+
+
+@v_args(meta=True)
+class _Builder(Transformer):
+    """Builds nodes only; it never evaluates anything."""
+
+    def int_lit(self, meta, c):
+        return ast.Literal(meta.start_pos, int(c[0]))
+
+    def str_lit(self, meta, c):
+        return ast.Literal(meta.start_pos, str(c[0])[1:-1])
+
+    def date_lit(self, meta, c):
+        text = str(c[0])
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:
+            raise ConditionSyntaxError(f"{text} is not a real date", meta.start_pos) from None
+        return ast.Literal(meta.start_pos, value)
+
+    def true_lit(self, meta, c):
+        return ast.Literal(meta.start_pos, True)
+
+    def false_lit(self, meta, c):
+        return ast.Literal(meta.start_pos, False)
+
+    def list_lit(self, meta, c):
+        return ast.ListLit(meta.start_pos, tuple(x for x in c if x is not None))
+
+    def name(self, meta, c):
+        return ast.Name(meta.start_pos, str(c[0]))
+
+    def current_field(self, meta, c):
+        return ast.CurrentField(meta.start_pos, str(c[0]))
+
+    def call(self, meta, c):
+        return ast.Call(meta.start_pos, str(c[0]), tuple(x for x in c[1:] if x is not None))
+
+    def not_(self, meta, c):
+        return ast.Not(meta.start_pos, c[0])
+
+    def and_(self, meta, c):
+        return ast.And(meta.start_pos, c[0], c[1])
+
+    def or_(self, meta, c):
+        return ast.Or(meta.start_pos, c[0], c[1])
+
+    def compare(self, meta, c):
+        return ast.Compare(meta.start_pos, str(c[1]), c[0], c[2])
+
+    def member(self, meta, c):
+        return ast.Member(meta.start_pos, c[0], c[1], False)
+
+    def not_member(self, meta, c):
+        return ast.Member(meta.start_pos, c[0], c[1], True)
+
+    def contains(self, meta, c):
+        return ast.Contains(meta.start_pos, c[0], c[1])
+
+    def is_empty(self, meta, c):
+        return ast.IsEmpty(meta.start_pos, c[0], False)
+
+    def is_not_empty(self, meta, c):
+        return ast.IsEmpty(meta.start_pos, c[0], True)
+
+    def is_known(self, meta, c):
+        return ast.IsKnown(meta.start_pos, c[0], False)
+
+    def is_missing(self, meta, c):
+        return ast.IsKnown(meta.start_pos, c[0], True)
+
+    def add(self, meta, c):
+        return ast.Arith(meta.start_pos, "+", c[0], c[1])
+
+    def sub(self, meta, c):
+        return ast.Arith(meta.start_pos, "-", c[0], c[1])
+
+    def mul(self, meta, c):
+        return ast.Arith(meta.start_pos, "*", c[0], c[1])
+
+    def neg(self, meta, c):
+        return ast.Neg(meta.start_pos, c[0])
+
+    def duration(self, meta, c):
+        return ast.Duration(meta.start_pos, c[0], _unit(c[1]))
+
+    def count(self, meta, c):
+        return ast.Aggregate(meta.start_pos, "count", c[0])
+
+    def any_earlier(self, meta, c):
+        return ast.Aggregate(meta.start_pos, "any", c[0])
+
+    def no_earlier(self, meta, c):
+        return ast.Aggregate(meta.start_pos, "none", c[0])
+
+    def same_iso_week(self, meta, c):
+        if _unit(c[0]) != "week":
+            raise ConditionSyntaxError(f"'same iso {c[0]}' is not a window; write 'same iso week'", meta.start_pos)
+        return ast.SameIsoWeek(meta.start_pos)
+
+    def same_period(self, meta, c):
+        unit = _unit(c[0])
+        if unit not in ("month", "year"):
+            raise ConditionSyntaxError(
+                f"'same {c[0]}' is ambiguous; write 'same iso week' (Monday to Sunday)", meta.start_pos)
+        return ast.SamePeriod(meta.start_pos, unit)
+
+    def same_field(self, meta, c):
+        return ast.SameField(meta.start_pos, str(c[0]))
+
+    def within(self, meta, c):
+        return ast.Within(meta.start_pos, c[0])
+
+    def since_latest(self, meta, c):
+        return ast.SinceLatest(meta.start_pos, c[0])
+
+    def was(self, meta, c):
+        return ast.Was(meta.start_pos, str(c[0]))
+
+
+# Malformed conditions mapped to messages a policy author understands (Lark's match_examples).
+# Each message is tested against its examples in tests/test_parser.py.
+FRIENDLY_ERRORS: dict[str, list[str]] = {
+    "a parenthesis is opened but never closed": [
+        "(channel = \"written\"",
+        "not (dialogue and documented",
+        "count of earlier contacts where (same unit",
+        "a in [1, 2",
+    ],
+    "a closing parenthesis has no opening one": [
+        "channel = \"written\")",
+        "dialogue and documented)",
+    ],
+    "write '=' to compare, not '=='": [
+        "channel == \"written\"",
+        "a == 1 and b = 2",
+    ],
+    "a condition is missing after 'and', 'or' or 'not'": [
+        "dialogue and",
+        "dialogue or",
+        "not",
+        "a = 1 and not",
+    ],
+    "a value is missing after the comparison": [
+        "channel =",
+        "duration_minutes >=",
+        "channel in",
+        "kva contains",
+    ],
+    "two values follow each other without 'and', 'or' or a comparison between them": [
+        "dialogue documented",
+        "channel = \"written\" booked",
+        "a = 1 b = 2",
+    ],
+    "'where' takes its condition in parentheses: where ( … )": [
+        "count of earlier contacts where channel = \"written\"",
+        "any earlier contact where same unit",
+    ],
+    "a history count reads 'count of earlier contacts where ( … )'": [
+        "count earlier contacts",
+        "count of contacts",
+        "count of earlier where",
+    ],
+    "'is' must be followed by 'known', 'missing', 'empty' or 'not empty'": [
+        "dialogue is true",
+        "kva is \"ZV051\"",
+    ],
+}
+
+
+def _parse_raw(text: str):
+    return _lark().parse(text)
+
+
+def _friendly(exc: UnexpectedInput, text: str) -> str:
+    label = exc.match_examples(_parse_raw, FRIENDLY_ERRORS, use_accepts=True)
+    if label:
+        return label
+    if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
+        return "the condition ends too early"
+    if isinstance(exc, UnexpectedToken):
+        return f"'{exc.token}' was not expected here"
+    return "this condition cannot be read"
+
+
+def parse_condition(text: str) -> ast.Node:
+    """Parse one condition. Raises ConditionSyntaxError with a friendly message and an offset."""
+    if not text.strip():
+        raise ConditionSyntaxError("the condition is empty", 0)
+    try:
+        tree = _lark().parse(text)
+    except UnexpectedCharacters as exc:
+        ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
+        if ch in "&|":
+            msg = "write 'and' or 'or', not '&&' or '||'"
+        elif ch in "\"'":
+            msg = "a text is opened with a quote but not closed on the same line"
+        elif ch.isupper():
+            msg = "names and words are written in lower case"
+        elif text.startswith("==", exc.pos_in_stream - 1) or ch == "=":
+            msg = "write '=' to compare, not '=='"
+        else:
+            msg = f"the character '{ch}' cannot be used here"
+        raise ConditionSyntaxError(msg, exc.pos_in_stream) from None
+    except UnexpectedInput as exc:
+        pos = getattr(exc, "pos_in_stream", None)
+        if pos is None:
+            token = getattr(exc, "token", None)
+            pos = token.start_pos if token is not None and token.start_pos is not None else len(text)
+        raise ConditionSyntaxError(_friendly(exc, text), min(pos, max(len(text) - 1, 0))) from None
+    try:
+        return _Builder().transform(tree)
+    except Exception as exc:  # Lark wraps errors raised in callbacks
+        inner = getattr(exc, "orig_exc", exc)
+        if isinstance(inner, ConditionSyntaxError):
+            raise inner from None
+        raise

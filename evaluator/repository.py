@@ -1,0 +1,162 @@
+"""Load a policy directory: every file checked, every problem reported, versions kept apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from .errors import Location, PolicyError, Problem
+from .policy import PolicyVersion, compile_version, expected_place
+from .resources import load_schema, policies_dir
+from .types import DECLARED_TYPES, Names, OutputSpec, field_types_from_schema
+from .yamlsource import load_yaml
+
+OUTPUTS_FILE = "outputs.yaml"
+COMBINE_STRATEGIES = ("all", "single", "union")
+TEST_SUFFIX = ".test.yaml"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy and its versions, oldest first."""
+
+    id: str
+    versions: tuple[PolicyVersion, ...]
+
+    def in_force_on(self, day: date) -> PolicyVersion | None:
+        for v in self.versions:
+            if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to):
+                return v
+        return None
+
+    @property
+    def latest(self) -> PolicyVersion:
+        return self.versions[-1]
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    root: Path
+    outputs: dict[str, OutputSpec]
+    policies: dict[str, Policy]
+    fields: dict
+    warnings: tuple[Problem, ...] = field(default=())
+
+    def versions(self):
+        for policy in self.policies.values():
+            yield from policy.versions
+
+
+def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
+    path = root / OUTPUTS_FILE
+    if not path.exists():
+        path = policies_dir() / OUTPUTS_FILE
+    doc, problems = load_yaml(path, _display(path))
+    if doc is None or problems:
+        return {}, problems
+    outputs: dict[str, OutputSpec] = {}
+    table = doc.value.get("outputs") if isinstance(doc.value, dict) else None
+    if not isinstance(table, dict) or not table:
+        return {}, [doc.problem("outputs", "outputs.yaml must hold a mapping 'outputs' of output names")]
+    for name, spec in table.items():
+        p = ("outputs", name)
+        if not isinstance(spec, dict):
+            problems.append(doc.problem("outputs", f"output '{name}' needs 'type' and 'combine'", p))
+            continue
+        t = DECLARED_TYPES.get(spec.get("type"))
+        combine = spec.get("combine")
+        if t is None:
+            problems.append(doc.problem("outputs", f"output '{name}': type must be boolean, integer, string or list", p + ("type",)))
+            continue
+        if combine not in COMBINE_STRATEGIES:
+            problems.append(doc.problem("outputs", f"output '{name}': combine must be one of {', '.join(COMBINE_STRATEGIES)}", p + ("combine",)))
+            continue
+        if (combine == "all") != (t.kind == "boolean") or (combine == "union") != (t.kind == "list"):
+            problems.append(doc.problem("outputs", f"output '{name}': '{combine}' does not combine a {t}", p + ("combine",)))
+            continue
+        outputs[name] = OutputSpec(name, t, combine, spec.get("description", ""))
+    return outputs, problems
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def policy_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.yaml")
+                  if p.name != OUTPUTS_FILE and not p.name.endswith(TEST_SUFFIX)
+                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, list[Problem]]:
+    """Load every policy version under `root`. Returns the set (None if any error) and all
+    problems: errors, and warnings such as gaps between versions."""
+    root = Path(root) if root is not None else policies_dir()
+    if not root.is_dir():
+        return None, [Problem("io", f"{root} is not a folder of policies")]
+    outputs, problems = _load_outputs(root)
+    fields = field_types_from_schema(load_schema("contact.schema.json"))
+    names = Names(fields=fields, outputs=outputs)
+    by_id: dict[str, list[PolicyVersion]] = {}
+    for path in policy_files(root):
+        doc, found = load_yaml(path, _display(path))
+        problems.extend(found)
+        if doc is None or found:
+            continue
+        version, found = compile_version(doc, names, outputs)
+        problems.extend(found)
+        if version is None:
+            continue
+        place = expected_place(path, root)
+        if place is None:
+            problems.append(Problem("place", "a policy file belongs at policies/<region>/<policy-id>/<version>.yaml",
+                                    Location(doc.file, 1, 1)))
+        else:
+            for key, want, got in (("region", place[0], version.region), ("id", place[1], version.id),
+                                   ("version", place[2], version.version)):
+                if want != got:
+                    problems.append(doc.problem("place", f"the file's {key} is '{got}' but its place says '{want}'", (key,),
+                                                hint=f"move the file or change {key}"))
+        by_id.setdefault(version.id, []).append(version)
+
+    policies = {}
+    warnings = []
+    for pid in sorted(by_id):
+        versions = sorted(by_id[pid], key=lambda v: (v.valid_from, v.key))
+        seen_versions: dict[str, PolicyVersion] = {}
+        for v in versions:
+            if v.version in seen_versions:
+                problems.append(Problem("duplicate_version", f"{pid} version {v.version} is defined twice (also in {seen_versions[v.version].file})",
+                                        Location(v.file, 1, 1)))
+            seen_versions[v.version] = v
+        for a, b in zip(versions, versions[1:]):
+            if a.valid_to is None or a.valid_to >= b.valid_from:
+                end = a.valid_to.isoformat() if a.valid_to else "open end"
+                problems.append(Problem("overlap",
+                    f"{pid} versions {a.version} ({a.valid_from} – {end}) and {b.version} (from {b.valid_from}) are both in force on {b.valid_from}",
+                    Location(b.file, 1, 1), hint=f"end version {a.version} on {b.valid_from - timedelta(days=1)}"))
+            elif a.valid_to + timedelta(days=1) < b.valid_from:
+                gap_from, gap_to = a.valid_to + timedelta(days=1), b.valid_from - timedelta(days=1)
+                warnings.append(Problem("gap", f"{pid}: no version is in force from {gap_from} to {gap_to} (between {a.version} and {b.version})",
+                                        Location(b.file, 1, 1), severity="warning"))
+            if a.key >= b.key:
+                problems.append(Problem("version_order", f"{pid} version {b.version} starts after version {a.version} but has a lower number",
+                                        Location(b.file, 1, 1)))
+        policies[pid] = Policy(pid, tuple(versions))
+    errors = [p for p in problems if p.severity == "error"]
+    everything = sorted(problems + warnings, key=Problem.sort_key)
+    if errors:
+        return None, everything
+    return PolicySet(root, outputs, policies, fields, tuple(warnings)), everything
+
+
+def load_policies(root: Path | str | None = None) -> PolicySet:
+    """Load policies or raise PolicyError listing every error."""
+    policy_set, problems = load_policy_set(root)
+    if policy_set is None:
+        raise PolicyError([p for p in problems if p.severity == "error"])
+    return policy_set

@@ -1,0 +1,217 @@
+"""Run YAML policy tests: each case's contact decided with its history, compared field by field,
+and which rules the cases made fire and not fire (coverage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from .engine import Engine
+from .errors import Location, Problem
+from .policy import _jsonable, _schema_message
+from .repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet
+from .resources import load_schema
+from .yamlsource import SourceDoc, load_yaml
+
+
+@dataclass
+class CaseResult:
+    file: str
+    line: int
+    name: str
+    failures: list[tuple[str, object, object]]  # (what, expected, actual)
+    decision: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass
+class Coverage:
+    """For every rule of every loaded version: was it seen to fire, not fire, stay unknown."""
+
+    seen: dict = field(default_factory=dict)  # (policy, version, rule) -> set of results
+
+    def add(self, key, result) -> None:
+        self.seen.setdefault(key, set()).add(result)
+
+    def table(self, policy_set: PolicySet) -> list[tuple[str, str, str, bool, bool, bool]]:
+        rows = []
+        for v in policy_set.versions():
+            for r in v.rules:
+                got = self.seen.get((v.id, v.version, r.id), set())
+                rows.append((v.id, v.version, r.id, True in got, False in got, None in got))
+        return rows
+
+    def percent(self, policy_set: PolicySet) -> float:
+        rows = self.table(policy_set)
+        if not rows:
+            return 100.0
+        covered = sum(int(f) + int(n) for _, _, _, f, n, _ in rows)
+        return 100.0 * covered / (2 * len(rows))
+
+
+@dataclass
+class TestRun:
+    results: list[CaseResult]
+    problems: list[Problem]
+    coverage: Coverage
+
+    @property
+    def passed(self) -> int:
+        return sum(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(not r.ok for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not any(p.severity == "error" for p in self.problems)
+
+
+def test_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.rglob(f"*{TEST_SUFFIX}") if not any(s.startswith(".") for s in p.parts))
+
+
+def policies_root_for(path: Path) -> Path | None:
+    """The nearest folder at or above `path` that holds outputs.yaml: its policy root."""
+    path = path.resolve()
+    for candidate in [path] + list(path.parents):
+        if (candidate / OUTPUTS_FILE).is_file():
+            return candidate
+    return None
+
+
+def _plain(value):
+    """YAML dates and nested values as the JSON a downstream system would send."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _rule_key(name: str, default_policy: str | None) -> tuple[str | None, str]:
+    if "/" in name:
+        pid, rule = name.split("/", 1)
+        return pid, rule
+    return default_policy, name
+
+
+def load_cases(path: Path) -> tuple[SourceDoc | None, list[Problem]]:
+    doc, problems = load_yaml(path, _display(path))
+    if doc is None or problems:
+        return None, problems
+    validator = Draft202012Validator(load_schema("policy-test.schema.json"))
+    for error in validator.iter_errors(_jsonable(doc.value)):
+        message, hint, at_key = _schema_message(error)
+        problems.append(doc.problem("test_schema", message, tuple(error.absolute_path), hint=hint))
+    return (None if problems else doc), problems
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | None) -> CaseResult:
+    spec = doc.value
+    default_policy = spec.get("policy")
+    defaults = _plain(spec.get("defaults") or {})
+    case = spec["cases"][index]
+    line = doc.location(("cases", index)).line
+    records = []
+    for i, h in enumerate(case.get("history") or []):
+        record = {**defaults, **_plain(h)}
+        record.setdefault("id", f"h{i + 1}")
+        records.append(record)
+    contact = {**defaults, **_plain(case["contact"])}
+    contact.setdefault("id", "contact")
+    records.append(contact)
+    decisions, traces = engine.evaluate(records, explain={contact["id"]})
+    decision = decisions[-1]
+    trace = traces.get(contact["id"], (None, []))[1]
+    results: dict = {}
+    rule_info: dict = {}
+    for vt in trace or []:
+        for rt in vt.rules:
+            results[(vt.policy, rt.rule.id)] = rt.result
+            rule_info[(vt.policy, rt.rule.id)] = rt
+            if coverage is not None:
+                coverage.add((vt.policy, vt.version.version, rt.rule.id), rt.result)
+    expect = case["expect"]
+    failures: list = []
+
+    def check(what, expected, actual):
+        if expected != actual:
+            failures.append((what, expected, actual))
+
+    if "status" in expect:
+        check("status", expect["status"], decision["status"])
+    for name, value in (expect.get("outputs") or {}).items():
+        if name not in decision["outputs"]:
+            failures.append((f"outputs.{name}", value, "(no such output)"))
+            continue
+        want = _plain(value)
+        got = decision["outputs"][name]
+        if isinstance(want, list) and isinstance(got, list):
+            want = sorted(want)
+        check(f"outputs.{name}", want, got)
+    if "policies" in expect:
+        check("policies", sorted(expect["policies"]), sorted(p["id"] for p in decision["policies"]))
+    for key, want in (("fires", True), ("does_not_fire", False), ("unknown", None)):
+        for name in expect.get(key) or []:
+            rk = _rule_key(name, default_policy)
+            if rk not in results:
+                failures.append((f"{key}: {name}", "the rule to be tried", "the rule was not tried (policy did not apply, or no such rule)"))
+                continue
+            label = {True: "fires", False: "does not fire", None: "unknown"}
+            check(f"rule {name}", label[want], label[results[rk]])
+    for name, ids in (expect.get("evidence") or {}).items():
+        rk = _rule_key(name, default_policy)
+        rt = rule_info.get(rk)
+        check(f"evidence of {name}", sorted(ids), sorted(e.id for e in rt.evidence) if rt else None)
+    for name, fields in (expect.get("missing") or {}).items():
+        rk = _rule_key(name, default_policy)
+        rt = rule_info.get(rk)
+        check(f"missing facts of {name}", sorted(fields), sorted(rt.missing) if rt else None)
+    for name, severity in (expect.get("severities") or {}).items():
+        pid, rid = _rule_key(name, default_policy)
+        found = [f["severity"] for f in decision["findings"] if f["rule"] == rid and (pid is None or f["policy"] == pid)]
+        check(f"severity of {name}", severity, found[0] if found else None)
+    if "errors" in expect:
+        check("errors", sorted(expect["errors"]), sorted(str(e.get("field")) for e in decision["errors"]))
+    return CaseResult(doc.file, line, case["name"], failures, decision)
+
+
+def run_tests(policy_set: PolicySet, path: Path) -> TestRun:
+    engine = Engine(policy_set)
+    coverage = Coverage()
+    results: list[CaseResult] = []
+    problems: list[Problem] = []
+    files = test_files(path)
+    if not files:
+        problems.append(Problem("no_tests", f"no *{TEST_SUFFIX} files under {path}", Location(str(path), 1, 1)))
+    for file in files:
+        doc, found = load_cases(file)
+        problems.extend(found)
+        if doc is None:
+            continue
+        for i in range(len(doc.value["cases"])):
+            results.append(run_case(engine, doc, i, coverage))
+    return TestRun(results, problems, coverage)

@@ -1,0 +1,150 @@
+"""Read YAML safely, keeping where every value stands and refusing duplicate keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .errors import Location, Problem
+
+Path_ = tuple  # a path into the document: ("rules", 2, "when")
+
+
+@dataclass(frozen=True)
+class SourceDoc:
+    """A parsed YAML document: its plain value and a map from paths to their YAML nodes."""
+
+    file: str
+    text: str
+    value: object
+    nodes: dict
+
+    def location(self, path: Path_ = ()) -> Location:
+        """Where the value at `path` starts; the nearest enclosing value when it is absent."""
+        while path and path not in self.nodes:
+            path = path[:-1]
+        node = self.nodes.get(path)
+        if node is None:
+            return Location(self.file, 1, 1)
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def key_location(self, path: Path_) -> Location:
+        """Where the key of the value at `path` stands (for "unknown key" and the like)."""
+        node = self.nodes.get(("key",) + tuple(path))
+        if node is None:
+            return self.location(path)
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def line_text(self, line: int) -> str | None:
+        lines = self.text.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else None
+
+    def problem(self, code: str, message: str, path: Path_ = (), *, key: bool = False,
+                hint: str | None = None, severity: str = "error") -> Problem:
+        loc = self.key_location(path) if key else self.location(path)
+        return Problem(code, message, loc, self.line_text(loc.line), severity, hint)
+
+    def offset_location(self, path: Path_, offset: int) -> Location:
+        """The file position of character `offset` of the string scalar at `path`.
+
+        Folded and plain scalars lose line breaks and indentation when YAML reads them, so the
+        position is found by walking the raw text and the value side by side, matching every
+        character that is not white space.
+        """
+        node = self.nodes.get(path)
+        if node is None or not isinstance(node, yaml.ScalarNode):
+            return self.location(path)
+        value = node.value
+        raw = self.text
+        i = node.start_mark.index
+        end = node.end_mark.index
+        if node.style in ("|", ">"):
+            i = raw.find("\n", i) + 1 or i  # the block starts on the next line
+        elif node.style in ("'", '"'):
+            i += 1
+        target = None
+        for k, ch in enumerate(value):
+            if ch.isspace():
+                continue
+            while i < end and raw[i] != ch:
+                i += 1
+            if k >= offset:
+                target = i
+                break
+            i += 1
+        if target is None:
+            target = min(i, max(end - 1, node.start_mark.index))
+        line = raw.count("\n", 0, target) + 1
+        column = target - (raw.rfind("\n", 0, target) + 1) + 1
+        return Location(self.file, line, column)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader: plain data only, never Python objects."""
+
+
+def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc | None, list[Problem]]:
+    """Parse one YAML file. Returns the document, or None and the problems that stopped it."""
+    path = Path(path)
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [Problem("io", f"cannot read the file: {exc}", Location(name, 1, 1))]
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+        lines = text.splitlines()
+        src = lines[loc.line - 1] if 0 < loc.line <= len(lines) else None
+        what = exc.problem or "invalid YAML"
+        return None, [Problem("yaml_syntax", f"YAML syntax: {what}", loc, src)]
+    except yaml.YAMLError as exc:
+        return None, [Problem("yaml_syntax", f"YAML syntax: {exc}", Location(name, 1, 1))]
+    finally:
+        loader.dispose()
+    if root is None:
+        return None, [Problem("empty", "the file is empty", Location(name, 1, 1))]
+    nodes: dict = {}
+    problems: list[Problem] = []
+    constructor = _Loader("")
+    lines = text.splitlines()
+
+    def build(node, path):
+        nodes[path] = node
+        if isinstance(node, yaml.MappingNode):
+            result = {}
+            for key_node, value_node in node.value:
+                key = constructor.construct_object(key_node, deep=True)
+                if not isinstance(key, (str, int, float, bool)):
+                    key = str(key)
+                if key in result:
+                    first = nodes[("key",) + path + (key,)]
+                    loc = Location(name, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                    problems.append(Problem(
+                        "duplicate_key",
+                        f"the key '{key}' appears twice; the first is on line {first.start_mark.line + 1}",
+                        loc, lines[loc.line - 1] if loc.line <= len(lines) else None))
+                    continue
+                nodes[("key",) + path + (key,)] = key_node
+                result[key] = build(value_node, path + (key,))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return constructor.construct_object(node, deep=True)
+
+    try:
+        value = build(root, ())
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+        return None, [Problem("yaml_value", f"YAML value: {exc.problem}", loc)]
+    return SourceDoc(name, text, value, nodes), problems
