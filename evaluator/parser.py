@@ -210,6 +210,11 @@ def _friendly(exc: UnexpectedInput, text: str) -> str:
     label = exc.match_examples(_parse_raw, FRIENDLY_ERRORS, use_accepts=True)
     if label:
         return label
+    at_end = isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
+    if at_end and text.count("(") > text.count(")"):
+        return "a parenthesis is opened but never closed"
+    if at_end and text.count("[") > text.count("]"):
+        return "a list is opened with '[' but never closed with ']'"
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         return "the condition ends too early"
     if isinstance(exc, UnexpectedToken):

@@ -78,7 +78,7 @@ class TestRun:
         return not self.failed and not any(p.severity == "error" for p in self.problems)
 
 
-def test_files(path: Path) -> list[Path]:
+def find_test_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     return sorted(p for p in path.rglob(f"*{TEST_SUFFIX}") if not any(s.startswith(".") for s in p.parts))
@@ -204,7 +204,7 @@ def run_tests(policy_set: PolicySet, path: Path) -> TestRun:
     coverage = Coverage()
     results: list[CaseResult] = []
     problems: list[Problem] = []
-    files = test_files(path)
+    files = find_test_files(path)
     if not files:
         problems.append(Problem("no_tests", f"no *{TEST_SUFFIX} files under {path}", Location(str(path), 1, 1)))
     for file in files:

@@ -1,0 +1,185 @@
+"""Type checking and load errors: what is wrong, where in the file, and what was meant."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from evaluator.repository import load_policy_set
+
+POLICY = """\
+id: t-policy
+version: "1.0"
+title: T
+issuer: T
+region: t
+valid_from: 2025-01-01
+source:
+  seed: s.txt
+applies_when: channel = "written"
+parameters:
+  cap: 2
+  codes: ["A1", "B2"]
+rules:
+  - id: r1
+    section: S
+    passage: P
+    when: {when}
+    then: {{reimbursable: false}}
+    severity: info
+    message: {{sv: "x", en: "y"}}
+"""
+
+
+def write_policy(root: Path, text: str, place="t/t-policy/1.0.yaml") -> Path:
+    shutil.copy(Path(__file__).parent / "fixtures/policies/outputs.yaml", root / "outputs.yaml")
+    path = root / place
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def problems_for(tmp_path, when: str):
+    write_policy(tmp_path, POLICY.format(when=when))
+    policy_set, problems = load_policy_set(tmp_path)
+    return policy_set, problems
+
+
+@pytest.mark.parametrize("when, message, hint, column", [
+    ('chanel = "written"', "'chanel' is neither a field of the contact nor a parameter", "did you mean 'channel'?", 11),
+    ('channel = "writen"', '"writen" is not a possible value', 'did you mean "written"?', 21),
+    ("count of earlier contacts where (same unit) >= capp", "'capp' is neither", "did you mean 'cap'?", 58),
+    ("dialogue = 3", "cannot compare yes/no with whole number", None, 11),
+    ('date > "2025-01-01"', "cannot compare date with string", None, 11),
+    ("duration_minutes + dialogue > 1", "cannot compute whole number + yes/no", None, 11),
+    ("same unit", "can only stand inside a history count", None, 11),
+    ("was reimbursable", "can only stand inside a history count", None, 11),
+    ("count of earlier contacts where (was reimbursible) > 1", "there is no output 'reimbursible'", "did you mean 'reimbursable'?", 44),
+    ("count of earlier contacts", "a condition must be yes/no", None, 11),
+    ("kva contains 3", "a list of strings cannot contain a whole number", None, 24),
+    ('channel in "video"', "'in' needs a list after it", None, 22),
+    ("reimbursable", "is an output, not a fact", "an earlier contact's output is written 'was reimbursable'", 11),
+    ("isoweek(date) = 1", "there is no function 'isoweek'", "did you mean 'iso_week'?", 11),
+    ("within 3 days", "can only stand inside a history count", None, 11),
+    ("count of earlier contacts where (count of earlier contacts > 1) > 1", "cannot stand inside another one", None, 44),
+    ("dialogue < true", "'<' compares numbers, dates and times", None, 11),
+    ("codes contains 1", "a list of strings cannot contain a whole number", None, 26),
+])
+def test_type_errors_name_place_and_suggestion(tmp_path, when, message, hint, column):
+    policy_set, problems = problems_for(tmp_path, when)
+    assert policy_set is None
+    matching = [p for p in problems if message in p.message]
+    assert matching, [p.render() for p in problems]
+    p = matching[0]
+    assert p.location.file.endswith("t/t-policy/1.0.yaml")
+    assert p.location.line == 17
+    assert p.location.column == column
+    if hint:
+        assert p.hint == hint
+    assert "^" in p.render() and p.source_line.startswith("    when:")
+
+
+def test_position_inside_folded_block(tmp_path):
+    text = POLICY.format(when=">-\n      dialogue and documented\n        and chanel = \"x\"")
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    p = next(p for p in problems if "'chanel'" in p.message)
+    assert (p.location.line, p.location.column) == (19, 13)
+    assert p.source_line.strip() == 'and chanel = "x"'
+
+
+def test_syntax_error_located_in_file(tmp_path):
+    _, problems = problems_for(tmp_path, '"dialogue and (documented"')
+    p = next(p for p in problems if p.code == "dsl_syntax")
+    assert p.message == "a parenthesis is opened but never closed"
+    assert p.location.line == 17
+
+
+def test_every_invalid_document_is_reported(tmp_path):
+    write_policy(tmp_path, POLICY.format(when="chanel = 1"))
+    bad2 = POLICY.format(when="dialogue").replace("t-policy", "u-policy").replace('seed: s.txt', 'seed: s.txt\n  colour: red')
+    write_policy(tmp_path, bad2, "t/u-policy/1.0.yaml")
+    write_policy(tmp_path, "id: [unclosed\n", "t/v-policy/1.0.yaml")
+    _, problems = load_policy_set(tmp_path)
+    files = {p.location.file.split("/")[-2] for p in problems}
+    assert files >= {"t-policy", "u-policy", "v-policy"}
+    colour = next(p for p in problems if "colour" in p.message)
+    assert colour.location.line == 9 and colour.code == "schema"
+
+
+def test_duplicate_yaml_keys_are_errors(tmp_path):
+    text = POLICY.format(when="dialogue").replace("parameters:\n  cap: 2", "parameters:\n  cap: 2\n  cap: 3")
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    dup = [p for p in problems if p.code == "duplicate_key"]
+    assert dup and "'cap' appears twice" in dup[0].message and dup[0].location.line == 12
+
+
+def test_file_place_must_match_id_and_version(tmp_path):
+    write_policy(tmp_path, POLICY.format(when="dialogue"), "t/other-name/2.0.yaml")
+    _, problems = load_policy_set(tmp_path)
+    msgs = [p.message for p in problems if p.code == "place"]
+    assert "the file's id is 't-policy' but its place says 'other-name'" in msgs
+    assert "the file's version is '1.0' but its place says '2.0'" in msgs
+
+
+def test_overlapping_versions_rejected_and_gaps_reported(tmp_path):
+    v1 = POLICY.format(when="dialogue").replace("valid_from: 2025-01-01", "valid_from: 2025-01-01\nvalid_to: 2025-06-30")
+    v2 = v1.replace('version: "1.0"', 'version: "2.0"').replace("valid_from: 2025-01-01\nvalid_to: 2025-06-30", "valid_from: 2025-06-30")
+    write_policy(tmp_path, v1)
+    write_policy(tmp_path, v2, "t/t-policy/2.0.yaml")
+    policy_set, problems = load_policy_set(tmp_path)
+    assert policy_set is None
+    assert any(p.code == "overlap" and "both in force on 2025-06-30" in p.message for p in problems)
+    (tmp_path / "t/t-policy/2.0.yaml").write_text(v2.replace("valid_from: 2025-06-30", "valid_from: 2025-08-01"))
+    policy_set, problems = load_policy_set(tmp_path)
+    assert policy_set is not None
+    gap = [p for p in problems if p.code == "gap"]
+    assert gap and gap[0].severity == "warning" and "2025-07-01 to 2025-07-31" in gap[0].message
+
+
+def test_unknown_keys_and_outputs_and_placeholders(tmp_path):
+    text = POLICY.format(when="dialogue").replace("then: {reimbursable: false}", "then: {reimbursible: false}")
+    text = text.replace('message: {sv: "x", en: "y"}', 'message: {sv: "{cpa}", en: "y"}\n    sevrity: info')
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    by_code = {p.code: p for p in problems}
+    assert by_code["schema"].hint == "did you mean 'severity'?"
+
+
+def test_bad_output_and_placeholder(tmp_path):
+    text = POLICY.format(when="dialogue").replace("then: {reimbursable: false}", "then: {reimbursible: false, contact_type: \"x\"}")
+    text = text.replace('message: {sv: "x", en: "y"}', 'message: {sv: "{cpa}", en: "y"}')
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    by_code = {p.code: p for p in problems}
+    assert by_code["unknown_output"].hint == "did you mean 'reimbursable'?"
+    assert "takes a whole number" in by_code["output_type"].message
+    assert by_code["message_placeholder"].hint == "did you mean {cap}?"
+
+
+def test_history_not_allowed_in_applies_when(tmp_path):
+    text = POLICY.format(when="dialogue").replace('applies_when: channel = "written"', "applies_when: any earlier contact")
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    assert any(p.code == "history_not_allowed" and p.location.line == 9 for p in problems)
+
+
+def test_parameter_may_not_shadow_a_field(tmp_path):
+    text = POLICY.format(when="dialogue").replace("  cap: 2", "  channel: 2")
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    assert any("has the name of a contact field" in p.message for p in problems)
+
+
+def test_yaml_syntax_error_has_position(tmp_path):
+    write_policy(tmp_path, textwrap.dedent("""\
+        id: t-policy
+        rules: [
+          a: b
+        """))
+    _, problems = load_policy_set(tmp_path)
+    assert problems[0].code == "yaml_syntax" and problems[0].location.line >= 2

@@ -1,0 +1,123 @@
+"""The CLI through click's CliRunner: exit codes, output shapes, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from click.testing import CliRunner
+from conftest import chat
+
+from evaluator.cli import main
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+
+
+def test_help_shows_examples():
+    for cmd in ("validate", "evaluate", "explain", "policies", "test", "serve"):
+        result = run(cmd, "--help")
+        assert result.exit_code == 0 and "Example" in result.output, cmd
+
+
+def test_validate_clean_and_broken(tmp_path, fixture_policies):
+    result = run("validate", str(fixture_policies))
+    assert result.exit_code == 0 and "0 error(s)" in result.output and "3 policy version(s) loaded" in result.output
+    broken = tmp_path / "p"
+    shutil.copytree(fixture_policies, broken)
+    f = broken / "testland/testland-chat/1.0.yaml"
+    f.write_text(f.read_text().replace("when: not (dialogue and documented)", "when: not (dialog and documented)"))
+    result = run("validate", str(broken))
+    assert result.exit_code == 1
+    first = result.output.splitlines()[0]
+    assert first.endswith("testland/testland-chat/1.0.yaml:20:16: error: 'dialog' is neither a field of the contact "
+                          "nor a parameter (did you mean 'dialogue'?)")
+    result = run("validate", str(broken), "--format", "json")
+    assert result.exit_code == 1 and json.loads(result.output)["problems"][0]["line"] == 20
+    result = run("validate", str(broken), "--format", "github")
+    assert result.output.startswith("::error file=") and ",line=20,col=16," in result.output
+
+
+def test_evaluate_file_and_stdin(tmp_path, fixture_policies):
+    lines = [json.dumps(chat("a", "2024-03-04")), "oops", json.dumps(chat("b", "2024-03-05"))]
+    path = tmp_path / "in.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    result = run("evaluate", str(path), "--policies", str(fixture_policies))
+    assert result.exit_code == 0
+    out = [json.loads(x) for x in result.output.splitlines()]
+    assert [d["status"] for d in out] == ["decided", "invalid", "decided"]
+    assert out[2]["outputs"]["reimbursable"] is False
+    again = run("evaluate", "--policies", str(fixture_policies), input="\n".join(lines))
+    assert again.output == result.output
+
+
+def test_evaluate_with_broken_policies_exits_3(tmp_path, fixture_policies):
+    broken = tmp_path / "p"
+    shutil.copytree(fixture_policies, broken)
+    (broken / "testland/testland-chat/2.0.yaml").write_text("id: [")
+    result = CliRunner().invoke(main, ["evaluate", "--policies", str(broken)], input="")
+    assert result.exit_code == 3 and "cannot be loaded" in result.output
+
+
+def test_evaluate_missing_file_is_a_usage_error():
+    result = CliRunner().invoke(main, ["evaluate", "/nonexistent/x.ndjson"])
+    assert result.exit_code == 4 and "cannot read" in result.output
+
+
+def test_explain_text_both_languages(tmp_path, fixture_policies):
+    path = tmp_path / "in.ndjson"
+    path.write_text("\n".join(json.dumps(c) for c in [chat("a", "2024-03-04"), chat("b", "2024-03-05")]))
+    en = run("explain", str(path), "--contact", "b", "--policies", str(fixture_policies))
+    assert en.exit_code == 0
+    assert "Rule per-week: FIRED → sets reimbursable=false" in en.output
+    assert "contacts counted: a (2024-03-04)" in en.output
+    assert "Source: test-seed.txt, Tak" in en.output and "Passage: “En per vecka.”" in en.output
+    sv = run("explain", str(path), "--contact", "b", "--lang", "sv", "--policies", str(fixture_policies))
+    assert "Regel per-week: UTLÖSTES" in sv.output and "räknade kontakter: a (2024-03-04)" in sv.output
+    js = run("explain", str(path), "--contact", "b", "--format", "json", "--policies", str(fixture_policies))
+    body = json.loads(js.output)
+    assert body["decision"]["contact"] == "b"
+    chat_trace = next(t for t in body["trace"] if t["policy"] == "testland-chat")
+    assert {r["rule"]: r["result"] for r in chat_trace["rules"]}["per-week"] is True
+    missing = CliRunner().invoke(main, ["explain", str(path), "--contact", "zz", "--policies", str(fixture_policies)])
+    assert missing.exit_code == 2 and "no contact with id 'zz'" in missing.output
+
+
+def test_policies_timeline(fixture_policies):
+    result = run("policies", "--policies", str(fixture_policies))
+    assert "testland-chat  [testland]" in result.output
+    assert "1.0  2024-01-01 – 2024-12-31" in result.output and "2.0  2025-01-01 – until further notice" in result.output
+    data = json.loads(run("policies", "--policies", str(fixture_policies), "--format", "json").output)
+    assert [v["version"] for v in data[0]["versions"]] == ["1.0", "2.0"]
+
+
+def test_test_command_reports_failures_with_place(tmp_path, fixture_policies):
+    root = tmp_path / "p"
+    shutil.copytree(fixture_policies, root)
+    (root / "testland/testland-chat/chat.test.yaml").write_text("""\
+policy: testland-chat
+defaults: {region: testland, channel: written, patient: p1, unit: u1, dialogue: true, documented: true}
+cases:
+  - name: second in a week is not reimbursed
+    history: [{id: h1, date: 2024-03-04}]
+    contact: {id: c1, date: 2024-03-06}
+    expect:
+      outputs: {reimbursable: false}
+      fires: [per-week]
+      does_not_fire: [per-month]
+      evidence: {per-week: [h1]}
+  - name: a wrong expectation
+    contact: {id: c1, date: 2024-03-06}
+    expect:
+      outputs: {reimbursable: false}
+      fires: [per-week]
+""")
+    result = run("test", str(root), "--coverage")
+    assert result.exit_code == 1
+    assert "FAIL " in result.output and "chat.test.yaml:12  a wrong expectation" in result.output
+    assert "outputs.reimbursable" in result.output and "rule per-week" in result.output
+    assert "1 passed, 1 failed" in result.output
+    assert "rule coverage:" in result.output
+    low = run("test", str(root / "testland/testland-chat/chat.test.yaml"), "--policies", str(root), "--min-coverage", "100")
+    assert low.exit_code == 1 and "below the required 100%" in low.output

@@ -1,0 +1,41 @@
+"""The fast contact checker agrees with jsonschema on the contact schema."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator, FormatChecker
+
+from evaluator.contacts import check_contact
+from evaluator.resources import load_schema
+
+SCHEMA = load_schema("contact.schema.json")
+VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
+
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(-3, 30), st.sampled_from(["", "x", "vgr", "VGR", "written", "fax", "bankid",
+                                                                    "2025-02-30", "2025-01-30", "25-01-30", "08:00", "24:00", "care"]),
+    st.lists(st.sampled_from(["ZV051", "A1"]), max_size=2), st.lists(st.integers(0, 3), min_size=1, max_size=2),
+)
+fields = st.sampled_from(list(SCHEMA["properties"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(fields, values, max_size=10))
+def test_fast_checker_agrees_with_jsonschema(record):
+    typed, errors = check_contact(record)
+    schema_ok = VALIDATOR.is_valid(record)
+    # Required fields given as null are missing for both.
+    assert (typed is not None) == schema_ok, (record, errors, [e.message for e in VALIDATOR.iter_errors(record)])
+
+
+def test_each_error_names_its_field():
+    typed, errors = check_contact({"id": "c", "patient": "p", "unit": "u", "region": "vgr", "date": "2025-02-30",
+                                   "channel": "fax", "time": "25:00", "kva": "ZV051", "group": 1})
+    assert typed is None
+    assert {e["field"] for e in errors} == {"date", "channel", "time", "kva", "group"}
+
+
+def test_group_defaults_to_false_and_dates_are_typed():
+    typed, _ = check_contact({"id": "c", "patient": "p", "unit": "u", "region": "vgr", "date": "2025-03-01", "channel": "video"})
+    assert typed["group"] is False and typed["date"].isoformat() == "2025-03-01"

@@ -1,0 +1,50 @@
+from datetime import date
+
+import pytest
+
+from evaluator.dates import add_months, iso_week, shift, week_start
+
+
+@pytest.mark.parametrize("day, months, expected", [
+    (date(2024, 2, 29), -12, date(2023, 2, 28)),   # leap day back a year clamps
+    (date(2024, 2, 29), 12, date(2025, 2, 28)),
+    (date(2024, 2, 29), 48, date(2028, 2, 29)),    # to the next leap year keeps the day
+    (date(2024, 1, 31), 1, date(2024, 2, 29)),     # month end into a leap February
+    (date(2023, 1, 31), 1, date(2023, 2, 28)),
+    (date(2024, 3, 31), -1, date(2024, 2, 29)),
+    (date(2024, 5, 31), -1, date(2024, 4, 30)),
+    (date(2025, 12, 15), 1, date(2026, 1, 15)),    # across new year
+    (date(2026, 1, 15), -1, date(2025, 12, 15)),
+    (date(2025, 3, 3), 0, date(2025, 3, 3)),
+])
+def test_add_months_clamps_at_month_end(day, months, expected):
+    assert add_months(day, months) == expected
+
+
+def test_shift_units():
+    d = date(2025, 1, 30)
+    assert shift(d, 3, "day") == date(2025, 2, 2)
+    assert shift(d, -2, "week") == date(2025, 1, 16)
+    assert shift(d, 1, "month") == date(2025, 2, 28)
+    assert shift(date(2024, 2, 29), -1, "year") == date(2023, 2, 28)
+    with pytest.raises(ValueError):
+        shift(d, 1, "fortnight")
+
+
+@pytest.mark.parametrize("day, expected", [
+    (date(2026, 12, 31), (2026, 53)),   # 2026 has 53 ISO weeks
+    (date(2027, 1, 1), (2026, 53)),
+    (date(2027, 1, 3), (2026, 53)),     # Sunday, still week 53
+    (date(2027, 1, 4), (2027, 1)),      # Monday, week 1
+    (date(2025, 12, 29), (2026, 1)),    # Monday in December, week 1 of the next year
+    (date(2026, 1, 4), (2026, 1)),
+    (date(2025, 12, 28), (2025, 52)),   # Sunday before
+    (date(2021, 1, 3), (2020, 53)),
+])
+def test_iso_week_at_new_year(day, expected):
+    assert iso_week(day) == expected
+
+
+def test_week_start_is_monday():
+    assert week_start(date(2027, 1, 3)) == date(2026, 12, 28)
+    assert week_start(date(2025, 3, 3)) == date(2025, 3, 3)

@@ -1,0 +1,73 @@
+from datetime import date
+
+import pytest
+
+from evaluator import ast
+from evaluator.parser import FRIENDLY_ERRORS, ConditionSyntaxError, parse_condition
+
+
+def test_precedence_and_shapes():
+    node = parse_condition('not a = 1 or b and c')
+    assert isinstance(node, ast.Or)
+    assert isinstance(node.left, ast.Not) and isinstance(node.left.operand, ast.Compare)
+    assert isinstance(node.right, ast.And)
+
+
+def test_literals_and_positions():
+    node = parse_condition('date >= 2025-01-30 and channel in ["video", "phone"]')
+    cmp, member = node.left, node.right
+    assert cmp.right.value == date(2025, 1, 30)
+    assert member.collection.items[1].value == "phone"
+    assert member.offset == len('date >= 2025-01-30 and ')
+    assert member.collection.items[1].offset == node.right.collection.offset + len('["video", ')
+
+
+def test_arithmetic_and_durations():
+    node = parse_condition("date - 12 months < date + 2 * n days")
+    assert isinstance(node.left, ast.Arith) and node.left.op == "-"
+    assert node.left.right.unit == "month"
+    assert isinstance(node.right.right, ast.Duration) is False  # 2 * (n days)
+    assert isinstance(node.right.right, ast.Arith) and node.right.right.op == "*"
+
+
+def test_history_forms():
+    node = parse_condition(
+        'count of earlier contacts where (same unit and same iso week and was reimbursable '
+        'and within 12 months and since latest (channel = "physical")) >= per_week')
+    agg = node.left
+    assert isinstance(agg, ast.Aggregate) and agg.kind == "count"
+    kinds = {type(n) for n in ast.walk(agg.filter)}
+    assert {ast.SameField, ast.SameIsoWeek, ast.Was, ast.Within, ast.SinceLatest} <= kinds
+    assert parse_condition("any earlier contact").kind == "any"
+    assert parse_condition('no earlier contacts where (channel = "physical")').kind == "none"
+    assert isinstance(parse_condition("same month"), ast.SamePeriod)
+
+
+def test_is_forms():
+    assert parse_condition("kva is empty").negated is False
+    assert parse_condition("kva is not empty").negated is True
+    assert parse_condition("dialogue is known").negated is False
+    assert parse_condition("dialogue is missing").negated is True
+    assert parse_condition("dialogue is not known").negated is True
+
+
+@pytest.mark.parametrize("message, example", [(m, e) for m, examples in FRIENDLY_ERRORS.items() for e in examples])
+def test_friendly_syntax_errors(message, example):
+    with pytest.raises(ConditionSyntaxError) as err:
+        parse_condition(example)
+    assert err.value.message == message
+
+
+@pytest.mark.parametrize("text, message, offset", [
+    ("a && b", "write 'and' or 'or', not '&&' or '||'", 2),
+    ('channel = "written', "a text is opened with a quote but not closed on the same line", 10),
+    ("Channel = 1", "names and words are written in lower case", 0),
+    ("date = 2025-02-30", "2025-02-30 is not a real date", 7),
+    ("same week", "'same week' is ambiguous; write 'same iso week' (Monday to Sunday)", 0),
+    ("", "the condition is empty", 0),
+])
+def test_lexical_errors(text, message, offset):
+    with pytest.raises(ConditionSyntaxError) as err:
+        parse_condition(text)
+    assert err.value.message == message
+    assert err.value.offset == offset

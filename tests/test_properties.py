@@ -1,0 +1,113 @@
+"""Properties over random histories: one contact with its history is the batch's last decision;
+input order changes no decision; evaluation is deterministic."""
+
+from __future__ import annotations
+
+import random
+from datetime import date, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+START = date(2024, 11, 20)
+
+contact_strategy = st.fixed_dictionaries(
+    {
+        "patient": st.sampled_from(["p1", "p2", "p3"]),
+        "unit": st.sampled_from(["u1", "u2"]),
+        "region": st.just("testland"),
+        "day": st.integers(0, 120),
+        "channel": st.sampled_from(["written", "written", "written", "physical", "video"]),
+    },
+    optional={
+        "time": st.sampled_from(["08:00", "12:30", "16:45"]),
+        "dialogue": st.booleans(),
+        "documented": st.booleans(),
+        "platform": st.just("sob"),
+        "sob_activity": st.sampled_from(["administration", "care"]),
+    },
+)
+
+
+def materialise(raw: list[dict]) -> list[dict]:
+    out = []
+    for i, r in enumerate(raw):
+        c = dict(r)
+        c["date"] = (START + timedelta(days=c.pop("day"))).isoformat()
+        c["id"] = f"c{i}"
+        out.append(c)
+    return out
+
+
+histories = st.lists(contact_strategy, min_size=1, max_size=25).map(materialise)
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(histories)
+def test_single_contact_equals_last_of_batch(repo, contacts):
+    last = contacts[-1]
+    history = [c for c in contacts[:-1] if c["patient"] == last["patient"]]
+    assert repo.evaluate_one(last, history) == repo.evaluate(contacts)[-1]
+
+
+@SETTINGS
+@given(histories, st.randoms(use_true_random=False))
+def test_shuffling_input_changes_no_decision(repo, contacts, rnd):
+    # Distinct date-times per patient make the order total, so input order must not matter.
+    seen = set()
+    unique = []
+    for c in contacts:
+        key = (c["patient"], c["date"], c.get("time"))
+        if key not in seen:
+            seen.add(key)
+            unique.append(c)
+    shuffled = list(unique)
+    rnd.shuffle(shuffled)
+    original = {d["contact"]: d for d in repo.evaluate(unique)}
+    again = {d["contact"]: d for d in repo.evaluate(shuffled)}
+    assert original == again
+
+
+@SETTINGS
+@given(histories)
+def test_evaluation_is_deterministic(repo, contacts):
+    assert repo.evaluate(contacts) == repo.evaluate([dict(c) for c in contacts])
+
+
+@SETTINGS
+@given(histories)
+def test_every_contact_gets_one_decision_in_order(repo, contacts):
+    decisions = repo.evaluate(contacts)
+    assert [d["contact"] for d in decisions] == [c["id"] for c in contacts]
+    for d in decisions:
+        assert d["status"] in ("decided", "no_policy")
+
+
+def test_bundled_policies_single_equals_batch_on_random_data():
+    """The same property on the bundled policies and a seeded mixed batch."""
+    from evaluator import load_repository
+
+    repo = load_repository()
+    rnd = random.Random(7)
+    contacts = []
+    for i in range(300):
+        region = rnd.choice(["vgr", "halland", "stockholm"])
+        c = {"id": f"c{i}", "patient": f"p{rnd.randrange(8)}", "unit": rnd.choice(["u1", "u2"]), "region": region,
+             "care_choice": {"vgr": "rehab", "halland": "narsjukvard", "stockholm": "vardval"}[region],
+             "date": (date(2025, 2, 1) + timedelta(days=rnd.randrange(300))).isoformat(),
+             "channel": rnd.choice(["written", "written", "physical", "video", "phone"])}
+        for fact in ("dialogue", "content_equivalent_to_visit", "medical_assessment", "documented", "regular_staff"):
+            if rnd.random() < 0.95:
+                c[fact] = rnd.random() < 0.95
+        contacts.append(c)
+    batch = repo.evaluate(contacts)
+
+    def key(i):
+        c = contacts[i]
+        return (c["date"], "time" in c, c.get("time", ""), i)
+
+    for k in rnd.sample(range(len(contacts)), 60):
+        history = [contacts[i] for i in range(len(contacts))
+                   if contacts[i]["patient"] == contacts[k]["patient"] and key(i) < key(k)]
+        assert repo.evaluate_one(contacts[k], history) == batch[k]
