@@ -144,31 +144,28 @@ class Compiler:
                 v = inner(ctx)
                 return None if v is None else not v
             return not_
-        if isinstance(node, ast.And):
-            left, right = c(node.left), c(node.right)
+        if isinstance(node, (ast.And, ast.Or)):
+            # A chain a and b and c runs as one loop: fewer nested calls on the hot path.
+            kind = type(node)
+            parts = tuple(c(p) for p in _chain(node, kind))
+            stop = kind is ast.Or  # the value that decides the chain: True for or, False for and
 
-            def and_(ctx):
-                a = left(ctx)
-                if a is False:
-                    return False
-                b = right(ctx)
-                if b is False:
-                    return False
-                return None if a is None or b is None else True
-            return and_
-        if isinstance(node, ast.Or):
-            left, right = c(node.left), c(node.right)
-
-            def or_(ctx):
-                a = left(ctx)
-                if a is True:
-                    return True
-                b = right(ctx)
-                if b is True:
-                    return True
-                return None if a is None or b is None else False
-            return or_
+            def chain(ctx):
+                unknown = False
+                for part in parts:
+                    v = part(ctx)
+                    if v is stop:
+                        return stop
+                    if v is None:
+                        unknown = True
+                return None if unknown else not stop
+            return chain
         if isinstance(node, ast.Compare):
+            limit = self._count_limit(node)
+            if limit is not None and not self.traced:
+                # count … >= K: counting can stop at K matches; unknown rows cannot undo that.
+                counted = self._aggregate(node.left, limit)
+                return lambda ctx: _range_compare(">=", counted(ctx), limit)
             left, right = c(node.left), c(node.right)
             if _has_count(node):
                 op_name = node.op
@@ -185,6 +182,9 @@ class Compiler:
                     return _ALL_OPS[op_name](a, b)
                 return compare_range
             fn = _ALL_OPS[node.op]
+            fast = self._field_vs_constant(node, in_filter)
+            if fast is not None:
+                return fast
 
             def compare(ctx):
                 a = left(ctx)
@@ -285,6 +285,46 @@ class Compiler:
             return lambda ctx: ctx.row.outputs.get(output) is True
         raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
 
+    def _field_vs_constant(self, node: ast.Compare, in_filter: bool):
+        """`field = "written"` and the like, the commonest test, as one closure (untraced only)."""
+        if self.traced or node.op not in ("=", "!="):
+            return None
+        field_node, const = node.left, node.right
+        if not isinstance(const, ast.Literal):
+            if isinstance(const, ast.Name) and const.name in self.parameters:
+                value = self.parameters[const.name]
+            else:
+                return None
+        else:
+            value = const.value
+        if isinstance(field_node, ast.Name) and field_node.name not in self.parameters:
+            name, earlier = field_node.name, in_filter
+        elif isinstance(field_node, ast.CurrentField):
+            name, earlier = field_node.name, False
+        else:
+            return None
+        if node.op == "=":
+            if earlier:
+                def eq_earlier(ctx):
+                    v = ctx.row.contact.get(name)
+                    return None if v is None else v == value
+                return eq_earlier
+
+            def eq_current(ctx):
+                v = ctx.contact.get(name)
+                return None if v is None else v == value
+            return eq_current
+        if earlier:
+            def ne_earlier(ctx):
+                v = ctx.row.contact.get(name)
+                return None if v is None else v != value
+            return ne_earlier
+
+        def ne_current(ctx):
+            v = ctx.contact.get(name)
+            return None if v is None else v != value
+        return ne_current
+
     def _current_field(self, name: str):
         if self.traced:
             def current_field(ctx):
@@ -333,8 +373,22 @@ class Compiler:
             return a * b
         return arith
 
-    def _aggregate(self, node: ast.Aggregate):
-        """A count or test over earlier contacts, scanning only what its windows can hold."""
+    def _count_limit(self, node: ast.Compare) -> int | None:
+        """K when the comparison is `count … >= K` or `count … > K-1` with K a constant."""
+        if not (isinstance(node.left, ast.Aggregate) and node.left.kind == "count") or node.op not in (">=", ">"):
+            return None
+        right = node.right
+        if isinstance(right, ast.Literal) and isinstance(right.value, int) and not isinstance(right.value, bool):
+            k = right.value
+        elif isinstance(right, ast.Name) and isinstance(self.parameters.get(right.name), int):
+            k = self.parameters[right.name]
+        else:
+            return None
+        return k if node.op == ">=" else k + 1
+
+    def _aggregate(self, node: ast.Aggregate, limit: int | None = None):
+        """A count or test over earlier contacts, scanning only what its windows can hold.
+        With `limit`, a count stops once it has found that many."""
         kind = node.kind
         flt = self.compile(node.filter, in_filter=True) if node.filter is not None else (lambda ctx: True)
         conjuncts = _conjuncts(node.filter) if node.filter is not None else []
@@ -400,6 +454,9 @@ class Compiler:
                         matched += 1
                         if traced:
                             ctx.trace.use(row)
+                        elif matched == limit:
+                            ctx.row = None
+                            return matched
                     elif v is None:
                         unknown += 1
                 ctx.row = None
@@ -430,6 +487,13 @@ class Compiler:
                 return want
             return None if unknown else not want
         return exists
+
+
+def _chain(node: ast.Node, kind: type) -> list[ast.Node]:
+    """The operands of a chain of one operator: a and (b and c) → [a, b, c]."""
+    if isinstance(node, kind):
+        return _chain(node.left, kind) + _chain(node.right, kind)
+    return [node]
 
 
 def _conjuncts(node: ast.Node | None) -> list[ast.Node]:

@@ -72,7 +72,7 @@ def _unknown_message(rule: Rule, params, contact, missing) -> dict:
     return {
         "sv": f"Regeln kan inte prövas: uppgift saknas om {facts}. Regeln: "
               + render_message(rule.message.sv, "sv", params, contact, [], missing),
-        "en": f"The rule cannot be tried: {facts} is missing. The rule: "
+        "en": f"The rule cannot be tried: {facts} {'is' if len(missing) == 1 else 'are'} missing. The rule: "
               + render_message(rule.message.en, "en", params, contact, [], missing),
     }
 
@@ -114,7 +114,7 @@ class Engine:
                         "policy": v.id, "version": v.version, "rule": "applies_when", "severity": "warning",
                         "message": {
                             "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
-                            "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} is missing.",
+                            "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
                         },
                         "source": v.source["seed"], "evidence": [], "result": "not_applied", "missing": missing,
                     })
