@@ -175,6 +175,11 @@ def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | No
     if "policies" in expect:
         check("policies", sorted(expect["policies"]), sorted(p["id"] for p in decision["policies"]))
     for key, want in (("fires", True), ("does_not_fire", False), ("unknown", None)):
+        if key in expect and not expect[key] and want is not False:
+            # `fires: []` / `unknown: []`: no rule (of the file's policy, if it names one) may.
+            hits = sorted(f"{pid}/{rid}" for (pid, rid), res in results.items()
+                          if res is want and (default_policy is None or pid == default_policy))
+            check(key, [], hits)
         for name in expect.get(key) or []:
             rk = _rule_key(name, default_policy)
             if rk not in results:

@@ -121,3 +121,19 @@ cases:
     assert "rule coverage:" in result.output
     low = run("test", str(root / "testland/testland-chat/chat.test.yaml"), "--policies", str(root), "--min-coverage", "100")
     assert low.exit_code == 1 and "below the required 100%" in low.output
+
+
+def test_empty_expectation_list_means_none(tmp_path, fixture_policies):
+    root = tmp_path / "p"
+    shutil.copytree(fixture_policies, root)
+    (root / "testland/testland-chat/none.test.yaml").write_text("""\
+policy: testland-chat
+defaults: {region: testland, channel: written, patient: p1, unit: u1, dialogue: true}
+cases:
+  - name: documented is missing, so a rule is undetermined
+    contact: {id: c1, date: 2024-03-06}
+    expect:
+      unknown: []
+""")
+    result = run("test", str(root / "testland/testland-chat/none.test.yaml"), "--policies", str(root))
+    assert result.exit_code == 1 and "testland-chat/qualified" in result.output
