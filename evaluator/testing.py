@@ -81,7 +81,9 @@ class TestRun:
 def find_test_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    return sorted(p for p in path.rglob(f"*{TEST_SUFFIX}") if not any(s.startswith(".") for s in p.parts))
+    # Hidden folders below `path` are skipped; the folders above it may be anything (a .venv).
+    return sorted(p for p in path.rglob(f"*{TEST_SUFFIX}")
+                  if not any(s.startswith(".") for s in p.relative_to(path).parts))
 
 
 def policies_root_for(path: Path) -> Path | None:

@@ -137,3 +137,16 @@ cases:
 """)
     result = run("test", str(root / "testland/testland-chat/none.test.yaml"), "--policies", str(root))
     assert result.exit_code == 1 and "testland-chat/qualified" in result.output
+
+
+def test_test_files_found_below_a_hidden_folder(tmp_path, fixture_policies):
+    # An installed package lives in .venv/…: hidden folders above the search root do not count.
+    root = tmp_path / ".venv" / "p"
+    shutil.copytree(fixture_policies, root)
+    (root / "testland/testland-chat/a.test.yaml").write_text(
+        "cases:\n  - name: x\n    contact: {id: c, patient: p, unit: u, region: testland, date: 2024-03-04, channel: written}\n"
+        "    expect: {status: decided}\n")
+    (root / ".hidden").mkdir()
+    (root / ".hidden/b.test.yaml").write_text("cases: []\n")
+    result = run("test", str(root))
+    assert result.exit_code == 0 and "1 passed, 0 failed" in result.output
