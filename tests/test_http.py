@@ -1,0 +1,54 @@
+"""The HTTP API gives the same decisions as the Python API (on loopback only)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from conftest import chat
+
+from evaluator.http import make_server
+
+
+@pytest.fixture()
+def server(repo):
+    srv = make_server(repo, "127.0.0.1", 0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{srv.server_port}"
+    srv.shutdown()
+    srv.server_close()
+
+
+def post(url, body: str):
+    req = urllib.request.Request(url, data=body.encode("utf-8"), method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.status, resp.read().decode("utf-8")
+
+
+def test_evaluate_matches_python_api(server, repo):
+    lines = [json.dumps(chat("a", "2024-03-04")), "not json", json.dumps(chat("b", "2024-03-05"))]
+    status, body = post(server + "/evaluate", "\n".join(lines))
+    assert status == 200
+    assert [json.loads(x) for x in body.splitlines()] == repo.evaluate_lines(lines)
+
+
+def test_evaluate_one_matches_python_api(server, repo):
+    history = [chat("a", "2024-03-04")]
+    contact = chat("b", "2024-03-05")
+    status, body = post(server + "/evaluate-one", json.dumps({"contact": contact, "history": history}))
+    assert status == 200 and json.loads(body) == repo.evaluate_one(contact, history)
+
+
+def test_bad_requests_are_clear(server):
+    with pytest.raises(urllib.error.HTTPError) as err:
+        post(server + "/evaluate-one", "{")
+    assert err.value.code == 400 and "not JSON" in err.value.read().decode()
+    with pytest.raises(urllib.error.HTTPError) as err:
+        post(server + "/nowhere", "")
+    assert err.value.code == 404
+    with urllib.request.urlopen(server + "/policies", timeout=10) as resp:
+        assert {p["id"] for p in json.loads(resp.read())} == {"testland-chat", "testland-coding"}
