@@ -162,7 +162,7 @@ class _Check:
                 isinstance(node.operand, ast.Name) and node.operand.name in n.parameters
             ):
                 self.fail(node, "'is known' and 'is missing' are said of a field of the contact")
-            return BOOLEAN if t is not None or True else None
+            return BOOLEAN
         if isinstance(node, ast.Arith):
             a, b = e(node.left), e(node.right)
             if a is None or b is None:

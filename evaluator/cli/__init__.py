@@ -10,8 +10,12 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .diff import diff
 from .evaluate import evaluate, explain
+from .fmt import fmt
+from .new_version import new_version
 from .policies import policies
+from .render import render
 from .serve import serve
 from .test import test
 from .validate import validate
@@ -32,5 +36,5 @@ def main() -> None:
     """
 
 
-for command in (validate, test, evaluate, explain, policies, serve):
+for command in (validate, test, fmt, diff, render, new_version, evaluate, explain, policies, serve):
     main.add_command(command)

@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from ..errors import Problem
+from ..lint import lint_policy_set
 from ..repository import load_policy_set
 
 
@@ -16,7 +18,9 @@ from ..repository import load_policy_set
               help="github prints GitHub Actions annotations, so problems show on the pull request's lines.")
 def validate(directory, fmt):
     """Check every policy in DIRECTORY (default: the bundled policies): YAML, schema, conditions
-    and their types, placement, overlapping versions. Exit 0 when clean, 1 otherwise.
+    and their types, placement, overlapping versions; then, when they load, lint them: unused
+    parameters, rules no contact can reach, single outputs two rules can set differently.
+    Exit 0 when there is no error (warnings allowed), 1 otherwise.
 
     \b
     Example:
@@ -24,6 +28,8 @@ def validate(directory, fmt):
       regelverk validate policies/ --format github
     """
     policy_set, problems = load_policy_set(directory)
+    if policy_set is not None:
+        problems = sorted(problems + lint_policy_set(policy_set), key=Problem.sort_key)
     errors = [p for p in problems if p.severity == "error"]
     if fmt == "json":
         click.echo(json.dumps({"ok": not errors, "problems": [p.to_json() for p in problems]}, ensure_ascii=False, indent=2))

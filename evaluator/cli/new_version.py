@@ -1,0 +1,61 @@
+"""`regelverk new-version`: start the next version of a policy from a date."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..new_version import NewVersionError, plan, write
+from .common import load_or_exit
+
+
+@click.command("new-version")
+@click.argument("policy")
+@click.option("--from", "valid_from", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="First day the new version is in force (YYYY-MM-DD).")
+@click.option("--version", "version", default=None,
+              help="The new version's number (default: the next major one, 4.0 → 5.0).")
+@click.option("--policies", "policies_dir", type=click.Path(file_okay=False), default="policies",
+              show_default=True, help="Policy folder.")
+def new_version(policy, valid_from, version, policies_dir):
+    """Copy POLICY's latest version file to the next version, in force from --from and until
+    further notice, and end the previous version the day before (if it ran longer). Comments
+    and layout stay. The result is validated first; nothing is written unless it loads.
+
+    Exit 0 when written; 1 when the result would not validate (nothing written); 2 for a wrong
+    request (unknown policy, a date not after the previous version's start, a version that
+    exists); 3 when the policies cannot be loaded.
+
+    \b
+    Example:
+      regelverk new-version vgr-rehab-written-contact --from 2027-01-31
+      regelverk new-version halland-distance-contact --from 2026-01-01 --version 1.1
+    """
+    if not Path(policies_dir).is_dir():
+        raise click.BadParameter(f"{policies_dir} is not a folder", param_hint="--policies")
+    repo = load_or_exit(policies_dir)
+    try:
+        result = plan(repo.policy_set, policy, valid_from.date(), version)
+    except NewVersionError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for p in result.problems:
+        click.echo(p.render(), err=p.severity == "error")
+    if not result.ok:
+        click.echo(f"regelverk: version {result.version} of {policy} would not validate; nothing was written",
+                   err=True)
+        sys.exit(1)
+    write(result)
+    shown = lambda p: p.as_posix() if not p.is_absolute() else str(p)
+    click.echo(f"created {shown(result.new_file)}: version {result.version}, in force from {result.valid_from} "
+               "until further notice")
+    if result.new_old_valid_to != result.old_valid_to:
+        before = result.old_valid_to.isoformat() if result.old_valid_to else "until further notice"
+        click.echo(f"updated {shown(result.old_file)}: version {result.previous.version} now ends "
+                   f"{result.new_old_valid_to} (was {before})")
+    else:
+        click.echo(f"kept {shown(result.old_file)}: version {result.previous.version} already ends "
+                   f"{result.old_valid_to}, before the new version starts")
+    click.echo("next: edit the new version's rules, its source (document id, validity) and description, "
+               f"and add test cases dated from {result.valid_from}")

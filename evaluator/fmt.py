@@ -1,0 +1,212 @@
+"""Format policy files in one canonical layout: key order, 2-space indentation, comments kept.
+
+The YAML is read and written with ruamel.yaml in round-trip mode, which keeps comments, blank
+lines, quoting and block styles (`>-`) as the author wrote them; only the order of keys and the
+indentation change. After formatting, the file is read again with the loader the evaluator uses
+and must give exactly the same value, or it is left alone: formatting never changes meaning.
+
+A known limit of round-trip YAML: a comment on its own line belongs to the entry above it, so
+when keys move, such a comment moves with the entry above it.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.tokens import CommentToken
+
+from .errors import Location, Problem
+from .repository import OUTPUTS_FILE, TEST_SUFFIX
+
+TOP_ORDER = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "source",
+             "description", "applies_when", "parameters", "rules")
+RULE_ORDER = ("id", "section", "passage", "reading", "when", "then", "otherwise", "severity", "message")
+SOURCE_ORDER = ("seed",)  # then the other source keys in the author's order
+MESSAGE_ORDER = ("sv", "en")
+PARAMETER_ORDER = ("type", "value", "description")
+
+
+def _yaml() -> YAML:
+    y = YAML(typ="rt")
+    y.preserve_quotes = True
+    y.indent(mapping=2, sequence=4, offset=2)  # rules:\n  - id: …\n    section: …
+    y.width = 4096  # never re-wrap a line the author wrote
+    return y
+
+
+def _is_block(node) -> bool:
+    return isinstance(node, (CommentedMap, CommentedSeq)) and not node.fa.flow_style()
+
+
+def _deepest_last(mapping: CommentedMap) -> tuple[CommentedMap, object]:
+    """The mapping and key after whose value the mapping's text ends (a nested block mapping's
+    last entry ends it too): where the comment lines that follow the mapping are kept."""
+    key = list(mapping)[-1]
+    value = mapping[key]
+    if isinstance(value, CommentedMap) and _is_block(value) and len(value):
+        return _deepest_last(value)
+    return mapping, key
+
+
+def _take_tail(mapping: CommentedMap) -> CommentToken | None:
+    """Detach the blank lines and comment lines after a mapping's last entry (not its own
+    end-of-line comment): they separate the mapping from what follows, wherever its keys go."""
+    m, key = _deepest_last(mapping)
+    if isinstance(m[key], CommentedSeq) and _is_block(m[key]):
+        return None  # a block list ends the mapping: its comments stay with it
+    slot = m.ca.items.get(key)
+    token = slot[2] if slot and len(slot) > 2 else None
+    if token is None or "\n" not in token.value:
+        return None
+    head, rest = token.value.split("\n", 1)
+    if not rest:
+        return None
+    tail = copy.copy(token)
+    tail.value = "\n" + rest
+    if head:
+        token.value = head + "\n"
+    else:
+        slot[2] = None
+    return tail
+
+
+def _give_tail(mapping: CommentedMap, tail: CommentToken) -> None:
+    m, key = _deepest_last(mapping)
+    slot = m.ca.items.setdefault(key, [None, None, None, None])
+    while len(slot) < 4:
+        slot.append(None)
+    if slot[2] is None:
+        slot[2] = tail
+    else:
+        slot[2].value = slot[2].value.rstrip("\n") + tail.value
+
+
+def _reorder(mapping, order) -> None:
+    """Put the keys of `mapping` in `order` (unknown keys after, as they were), comments along."""
+    if not isinstance(mapping, CommentedMap) or not mapping:
+        return
+    keys = list(mapping)
+    wanted = [k for k in order if k in mapping] + [k for k in keys if k not in order]
+    if wanted == keys:
+        return
+    tail = _take_tail(mapping)
+    for key in wanted:
+        mapping.move_to_end(key)
+    if tail is not None:
+        _give_tail(mapping, tail)
+
+
+def _set_column(tokens, column: int) -> None:
+    for token in tokens or []:
+        if isinstance(token, CommentToken) and token.start_mark is not None:
+            token.column = column
+
+
+def _indent_comments(node, indent: int) -> None:
+    """Comment lines that stand on their own line move to the indentation of what they precede."""
+    if isinstance(node, CommentedMap) and _is_block(node):
+        if node.ca.comment and len(node.ca.comment) > 1:
+            _set_column(node.ca.comment[1], indent)
+        for key, value in node.items():
+            child = indent + 2
+            slot = node.ca.items.get(key)
+            if slot and len(slot) > 3:
+                _set_column(slot[3], child)
+            _indent_comments(value, child)
+    elif isinstance(node, CommentedSeq) and _is_block(node):
+        for item in node:
+            _indent_comments(item, indent + 2)
+
+
+def _canonical(doc) -> None:
+    _reorder(doc, TOP_ORDER)
+    _reorder(doc.get("source"), SOURCE_ORDER)
+    parameters = doc.get("parameters")
+    if isinstance(parameters, CommentedMap):
+        for value in parameters.values():
+            _reorder(value, PARAMETER_ORDER)
+    for rule in doc.get("rules") or []:
+        _reorder(rule, RULE_ORDER)
+        if isinstance(rule, CommentedMap):
+            _reorder(rule.get("message"), MESSAGE_ORDER)
+    _indent_comments(doc, 0)
+
+
+class FormatError(Exception):
+    def __init__(self, problem: Problem):
+        super().__init__(problem.render())
+        self.problem = problem
+
+
+def format_text(text: str, name: str = "<policy>") -> str:
+    """The canonical layout of one policy file's text. Raises FormatError when it is not one."""
+    y = _yaml()
+    try:
+        doc = y.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+        lines = text.splitlines()
+        raise FormatError(Problem("yaml_syntax", f"YAML syntax: {exc.problem or exc.context or 'invalid YAML'}", loc,
+                                  lines[loc.line - 1] if 0 < loc.line <= len(lines) else None)) from exc
+    except YAMLError as exc:
+        raise FormatError(Problem("yaml_syntax", f"YAML syntax: {exc}", Location(name, 1, 1))) from exc
+    if not isinstance(doc, CommentedMap):
+        raise FormatError(Problem("schema", "a policy file holds a mapping of keys (id, version, rules …)",
+                                  Location(name, 1, 1)))
+    _canonical(doc)
+    out = io.StringIO()
+    y.dump(doc, out)
+    formatted = out.getvalue()
+    try:
+        same = yaml.safe_load(formatted) == yaml.safe_load(text)
+    except yaml.YAMLError:
+        same = False
+    if not same:  # pragma: no cover - a guard: it would be a bug in the layout above
+        raise FormatError(Problem("fmt", "formatting would change what the file says; it is left as it is",
+                                  Location(name, 1, 1)))
+    return formatted
+
+
+def policy_files_in(paths: list[Path]) -> list[Path]:
+    """Policy files named or under the folders named: *.yaml, not outputs.yaml, not tests."""
+    found: list[Path] = []
+    for path in paths:
+        candidates = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
+        for p in candidates:
+            if p.name == OUTPUTS_FILE or p.name.endswith(TEST_SUFFIX):
+                continue
+            if path.is_dir() and any(part.startswith(".") for part in p.relative_to(path).parts):
+                continue
+            if p not in found:
+                found.append(p)
+    return found
+
+
+@dataclass
+class Outcome:
+    path: Path
+    changed: bool
+    formatted: str | None = None
+    original: str | None = None
+    problem: Problem | None = None
+
+
+def format_file(path: Path, display: str | None = None) -> Outcome:
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Outcome(path, False, problem=Problem("io", f"cannot read the file: {exc}", Location(name, 1, 1)))
+    try:
+        formatted = format_text(text, name)
+    except FormatError as exc:
+        return Outcome(path, False, original=text, problem=exc.problem)
+    return Outcome(path, formatted != text, formatted, text)

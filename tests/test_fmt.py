@@ -1,0 +1,143 @@
+"""`regelverk fmt`: one canonical layout that never changes what a policy says, and keeps comments."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from _golden import FIXTURES, check_golden
+from click.testing import CliRunner
+
+from evaluator.cli.fmt import fmt
+from evaluator.fmt import format_text
+from evaluator.repository import load_policy_set, policy_files
+from evaluator.resources import policies_dir
+
+MESSY_ROOT = FIXTURES / "fmt" / "policies"
+MESSY = MESSY_ROOT / "messy" / "messy-policy" / "1.0.yaml"
+BUNDLED = policies_dir()
+
+
+def _cases() -> list[tuple[Path, Path]]:
+    """(policy root, policy file) for every bundled policy file and the messy fixture."""
+    return [(BUNDLED, p) for p in policy_files(BUNDLED)] + [(MESSY_ROOT, MESSY)]
+
+
+def _ids(case) -> str:
+    root, path = case
+    return path.relative_to(root).as_posix()
+
+
+def _compiled(version) -> dict:
+    """What a policy version says, field by field, without where it says it."""
+    return {
+        "id": version.id, "version": version.version, "title": version.title, "issuer": version.issuer,
+        "region": version.region, "valid_from": version.valid_from, "valid_to": version.valid_to,
+        "source": version.source, "description": version.description, "applies": version.applies_text,
+        "parameters": version.parameters, "parameter_types": version.parameter_types,
+        "rules": [(r.id, r.section, r.passage, r.reading, r.when_text, r.then, r.otherwise, r.severity,
+                   r.message.sv, r.message.en) for r in version.rules],
+    }
+
+
+def _version(root: Path, policy_id: str, version: str) -> dict:
+    policy_set, problems = load_policy_set(root)
+    assert policy_set is not None, [p.render() for p in problems]
+    return _compiled(next(v for v in policy_set.policies[policy_id].versions if v.version == version))
+
+
+COMMENT = re.compile(r"(?:^|\s)(#.*)$")
+
+
+@pytest.mark.parametrize("case", _cases(), ids=_ids)
+def test_fmt_keeps_meaning_and_comments_and_is_idempotent(case, tmp_path):
+    root, path = case
+    text = path.read_text(encoding="utf-8")
+    formatted = format_text(text, str(path))
+    assert format_text(formatted) == formatted, "fmt is not idempotent"
+
+    for line in text.splitlines():
+        found = COMMENT.search(line)
+        if found:
+            assert found.group(1).strip() in formatted, f"comment lost: {found.group(1)}"
+
+    # The formatted file loads to the same compiled policy version as the original.
+    copy = tmp_path / "policies"
+    shutil.copytree(root, copy)
+    rel = path.relative_to(root)
+    before = _version(copy, path.parent.name, path.stem)
+    (copy / rel).write_text(formatted, encoding="utf-8")
+    assert _version(copy, path.parent.name, path.stem) == before
+
+
+def test_messy_file_golden():
+    check_golden("fmt-messy.yaml", format_text(MESSY.read_text(encoding="utf-8")))
+
+
+def test_bundled_policies_are_in_the_canonical_layout():
+    result = CliRunner().invoke(fmt, ["--check", str(BUNDLED)])
+    assert result.exit_code == 0, result.output
+
+
+def _fmt(*args):
+    return CliRunner().invoke(fmt, list(args))
+
+
+def test_check_lists_without_writing_then_fmt_rewrites(tmp_path, monkeypatch):
+    root = tmp_path / "policies"
+    shutil.copytree(MESSY_ROOT, root)
+    (root / "messy" / "messy-policy" / "messy.test.yaml").write_text("policy: messy-policy\ncases: []\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    original = (root / "messy" / "messy-policy" / "1.0.yaml").read_text(encoding="utf-8")
+
+    result = _fmt("--check")  # default: ./policies
+    assert result.exit_code == 1
+    assert result.output == ("would reformat policies/messy/messy-policy/1.0.yaml\n"
+                             "1 file(s) would be reformatted, 0 already in the canonical layout\n")
+    assert (root / "messy" / "messy-policy" / "1.0.yaml").read_text(encoding="utf-8") == original
+
+    result = _fmt("--check", "--diff", "policies/messy/messy-policy/1.0.yaml")
+    assert result.exit_code == 1
+    assert "--- a/policies/messy/messy-policy/1.0.yaml\n+++ b/policies/messy/messy-policy/1.0.yaml\n" in result.output
+    assert "+id: messy-policy\n" in result.output
+
+    result = _fmt("policies")
+    assert result.exit_code == 0
+    assert result.output == ("formatted policies/messy/messy-policy/1.0.yaml\n"
+                             "1 file(s) formatted, 0 already in the canonical layout\n")
+    result = _fmt("--check", "policies")
+    assert result.exit_code == 0
+    assert result.output == "0 file(s) would be reformatted, 1 already in the canonical layout\n"
+    # outputs.yaml and the test file are not policy files and are left alone
+    assert (root / "messy" / "messy-policy" / "messy.test.yaml").read_text(encoding="utf-8") == \
+        "policy: messy-policy\ncases: []\n"
+
+
+def test_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _fmt()
+    assert result.exit_code == 2 and "there is no ./policies" in result.output
+    assert _fmt("no-such-file.yaml").exit_code == 2
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: x\nrules: [\n", encoding="utf-8")
+    result = _fmt(str(broken))
+    assert result.exit_code == 3
+    assert "broken.yaml:3:1: error: YAML syntax:" in result.output
+
+    duplicate = tmp_path / "duplicate.yaml"
+    duplicate.write_text("id: x\nid: y\n", encoding="utf-8")
+    assert _fmt(str(duplicate)).exit_code == 3
+
+    unreadable = tmp_path / "latin1.yaml"
+    unreadable.write_bytes("title: Vårdval\n".encode("latin-1"))
+    result = _fmt(str(unreadable))
+    assert result.exit_code == 4
+    assert "cannot read the file" in result.output
+
+
+def test_help_shows_an_example():
+    result = CliRunner().invoke(fmt, ["--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
