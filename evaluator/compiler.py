@@ -12,7 +12,7 @@ is left undetermined, to explain it.
 from __future__ import annotations
 
 import operator
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -57,9 +57,10 @@ class Trace:
 class Context:
     """The contact being decided, the patient's earlier contacts, and scratch space."""
 
-    __slots__ = ("cur", "contact", "history", "ordinals", "row", "trace", "scratch")
+    __slots__ = ("cur", "contact", "history", "ordinals", "row", "trace", "scratch", "memo", "indexes")
 
-    def __init__(self, cur: Entry, history: list[Entry], ordinals: list[int], trace: Trace | None = None):
+    def __init__(self, cur: Entry, history: list[Entry], ordinals: list[int], trace: Trace | None = None,
+                 memo: dict | None = None, indexes: dict | None = None):
         self.cur = cur
         self.contact = cur.contact
         self.history = history
@@ -67,6 +68,11 @@ class Context:
         self.row: Entry | None = None
         self.trace = trace
         self.scratch: dict = {}
+        # Per patient, kept across that patient's contacts: where `since latest` anchors were
+        # found, so each contact scans only the history added since the previous one.
+        self.memo = memo
+        # Per patient: field combination -> values -> Bucket of earlier contacts.
+        self.indexes = indexes
 
 
 class CountRange:
@@ -99,9 +105,12 @@ def _range_compare(op: str, a, b):
 class Compiler:
     """Turns AST nodes into closures. `parameters` are the version's constants."""
 
-    def __init__(self, parameters: dict, traced: bool):
+    def __init__(self, parameters: dict, traced: bool, required: frozenset = frozenset(),
+                 index_keys: set | None = None):
         self.parameters = parameters
         self.traced = traced
+        self.required = required  # fields every valid contact has: safe to bucket history by
+        self.index_keys = index_keys  # collects the field combinations counts bucket by
         self._slots = 0
 
     def _slot(self) -> int:
@@ -230,7 +239,7 @@ class Compiler:
             return is_empty
         if isinstance(node, ast.IsKnown):
             # Asking whether a fact is there is never unknown, so it is compiled untraced.
-            plain = Compiler(self.parameters, traced=False).compile(node.operand, in_filter)
+            plain = Compiler(self.parameters, False, self.required).compile(node.operand, in_filter)
             negated = node.negated
             return lambda ctx: (plain(ctx) is None) == negated
         if isinstance(node, ast.Arith):
@@ -388,7 +397,12 @@ class Compiler:
 
     def _aggregate(self, node: ast.Aggregate, limit: int | None = None):
         """A count or test over earlier contacts, scanning only what its windows can hold.
-        With `limit`, a count stops once it has found that many."""
+
+        Equality tests on required fields (`channel = "written"`, `same unit`) pick a bucket of
+        the patient's history that the engine keeps per field combination, so only contacts
+        that can match are looked at; date windows and `since latest` then narrow the bucket by
+        binary search. With `limit`, a count stops once it has found that many.
+        """
         kind = node.kind
         flt = self.compile(node.filter, in_filter=True) if node.filter is not None else (lambda ctx: True)
         conjuncts = _conjuncts(node.filter) if node.filter is not None else []
@@ -414,41 +428,67 @@ class Compiler:
         for w in windows:
             if isinstance(w, ast.SinceLatest):
                 bounded = any(conj is w for conj in conjuncts)
-                anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded))
+                anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, _anchor_memo_fields(w.anchor)))
+        index_fields, key_getters = self._index_key(conjuncts)
+        if index_fields and self.index_keys is not None:
+            self.index_keys.add(index_fields)
+        else:
+            index_fields = ()
         traced = self.traced
 
-        def window_start(ctx) -> int:
+        def rows_of(ctx):
+            """The rows that can match: a bucket of the history, or all of it."""
+            if index_fields and ctx.indexes is not None:
+                bucket = ctx.indexes[index_fields].get(tuple([g(ctx) for g in key_getters]))
+                if bucket is None:
+                    return None, None, None
+                return bucket.entries, bucket.ordinals, bucket.indices
+            return ctx.history, ctx.ordinals, None
+
+        def window_start(ctx, ordinals, indices) -> int:
             for key, dur in within_setup:
                 d = dur(ctx)
                 ctx.scratch[key] = shift(ctx.cur.date, -d[0], d[1]).toordinal()
             start = 0
             for bound in lower_bounds:
-                start = max(start, bisect_left(ctx.ordinals, bound(ctx)))
+                start = max(start, bisect_left(ordinals, bound(ctx)))
             history = ctx.history
-            for key, anchor, bounded in anchors:
-                # The latest earlier contact that surely matches; a count bounded by other
-                # windows need not look past where they begin.
+            memo = ctx.memo
+            for key, anchor, bounded, memo_fields in anchors:
+                # The latest earlier contact that surely matches; one that depends only on the
+                # earlier contact and fields of this one is remembered per patient, so each
+                # contact scans only the history added since the previous one.
                 found = -1
-                stop = start if bounded else 0
-                for i in range(len(history) - 1, stop - 1, -1):
-                    ctx.row = history[i]
-                    if anchor(ctx) is True:
-                        found = i
-                        break
+                if memo is not None and memo_fields is not None and not traced:
+                    mkey = (key, *[ctx.contact.get(f) for f in memo_fields])
+                    upto, found = memo.get(mkey, (0, -1))
+                    for i in range(len(history) - 1, upto - 1, -1):
+                        ctx.row = history[i]
+                        if anchor(ctx) is True:
+                            found = i
+                            break
+                    memo[mkey] = (len(history), found)
+                else:
+                    for i in range(len(history) - 1, -1, -1):
+                        ctx.row = history[i]
+                        if anchor(ctx) is True:
+                            found = i
+                            break
                 ctx.scratch[key] = found
                 if bounded:
-                    start = max(start, found + 1)
+                    first_after = bisect_right(indices, found) if indices is not None else found + 1
+                    start = max(start, first_after)
             return start
 
         if kind == "count":
             def count(ctx):
-                history = ctx.history
-                if not history:
+                rows, ordinals, indices = rows_of(ctx)
+                if not rows:
                     return 0
-                start = window_start(ctx)
+                start = window_start(ctx, ordinals, indices)
                 matched = unknown = 0
-                for i in range(start, len(history)):
-                    ctx.row = row = history[i]
+                for i in range(start, len(rows)):
+                    ctx.row = row = rows[i]
                     v = flt(ctx)
                     if v is True:
                         matched += 1
@@ -466,14 +506,14 @@ class Compiler:
         want = kind == "any"
 
         def exists(ctx):
-            history = ctx.history
-            if not history:
+            rows, ordinals, indices = rows_of(ctx)
+            if not rows:
                 return not want
-            start = window_start(ctx)
+            start = window_start(ctx, ordinals, indices)
             unknown = False
             found = False
-            for i in range(len(history) - 1, start - 1, -1):
-                ctx.row = row = history[i]
+            for i in range(len(rows) - 1, start - 1, -1):
+                ctx.row = row = rows[i]
                 v = flt(ctx)
                 if v is True:
                     found = True
@@ -487,6 +527,39 @@ class Compiler:
                 return want
             return None if unknown else not want
         return exists
+
+    def _index_key(self, conjuncts: list[ast.Node]) -> tuple[tuple[str, ...], list]:
+        """Fields and value getters for the bucket a filter can use: `field = constant` and
+        `same field` conjuncts on fields every valid contact has (so no row is unknown there)."""
+        chosen: dict[str, object] = {}
+        for conj in conjuncts:
+            if isinstance(conj, ast.SameField) and conj.name in self.required:
+                name = conj.name
+                chosen.setdefault(name, lambda ctx, name=name: ctx.contact.get(name))
+            elif (isinstance(conj, ast.Compare) and conj.op == "=" and isinstance(conj.left, ast.Name)
+                  and conj.left.name in self.required and conj.left.name not in self.parameters):
+                const = conj.right
+                if isinstance(const, ast.Literal):
+                    value = const.value
+                elif isinstance(const, ast.Name) and const.name in self.parameters:
+                    value = self.parameters[const.name]
+                else:
+                    continue
+                chosen.setdefault(conj.left.name, lambda ctx, value=value: value)
+        fields = tuple(sorted(chosen))
+        return fields, [chosen[f] for f in fields]
+
+
+def _anchor_memo_fields(anchor: ast.Node) -> tuple[str, ...] | None:
+    """The fields of the current contact a `since latest` anchor reads, when its answer for an
+    earlier contact depends on nothing else (no date windows, no nested history); else None."""
+    fields = []
+    for n in ast.walk(anchor):
+        if isinstance(n, (ast.Within, ast.SameIsoWeek, ast.SamePeriod, ast.Aggregate, ast.SinceLatest)):
+            return None
+        if isinstance(n, (ast.CurrentField, ast.SameField)) and n.name not in fields:
+            fields.append(n.name)
+    return tuple(fields)
 
 
 def _chain(node: ast.Node, kind: type) -> list[ast.Node]:
@@ -508,5 +581,24 @@ def _has_count(node: ast.Node) -> bool:
     return any(isinstance(n, ast.Aggregate) and n.kind == "count" for n in ast.walk(node))
 
 
-def compile_condition(node: ast.Node, parameters: dict, *, traced: bool = False):
-    return Compiler(parameters, traced).compile(node)
+def compile_condition(node: ast.Node, parameters: dict, *, traced: bool = False,
+                      required: frozenset = frozenset(), index_keys: set | None = None):
+    """Closures for a checked condition. `index_keys` (a set) receives the field combinations
+    its history counts want the engine to bucket a patient's history by."""
+    return Compiler(parameters, traced, required, index_keys).compile(node)
+
+
+class Bucket:
+    """The earlier contacts of one patient that share the values of some required fields."""
+
+    __slots__ = ("entries", "ordinals", "indices")
+
+    def __init__(self):
+        self.entries: list[Entry] = []
+        self.ordinals: list[int] = []
+        self.indices: list[int] = []
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self.ordinals.append(entry.ordinal)
+        self.indices.append(entry.index)

@@ -80,11 +80,30 @@ def _field_check(name: str, spec: dict):
     return check
 
 
+_PLAIN_TEXT, _YES_NO, _ONE_OF, _OTHER = range(4)
+
+
+def _quick_kind(spec: dict):
+    """How a field's common case can be accepted without calling its full check."""
+    kind = spec.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), None)
+    if "enum" in spec:
+        return _ONE_OF, frozenset(v for v in spec["enum"] if v is not None)
+    if kind == "boolean":
+        return _YES_NO, None
+    if kind == "string" and not ({"pattern", "format", "minLength"} & set(spec)):
+        return _PLAIN_TEXT, None
+    return _OTHER, None
+
+
 @lru_cache(maxsize=1)
 def _checker():
     schema = load_schema("contact.schema.json")
-    checks = {name: _field_check(name, spec) for name, spec in schema["properties"].items()}
-    defaults = {name: spec["default"] for name, spec in schema["properties"].items() if "default" in spec}
+    props = schema["properties"]
+    # name -> (quick kind, allowed values, full check); the full check also words the error.
+    checks = {name: (*_quick_kind(spec), _field_check(name, spec)) for name, spec in props.items()}
+    defaults = {name: spec["default"] for name, spec in props.items() if "default" in spec}
     return tuple(schema["required"]), checks, defaults
 
 
@@ -103,12 +122,25 @@ def check_contact(record) -> tuple[dict | None, list[dict]]:
         if record.get(name) is None:
             errors.append({"field": name, "message": "is required but missing"})
     for name, value in record.items():
-        check = checks.get(name)
-        if check is None:
+        spec = checks.get(name)
+        if spec is None:
             typed[name] = value
             continue
         if value is None:
             continue
+        quick, allowed, check = spec
+        if quick == _YES_NO:
+            if value is True or value is False:
+                typed[name] = value
+                continue
+        elif quick == _PLAIN_TEXT:
+            if type(value) is str:
+                typed[name] = value
+                continue
+        elif quick == _ONE_OF:
+            if type(value) is str and value in allowed:
+                typed[name] = value
+                continue
         good, problem = check(value)
         if problem is not None:
             errors.append({"field": name, "message": problem})

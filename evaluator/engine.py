@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .compiler import Context, Entry, Trace
+from .compiler import Bucket, Context, Entry, Trace
 from .contacts import check_contact
 from .policy import PolicyVersion, Rule
 from .repository import PolicySet
+from .resources import load_schema
 
 
 @dataclass
@@ -33,6 +34,41 @@ class VersionTrace:
     applies: bool | None
     missing: list[str] = field(default_factory=list)
     rules: list[RuleTrace] = field(default_factory=list)
+
+
+def pinned_values(node, parameters: dict, required: frozenset) -> dict:
+    """Required fields that a condition's top-level conjuncts pin to constant values:
+    `region = "x"` gives {"region": {"x"}}, `channel in ["a", "b"]` gives {"channel": {"a", "b"}}."""
+    from . import ast
+
+    def const(n):
+        if isinstance(n, ast.Literal):
+            return [n.value]
+        if isinstance(n, ast.ListLit):
+            return [item.value for item in n.items]
+        if isinstance(n, ast.Name) and n.name in parameters:
+            value = parameters[n.name]
+            return list(value) if isinstance(value, list) else [value]
+        return None
+
+    conjuncts, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.And):
+            stack += [n.left, n.right]
+        else:
+            conjuncts.append(n)
+    pinned: dict = {}
+    for c in conjuncts:
+        if isinstance(c, ast.Compare) and c.op == "=" and isinstance(c.left, ast.Name):
+            field, values = c.left.name, const(c.right)
+        elif isinstance(c, ast.Member) and not c.negated and isinstance(c.item, ast.Name):
+            field, values = c.item.name, const(c.collection)
+        else:
+            continue
+        if field in required and field not in parameters and values is not None:
+            pinned[field] = pinned.get(field, set(values)) & set(values)
+    return pinned
 
 
 def _text(value) -> str:
@@ -85,23 +121,60 @@ class Engine:
         self.policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
         self.outputs = list(policy_set.outputs.values())
         self._null_outputs = {o.name: None for o in self.outputs}
+        self.index_keys = tuple(sorted({k for v in policy_set.versions() for k in v.index_keys}))
+        self._build_dispatch()
+
+    def _build_dispatch(self) -> None:
+        """Index versions by the required field their applies_when most often pins down
+        (`field = "x"` or `field in [...]` as a top-level conjunct), so a contact only tries
+        the versions that can apply to it. A pinned conjunct that is false makes the whole
+        applies_when false, so skipping those versions changes no decision."""
+        required = frozenset(load_schema("contact.schema.json").get("required", ()))
+        versions = [v for p in self.policies for v in p.versions]
+        guards = [pinned_values(v.applies_when, v.parameters, required) for v in versions]
+        counts: dict[str, int] = {}
+        for g in guards:
+            for f in g:
+                counts[f] = counts.get(f, 0) + 1
+        self.dispatch_field = max(sorted(counts), key=lambda f: counts[f]) if counts else None
+        by_value: dict = {}
+        unguarded = []
+        for v, g in zip(versions, guards):
+            allowed = g.get(self.dispatch_field) if self.dispatch_field else None
+            if allowed is None:
+                unguarded.append(v)
+            else:
+                for value in allowed:
+                    by_value.setdefault(value, []).append(v)
+        order = {id(v): i for i, v in enumerate(versions)}
+        self.unguarded = tuple(unguarded)
+        self.by_value = {k: tuple(sorted(vs + unguarded, key=lambda v: order[id(v)])) for k, vs in by_value.items()}
 
     # -- one contact ---------------------------------------------------------------------
-    def decide(self, cur: Entry, history: list[Entry], ordinals: list[int], explain: list | None = None) -> dict:
+    def decide(self, cur: Entry, history: list[Entry], ordinals: list[int], explain: list | None = None,
+               memo: dict | None = None, indexes: dict | None = None) -> dict:
         contact = cur.contact
         day = cur.date
-        ctx = Context(cur, history, ordinals)
+        ctx = Context(cur, history, ordinals, memo=memo, indexes=indexes)
         applied = []
         findings = []
         unsure = []  # policies whose applies_when was unknown: reported only if none applied
         contributions: dict[str, list] = {}
         undetermined: set = set()
-        for policy in self.policies:
-            v = policy.in_force_on(day)
-            if v is None:
-                if explain is not None:
+        if explain is None:
+            # Only the versions that can apply (see _build_dispatch), in force on the day.
+            field = self.dispatch_field
+            candidates = self.by_value.get(contact.get(field), self.unguarded) if field else self.unguarded
+            todo = [v for v in candidates if v.in_force_on(day)]
+        else:
+            todo = []
+            for policy in self.policies:
+                v = policy.in_force_on(day)
+                if v is None:
                     explain.append(VersionTrace(policy.id, None, None))
-                continue
+                else:
+                    todo.append(v)
+        for v in todo:
             applies = v.applies(ctx)
             if applies is not True:
                 missing = []
@@ -119,12 +192,12 @@ class Engine:
                         "source": v.source["seed"], "evidence": [], "result": "not_applied", "missing": missing,
                     })
                 if explain is not None:
-                    explain.append(VersionTrace(policy.id, v, applies, missing))
+                    explain.append(VersionTrace(v.id, v, applies, missing))
                 continue
             applied.append({"id": v.id, "version": v.version})
             vtrace = None
             if explain is not None:
-                vtrace = VersionTrace(policy.id, v, True)
+                vtrace = VersionTrace(v.id, v, True)
                 explain.append(vtrace)
             params = v.parameters
             for rule in v.rules:
@@ -249,14 +322,24 @@ class Engine:
             items.sort(key=lambda item: item[:4])
             history: list[Entry] = []
             ordinals: list[int] = []
+            memo: dict = {}
+            index_keys = self.index_keys
+            indexes: dict = {fields: {} for fields in index_keys}
             for ordinal, _, _, i, typed in items:
                 entry = Entry(typed, len(history))
                 trace = [] if explain and entry.id in explain else None
-                decision = self.decide(entry, history, ordinals, trace)
+                decision = self.decide(entry, history, ordinals, trace, memo, indexes)
                 if trace is not None:
                     traces[entry.id] = (entry, trace)
                 decisions[i] = decision
                 entry.outputs = decision["outputs"]
                 history.append(entry)
                 ordinals.append(ordinal)
+                for fields in index_keys:
+                    key = tuple([typed[f] for f in fields])
+                    buckets = indexes[fields]
+                    bucket = buckets.get(key)
+                    if bucket is None:
+                        bucket = buckets[key] = Bucket()
+                    bucket.add(entry)
         return decisions, traces

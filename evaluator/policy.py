@@ -73,6 +73,7 @@ class PolicyVersion:
     rules: tuple[Rule, ...]
     file: str
     document: dict  # the plain YAML value, for render and diff
+    index_keys: frozenset = frozenset()  # field combinations its counts bucket history by
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -229,6 +230,8 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
 
     rules = []
     seen: dict[str, int] = {}
+    required = frozenset(load_schema("contact.schema.json").get("required", ()))
+    index_keys: set = set()
     seed = d["source"]["seed"]
     placeholders_ok = set(params) | set(fields) | set(SPECIAL_PLACEHOLDERS)
     for i, r in enumerate(d["rules"]):
@@ -270,7 +273,8 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
             severity=r["severity"],
             message=Message(_template(" ".join(r["message"]["sv"].split())), _template(" ".join(r["message"]["en"].split())), r["message"]),
             source=f"{seed}, {r['section']}",
-            run=compile_condition(node, params), run_traced=compile_condition(node, params, traced=True),
+            run=compile_condition(node, params, required=required, index_keys=index_keys),
+            run_traced=compile_condition(node, params, traced=True, required=required, index_keys=index_keys),
             uses_history=any(isinstance(n, ast.Aggregate) for n in ast.walk(node)),
             decides=tuple(dict.fromkeys(list(then) + list(otherwise))),
             line=doc.location(rpath).line,
@@ -288,6 +292,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
         applies_text=" ".join(d["applies_when"].split()), applies_when=applies_node,
         applies=compile_condition(applies_node, params), applies_traced=compile_condition(applies_node, params, traced=True),
         parameters=params, parameter_types=ptypes, rules=tuple(rules), file=doc.file, document=d,
+        index_keys=frozenset(index_keys),
     ), []
 
 
