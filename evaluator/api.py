@@ -59,8 +59,9 @@ class Repository:
         batch holding that history."""
         records = list(history)
         records.append(contact)
-        decisions, _ = self.engine.evaluate(records)
-        return decisions[-1]
+        last = len(records) - 1
+        decisions, _ = self.engine.evaluate(records, full={last})
+        return decisions[last]
 
     def evaluate_lines(self, lines: Iterable[str]) -> list[dict]:
         """Decide NDJSON lines; a line that is not JSON gets an invalid decision of its own."""

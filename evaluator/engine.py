@@ -152,7 +152,9 @@ class Engine:
 
     # -- one contact ---------------------------------------------------------------------
     def decide(self, cur: Entry, history: list[Entry], ordinals: list[int], explain: list | None = None,
-               memo: dict | None = None, indexes: dict | None = None) -> dict:
+               memo: dict | None = None, indexes: dict | None = None, outputs_only: bool = False) -> dict:
+        """Decide one contact. With `outputs_only` (replaying a history whose findings nobody
+        reads) the outputs are the same and findings are left out."""
         contact = cur.contact
         day = cur.date
         ctx = Context(cur, history, ordinals, memo=memo, indexes=indexes)
@@ -223,10 +225,17 @@ class Engine:
                     if vtrace is not None:
                         vtrace.rules.append(RuleTrace(rule, False, dict(effects), trace.evidence, trace.missing))
                     continue
+                if outputs_only:
+                    continue
                 if trace is None:
-                    ctx.trace = trace = Trace()
-                    rule.run_traced(ctx)
-                    ctx.trace = None
+                    trace = Trace()
+                    # A fired rule's finding shows the contacts its counts used; a rule that
+                    # counts nothing has none, so only an undetermined one is run again, to
+                    # name what was missing.
+                    if result is None or rule.uses_history:
+                        ctx.trace = trace
+                        rule.run_traced(ctx)
+                        ctx.trace = None
                 if vtrace is not None:
                     vtrace.rules.append(RuleTrace(rule, result, dict(effects or {}), trace.evidence, trace.missing))
                 if result is True:
@@ -297,10 +306,11 @@ class Engine:
                 "policies": [], "outputs": dict(self._null_outputs), "findings": [], "errors": errors}
 
     def evaluate(self, records: list, *, line_errors: dict | None = None,
-                 explain: set | None = None) -> tuple[list[dict], dict]:
+                 explain: set | None = None, full: set | None = None) -> tuple[list[dict], dict]:
         """Decide every record, in input order. `line_errors` marks records that could not be
         read at all (their index → errors). Returns the decisions and, for contact ids in
-        `explain`, the list of VersionTrace of each."""
+        `explain`, the list of VersionTrace of each. With `full` (a set of input indexes), only
+        those get findings; the others are decided for their outputs alone, as history."""
         decisions: list = [None] * len(records)
         groups: dict[str, list] = {}
         first_line: dict[str, int] = {}
@@ -328,7 +338,8 @@ class Engine:
             for ordinal, _, _, i, typed in items:
                 entry = Entry(typed, len(history))
                 trace = [] if explain and entry.id in explain else None
-                decision = self.decide(entry, history, ordinals, trace, memo, indexes)
+                decision = self.decide(entry, history, ordinals, trace, memo, indexes,
+                                       full is not None and i not in full)
                 if trace is not None:
                     traces[entry.id] = (entry, trace)
                 decisions[i] = decision
