@@ -326,7 +326,7 @@ class Engine:
                 continue
             first_line[typed["id"]] = i
             groups.setdefault(typed["patient"], []).append(
-                (typed["date"].toordinal(), "time" in typed, typed.get("time", ""), i, typed))
+                (typed["date"].toordinal(), typed.get("time") is not None, typed.get("time") or "", i, typed))
         traces: dict = {}
         for items in groups.values():
             items.sort(key=lambda item: item[:4])
