@@ -306,11 +306,14 @@ class Engine:
                 "policies": [], "outputs": dict(self._null_outputs), "findings": [], "errors": errors}
 
     def evaluate(self, records: list, *, line_errors: dict | None = None,
-                 explain: set | None = None, full: set | None = None) -> tuple[list[dict], dict]:
+                 explain: set | None = None, full: set | None = None, emit=None) -> tuple[list, dict]:
         """Decide every record, in input order. `line_errors` marks records that could not be
         read at all (their index → errors). Returns the decisions and, for contact ids in
         `explain`, the list of VersionTrace of each. With `full` (a set of input indexes), only
-        those get findings; the others are decided for their outputs alone, as history."""
+        those get findings; the others are decided for their outputs alone, as history.
+        With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
+        millions then holds short strings instead of nested dicts. Records are released as
+        they are read."""
         decisions: list = [None] * len(records)
         groups: dict[str, list] = {}
         first_line: dict[str, int] = {}
@@ -318,6 +321,8 @@ class Engine:
             if line_errors and i in line_errors:
                 decisions[i] = self.invalid(None, line_errors[i])
                 continue
+            if emit is not None:
+                records[i] = None  # the typed copy is all that is needed from here on
             typed, errors = check_contact(record)
             if typed is not None and typed["id"] in first_line:
                 errors = [{"field": "id", "message": f"the id {typed['id']} is already used by input {first_line[typed['id']] + 1}"}]
@@ -327,6 +332,8 @@ class Engine:
             first_line[typed["id"]] = i
             groups.setdefault(typed["patient"], []).append(
                 (typed["date"].toordinal(), typed.get("time") is not None, typed.get("time") or "", i, typed))
+        if emit is not None:
+            decisions = [d if type(d) is not dict else emit(d) for d in decisions]
         traces: dict = {}
         for items in groups.values():
             items.sort(key=lambda item: item[:4])
@@ -342,7 +349,7 @@ class Engine:
                                        full is not None and i not in full)
                 if trace is not None:
                     traces[entry.id] = (entry, trace)
-                decisions[i] = decision
+                decisions[i] = decision if emit is None else emit(decision)
                 entry.outputs = decision["outputs"]
                 history.append(entry)
                 ordinals.append(ordinal)

@@ -27,10 +27,11 @@ def evaluate(file, policies_dir):
     """
     repo = load_or_exit(policies_dir)
     lines = read_input_lines(file)
-    decisions = repo.evaluate_lines(lines)
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    decisions = repo.evaluate_to_ndjson(lines)
+    del lines
     out = sys.stdout
-    out.write("".join(dumps(d) + "\n" for d in decisions))
+    for start in range(0, len(decisions), 10000):
+        out.write("\n".join(decisions[start:start + 10000]) + "\n")
     out.flush()
 
 
