@@ -86,6 +86,11 @@ class PolicyVersion:
         return f"{self.valid_from.isoformat()} – {self.valid_to.isoformat() if self.valid_to else '…'}"
 
 
+def spec_kind(outputs: dict, name: str) -> str | None:
+    spec = outputs.get(name)
+    return spec.type.kind if spec else None
+
+
 def version_key(version: str) -> tuple:
     return tuple(int(p) for p in version.split(".") if p.isdigit())
 
@@ -241,9 +246,21 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
         seen[r["id"]] = i
         node = condition(rpath + ("when",), allow_history=True)
         effects_ok = True
+        resolved: dict = {"then": {}, "otherwise": {}}
         for which in ("then", "otherwise"):
             for out_name, value in (r.get(which) or {}).items():
                 epath = rpath + (which, out_name)
+                if isinstance(value, dict):  # {parameter: name}: the value of a parameter
+                    pname = value.get("parameter")
+                    if pname not in params:
+                        guess = closest(str(pname), params)
+                        problems.append(doc.problem("unknown_name", f"there is no parameter '{pname}'", epath + ("parameter",),
+                                                    hint=f"did you mean '{guess}'?" if guess else None))
+                        effects_ok = False
+                        continue
+                    value = params[pname]
+                    if spec_kind(outputs, out_name) == "list" and isinstance(value, str):
+                        value = [value]  # a list output takes one code from a text parameter
                 spec = outputs.get(out_name)
                 if spec is None:
                     guess = closest(out_name, outputs)
@@ -255,6 +272,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
                 if vt is None or vt.kind != spec.type.kind:
                     problems.append(doc.problem("output_type", f"output '{out_name}' takes a {spec.type}, not {value!r}", epath))
                     effects_ok = False
+                resolved[which][out_name] = value
         for lang in ("sv", "en"):
             for m in PLACEHOLDER.finditer(r["message"][lang]):
                 name = m.group(1).strip()
@@ -264,8 +282,8 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
                                                 rpath + ("message", lang), hint=f"did you mean {{{guess}}}?" if guess else None))
         if node is None or not effects_ok:
             continue
-        then = dict(r.get("then") or {})
-        otherwise = dict(r.get("otherwise") or {})
+        then = resolved["then"]
+        otherwise = resolved["otherwise"]
         rules.append(Rule(
             id=r["id"], section=r["section"], passage=" ".join(r["passage"].split()),
             reading=" ".join(r["reading"].split()) if r.get("reading") else None,

@@ -183,3 +183,15 @@ def test_yaml_syntax_error_has_position(tmp_path):
         """))
     _, problems = load_policy_set(tmp_path)
     assert problems[0].code == "yaml_syntax" and problems[0].location.line >= 2
+
+
+def test_effect_may_take_a_parameter_and_names_a_missing_one(tmp_path):
+    text = POLICY.format(when="dialogue").replace("then: {reimbursable: false}", "then: {kva: {parameter: codez}}")
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    p = next(p for p in problems if "no parameter 'codez'" in p.message)
+    assert p.hint == "did you mean 'codes'?" and p.location.line == 18
+    (tmp_path / "t/t-policy/1.0.yaml").write_text(text.replace("codez", "codes"))
+    policy_set, problems = load_policy_set(tmp_path)
+    rule = policy_set.policies["t-policy"].latest.rules[0]
+    assert rule.then == {"kva": ["A1", "B2"]}
