@@ -159,6 +159,26 @@ class Compiler:
             parts = tuple(c(p) for p in _chain(node, kind))
             stop = kind is ast.Or  # the value that decides the chain: True for or, False for and
 
+            if traced:
+                # Keep only the missing facts that left the chain unknown: a part that came
+                # out true or false, or a part that decided the chain, needed none of them.
+                def chain_traced(ctx):
+                    missing = ctx.trace.missing
+                    begin = len(missing)
+                    unknown = False
+                    for part in parts:
+                        mark = len(missing)
+                        v = part(ctx)
+                        if v is stop:
+                            del missing[begin:]
+                            return stop
+                        if v is None:
+                            unknown = True
+                        else:
+                            del missing[mark:]
+                    return None if unknown else not stop
+                return chain_traced
+
             def chain(ctx):
                 unknown = False
                 for part in parts:

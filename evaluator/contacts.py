@@ -25,6 +25,25 @@ def _describe(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _text_check(spec: dict, pattern, is_date: bool, min_length):
+    def check(value):
+        if not isinstance(value, str):
+            return None, f"must be text, not {_describe(value)}"
+        if min_length and len(value) < min_length:
+            return None, "must not be empty"
+        if pattern is not None and not pattern.fullmatch(value):
+            if is_date:
+                return None, f"{_describe(value)} is not a date written YYYY-MM-DD"
+            return None, f"{_describe(value)} is not in the expected form ({spec['pattern']})"
+        if is_date:
+            try:
+                return date.fromisoformat(value), None
+            except ValueError:
+                return None, f"{value} is not a real date"
+        return value, None
+    return check
+
+
 def _field_check(name: str, spec: dict):
     """A function value -> (typed value, None) or (None, what is wrong)."""
     kind = spec.get("type")
@@ -36,6 +55,22 @@ def _field_check(name: str, spec: dict):
     minimum = spec.get("minimum")
     min_length = spec.get("minLength")
     items = spec.get("items", {}).get("type") if kind == "array" else None
+
+    if kind == "string" and (pattern is not None or is_date):
+        # Dates, times and slugs repeat across a batch: remember each text's verdict.
+        memo: dict = {}
+        plain = _text_check(spec, pattern, is_date, min_length)
+
+        def check(value):
+            if type(value) is not str:
+                return plain(value)
+            found = memo.get(value)
+            if found is None:
+                if len(memo) > 65536:
+                    memo.clear()
+                found = memo[value] = plain(value)
+            return found
+        return check
 
     def check(value):
         if enum is not None:
@@ -80,7 +115,7 @@ def _field_check(name: str, spec: dict):
     return check
 
 
-_PLAIN_TEXT, _YES_NO, _ONE_OF, _OTHER = range(4)
+_PLAIN_TEXT, _YES_NO, _ONE_OF, _NONEMPTY_TEXT, _OTHER = range(5)
 
 
 def _quick_kind(spec: dict):
@@ -94,6 +129,8 @@ def _quick_kind(spec: dict):
         return _YES_NO, None
     if kind == "string" and not ({"pattern", "format", "minLength"} & set(spec)):
         return _PLAIN_TEXT, None
+    if kind == "string" and spec.get("minLength") == 1 and not ({"pattern", "format"} & set(spec)):
+        return _NONEMPTY_TEXT, None
     return _OTHER, None
 
 
@@ -134,8 +171,12 @@ def check_contact(record) -> tuple[dict | None, list[dict]]:
         if value is None:
             continue
         quick, allowed, check = checks[name]
-        if quick == _ONE_OF and type(value) is str and value in allowed:
-            continue
+        if quick == _ONE_OF:
+            if type(value) is str and value in allowed:
+                continue
+        elif quick == _NONEMPTY_TEXT:
+            if type(value) is str and value:
+                continue
         good, problem = check(value)
         if problem is not None:
             return _full_check(record)

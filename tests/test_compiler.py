@@ -1,0 +1,84 @@
+"""Compiled conditions on one contact: three-valued logic, missing facts, count ranges."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from evaluator.checker import check_condition
+from evaluator.compiler import Context, CountRange, Entry, Trace, _range_compare, compile_condition
+from evaluator.parser import parse_condition
+from evaluator.resources import load_schema
+from evaluator.types import INTEGER, Names, field_types_from_schema
+
+NAMES = Names(fields=field_types_from_schema(load_schema("contact.schema.json")), parameters={"cap": INTEGER})
+
+
+def run(text, traced=False, **facts):
+    node = parse_condition(text)
+    _, problems = check_condition(node, NAMES, allow_history=True)
+    assert not problems, problems
+    fn = compile_condition(node, {"cap": 2}, traced=traced)
+    contact = {"id": "c", "date": date(2025, 3, 5), "unit": "u1", **facts}
+    ctx = Context(Entry(contact, 0), [], [], Trace() if traced else None)
+    return fn(ctx), (ctx.trace.missing if traced else None)
+
+
+T, F, U = True, False, None
+
+
+@pytest.mark.parametrize("a, b, and_, or_", [
+    (T, T, T, T), (T, F, F, T), (T, U, U, T),
+    (F, T, F, T), (F, F, F, F), (F, U, F, U),
+    (U, T, U, T), (U, F, F, U), (U, U, U, U),
+])
+def test_kleene_truth_tables(a, b, and_, or_):
+    facts = {k: v for k, v in (("dialogue", a), ("documented", b)) if v is not None}
+    assert run("dialogue and documented", **facts)[0] is and_
+    assert run("dialogue or documented", **facts)[0] is or_
+    assert run("not dialogue", **facts)[0] is (None if a is None else not a)
+    # the traced program gives the same answers
+    assert run("dialogue and documented", traced=True, **facts)[0] is and_
+
+
+def test_is_known_and_missing_are_never_unknown():
+    assert run("dialogue is known")[0] is False
+    assert run("dialogue is missing")[0] is True
+    assert run("dialogue is known", dialogue=False)[0] is True
+
+
+def test_comparisons_and_membership_with_unknowns():
+    assert run('channel = "video"')[0] is None
+    assert run('channel in ["video", "phone"]', channel="phone")[0] is True
+    assert run('channel not in ["video", "phone"]', channel="phone")[0] is False
+    assert run('kva contains "ZV051"')[0] is None
+    assert run('kva contains "ZV051"', kva=["ZV051"])[0] is True
+    assert run("diagnoses is empty", diagnoses=[])[0] is True
+    assert run("duration_minutes * 2 + 1 > 10", duration_minutes=5)[0] is True
+
+
+def test_dates_in_conditions():
+    assert run("date - 12 months = 2024-03-05")[0] is True
+    assert run("iso_week(date) = 10 and weekday(date) = 3 and month_of(date) = 3")[0] is True
+    assert run("date + 2 weeks > 2025-03-18")[0] is True
+
+
+def test_missing_names_only_what_left_the_result_unknown():
+    # documented is false, so 'dialogue' (missing) cannot matter to the and: result false, no missing
+    result, missing = run("dialogue and documented", traced=True, documented=False)
+    assert result is False and missing == []
+    # (booked or dialogue) and documented: booked true decides the or; documented missing
+    result, missing = run("(booked or dialogue) and documented", traced=True, booked=True)
+    assert result is None and missing == ["documented"]
+    result, missing = run("(booked or dialogue) and documented", traced=True)
+    assert result is None and missing == ["booked", "dialogue", "documented"]
+
+
+@pytest.mark.parametrize("op, a, b, expected", [
+    (">=", CountRange(2, 4), 2, True), (">=", CountRange(1, 4), 2, None), (">=", CountRange(0, 1), 2, False),
+    ("<", CountRange(0, 1), 2, True), ("=", CountRange(1, 3), 5, False), ("=", CountRange(1, 3), 2, None),
+    ("!=", CountRange(1, 3), 5, True), (">", 3, CountRange(1, 2), True),
+])
+def test_count_ranges_compare_only_when_every_possibility_agrees(op, a, b, expected):
+    assert _range_compare(op, a, b) is expected
