@@ -196,21 +196,15 @@ class Compiler:
                 counted = self._aggregate(node.left, limit)
                 return lambda ctx: _range_compare(">=", counted(ctx), limit)
             left, right = c(node.left), c(node.right)
+            fn = _ALL_OPS[node.op]
             if _has_count(node):
-                op_name = node.op
+                plain_op, op_name = fn, node.op
 
-                def compare_range(ctx):
-                    a = left(ctx)
-                    if a is None:
-                        return None
-                    b = right(ctx)
-                    if b is None:
-                        return None
+                def range_aware(a, b):
                     if isinstance(a, CountRange) or isinstance(b, CountRange):
                         return _range_compare(op_name, a, b)
-                    return _ALL_OPS[op_name](a, b)
-                return compare_range
-            fn = _ALL_OPS[node.op]
+                    return plain_op(a, b)
+                fn = range_aware
             fast = self._field_vs_constant(node, in_filter)
             if fast is not None:
                 return fast

@@ -56,10 +56,11 @@ def _field_check(name: str, spec: dict):
     min_length = spec.get("minLength")
     items = spec.get("items", {}).get("type") if kind == "array" else None
 
+    text = _text_check(spec, pattern, is_date, min_length)
     if kind == "string" and (pattern is not None or is_date):
         # Dates, times and slugs repeat across a batch: remember each text's verdict.
         memo: dict = {}
-        plain = _text_check(spec, pattern, is_date, min_length)
+        plain = text
 
         def check(value):
             if type(value) is not str:
@@ -78,20 +79,7 @@ def _field_check(name: str, spec: dict):
                 return value, None
             return None, f"{_describe(value)} is not one of {', '.join(enum)}"
         if kind == "string":
-            if not isinstance(value, str):
-                return None, f"must be text, not {_describe(value)}"
-            if min_length and len(value) < min_length:
-                return None, "must not be empty"
-            if pattern is not None and not pattern.fullmatch(value):
-                if is_date:
-                    return None, f"{_describe(value)} is not a date written YYYY-MM-DD"
-                return None, f"{_describe(value)} is not in the expected form ({spec['pattern']})"
-            if is_date:
-                try:
-                    return date.fromisoformat(value), None
-                except ValueError:
-                    return None, f"{value} is not a real date"
-            return value, None
+            return text(value)
         if kind == "boolean":
             if isinstance(value, bool):
                 return value, None
