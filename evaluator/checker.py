@@ -137,7 +137,7 @@ class _Check:
                 self.fail(node.collection, f"'in' needs a list after it, not {coll}",
                           hint='write for example: channel in ["video", "phone"]')
             elif coll.element != item.kind:
-                self.fail(node, f"a {item} cannot be in a list of {coll.element}s")
+                self.fail(node, f"a {item} cannot be in a {coll}")
             elif isinstance(node.collection, ast.ListLit):
                 for lit in node.collection.items:
                     self._check_enum(item, lit)
@@ -149,7 +149,7 @@ class _Check:
             if coll.kind != "list":
                 self.fail(node.collection, f"'contains' needs a list before it, not {coll}")
             elif coll.element != item.kind:
-                self.fail(node.item, f"a list of {coll.element}s cannot contain a {item}")
+                self.fail(node.item, f"a {coll} cannot contain a {item}")
             return BOOLEAN
         if isinstance(node, ast.IsEmpty):
             t = e(node.operand)

@@ -16,15 +16,17 @@ class Type:
 
     def __str__(self) -> str:
         if self.kind == "list":
-            return f"list of {self.element or 'values'}"
+            return "list of " + _PLURAL.get(self.element, "values")
         if self.values:
             return "one of " + ", ".join(f'"{v}"' for v in self.values)
-        return {"boolean": "yes/no", "integer": "whole number"}.get(self.kind, self.kind)
+        return {"boolean": "yes/no", "integer": "whole number", "string": "text"}.get(self.kind, self.kind)
 
     @property
     def base(self) -> str:
         return self.kind
 
+
+_PLURAL = {"string": "texts", "integer": "whole numbers", "boolean": "yes/no values", "date": "dates"}
 
 BOOLEAN = Type("boolean")
 INTEGER = Type("integer")

@@ -53,20 +53,20 @@ def problems_for(tmp_path, when: str):
     ('channel = "writen"', '"writen" is not a possible value', 'did you mean "written"?', 21),
     ("count of earlier contacts where (same unit) >= capp", "'capp' is neither", "did you mean 'cap'?", 58),
     ("dialogue = 3", "cannot compare yes/no with whole number", None, 11),
-    ('date > "2025-01-01"', "cannot compare date with string", None, 11),
+    ('date > "2025-01-01"', "cannot compare date with text", None, 11),
     ("duration_minutes + dialogue > 1", "cannot compute whole number + yes/no", None, 11),
     ("same unit", "can only stand inside a history count", None, 11),
     ("was reimbursable", "can only stand inside a history count", None, 11),
     ("count of earlier contacts where (was reimbursible) > 1", "there is no output 'reimbursible'", "did you mean 'reimbursable'?", 44),
     ("count of earlier contacts", "a condition must be yes/no", None, 11),
-    ("kva contains 3", "a list of strings cannot contain a whole number", None, 24),
+    ("kva contains 3", "a list of texts cannot contain a whole number", None, 24),
     ('channel in "video"', "'in' needs a list after it", None, 22),
     ("reimbursable", "is an output, not a fact", "an earlier contact's output is written 'was reimbursable'", 11),
     ("isoweek(date) = 1", "there is no function 'isoweek'", "did you mean 'iso_week'?", 11),
     ("within 3 days", "can only stand inside a history count", None, 11),
     ("count of earlier contacts where (count of earlier contacts > 1) > 1", "cannot stand inside another one", None, 44),
     ("dialogue < true", "'<' compares numbers, dates and times", None, 11),
-    ("codes contains 1", "a list of strings cannot contain a whole number", None, 26),
+    ("codes contains 1", "a list of texts cannot contain a whole number", None, 26),
 ])
 def test_type_errors_name_place_and_suggestion(tmp_path, when, message, hint, column):
     policy_set, problems = problems_for(tmp_path, when)
