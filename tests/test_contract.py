@@ -1,0 +1,60 @@
+"""The contract's own example and promises, on the bundled policies."""
+
+from __future__ import annotations
+
+import json
+
+from jsonschema import Draft202012Validator
+
+from evaluator import load_repository
+from evaluator.resources import examples_dir, load_schema
+
+REPO = load_repository()
+QUALIFIED = {"dialogue": True, "content_equivalent_to_visit": True, "medical_assessment": True,
+             "documented": True, "regular_staff": True}
+
+
+def written(id, date, **extra):
+    return {"id": id, "patient": "p1", "unit": "HSA-1", "region": "vgr", "care_choice": "rehab",
+            "date": date, "channel": "written", **QUALIFIED, **extra}
+
+
+def test_the_contracts_example_decision():
+    c6, c7 = written("c6", "2025-03-03"), written("c7", "2025-03-06")
+    decision = REPO.evaluate([c6, c7])[1]
+    assert decision["contact"] == "c7" and decision["status"] == "decided"
+    assert decision["policies"] == [{"id": "vgr-rehab-written-contact", "version": "4.0"}]
+    assert decision["outputs"] == {"reimbursable": False, "distance_contact": None, "patient_fee": None,
+                                   "contact_type": None, "care_service": None, "kva": []}
+    (finding,) = decision["findings"]
+    assert {k: finding[k] for k in ("policy", "version", "rule", "severity", "source", "evidence")} == {
+        "policy": "vgr-rehab-written-contact", "version": "4.0", "rule": "one-per-week", "severity": "info",
+        "source": "000_82c5ab9f72e1ed51.txt, Avgränsningar", "evidence": ["c6"]}
+    assert set(finding["message"]) == {"sv", "en"} and "c6" in finding["message"]["sv"]
+    assert decision["errors"] == []
+
+
+def test_version_4_0_in_force_both_days_included():
+    days = {"2025-01-29": "no_policy", "2025-01-30": "decided", "2027-01-30": "decided", "2027-01-31": "no_policy"}
+    for day, status in days.items():
+        assert REPO.evaluate_one(written("c", day))["status"] == status, day
+
+
+def test_example_decisions_match_the_decision_schema():
+    validator = Draft202012Validator(load_schema("decision.schema.json"))
+    lines = (examples_dir() / "contacts.ndjson").read_text(encoding="utf-8").splitlines()
+    decisions = REPO.evaluate_lines(lines)
+    assert len(decisions) == len(lines)
+    for d in decisions:
+        errors = [e.message for e in validator.iter_errors(d)]
+        assert not errors, (d["contact"], errors)
+    assert {d["status"] for d in decisions} == {"decided", "no_policy", "invalid"}
+    # the JSON written by the CLI is the same object
+    assert json.loads(json.dumps(decisions[0], ensure_ascii=False)) == decisions[0]
+
+
+def test_caps_count_per_unit_and_only_reimbursed_contacts():
+    contacts = [written("a", "2025-03-03"), written("b", "2025-03-04", unit="HSA-2"),
+                written("c", "2025-03-05", dialogue=False), written("d", "2025-03-06")]
+    d = {x["contact"]: x["outputs"]["reimbursable"] for x in REPO.evaluate(contacts)}
+    assert d == {"a": True, "b": True, "c": False, "d": False}
