@@ -19,6 +19,8 @@ from datetime import date
 from . import ast
 from .dates import shift
 
+WAS_PREFIX = "was:"  # a bucket key part that is an earlier decision's output, not a field
+
 _ORDER_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _ALL_OPS = {"=": operator.eq, "!=": operator.ne, **_ORDER_OPS}
 
@@ -544,10 +546,14 @@ class Compiler:
 
     def _index_key(self, conjuncts: list[ast.Node]) -> tuple[tuple[str, ...], list]:
         """Fields and value getters for the bucket a filter can use: `field = constant` and
-        `same field` conjuncts on fields every valid contact has (so no row is unknown there)."""
+        `same field` conjuncts on fields every valid contact has (so no row is unknown there),
+        and `was output` conjuncts (keyed "was:output": whether that output was true)."""
         chosen: dict[str, object] = {}
         for conj in conjuncts:
-            if isinstance(conj, ast.SameField) and conj.name in self.required:
+            if isinstance(conj, ast.Was):
+                # `was reimbursable` is true or false, never unknown: bucket by the output too.
+                chosen.setdefault(WAS_PREFIX + conj.output, lambda ctx: True)
+            elif isinstance(conj, ast.SameField) and conj.name in self.required:
                 name = conj.name
                 chosen.setdefault(name, lambda ctx, name=name: ctx.contact.get(name))
             elif (isinstance(conj, ast.Compare) and conj.op == "=" and isinstance(conj.left, ast.Name)
@@ -600,6 +606,13 @@ def compile_condition(node: ast.Node, parameters: dict, *, traced: bool = False,
     """Closures for a checked condition. `index_keys` (a set) receives the field combinations
     its history counts want the engine to bucket a patient's history by."""
     return Compiler(parameters, traced, required, index_keys).compile(node)
+
+
+def bucket_key(entry: Entry, fields: tuple[str, ...]) -> tuple:
+    """The values of `fields` for a decided contact: its facts, or for "was:output" whether
+    that output of its decision was true."""
+    return tuple([entry.outputs.get(f[4:]) is True if f.startswith(WAS_PREFIX) else entry.contact[f]
+                  for f in fields])
 
 
 class Bucket:

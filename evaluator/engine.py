@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .compiler import Bucket, Context, Entry, Trace
+from .compiler import Bucket, Context, Entry, Trace, bucket_key
 from .contacts import check_contact
 from .policy import PolicyVersion, Rule
 from .repository import PolicySet
@@ -354,7 +354,7 @@ class Engine:
                 history.append(entry)
                 ordinals.append(ordinal)
                 for fields in index_keys:
-                    key = tuple([typed[f] for f in fields])
+                    key = bucket_key(entry, fields)
                     buckets = indexes[fields]
                     bucket = buckets.get(key)
                     if bucket is None:
