@@ -121,6 +121,8 @@ class Engine:
         self.policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
         self.outputs = list(policy_set.outputs.values())
         self._null_outputs = {o.name: None for o in self.outputs}
+        # What a decided contact's outputs are before any rule gives them a value.
+        self._empty_outputs = {o.name: ([] if o.combine == "union" else None) for o in self.outputs}
         self.index_keys = tuple(sorted({k for v in policy_set.versions() for k in v.index_keys}))
         self._build_dispatch()
 
@@ -262,9 +264,12 @@ class Engine:
                 "findings": findings, "errors": []}
 
     def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
-        outputs = {}
-        for spec in self.outputs:
+        """One value per output from what the applied rules gave it (see outputs.yaml)."""
+        outputs = dict(self._empty_outputs)
+        for spec in self.outputs:  # in declared order, so findings come in a stable order
             name = spec.name
+            if name not in contributions and name not in undetermined:
+                continue
             given = contributions.get(name, ())
             if spec.combine == "all":
                 values = {value for value, _, _ in given}
