@@ -150,3 +150,20 @@ def test_test_files_found_below_a_hidden_folder(tmp_path, fixture_policies):
     (root / ".hidden/b.test.yaml").write_text("cases: []\n")
     result = run("test", str(root))
     assert result.exit_code == 0 and "1 passed, 0 failed" in result.output
+
+
+def test_decisions_do_not_depend_on_hash_seed():
+    """Set and dict orders vary with PYTHONHASHSEED between runs; decisions must not."""
+    import os
+    import subprocess
+    import sys
+
+    from evaluator.resources import examples_dir
+
+    outputs = []
+    for seed in ("1", "2", "12345"):
+        env = dict(os.environ, PYTHONHASHSEED=seed)
+        done = subprocess.run([sys.executable, "-m", "evaluator", "evaluate", str(examples_dir() / "contacts.ndjson")],
+                              capture_output=True, text=True, env=env, check=True)
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] == outputs[2] and outputs[0].count("\n") == 31
