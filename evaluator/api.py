@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from .engine import Engine
+from .engine import Engine, cyclic_gc_paused
 from .repository import PolicySet, load_policies
 
 
@@ -65,16 +65,19 @@ class Repository:
 
     def evaluate_lines(self, lines: Iterable[str]) -> list[dict]:
         """Decide NDJSON lines; a line that is not JSON gets an invalid decision of its own."""
-        records, errors = parse_ndjson(lines)
-        decisions, _ = self.engine.evaluate(records, line_errors=errors)
+        with cyclic_gc_paused():
+            records, errors = parse_ndjson(lines)
+            decisions, _ = self.engine.evaluate(records, line_errors=errors)
         return decisions
 
-    def evaluate_to_ndjson(self, lines: Iterable[str]) -> list[str]:
+    def evaluate_to_ndjson(self, lines: Iterable[str], jobs: int = 1) -> list[str]:
         """Like evaluate_lines, but each decision comes back as its JSON text (no newline);
-        for large batches, as it keeps no decision dicts around."""
-        records, errors = parse_ndjson(lines)
-        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-        decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=dumps)
+        for large batches, as it keeps no decision dicts around. `jobs` > 1 decides patients
+        in that many forked processes; the decisions are the same."""
+        with cyclic_gc_paused():  # parsing allocates as much as deciding (see engine)
+            records, errors = parse_ndjson(lines)
+            dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+            decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=dumps, jobs=jobs)
         return decisions
 
     def explain(self, lines: Iterable[str], contact_id: str):

@@ -167,3 +167,22 @@ def test_decisions_do_not_depend_on_hash_seed():
                               capture_output=True, text=True, env=env, check=True)
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1] == outputs[2] and outputs[0].count("\n") == 31
+
+
+def test_parallel_evaluation_gives_the_same_decisions(tmp_path, fixture_policies):
+    import random
+
+    rnd = random.Random(3)
+    lines = []
+    for i in range(400):
+        c = chat(f"c{i}", f"2024-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}", patient=f"p{rnd.randrange(30)}",
+                 unit=rnd.choice(["u1", "u2"]), dialogue=rnd.random() < 0.9)
+        lines.append(json.dumps(c))
+    lines[7] = "broken"
+    lines[9] = lines[8]  # a duplicate id
+    path = tmp_path / "in.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    one = run("evaluate", str(path), "--policies", str(fixture_policies), "--jobs", "1")
+    two = run("evaluate", str(path), "--policies", str(fixture_policies), "--jobs", "2")
+    assert one.exit_code == two.exit_code == 0
+    assert one.output == two.output and one.output.count("\n") == 400

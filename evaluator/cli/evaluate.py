@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -10,11 +11,16 @@ import click
 from ..explain import render_text, trace_json
 from .common import POLICIES_OPTION, load_or_exit, read_input_lines
 
+PARALLEL_FROM = 50_000  # below this, starting processes costs more than it saves
+
 
 @click.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @POLICIES_OPTION
-def evaluate(file, policies_dir):
+@click.option("--jobs", "-j", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Processes to decide patients in; 0 = one per core for batches of "
+                   f"{PARALLEL_FROM:,} contacts or more, else 1. The decisions are the same.")
+def evaluate(file, policies_dir, jobs):
     """Decide NDJSON contacts from FILE (or standard input); NDJSON decisions to standard output.
 
     Every input line gets exactly one output line, in input order; a broken line gets
@@ -27,7 +33,9 @@ def evaluate(file, policies_dir):
     """
     repo = load_or_exit(policies_dir)
     lines = read_input_lines(file)
-    decisions = repo.evaluate_to_ndjson(lines)
+    if jobs == 0:
+        jobs = (os.cpu_count() or 1) if len(lines) >= PARALLEL_FROM else 1
+    decisions = repo.evaluate_to_ndjson(lines, jobs=jobs)
     del lines
     out = sys.stdout
     for start in range(0, len(decisions), 10000):
