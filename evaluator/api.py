@@ -10,11 +10,40 @@ from .engine import Engine, cyclic_gc_paused
 from .repository import PolicySet, load_policies
 
 
-def parse_ndjson(lines: Iterable[str]) -> tuple[list, dict]:
-    """Records from NDJSON lines and, by index, the errors of lines that are not JSON objects."""
+def split_ndjson(data: bytes | str) -> list:
+    """The lines of an NDJSON text: split at line feeds only (JSON strings may hold U+2028 and
+    the like), a carriage return before the line feed dropped, no empty line after a final
+    line feed, a UTF-8 byte-order mark at the start ignored."""
+    if isinstance(data, bytes):
+        if data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        lines = data.split(b"\n")
+        if lines and lines[-1] == b"":
+            lines.pop()
+        return [line[:-1] if line.endswith(b"\r") else line for line in lines]
+    if data.startswith("\ufeff"):
+        data = data[1:]
+    lines = data.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def parse_ndjson(lines: Iterable[str | bytes]) -> tuple[list, dict]:
+    """Records from NDJSON lines (text, or bytes decoded line by line) and, by index, the
+    errors of lines that are not JSON objects or not UTF-8: each such line is reported on its
+    own and the others are still read."""
     records: list = []
     errors: dict = {}
     for number, line in enumerate(lines, start=1):
+        if isinstance(line, bytes):
+            try:
+                line = line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                errors[len(records)] = [{"field": None, "line": number,
+                                         "message": f"line {number} is not UTF-8 text (byte {exc.start + 1})"}]
+                records.append(None)
+                continue
         text = line.strip()
         if not text:
             errors[len(records)] = [{"field": None, "line": number, "message": f"line {number} is empty"}]
@@ -28,11 +57,6 @@ def parse_ndjson(lines: Iterable[str]) -> tuple[list, dict]:
             continue
         records.append(record)
     return records, errors
-
-
-def read_lines(handle) -> list[str]:
-    """Lines of a text stream; a last line without a newline counts, a final newline adds none."""
-    return handle.read().splitlines()
 
 
 class Repository:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .api import Repository
+from .api import Repository, split_ndjson
 
 MAX_BODY = 512 * 1024 * 1024
 
@@ -30,7 +30,7 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 8080) -> 
         def _error(self, status: int, message: str) -> None:
             self._send(status, dumps({"error": message}) + "\n")
 
-        def _body(self) -> str | None:
+        def _body(self, raw: bool = False):
             try:
                 length = int(self.headers.get("Content-Length", "0"))
             except ValueError:
@@ -38,8 +38,11 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 8080) -> 
             if length < 0 or length > MAX_BODY:
                 self._error(413 if length > MAX_BODY else 400, "a body with a valid Content-Length is needed")
                 return None
+            data = self.rfile.read(length)
+            if raw:
+                return data
             try:
-                return self.rfile.read(length).decode("utf-8")
+                return data.decode("utf-8")
             except UnicodeDecodeError:
                 self._error(400, "the body is not UTF-8")
                 return None
@@ -57,11 +60,11 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 8080) -> 
                 self._error(404, f"no such resource: {self.path}")
 
         def do_POST(self):  # noqa: N802
-            body = self._body()
+            body = self._body(raw=self.path == "/evaluate")
             if body is None:
                 return
             if self.path == "/evaluate":
-                decisions = repo.evaluate_lines(body.splitlines())
+                decisions = repo.evaluate_lines(split_ndjson(body))
                 self._send(200, "".join(dumps(d) + "\n" for d in decisions), "application/x-ndjson")
             elif self.path == "/evaluate-one":
                 try:

@@ -186,3 +186,15 @@ def test_parallel_evaluation_gives_the_same_decisions(tmp_path, fixture_policies
     two = run("evaluate", str(path), "--policies", str(fixture_policies), "--jobs", "2")
     assert one.exit_code == two.exit_code == 0
     assert one.output == two.output and one.output.count("\n") == 400
+
+
+def test_input_lines_split_only_at_line_feeds_and_decode_one_by_one(tmp_path, fixture_policies):
+    good = json.dumps(chat("a", "2024-03-04", note="x\u2028y\u0085z"), ensure_ascii=False).encode("utf-8")
+    second = json.dumps(chat("b", "2024-03-11")).encode("utf-8")
+    bad = b'{"id": "c\xff"}'
+    path = tmp_path / "in.ndjson"
+    path.write_bytes(b"\xef\xbb\xbf" + good + b"\r\n" + bad + b"\n" + second + b"\n")
+    result = run("evaluate", str(path), "--policies", str(fixture_policies))
+    out = [json.loads(x) for x in result.output.splitlines()]
+    assert [d["status"] for d in out] == ["decided", "invalid", "decided"]
+    assert out[1]["errors"][0]["message"] == "line 2 is not UTF-8 text (byte 10)"

@@ -52,3 +52,9 @@ def test_bad_requests_are_clear(server):
     assert err.value.code == 404
     with urllib.request.urlopen(server + "/policies", timeout=10) as resp:
         assert {p["id"] for p in json.loads(resp.read())} == {"testland-chat", "testland-coding"}
+
+
+def test_evaluate_body_lines_are_split_at_line_feeds_only(server, repo):
+    body = json.dumps(chat("a", "2024-03-04", note="x\u2028y"), ensure_ascii=False) + "\n" + json.dumps(chat("b", "2024-03-05"))
+    status, text = post(server + "/evaluate", body)
+    assert [json.loads(x)["status"] for x in text.splitlines()] == ["decided", "decided"]

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..api import Repository
+from ..api import Repository, split_ndjson
 from ..errors import PolicyError
 
 POLICIES_OPTION = click.option(
@@ -24,13 +24,16 @@ def load_or_exit(policies_dir) -> Repository:
         sys.exit(3)
 
 
-def read_input_lines(path) -> list[str]:
-    """Lines of FILE, or of standard input when FILE is '-' or absent."""
+def read_input_lines(path) -> list:
+    """Lines of FILE, or of standard input when FILE is '-' or absent, as bytes: each line is
+    decoded on its own, so one bad byte spoils one line, not the batch."""
     try:
         if path in (None, "-"):
-            return sys.stdin.read().splitlines()
-        with open(path, encoding="utf-8") as handle:
-            return handle.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
         click.echo(f"regelverk: cannot read {path}: {exc}", err=True)
         sys.exit(4)
+    return split_ndjson(data)
