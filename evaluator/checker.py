@@ -65,6 +65,11 @@ class _Check:
                 return STRING
             return DATE
         if isinstance(node, ast.ListLit):
+            for item in node.items:
+                if not isinstance(item, ast.Literal):
+                    self.fail(item, "a list is written out with values only, as in [\"video\", \"phone\"]",
+                              hint="for a list kept in a parameter, name the parameter instead of the list")
+                    return None
             kinds = [e(item) for item in node.items]
             if any(k is None for k in kinds):
                 return None

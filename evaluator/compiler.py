@@ -231,6 +231,9 @@ class Compiler:
                 values = coll(ctx)
                 if values is None:
                     return None
+                if isinstance(v, CountRange):  # decided only if every possible count agrees
+                    seen = {(n in values) != negated for n in range(v.lo, v.hi + 1)}
+                    return seen.pop() if len(seen) == 1 else None
                 return (v in values) != negated
             return member
         if isinstance(node, ast.Contains):
@@ -304,7 +307,14 @@ class Compiler:
             return lambda ctx: ctx.row.ordinal > ctx.scratch[key]
         if isinstance(node, ast.SinceLatest):
             key = id(node)
-            return lambda ctx: ctx.row.index > ctx.scratch[key]
+
+            def since_latest(ctx):
+                found, maybe = ctx.scratch[key]
+                i = ctx.row.index
+                if i <= found:
+                    return False
+                return None if i <= maybe else True
+            return since_latest
         if isinstance(node, ast.Was):
             output = node.output
             return lambda ctx: ctx.row.outputs.get(output) is True
@@ -471,26 +481,23 @@ class Compiler:
             history = ctx.history
             memo = ctx.memo
             for key, anchor, bounded, memo_fields in anchors:
-                # The latest earlier contact that surely matches; one that depends only on the
-                # earlier contact and fields of this one is remembered per patient, so each
-                # contact scans only the history added since the previous one.
-                found = -1
+                # The latest earlier contact that surely matches (found), and the latest one
+                # after it whose match is unknown (maybe): contacts between the two may or may
+                # not come after the anchor. One that depends only on the earlier contact and
+                # fields of this one is remembered per patient, so each contact scans only the
+                # history added since the previous one.
                 if memo is not None and memo_fields is not None and not traced:
-                    mkey = (key, *[ctx.contact.get(f) for f in memo_fields])
-                    upto, found = memo.get(mkey, (0, -1))
-                    for i in range(len(history) - 1, upto - 1, -1):
-                        ctx.row = history[i]
-                        if anchor(ctx) is True:
-                            found = i
-                            break
-                    memo[mkey] = (len(history), found)
+                    mkey = (key, *[_hashable(ctx.contact.get(f)) for f in memo_fields])
+                    upto, old_found, old_maybe = memo.get(mkey, (0, -1, -1))
+                    found, maybe = _latest_anchor(ctx, anchor, history, upto, None)
+                    if found < 0:  # nothing sure among the new rows: the old anchor stands
+                        found = old_found
+                        if maybe < 0:
+                            maybe = old_maybe
+                    memo[mkey] = (len(history), found, maybe)
                 else:
-                    for i in range(len(history) - 1, -1, -1):
-                        ctx.row = history[i]
-                        if anchor(ctx) is True:
-                            found = i
-                            break
-                ctx.scratch[key] = found
+                    found, maybe = _latest_anchor(ctx, anchor, history, 0, ctx.trace)
+                ctx.scratch[key] = (found, maybe)
                 if bounded:
                     first_after = bisect_right(indices, found) if indices is not None else found + 1
                     start = max(start, first_after)
@@ -568,6 +575,29 @@ class Compiler:
                 chosen.setdefault(conj.left.name, lambda ctx, value=value: value)
         fields = tuple(sorted(chosen))
         return fields, [chosen[f] for f in fields]
+
+
+def _latest_anchor(ctx, anchor, history, stop: int, trace) -> tuple[int, int]:
+    """Scan history[stop:] from the end: (index of the latest row the anchor surely matches,
+    or -1; index of the latest row after it where the match is unknown, or -1). A traced scan
+    keeps the missing facts of the unknown rows only."""
+    maybe = -1
+    for i in range(len(history) - 1, stop - 1, -1):
+        ctx.row = history[i]
+        mark = len(trace.missing) if trace is not None else 0
+        v = anchor(ctx)
+        if v is True:
+            return i, maybe
+        if v is None:
+            if maybe < 0:
+                maybe = i
+        elif trace is not None:
+            del trace.missing[mark:]
+    return -1, maybe
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _anchor_memo_fields(anchor: ast.Node) -> tuple[str, ...] | None:

@@ -305,12 +305,13 @@ class Engine:
                 for value, v, rule in given:
                     distinct.setdefault(value, (v, rule))
                 if len(distinct) > 1:
-                    (a, (va, ra)), (b, (vb, rb)) = list(distinct.items())[:2]
+                    claims = [f"{_text(value)} ({v.id}/{rule.id})" for value, (v, rule) in distinct.items()]
+                    _, (vb, rb) = list(distinct.items())[1]
                     findings.append({
                         "policy": vb.id, "version": vb.version, "rule": rb.id, "severity": "error",
                         "message": {
-                            "sv": f"Motstridiga krav på {name}: {_text(a)} ({va.id}/{ra.id}) och {_text(b)} ({vb.id}/{rb.id}).",
-                            "en": f"Conflicting requirements for {name}: {_text(a)} ({va.id}/{ra.id}) and {_text(b)} ({vb.id}/{rb.id}).",
+                            "sv": f"Motstridiga krav på {name}: {' och '.join(claims)}.",
+                            "en": f"Conflicting requirements for {name}: {' and '.join(claims)}.",
                         },
                         "source": rb.source, "evidence": [], "result": "conflict",
                     })

@@ -1,0 +1,49 @@
+"""Decide patients in forked worker processes: patients share no history, so they split freely.
+
+The parent has already checked and grouped the contacts; each worker inherits them through
+fork (nothing is pickled on the way in) and sends back (input index, decision text) pairs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+
+_STATE: tuple | None = None  # (engine, groups, emit), set in the parent just before forking
+
+
+def _work(share: list[int]) -> list[tuple[int, str]]:
+    engine, groups, emit = _STATE
+    out: dict = {}
+    for g in share:
+        items = groups[g]
+        decisions: dict = {}
+        engine._decide_patient(items, decisions, {}, None, None, emit)
+        out.update(decisions)
+    return list(out.items())
+
+
+def _shares(groups: list[list], jobs: int) -> list[list[int]]:
+    """Groups dealt out largest first to the least loaded share, for even work."""
+    shares: list[list[int]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for g in sorted(range(len(groups)), key=lambda g: -len(groups[g])):
+        k = loads.index(min(loads))
+        shares[k].append(g)
+        loads[k] += len(groups[g])
+    return [s for s in shares if s]
+
+
+def decide_in_processes(engine, groups: list[list], emit, jobs: int):
+    global _STATE
+    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not on Linux
+        decisions: dict = {}
+        for items in groups:
+            engine._decide_patient(items, decisions, {}, None, None, emit)
+        return decisions.items()
+    _STATE = (engine, groups, emit)
+    try:
+        with multiprocessing.get_context("fork").Pool(jobs) as pool:
+            results = pool.map(_work, _shares(groups, jobs), chunksize=1)
+    finally:
+        _STATE = None
+    return [pair for part in results for pair in part]
