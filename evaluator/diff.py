@@ -128,7 +128,7 @@ def resolve_side(spec: str, policies_root: Path | None = None) -> Side:
     elif "@" in spec:
         policy_id, rev = spec.rsplit("@", 1)
         if not policy_id or not rev:
-            raise DiffInputError(f"'{spec}': write POLICY_ID@REVISION, e.g. vgr-rehab-written-contact@HEAD~1")
+            raise DiffInputError(f"'{spec}': write POLICY_ID@REVISION, e.g. my-policy@HEAD~1")
         side = _from_git(policy_id, rev, root)
     elif path.suffix in (".yaml", ".yml") or "/" in spec:
         raise DiffInputError(f"there is no file {spec}")

@@ -197,7 +197,7 @@ FRIENDLY_ERRORS: dict[str, list[str]] = {
     ],
     "'is' must be followed by 'known', 'missing', 'empty' or 'not empty'": [
         "dialogue is true",
-        "kva is \"ZV051\"",
+        "kva is \"A1\"",
     ],
 }
 

@@ -54,9 +54,9 @@ def diff(old, new, fmt, contacts, examples, policies_dir, exit_code):
 
     \b
     Example:
-      regelverk diff policies/vgr/vgr-rehab-written-contact/4.0.yaml policies/vgr/vgr-rehab-written-contact/5.0.yaml
-      regelverk diff vgr-rehab-written-contact@main vgr-rehab-written-contact --impact contacts.ndjson
-      regelverk diff halland-distance-contact@HEAD~3 halland-distance-contact@HEAD --format md
+      regelverk diff policies/my-region/my-policy/4.0.yaml policies/my-region/my-policy/5.0.yaml
+      regelverk diff my-policy@main my-policy --impact contacts.ndjson
+      regelverk diff my-policy@HEAD~3 my-policy@HEAD --format md
     """
     before = _side(old, policies_dir, "OLD")
     after = _side(new, policies_dir, "NEW")

@@ -55,7 +55,7 @@ def explain(file, contact_id, lang, fmt, policies_dir):
 
     \b
     Example:
-      regelverk explain examples/contacts.ndjson --contact vgr-4 --lang sv
+      regelverk explain examples/contacts.ndjson --contact c7 --lang sv
     """
     repo = load_or_exit(policies_dir)
     lines = read_input_lines(file)

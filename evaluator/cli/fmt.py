@@ -37,7 +37,7 @@ def fmt(paths, check, show_diff):
     \b
     Example:
       regelverk fmt policies/
-      regelverk fmt --check --diff policies/vgr/vgr-rehab-written-contact/4.0.yaml
+      regelverk fmt --check --diff policies/my-region/my-policy/4.0.yaml
     """
     if not paths:
         default = Path("policies")

@@ -30,8 +30,8 @@ def new_version(policy, valid_from, version, policies_dir):
 
     \b
     Example:
-      regelverk new-version vgr-rehab-written-contact --from 2027-01-31
-      regelverk new-version halland-distance-contact --from 2026-01-01 --version 1.1
+      regelverk new-version my-policy --from 2027-01-31
+      regelverk new-version other-policy --from 2026-01-01 --version 1.1
     """
     if not Path(policies_dir).is_dir():
         raise click.BadParameter(f"{policies_dir} is not a folder", param_hint="--policies")
