@@ -19,8 +19,8 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 8080) -> 
         def log_message(self, *args):  # keep patient data out of server logs
             pass
 
-        def _send(self, status: int, body: str, ctype: str = "application/json") -> None:
-            data = body.encode("utf-8")
+        def _send(self, status: int, body: str | bytes, ctype: str = "application/json") -> None:
+            data = body.encode("utf-8") if isinstance(body, str) else body
             self.send_response(status)
             self.send_header("Content-Type", f"{ctype}; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
@@ -64,8 +64,8 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 8080) -> 
             if body is None:
                 return
             if self.path == "/evaluate":
-                decisions = repo.evaluate_lines(split_ndjson(body))
-                self._send(200, "".join(dumps(d) + "\n" for d in decisions), "application/x-ndjson")
+                lines = repo.evaluate_to_ndjson(split_ndjson(body))
+                self._send(200, "".join(line + "\n" for line in lines), "application/x-ndjson")
             elif self.path == "/evaluate-one":
                 try:
                     request = json.loads(body)

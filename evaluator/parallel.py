@@ -14,7 +14,7 @@ _STATE: tuple | None = None  # (engine, groups, emit), set in the parent just be
 
 def _work(share: list[int]):
     """Decide the patients of one share. The answer travels as an array of input indexes and
-    one text of the decisions joined by line feeds (a JSON text holds none): far cheaper to
+    the decisions' NDJSON lines joined by line feeds (a JSON text holds none): far cheaper to
     send between processes than a list of pairs."""
     engine, groups, emit = _STATE
     out: dict = {}
@@ -36,7 +36,7 @@ def _shares(groups: list[list], jobs: int) -> list[list[int]]:
 
 def decide_in_processes(engine, groups: list[list], emit, jobs: int) -> list[tuple[int, str]]:
     """(input index, decision text) for every contact of `groups`, decided in `jobs` processes.
-    `emit` must give one-line texts (JSON)."""
+    `emit` must give one-line texts (NDJSON lines)."""
     global _STATE
     if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not on Linux
         decisions: dict = {}

@@ -32,9 +32,9 @@ def evaluate(file, policies_dir, jobs):
     lines = read_input_lines(file)
     decisions = repo.evaluate_to_ndjson(lines, jobs=jobs)
     del lines
-    out = sys.stdout
+    out = sys.stdout.buffer
     for start in range(0, len(decisions), 10000):
-        out.write("\n".join(decisions[start:start + 10000]) + "\n")
+        out.write(("\n".join(decisions[start:start + 10000]) + "\n").encode("utf-8"))
     out.flush()
 
 
