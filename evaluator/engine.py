@@ -220,7 +220,8 @@ class Engine:
                 vtrace = VersionTrace(v.id, v, True)
                 explain.append(vtrace)
             params = v.parameters
-            for rule in v.rules:
+            # Replaying history needs outputs only: rules that set none can be left out.
+            for rule in (v.output_rules if outputs_only else v.rules):
                 trace = None
                 if vtrace is not None:
                     ctx.trace = trace = Trace()
