@@ -129,10 +129,7 @@ def _checker():
     # name -> (quick kind, allowed values, full check); the full check also words the error.
     checks = {name: (*_quick_kind(spec), _field_check(name, spec)) for name, spec in props.items()}
     defaults = {name: spec["default"] for name, spec in props.items() if "default" in spec}
-    # Fields whose whole check is their Python type, and the rest, for the quick path.
-    simple = {name: (bool if q == _YES_NO else str) for name, (q, _, _) in checks.items() if q in (_YES_NO, _PLAIN_TEXT)}
-    special = frozenset(checks) - frozenset(simple)
-    return tuple(schema["required"]), checks, defaults, simple, special
+    return tuple(schema["required"]), checks, defaults
 
 
 def check_contact(record) -> tuple[dict | None, list[dict]]:
@@ -144,31 +141,34 @@ def check_contact(record) -> tuple[dict | None, list[dict]]:
     """
     if type(record) is not dict:
         return _full_check(record)
-    required, checks, defaults, simple, special = _checker()
+    required, checks, defaults = _checker()
     for name in required:
         if record.get(name) is None:
             return _full_check(record)
-    simple_type = simple.get
-    for name, value in record.items():
-        t = simple_type(name)
-        if t is not None and type(value) is not t and value is not None:
-            return _full_check(record)
     typed = dict(record)
-    for name in special.intersection(record):
-        value = record[name]
-        if value is None:
+    for name, value in record.items():
+        spec = checks.get(name)
+        if spec is None or value is None:
             continue
-        quick, allowed, check = checks[name]
-        if quick == _ONE_OF:
+        quick, allowed, check = spec
+        if quick == _YES_NO:
+            if value is True or value is False:
+                continue
+        elif quick == _PLAIN_TEXT:
+            if type(value) is str:
+                continue
+        elif quick == _ONE_OF:
             if type(value) is str and value in allowed:
                 continue
         elif quick == _NONEMPTY_TEXT:
             if type(value) is str and value:
                 continue
-        good, problem = check(value)
-        if problem is not None:
-            return _full_check(record)
-        typed[name] = good
+        else:
+            good, problem = check(value)
+            if problem is None:
+                typed[name] = good
+                continue
+        return _full_check(record)
     for name, value in defaults.items():
         if typed.get(name) is None:
             typed[name] = value
@@ -178,7 +178,7 @@ def check_contact(record) -> tuple[dict | None, list[dict]]:
 def _full_check(record) -> tuple[dict | None, list[dict]]:
     if not isinstance(record, dict):
         return None, [{"field": None, "message": f"a contact must be a JSON object, not {_describe(record)}"}]
-    required, checks, defaults, _, _ = _checker()
+    required, checks, defaults = _checker()
     errors = []
     typed = {}
     for name in required:

@@ -11,6 +11,7 @@ import gc
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+from . import ast
 from .compiler import Bucket, Context, Entry, Trace, bucket_key
 from .contacts import check_contact
 from .policy import PolicyVersion, Rule
@@ -41,7 +42,6 @@ class VersionTrace:
 def pinned_values(node, parameters: dict, required: frozenset) -> dict:
     """Required fields that a condition's top-level conjuncts pin to constant values:
     `region = "x"` gives {"region": {"x"}}, `channel in ["a", "b"]` gives {"channel": {"a", "b"}}."""
-    from . import ast
 
     def const(n):
         if isinstance(n, ast.Literal):
@@ -141,6 +141,12 @@ class Engine:
         self._empty_outputs = {o.name: ([] if o.combine == "union" else None) for o in self.outputs}
         self.index_keys = tuple(sorted({k for v in policy_set.versions() for k in v.index_keys}))
         self._build_dispatch()
+        # Replaying a history (evaluate_one) needs of each earlier contact only the outputs
+        # that some history filter reads with `was …`: only the rules that set those run.
+        read_back = {n.output for v in policy_set.versions() for r in v.rules for n in ast.walk(r.when)
+                     if isinstance(n, ast.Was)}
+        self._replay_rules = {id(v): tuple(r for r in v.rules if read_back.intersection(r.decides))
+                              for v in policy_set.versions()}
 
     def _build_dispatch(self) -> None:
         """Index versions by the required field their applies_when most often pins down
@@ -172,7 +178,8 @@ class Engine:
     def decide(self, cur: Entry, history: list[Entry], ordinals: list[int], explain: list | None = None,
                memo: dict | None = None, indexes: dict | None = None, outputs_only: bool = False) -> dict:
         """Decide one contact. With `outputs_only` (replaying a history whose findings nobody
-        reads) the outputs are the same and findings are left out."""
+        reads) only the outputs that history filters read back (`was …`) are decided; they are
+        the same as in a full decision."""
         contact = cur.contact
         day = cur.date
         ctx = Context(cur, history, ordinals, memo=memo, indexes=indexes)
@@ -195,6 +202,8 @@ class Engine:
                 else:
                     todo.append(v)
         for v in todo:
+            if outputs_only and not self._replay_rules[id(v)]:
+                continue
             applies = v.applies(ctx)
             if applies is not True:
                 missing = []
@@ -220,8 +229,7 @@ class Engine:
                 vtrace = VersionTrace(v.id, v, True)
                 explain.append(vtrace)
             params = v.parameters
-            # Replaying history needs outputs only: rules that set none can be left out.
-            for rule in (v.output_rules if outputs_only else v.rules):
+            for rule in (self._replay_rules[id(v)] if outputs_only else v.rules):
                 trace = None
                 if vtrace is not None:
                     ctx.trace = trace = Trace()

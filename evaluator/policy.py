@@ -75,15 +75,6 @@ class PolicyVersion:
     document: dict  # the plain YAML value, for render and diff
     index_keys: frozenset = frozenset()  # field combinations its counts bucket history by
 
-    @property
-    def output_rules(self) -> tuple[Rule, ...]:
-        """The rules that can set an output: all that replaying a history needs."""
-        found = self.__dict__.get("_output_rules")
-        if found is None:
-            found = tuple(r for r in self.rules if r.decides)
-            object.__setattr__(self, "_output_rules", found)
-        return found
-
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
