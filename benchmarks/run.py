@@ -170,7 +170,7 @@ def reimbursable_of(decision):
         return decision.to_dict()["outputs"]["reimbursable"]
     if isinstance(outputs, dict):
         return outputs["reimbursable"]
-    return getattr(outputs, "reimbursable")
+    return outputs.reimbursable
 
 
 def status_of(decision):
@@ -487,7 +487,7 @@ def report(r: dict) -> str:
           .ljust(66) + f"{q['ordinary_contacts_per_s']:>10,.0f} contacts/s")
         w(f"  heaviest / ordinary speed: {q['heaviest_vs_ordinary']:.2f}")
         if "marginal_late_vs_early" in q:
-            w(f"  cost per contact of the heaviest patient, 12-month windows full in both:")
+            w("  cost per contact of the heaviest patient, 12-month windows full in both:")
             w(f"    early in year 2 ({q['marginal_early_quarter']}, {q['marginal_early_contacts']:,} "
               f"contacts after {q['marginal_early_history']:,}): "
               f"{q['marginal_early_us_per_contact']:,.1f} µs")
