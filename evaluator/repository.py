@@ -105,7 +105,7 @@ def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, l
     for path in policy_files(root):
         doc, found = load_yaml(path, _display(path))
         problems.extend(found)
-        if doc is None or found:
+        if doc is None:  # a duplicate key is an error, but the rest of the file is still checked
             continue
         version, found = compile_version(doc, names, outputs)
         problems.extend(found)
