@@ -104,6 +104,18 @@ def _range_compare(op: str, a, b):
     return results.pop() if len(results) == 1 else None
 
 
+def _range_arith(op: str, a, b) -> CountRange:
+    """Whole-number arithmetic where a side is a CountRange: the range of every outcome."""
+    a_lo, a_hi = (a.lo, a.hi) if isinstance(a, CountRange) else (a, a)
+    b_lo, b_hi = (b.lo, b.hi) if isinstance(b, CountRange) else (b, b)
+    if op == "+":
+        return CountRange(a_lo + b_lo, a_hi + b_hi)
+    if op == "-":
+        return CountRange(a_lo - b_hi, a_hi - b_lo)
+    products = [x * y for x in (a_lo, a_hi) for y in (b_lo, b_hi)]
+    return CountRange(min(products), max(products))
+
+
 class Compiler:
     """Turns AST nodes into closures. `parameters` are the version's constants."""
 
@@ -268,7 +280,9 @@ class Compiler:
 
             def neg(ctx):
                 v = inner(ctx)
-                return None if v is None or isinstance(v, CountRange) else -v
+                if isinstance(v, CountRange):
+                    return CountRange(-v.hi, -v.lo)
+                return None if v is None else -v
             return neg
         if isinstance(node, ast.Duration):
             amount, unit = c(node.amount), node.unit
@@ -392,11 +406,13 @@ class Compiler:
 
         def arith(ctx):
             a = left(ctx)
-            if a is None or isinstance(a, CountRange):
+            if a is None:
                 return None
             b = right(ctx)
-            if b is None or isinstance(b, CountRange):
+            if b is None:
                 return None
+            if isinstance(a, CountRange) or isinstance(b, CountRange):
+                return _range_arith(op, a, b)
             if isinstance(a, date):
                 return shift(a, b[0] if op == "+" else -b[0], b[1])
             if isinstance(b, date):

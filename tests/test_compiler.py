@@ -82,3 +82,19 @@ def test_missing_names_only_what_left_the_result_unknown():
 ])
 def test_count_ranges_compare_only_when_every_possibility_agrees(op, a, b, expected):
     assert _range_compare(op, a, b) is expected
+
+
+def test_arithmetic_on_uncertain_counts_keeps_the_range():
+    from evaluator.compiler import _range_arith
+
+    r = _range_arith("*", CountRange(1, 3), 2)
+    assert (r.lo, r.hi) == (2, 6)
+    r = _range_arith("-", 10, CountRange(1, 3))
+    assert (r.lo, r.hi) == (7, 9)
+    r = _range_arith("+", CountRange(0, 2), CountRange(1, 1))
+    assert (r.lo, r.hi) == (1, 3)
+    r = _range_arith("*", CountRange(-1, 2), CountRange(-3, 1))
+    assert (r.lo, r.hi) == (-6, 3)
+    # decided when every possibility agrees, as documented
+    assert _range_compare(">=", _range_arith("*", CountRange(2, 5), 2), 3) is True
+    assert _range_compare(">=", _range_arith("*", CountRange(1, 5), 2), 3) is None
