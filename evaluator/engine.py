@@ -192,7 +192,8 @@ class Engine:
             # Only the versions that can apply (see _build_dispatch), in force on the day.
             field = self.dispatch_field
             candidates = self.by_value.get(contact.get(field), self.unguarded) if field else self.unguarded
-            todo = [v for v in candidates if v.in_force_on(day)]
+            todo = [v for v in candidates
+                    if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to)]
         else:
             todo = []
             for policy in self.policies:
