@@ -132,8 +132,12 @@ def cyclic_gc_paused():
 class Engine:
     """Decides contacts under one loaded PolicySet. Holds no state between calls."""
 
-    def __init__(self, policy_set: PolicySet):
+    def __init__(self, policy_set: PolicySet, *, reference: bool = False):
+        """`reference`: decide every contact the slow, plain way (traced closures, every policy
+        tried, no history buckets, no remembered anchors, no early stops), to check the
+        optimised path against. The decisions must be the same."""
         self.policy_set = policy_set
+        self.reference = reference
         self.policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
         self.outputs = list(policy_set.outputs.values())
         self._null_outputs = {o.name: None for o in self.outputs}
@@ -394,15 +398,15 @@ class Engine:
         items.sort(key=lambda item: item[:4])
         history: list[Entry] = []
         ordinals: list[int] = []
-        memo: dict = {}
-        index_keys = self.index_keys
-        indexes: dict = {fields: {} for fields in index_keys}
+        memo: dict | None = None if self.reference else {}
+        index_keys = () if self.reference else self.index_keys
+        indexes: dict | None = None if self.reference else {fields: {} for fields in index_keys}
         for ordinal, _, _, i, typed in items:
             entry = Entry(typed, len(history))
-            trace = [] if explain and entry.id in explain else None
+            trace = [] if self.reference or (explain and entry.id in explain) else None
             decision = self.decide(entry, history, ordinals, trace, memo, indexes,
                                    full is not None and i not in full)
-            if trace is not None:
+            if trace is not None and explain and entry.id in explain:
                 traces[entry.id] = (entry, trace)
             decisions[i] = decision if emit is None else emit(decision)
             entry.outputs = decision["outputs"]
