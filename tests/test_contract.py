@@ -58,3 +58,14 @@ def test_caps_count_per_unit_and_only_reimbursed_contacts():
                 written("c", "2025-03-05", dialogue=False), written("d", "2025-03-06")]
     d = {x["contact"]: x["outputs"]["reimbursable"] for x in REPO.evaluate(contacts)}
     assert d == {"a": True, "b": True, "c": False, "d": False}
+
+
+def test_the_readmes_example_decision_is_what_the_example_gives():
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("One full decision line (vgr-2):")[1].split("```json")[1].split("```")[0]
+    shown = json.loads(block)
+    lines = (examples_dir() / "contacts.ndjson").read_text(encoding="utf-8").splitlines()
+    actual = next(d for d in REPO.evaluate_lines(lines) if d["contact"] == "vgr-2")
+    assert actual == shown
