@@ -104,6 +104,15 @@ def _range_compare(op: str, a, b):
     return results.pop() if len(results) == 1 else None
 
 
+def _range_member(v: CountRange, values) -> bool | None:
+    """Whether an uncertain count is in a list: decided only if every possible count agrees.
+    Counts the listed values inside lo..hi, so a wide range costs nothing extra."""
+    inside = {x for x in values if isinstance(x, int) and not isinstance(x, bool) and v.lo <= x <= v.hi}
+    if not inside:
+        return False
+    return True if len(inside) == v.hi - v.lo + 1 else None
+
+
 def _range_arith(op: str, a, b) -> CountRange:
     """Whole-number arithmetic where a side is a CountRange: the range of every outcome."""
     a_lo, a_hi = (a.lo, a.hi) if isinstance(a, CountRange) else (a, a)
@@ -243,9 +252,9 @@ class Compiler:
                 values = coll(ctx)
                 if values is None:
                     return None
-                if isinstance(v, CountRange):  # decided only if every possible count agrees
-                    seen = {(n in values) != negated for n in range(v.lo, v.hi + 1)}
-                    return seen.pop() if len(seen) == 1 else None
+                if isinstance(v, CountRange):
+                    inside = _range_member(v, values)
+                    return None if inside is None else inside != negated
                 return (v in values) != negated
             return member
         if isinstance(node, ast.Contains):
@@ -258,6 +267,8 @@ class Compiler:
                 v = item(ctx)
                 if v is None:
                     return None
+                if isinstance(v, CountRange):
+                    return _range_member(v, values)
                 return v in values
             return contains
         if isinstance(node, ast.IsEmpty):

@@ -8,6 +8,7 @@ and their decisions as history; every input gets exactly one decision, in input 
 from __future__ import annotations
 
 import gc
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -115,18 +116,31 @@ def _unknown_message(rule: Rule, params, contact, missing) -> dict:
     }
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
 @contextmanager
 def cyclic_gc_paused():
     """A batch allocates millions of small objects and frees none of them until it ends: the
-    cyclic garbage collector would walk them again and again (about 40 % of the time) and find
-    nothing, as deciding creates no reference cycles. Reference counting still frees memory."""
-    was_enabled = gc.isenabled()
-    gc.disable()
+    cyclic garbage collector would walk them again and again (about a third of the time) and
+    find nothing, as deciding creates no reference cycles; reference counting still frees
+    memory. Batches running at once in several threads share one pause: the collector comes
+    back when the last of them ends."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 class Engine:
@@ -347,7 +361,8 @@ class Engine:
         """Decide every record, in input order. `line_errors` marks records that could not be
         read at all (their index → errors). Returns the decisions and, for contact ids in
         `explain`, the list of VersionTrace of each. With `full` (a set of input indexes), only
-        those get findings; the others are decided for their outputs alone, as history.
+        those are decided in full; the others only as far as a later contact's history needs
+        (the outputs read back with `was …`): their own decisions are not to be used.
         With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
         millions then holds short strings instead of nested dicts. Records are released as
         they are read. With `jobs` > 1 and `emit`, patients are decided in that many forked
@@ -360,9 +375,11 @@ class Engine:
         if jobs > 1 and emit is not None and not explain and full is None and len(groups) > 1:
             from .parallel import decide_in_processes
 
-            for i, text in decide_in_processes(self, list(groups.values()), emit, jobs):
-                decisions[i] = text
-            return decisions, {}
+            decided = decide_in_processes(self, list(groups.values()), emit, jobs)
+            if decided is not None:  # None: forking is not possible or not safe here
+                for i, text in decided:
+                    decisions[i] = text
+                return decisions, {}
         traces: dict = {}
         for items in groups.values():
             self._decide_patient(items, decisions, traces, explain, full, emit)

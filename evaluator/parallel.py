@@ -7,6 +7,7 @@ fork (nothing is pickled on the way in) and sends back (input index, decision te
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from array import array
 
 _STATE: tuple | None = None  # (engine, groups, emit), set in the parent just before forking
@@ -34,15 +35,14 @@ def _shares(groups: list[list], jobs: int) -> list[list[int]]:
     return [s for s in shares if s]
 
 
-def decide_in_processes(engine, groups: list[list], emit, jobs: int) -> list[tuple[int, str]]:
-    """(input index, decision text) for every contact of `groups`, decided in `jobs` processes.
+def decide_in_processes(engine, groups: list[list], emit, jobs: int) -> list[tuple[int, str]] | None:
+    """(input index, decision text) for every contact of `groups`, decided in `jobs` processes;
+    None where forking is not possible (no fork on this system) or not safe (other threads are
+    running, e.g. in the HTTP server): the caller then decides them itself.
     `emit` must give one-line texts (NDJSON lines)."""
     global _STATE
-    if "fork" not in multiprocessing.get_all_start_methods():  # pragma: no cover - not on Linux
-        decisions: dict = {}
-        for items in groups:
-            engine._decide_patient(items, decisions, {}, None, None, emit)
-        return list(decisions.items())
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        return None
     _STATE = (engine, groups, emit)
     try:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:

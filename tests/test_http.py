@@ -58,3 +58,12 @@ def test_evaluate_body_lines_are_split_at_line_feeds_only(server, repo):
     body = json.dumps(chat("a", "2024-03-04", note="x\u2028y"), ensure_ascii=False) + "\n" + json.dumps(chat("b", "2024-03-05"))
     status, text = post(server + "/evaluate", body)
     assert [json.loads(x)["status"] for x in text.splitlines()] == ["decided", "decided"]
+
+
+def test_evaluate_one_reads_json_as_evaluate_does(server):
+    for bad in ('{"contact": {"id": "\\ud800"}}', "[" * 100000, '{"contact": NaN}'):
+        with pytest.raises(urllib.error.HTTPError) as err:
+            post(server + "/evaluate-one", bad)
+        assert err.value.code == 400
+    status, body = post(server + "/evaluate-one", "\ufeff" + json.dumps({"contact": chat("a", "2024-03-04")}))
+    assert status == 200 and json.loads(body)["status"] == "decided"

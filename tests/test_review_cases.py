@@ -77,3 +77,45 @@ def test_a_list_must_hold_values_not_names(tmp_path):
     policy_set, problems = load_policy_set(tmp_path)
     assert policy_set is None
     assert any("a list is written out with values only" in p.message for p in problems)
+
+
+def test_contains_and_in_on_an_uncertain_count(tmp_path):
+    repo = load_repository(repo_with(tmp_path,
+        "when: '[1, 2] contains count of earlier contacts where (documented)'\n"
+        "    then: {reimbursable: true}\n    otherwise: {reimbursable: false}",
+        "when: count of earlier contacts where (documented) * 1000000 in [5]\n    then: {distance_contact: true}"))
+    history = [contact("a", "2025-03-01", documented=True), contact("b", "2025-03-02")]
+    d = repo.evaluate_one(contact("c", "2025-03-03"), history)
+    assert d["outputs"]["reimbursable"] is True   # the count is 1 or 2: both listed
+    # count * 1000000 lies in 0..2,000,000, which holds 5: unknown (ranges are kept as bounds),
+    # found without trying two million values
+    assert d["outputs"]["distance_contact"] is None
+    assert next(f for f in d["findings"] if f["rule"] == "rule-1")["result"] == "unknown"
+    many = [contact(f"h{i}", "2025-03-01") for i in range(60)]
+    assert repo.evaluate_one(contact("c", "2025-03-03"), many)["status"] == "decided"  # and fast
+
+
+def test_gc_pause_is_shared_by_threads():
+    import gc
+    import threading
+
+    from evaluator.engine import cyclic_gc_paused
+
+    assert gc.isenabled()
+    inside = threading.Event()
+    release = threading.Event()
+
+    def batch():
+        with cyclic_gc_paused():
+            inside.set()
+            release.wait(5)
+
+    t = threading.Thread(target=batch)
+    t.start()
+    inside.wait(5)
+    with cyclic_gc_paused():
+        pass
+    assert not gc.isenabled()  # the other batch is still running
+    release.set()
+    t.join(5)
+    assert gc.isenabled()
