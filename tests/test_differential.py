@@ -4,6 +4,7 @@ history buckets, no remembered anchors, no early stops): random batches, the sam
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -77,3 +78,32 @@ def test_reference_and_optimised_agree_on_a_long_history():
     assert fast == plain
     written = [d for d, c in zip(fast, contacts) if c["channel"] == "written"]
     assert {d["outputs"]["reimbursable"] for d in written} == {True, False}
+
+
+ADVERSARIAL = load_repository(Path(__file__).parent / "fixtures/adversarial")
+ADVERSARIAL_REFERENCE = Engine(ADVERSARIAL.policy_set, reference=True)
+
+sparse_bool = st.sampled_from([True, False, None, None])
+adversarial_contact = st.fixed_dictionaries({
+    "patient": st.sampled_from(["p1", "p2"]),
+    "unit": st.sampled_from(["u1", "u2"]),
+    "region": st.just("x"),
+    "day": st.integers(0, 60),
+    "channel": st.sampled_from(["written", "physical", "video"]),
+    "care_choice": st.sampled_from(["a", "b", None]),
+    "dialogue": sparse_bool, "documented": sparse_bool, "booked": sparse_bool,
+}, optional={"time": st.sampled_from(["08:00", "12:00", None])})
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(adversarial_contact, min_size=1, max_size=30).map(build))
+def test_optimised_engine_decides_as_the_reference_on_adversarial_rules(contacts):
+    fast, _ = ADVERSARIAL.engine.evaluate([dict(c) for c in contacts])
+    plain, _ = ADVERSARIAL_REFERENCE.evaluate([dict(c) for c in contacts])
+    assert fast == plain
+    last = contacts[-1]
+    history = [c for c in contacts[:-1] if c["patient"] == last["patient"]]
+    key = lambda c: (c["date"], c.get("time") is not None, c.get("time") or "")  # noqa: E731
+    earlier = [c for c in history if key(c) <= key(last)]
+    # the last input line sorts after every earlier line of its day and time
+    assert ADVERSARIAL.evaluate_one(last, earlier) == ADVERSARIAL.evaluate([dict(c) for c in earlier] + [dict(last)])[-1]
