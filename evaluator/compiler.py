@@ -242,6 +242,9 @@ class Compiler:
                 return fn(a, b)
             return compare
         if isinstance(node, ast.Member):
+            fast = self._field_in_constant(node, in_filter)
+            if fast is not None:
+                return fast
             item, coll = c(node.item), c(node.collection)
             negated = node.negated
 
@@ -281,6 +284,11 @@ class Compiler:
             return is_empty
         if isinstance(node, ast.IsKnown):
             # Asking whether a fact is there is never unknown, so it is compiled untraced.
+            if isinstance(node.operand, (ast.Name, ast.CurrentField)) and node.operand.name not in self.parameters:
+                name, negated = node.operand.name, node.negated
+                if in_filter and isinstance(node.operand, ast.Name):
+                    return lambda ctx: (ctx.row.contact.get(name) is None) == negated
+                return lambda ctx: (ctx.contact.get(name) is None) == negated
             plain = Compiler(self.parameters, False, self.required).compile(node.operand, in_filter)
             negated = node.negated
             return lambda ctx: (plain(ctx) is None) == negated
@@ -384,6 +392,35 @@ class Compiler:
             v = ctx.contact.get(name)
             return None if v is None else v != value
         return ne_current
+
+    def _field_in_constant(self, node: ast.Member, in_filter: bool):
+        """`field in ["a", "b"]` (or in a list parameter) as one closure (untraced only)."""
+        if self.traced:
+            return None
+        item, coll = node.item, node.collection
+        if isinstance(coll, ast.ListLit):
+            values = frozenset(i.value for i in coll.items)
+        elif isinstance(coll, ast.Name) and isinstance(self.parameters.get(coll.name), list):
+            values = frozenset(self.parameters[coll.name])
+        else:
+            return None
+        if isinstance(item, ast.Name) and item.name not in self.parameters:
+            name, earlier = item.name, in_filter
+        elif isinstance(item, ast.CurrentField):
+            name, earlier = item.name, False
+        else:
+            return None
+        negated = node.negated
+        if earlier:
+            def in_earlier(ctx):
+                v = ctx.row.contact.get(name)
+                return None if v is None else (v in values) != negated
+            return in_earlier
+
+        def in_current(ctx):
+            v = ctx.contact.get(name)
+            return None if v is None else (v in values) != negated
+        return in_current
 
     def _current_field(self, name: str):
         if self.traced:
