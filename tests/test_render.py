@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import struct
-import os
 import subprocess
 import zlib
 from pathlib import Path
