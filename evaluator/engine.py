@@ -412,7 +412,9 @@ class Engine:
 
     def _decide_patient(self, items: list, decisions: list, traces: dict, explain, full, emit) -> None:
         """Decide one patient's contacts in order, each with the ones before it as history."""
-        items.sort(key=lambda item: item[:4])
+        # (ordinal, has a time, time, input index, contact): the index is unique, so sorting the
+        # tuples never gets as far as comparing two contacts.
+        items.sort()
         history: list[Entry] = []
         ordinals: list[int] = []
         memo: dict | None = None if self.reference else {}
