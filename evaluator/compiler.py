@@ -365,12 +365,10 @@ class Compiler:
                 return None
         else:
             value = const.value
-        if isinstance(field_node, ast.Name) and field_node.name not in self.parameters:
-            name, earlier = field_node.name, in_filter
-        elif isinstance(field_node, ast.CurrentField):
-            name, earlier = field_node.name, False
-        else:
+        found = self._plain_field(field_node, in_filter)
+        if found is None:
             return None
+        name, earlier = found
         if node.op == "=":
             if earlier:
                 def eq_earlier(ctx):
@@ -393,6 +391,14 @@ class Compiler:
             return None if v is None else v != value
         return ne_current
 
+    def _plain_field(self, node: ast.Node, in_filter: bool) -> tuple[str, bool] | None:
+        """(field name, whether it is the earlier contact's) for a bare field reference."""
+        if isinstance(node, ast.Name) and node.name not in self.parameters:
+            return node.name, in_filter
+        if isinstance(node, ast.CurrentField):
+            return node.name, False
+        return None
+
     def _field_in_constant(self, node: ast.Member, in_filter: bool):
         """`field in ["a", "b"]` (or in a list parameter) as one closure (untraced only)."""
         if self.traced:
@@ -404,12 +410,10 @@ class Compiler:
             values = frozenset(self.parameters[coll.name])
         else:
             return None
-        if isinstance(item, ast.Name) and item.name not in self.parameters:
-            name, earlier = item.name, in_filter
-        elif isinstance(item, ast.CurrentField):
-            name, earlier = item.name, False
-        else:
+        found = self._plain_field(item, in_filter)
+        if found is None:
             return None
+        name, earlier = found
         negated = node.negated
         if earlier:
             def in_earlier(ctx):
