@@ -16,18 +16,15 @@ def split_ndjson(data: bytes | str) -> list:
     the like), a carriage return before the line feed dropped, no empty line after a final
     line feed, a UTF-8 byte-order mark at the start ignored."""
     if isinstance(data, bytes):
-        if data.startswith(b"\xef\xbb\xbf"):
-            data = data[3:]
-        lines = data.split(b"\n")
-        if lines and lines[-1] == b"":
-            lines.pop()
-        return [line[:-1] if line.endswith(b"\r") else line for line in lines]
-    if data.startswith("\ufeff"):
-        data = data[1:]
-    lines = data.split("\n")
-    if lines and lines[-1] == "":
+        bom, lf, cr, empty = b"\xef\xbb\xbf", b"\n", b"\r", b""
+    else:
+        bom, lf, cr, empty = "\ufeff", "\n", "\r", ""
+    if data.startswith(bom):
+        data = data[len(bom):]
+    lines = data.split(lf)
+    if lines and lines[-1] == empty:
         lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
+    return [line[:-1] if line.endswith(cr) else line for line in lines]
 
 
 def parse_ndjson(lines: Iterable[str | bytes]) -> tuple[list, dict]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from . import ast
 from .errors import closest
-from .types import BOOLEAN, DATE, DURATION, INTEGER, STRING, TIME, Names, Type, compatible, list_of
+from .types import BOOLEAN, DATE, DURATION, INTEGER, STRING, Names, Type, compatible, list_of
 
 FUNCTIONS: dict[str, tuple[tuple[str, ...], Type]] = {
     "iso_week": (("date",), INTEGER),
@@ -256,4 +256,4 @@ def check_condition(node: ast.Node, names: Names, *, allow_history: bool) -> tup
     return check.types, check.problems
 
 
-__all__ = ["FUNCTIONS", "KEYWORDS", "TypeProblem", "check_condition", "DATE", "TIME", "STRING", "DURATION"]
+__all__ = ["FUNCTIONS", "KEYWORDS", "TypeProblem", "check_condition"]

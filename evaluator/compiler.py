@@ -513,14 +513,12 @@ class Compiler:
             elif isinstance(conj, ast.Within):
                 key = id(conj)
                 lower_bounds.append(lambda ctx, key=key: ctx.scratch[key] + 1)
-        within_setup = []
+        within_setup = []  # (key, duration): thresholds computed once per count
+        anchors = []  # (key, anchor condition, is a top-level conjunct, memo fields)
         for w in windows:
             if isinstance(w, ast.Within):
-                dur = self.compile(w.duration)
-                within_setup.append((id(w), dur))
-        anchors = []
-        for w in windows:
-            if isinstance(w, ast.SinceLatest):
+                within_setup.append((id(w), self.compile(w.duration)))
+            else:
                 bounded = any(conj is w for conj in conjuncts)
                 anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, _anchor_memo_fields(w.anchor)))
         index_fields, key_getters = self._index_key(conjuncts)

@@ -169,13 +169,11 @@ def check_contact(record) -> tuple[dict | None, list[dict]]:
                 typed[name] = good
                 continue
         return _full_check(record)
-    for name, value in defaults.items():
-        if typed.get(name) is None:
-            typed[name] = value
-    return typed, []
+    return _with_defaults(typed, defaults), []
 
 
 def _full_check(record) -> tuple[dict | None, list[dict]]:
+    """Every field's full check: names each field at fault, in plain words."""
     if not isinstance(record, dict):
         return None, [{"field": None, "message": f"a contact must be a JSON object, not {_describe(record)}"}]
     required, checks, defaults = _checker()
@@ -191,19 +189,7 @@ def _full_check(record) -> tuple[dict | None, list[dict]]:
             continue
         if value is None:
             continue
-        quick, allowed, check = spec
-        if quick == _YES_NO:
-            if value is True or value is False:
-                typed[name] = value
-                continue
-        elif quick == _PLAIN_TEXT:
-            if type(value) is str:
-                typed[name] = value
-                continue
-        elif quick == _ONE_OF:
-            if type(value) is str and value in allowed:
-                typed[name] = value
-                continue
+        check = spec[2]
         good, problem = check(value)
         if problem is not None:
             errors.append({"field": name, "message": problem})
@@ -211,7 +197,12 @@ def _full_check(record) -> tuple[dict | None, list[dict]]:
             typed[name] = good
     if errors:
         return None, errors
+    return _with_defaults(typed, defaults), []
+
+
+def _with_defaults(typed: dict, defaults: dict) -> dict:
+    """Absent or null fields that the schema gives a default (group: false) get it."""
     for name, value in defaults.items():
         if typed.get(name) is None:
             typed[name] = value
-    return typed, []
+    return typed

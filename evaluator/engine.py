@@ -69,7 +69,7 @@ def pinned_values(node, parameters: dict, required: frozenset) -> dict:
             field, values = c.item.name, const(c.collection)
         else:
             continue
-        if field in required and field not in parameters and values is not None:
+        if field in required and values is not None:  # parameters never share a field's name
             pinned[field] = pinned.get(field, set(values)) & set(values)
     return pinned
 

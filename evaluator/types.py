@@ -21,10 +21,6 @@ class Type:
             return "one of " + ", ".join(f'"{v}"' for v in self.values)
         return {"boolean": "yes/no", "integer": "whole number", "string": "text"}.get(self.kind, self.kind)
 
-    @property
-    def base(self) -> str:
-        return self.kind
-
 
 _PLURAL = {"string": "texts", "integer": "whole numbers", "boolean": "yes/no values", "date": "dates"}
 
