@@ -24,7 +24,7 @@ from .policy import PolicyVersion, version_key
 from .repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet, load_policy_set
 from .resources import policies_dir
 from .testing import policies_root_for
-from .yamlsource import parse_yaml
+from .yamlsource import display_path, parse_yaml
 
 METADATA_KEYS = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "description", "applies_when")
 RULE_KEYS = ("section", "passage", "reading", "when", "then", "otherwise", "severity", "message")
@@ -109,14 +109,8 @@ def _from_disk(policy_id: str, root: Path) -> Side:
     rel = _latest(paths, policy_id)
     if rel is None:
         raise DiffInputError(f"'{policy_id}' is neither a file nor a policy in {root}")
-    return Side(_display(root / rel), _read(root / rel, rel), _outputs_text(root))
+    return Side(display_path(root / rel), _read(root / rel, rel), _outputs_text(root))
 
-
-def _display(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def resolve_side(spec: str, policies_root: Path | None = None) -> Side:
@@ -124,7 +118,7 @@ def resolve_side(spec: str, policies_root: Path | None = None) -> Side:
     root = Path(policies_root) if policies_root else policies_dir()
     path = Path(spec)
     if path.is_file():
-        side = Side(_display(path), _read(path, spec), _outputs_text(policies_root_for(path.parent)))
+        side = Side(display_path(path), _read(path, spec), _outputs_text(policies_root_for(path.parent)))
     elif "@" in spec:
         policy_id, rev = spec.rsplit("@", 1)
         if not policy_id or not rev:
@@ -156,7 +150,7 @@ def _load(side: Side) -> None:
         target.parent.mkdir(parents=True)
         target.write_text(side.text, encoding="utf-8")
         policy_set, problems = load_policy_set(root)
-        shown = _display(target)
+        shown = display_path(target)
     if policy_set is None:
         raise PolicyError([
             replace(p, location=replace(p.location, file=side.label)) if p.location and p.location.file == shown else p

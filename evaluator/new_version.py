@@ -23,6 +23,7 @@ from .fmt import _yaml
 from .lint import lint_policy_set
 from .policy import PolicyVersion, version_key
 from .repository import PolicySet, load_policy_set
+from .yamlsource import display_path
 
 VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
@@ -135,14 +136,8 @@ def _relocate(problem: Problem, tmp: str, root: Path) -> Problem:
     if loc is None or tmp not in loc.file:
         return problem
     rel = loc.file.split(tmp, 1)[1].lstrip("/")
-    return replace(problem, location=replace(loc, file=_display(root / rel)))
+    return replace(problem, location=replace(loc, file=display_path(root / rel)))
 
-
-def _display(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def write(result: NewVersion) -> None:

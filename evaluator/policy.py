@@ -144,18 +144,21 @@ def _policy_validator() -> Draft202012Validator:
     return _validator
 
 
-def schema_problems(doc: SourceDoc) -> list[Problem]:
+def schema_problems(doc: SourceDoc, validator: Draft202012Validator | None = None,
+                    code: str = "schema") -> list[Problem]:
+    """Every way the document breaks its JSON Schema (the policy schema unless another
+    validator is given), in plain words at the place in the file."""
     problems = []
     if not isinstance(doc.value, dict):
-        return [doc.problem("schema", "a policy file holds a mapping of keys (id, version, rules …)")]
-    for error in _policy_validator().iter_errors(_jsonable(doc.value)):
+        return [doc.problem(code, "the file holds a mapping of keys (for a policy: id, version, rules …)")]
+    for error in (validator or _policy_validator()).iter_errors(_jsonable(doc.value)):
         message, hint, at_key = _schema_message(error)
         path = tuple(error.absolute_path)
         if at_key:
             extra = re.findall(r"'([^']+)'", error.message)
             if extra:
                 path = path + (extra[0],)
-        problems.append(doc.problem("schema", message, path, key=at_key, hint=hint))
+        problems.append(doc.problem(code, message, path, key=at_key, hint=hint))
     return problems
 
 

@@ -10,7 +10,7 @@ from .errors import Location, PolicyError, Problem
 from .policy import PolicyVersion, compile_version, expected_place
 from .resources import load_schema, policies_dir
 from .types import DECLARED_TYPES, Names, OutputSpec, field_types_from_schema
-from .yamlsource import load_yaml
+from .yamlsource import display_path, load_yaml
 
 OUTPUTS_FILE = "outputs.yaml"
 COMBINE_STRATEGIES = ("all", "single", "union")
@@ -52,7 +52,7 @@ def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
     path = root / OUTPUTS_FILE
     if not path.exists():
         path = policies_dir() / OUTPUTS_FILE
-    doc, problems = load_yaml(path, _display(path))
+    doc, problems = load_yaml(path, display_path(path))
     if doc is None or problems:
         return {}, problems
     outputs: dict[str, OutputSpec] = {}
@@ -79,12 +79,6 @@ def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
     return outputs, problems
 
 
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
 
 def policy_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*.yaml")
@@ -103,7 +97,7 @@ def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, l
     names = Names(fields=fields, outputs=outputs)
     by_id: dict[str, list[PolicyVersion]] = {}
     for path in policy_files(root):
-        doc, found = load_yaml(path, _display(path))
+        doc, found = load_yaml(path, display_path(path))
         problems.extend(found)
         if doc is None:  # a duplicate key is an error, but the rest of the file is still checked
             continue

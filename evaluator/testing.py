@@ -11,10 +11,10 @@ from jsonschema import Draft202012Validator
 
 from .engine import Engine
 from .errors import Location, Problem
-from .policy import _jsonable, _schema_message
+from .policy import schema_problems
 from .repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet
 from .resources import load_schema
-from .yamlsource import SourceDoc, load_yaml
+from .yamlsource import SourceDoc, display_path, load_yaml
 
 
 @dataclass
@@ -114,21 +114,13 @@ def _rule_key(name: str, default_policy: str | None) -> tuple[str | None, str]:
 
 
 def load_cases(path: Path) -> tuple[SourceDoc | None, list[Problem]]:
-    doc, problems = load_yaml(path, _display(path))
+    doc, problems = load_yaml(path, display_path(path))
     if doc is None or problems:
         return None, problems
     validator = Draft202012Validator(load_schema("policy-test.schema.json"))
-    for error in validator.iter_errors(_jsonable(doc.value)):
-        message, hint, at_key = _schema_message(error)
-        problems.append(doc.problem("test_schema", message, tuple(error.absolute_path), hint=hint))
+    problems = schema_problems(doc, validator, "test_schema")
     return (None if problems else doc), problems
 
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
 
 
 def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | None) -> CaseResult:

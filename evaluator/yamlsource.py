@@ -81,6 +81,14 @@ class SourceDoc:
         return Location(self.file, line, column)
 
 
+def display_path(path: Path) -> str:
+    """A file's name as problems show it: relative to the working folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader: plain data only, never Python objects."""
 

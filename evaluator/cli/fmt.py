@@ -9,13 +9,8 @@ from pathlib import Path
 import click
 
 from ..fmt import format_file, policy_files_in
+from ..yamlsource import display_path
 
-
-def _display(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 @click.command()
@@ -47,7 +42,7 @@ def fmt(paths, check, show_diff):
     files = policy_files_in(list(paths))
     changed, unreadable, broken, failed = [], False, False, 0
     for path in files:
-        shown = _display(path)
+        shown = display_path(path)
         outcome = format_file(path, shown)
         if outcome.problem is not None:
             click.echo(outcome.problem.render(), err=True)
