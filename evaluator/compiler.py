@@ -12,6 +12,7 @@ is left undetermined, to explain it.
 from __future__ import annotations
 
 import operator
+from operator import itemgetter
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date
@@ -34,10 +35,20 @@ class Entry:
         self.id = contact["id"]
         self.contact = contact
         self.date = d = contact["date"]
-        self.ordinal = d.toordinal()
-        self.iso = d.isocalendar()[:2]
+        days = _days
+        known = days.get(d)
+        if known is None:
+            if len(days) >= 100_000:
+                days.clear()
+            known = days[d] = (d.toordinal(), d.isocalendar()[:2])
+        self.ordinal, self.iso = known
         self.index = index
         self.outputs: dict = {}
+
+
+# A batch has a few hundred distinct dates and a million contacts: each date's ordinal and ISO
+# week are worked out once.
+_days: dict = {}
 
 
 @dataclass
@@ -57,14 +68,15 @@ class Trace:
 
 
 class Context:
-    """The contact being decided, the patient's earlier contacts, and scratch space."""
+    """The contact being decided, the patient's earlier contacts, and scratch space. One
+    context serves all of a patient's contacts in turn: `at` moves it to the next one."""
 
     __slots__ = ("cur", "contact", "history", "ordinals", "row", "trace", "scratch", "memo", "indexes")
 
-    def __init__(self, cur: Entry, history: list[Entry], ordinals: list[int], trace: Trace | None = None,
+    def __init__(self, cur: Entry | None, history: list[Entry], ordinals: list[int], trace: Trace | None = None,
                  memo: dict | None = None, indexes: dict | None = None):
         self.cur = cur
-        self.contact = cur.contact
+        self.contact = cur.contact if cur is not None else None
         self.history = history
         self.ordinals = ordinals
         self.row: Entry | None = None
@@ -75,6 +87,13 @@ class Context:
         self.memo = memo
         # Per patient: field combination -> values -> Bucket of earlier contacts.
         self.indexes = indexes
+
+    def at(self, cur: Entry) -> Context:
+        """The context for deciding `cur`, the patient's next contact. Scratch values are
+        written by each count before it reads them, so nothing of the previous contact leaks."""
+        self.cur = cur
+        self.contact = cur.contact
+        return self
 
 
 class CountRange:
@@ -709,6 +728,20 @@ def bucket_key(entry: Entry, fields: tuple[str, ...]) -> tuple:
     that output of its decision was true."""
     return tuple([entry.outputs.get(f[4:]) is True if f.startswith(WAS_PREFIX) else entry.contact[f]
                   for f in fields])
+
+
+def bucket_key_function(fields: tuple[str, ...]):
+    """bucket_key(entry, fields) as a function of the entry, made once per field combination:
+    for the common shape (facts first, then at most one "was:output") without a loop."""
+    facts = tuple(f for f in fields if not f.startswith(WAS_PREFIX))
+    was = tuple(f[len(WAS_PREFIX):] for f in fields if f.startswith(WAS_PREFIX))
+    if facts and fields == facts + tuple(WAS_PREFIX + w for w in was) and len(was) <= 1:
+        values = itemgetter(*facts) if len(facts) > 1 else (lambda contact, name=facts[0]: (contact[name],))
+        if not was:
+            return lambda entry: values(entry.contact)
+        output = was[0]
+        return lambda entry: (*values(entry.contact), entry.outputs.get(output) is True)
+    return lambda entry: bucket_key(entry, fields)
 
 
 class Bucket:

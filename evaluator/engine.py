@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import ast
-from .compiler import Bucket, Context, Entry, Trace, bucket_key
+from .compiler import Bucket, Context, Entry, Trace, bucket_key_function
 from .contacts import check_contact
 from .policy import PolicyVersion, Rule
 from .repository import PolicySet
@@ -158,6 +158,7 @@ class Engine:
         # What a decided contact's outputs are before any rule gives them a value.
         self._empty_outputs = {o.name: ([] if o.combine == "union" else None) for o in self.outputs}
         self.index_keys = tuple(sorted({k for v in policy_set.versions() for k in v.index_keys}))
+        self._bucket_keys = {fields: bucket_key_function(fields) for fields in self.index_keys}
         self._build_dispatch()
         # Replaying a history (evaluate_one) needs of each earlier contact only the outputs
         # that some history filter reads with `was …`: only the rules that set those run.
@@ -193,14 +194,13 @@ class Engine:
         self.by_value = {k: tuple(sorted(vs + unguarded, key=lambda v: order[id(v)])) for k, vs in by_value.items()}
 
     # -- one contact ---------------------------------------------------------------------
-    def decide(self, cur: Entry, history: list[Entry], ordinals: list[int], explain: list | None = None,
-               memo: dict | None = None, indexes: dict | None = None, outputs_only: bool = False) -> dict:
-        """Decide one contact. With `outputs_only` (replaying a history whose findings nobody
-        reads) only the outputs that history filters read back (`was …`) are decided; they are
-        the same as in a full decision."""
+    def decide(self, ctx: Context, explain: list | None = None, outputs_only: bool = False) -> dict:
+        """Decide ctx.cur, the patient's next contact. With `outputs_only` (replaying a history
+        whose findings nobody reads) only the outputs that history filters read back (`was …`)
+        are decided; they are the same as in a full decision."""
+        cur = ctx.cur
         contact = cur.contact
         day = cur.date
-        ctx = Context(cur, history, ordinals, memo=memo, indexes=indexes)
         applied = []
         findings = []
         unsure = []  # policies whose applies_when was unknown: reported only if none applied
@@ -365,21 +365,24 @@ class Engine:
         (the outputs read back with `was …`): their own decisions are not to be used.
         With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
         millions then holds short strings instead of nested dicts. Records are released as
-        they are read. With `jobs` > 1 and `emit`, patients are decided in that many forked
-        processes (patients share no history, so the decisions are the same)."""
+        they are read. With `jobs` > 1 and `emit`, a large batch is decided in that many forked
+        processes, split by patient (patients share no history, so the decisions are the
+        same; see parallel.py)."""
         with cyclic_gc_paused():
             return self._evaluate(records, line_errors, explain, full, emit, jobs)
 
     def _evaluate(self, records, line_errors, explain, full, emit, jobs) -> tuple[list, dict]:
-        decisions, groups = self._prepare(records, line_errors, emit)
-        if jobs > 1 and emit is not None and not explain and full is None and len(groups) > 1:
-            from .parallel import decide_in_processes
+        if jobs > 1 and emit is not None and not explain and full is None:
+            from .parallel import evaluate_in_processes
 
-            decided = decide_in_processes(self, list(groups.values()), emit, jobs)
-            if decided is not None:  # None: forking is not possible or not safe here
-                for i, text in decided:
-                    decisions[i] = text
-                return decisions, {}
+            decided = evaluate_in_processes(self, records, line_errors, emit, jobs)
+            if decided is not None:  # None: a small batch, or forking is not possible or safe
+                return decided, {}
+        return self._evaluate_here(records, line_errors, explain, full, emit)
+
+    def _evaluate_here(self, records, line_errors, explain, full, emit) -> tuple[list, dict]:
+        """The batch decided in this process."""
+        decisions, groups = self._prepare(records, line_errors, emit)
         traces: dict = {}
         for items in groups.values():
             self._decide_patient(items, decisions, traces, explain, full, emit)
@@ -420,20 +423,20 @@ class Engine:
         memo: dict | None = None if self.reference else {}
         index_keys = () if self.reference else self.index_keys
         indexes: dict | None = None if self.reference else {fields: {} for fields in index_keys}
+        ctx = Context(None, history, ordinals, memo=memo, indexes=indexes)
+        keyed = [(indexes[fields], self._bucket_keys[fields]) for fields in index_keys]
         for ordinal, _, _, i, typed in items:
             entry = Entry(typed, len(history))
             trace = [] if self.reference or (explain and entry.id in explain) else None
-            decision = self.decide(entry, history, ordinals, trace, memo, indexes,
-                                   full is not None and i not in full)
+            decision = self.decide(ctx.at(entry), trace, full is not None and i not in full)
             if trace is not None and explain and entry.id in explain:
                 traces[entry.id] = (entry, trace)
             decisions[i] = decision if emit is None else emit(decision)
             entry.outputs = decision["outputs"]
             history.append(entry)
             ordinals.append(ordinal)
-            for fields in index_keys:
-                key = bucket_key(entry, fields)
-                buckets = indexes[fields]
+            for buckets, key_of in keyed:
+                key = key_of(entry)
                 bucket = buckets.get(key)
                 if bucket is None:
                     bucket = buckets[key] = Bucket()
