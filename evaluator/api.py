@@ -99,8 +99,9 @@ class Repository:
 
     def evaluate_to_ndjson(self, lines: Iterable[str | bytes], jobs: int = 1) -> list[str]:
         """Like evaluate_lines, but each decision comes back as its NDJSON line (no line
-        feed): for large batches, as it keeps no decision dicts around. `jobs` > 1
-        decides patients in that many forked processes; the decisions are the same."""
+        feed): for large batches, as it keeps no decision dicts around. With `jobs` > 1 a
+        large batch is split by patient over that many forked processes (see parallel.py);
+        the decisions are the same."""
         with cyclic_gc_paused():  # parsing allocates as much as deciding (see engine)
             records, errors = parse_ndjson(lines)
             decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=ndjson_line, jobs=jobs)

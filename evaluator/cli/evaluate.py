@@ -8,15 +8,17 @@ import sys
 import click
 
 from ..explain import render_text, trace_json
+from ..parallel import MIN_RECORDS, usable_processors
 from .common import POLICIES_OPTION, load_or_exit, read_input_lines
 
 
 @click.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
 @POLICIES_OPTION
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Processes to decide patients in (forked; the decisions are the same). "
-                   "Gains are modest: reading, checking and writing stay in one process.")
+@click.option("--jobs", "-j", type=click.IntRange(0, 64), default=0, show_default=True,
+              help="Processes to decide in, patients split between them (forked; the decisions "
+                   "are the same). 0: one per processor this process may use. A batch under "
+                   f"{MIN_RECORDS:,} contacts, or with a duplicate id, is decided in one.")
 def evaluate(file, policies_dir, jobs):
     """Decide NDJSON contacts from FILE (or standard input); NDJSON decisions to standard output.
 
@@ -30,7 +32,7 @@ def evaluate(file, policies_dir, jobs):
     """
     repo = load_or_exit(policies_dir)
     lines = read_input_lines(file)
-    decisions = repo.evaluate_to_ndjson(lines, jobs=jobs)
+    decisions = repo.evaluate_to_ndjson(lines, jobs=jobs or usable_processors())
     del lines
     out = sys.stdout.buffer
     for start in range(0, len(decisions), 10000):
