@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import BinaryIO
 from pathlib import Path
 
 import orjson
 
 from .engine import Engine, cyclic_gc_paused
+from .parallel import evaluate_lines_in_processes
 from .repository import PolicySet, load_policies
 
 
@@ -24,17 +26,20 @@ def split_ndjson(data: bytes | str) -> list:
     lines = data.split(lf)
     if lines and lines[-1] == empty:
         lines.pop()
+    if cr not in data:  # the common case: nothing to strip
+        return lines
     return [line[:-1] if line.endswith(cr) else line for line in lines]
 
 
-def parse_ndjson(lines: Iterable[str | bytes]) -> tuple[list, dict]:
+def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = None) -> tuple[list, dict]:
     """Records from NDJSON lines (text, or bytes decoded line by line) and, by index, the
     errors of lines that are not JSON objects or not UTF-8: each such line is reported on its
-    own and the others are still read."""
+    own and the others are still read. `numbers`: the lines' numbers in the whole input, for
+    the errors (default 1, 2, …)."""
     records: list = []
     errors: dict = {}
     loads = orjson.loads
-    for number, line in enumerate(lines, start=1):
+    for number, line in zip(numbers, lines) if numbers is not None else enumerate(lines, start=1):
         try:
             record = loads(line)
         except ValueError as exc:
@@ -103,9 +108,32 @@ class Repository:
         large batch is split by patient over that many forked processes (see parallel.py);
         the decisions are the same."""
         with cyclic_gc_paused():  # parsing allocates as much as deciding (see engine)
+            if jobs > 1:
+                lines = lines if isinstance(lines, list) else list(lines)
+                decided = evaluate_lines_in_processes(self.engine, lines, jobs)
+                if decided is not None:
+                    return [line[:-1].decode("utf-8") for line in decided]
             records, errors = parse_ndjson(lines)
-            decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=ndjson_line, jobs=jobs)
+            decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=ndjson_line)
         return decisions
+
+    def write_ndjson(self, lines: Iterable[str | bytes], out: BinaryIO, jobs: int = 1) -> int:
+        """Decide NDJSON lines and write the decisions to `out` as NDJSON (UTF-8), in input
+        order, as `regelverk evaluate` does; returns how many. `jobs` as in evaluate_to_ndjson."""
+        with cyclic_gc_paused():
+            if jobs > 1:
+                lines = lines if isinstance(lines, list) else list(lines)
+                decided = evaluate_lines_in_processes(self.engine, lines, jobs)
+                if decided is not None:
+                    del lines
+                    for start in range(0, len(decided), 10_000):
+                        out.write(b"".join(decided[start:start + 10_000]))
+                    return len(decided)
+            decisions = self.evaluate_to_ndjson(lines)
+        del lines
+        for start in range(0, len(decisions), 10_000):
+            out.write(("\n".join(decisions[start:start + 10_000]) + "\n").encode("utf-8"))
+        return len(decisions)
 
     def explain(self, lines: Iterable[str], contact_id: str):
         """One contact of an NDJSON batch: (decision, trace, typed contact), or Nones when the

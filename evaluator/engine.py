@@ -356,8 +356,7 @@ class Engine:
                 "policies": [], "outputs": dict(self._null_outputs), "findings": [], "errors": errors}
 
     def evaluate(self, records: list, *, line_errors: dict | None = None,
-                 explain: set | None = None, full: set | None = None, emit=None,
-                 jobs: int = 1) -> tuple[list, dict]:
+                 explain: set | None = None, full: set | None = None, emit=None) -> tuple[list, dict]:
         """Decide every record, in input order. `line_errors` marks records that could not be
         read at all (their index → errors). Returns the decisions and, for contact ids in
         `explain`, the list of VersionTrace of each. With `full` (a set of input indexes), only
@@ -365,28 +364,13 @@ class Engine:
         (the outputs read back with `was …`): their own decisions are not to be used.
         With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
         millions then holds short strings instead of nested dicts. Records are released as
-        they are read. With `jobs` > 1 and `emit`, a large batch is decided in that many forked
-        processes, split by patient (patients share no history, so the decisions are the
-        same; see parallel.py)."""
+        they are read."""
         with cyclic_gc_paused():
-            return self._evaluate(records, line_errors, explain, full, emit, jobs)
-
-    def _evaluate(self, records, line_errors, explain, full, emit, jobs) -> tuple[list, dict]:
-        if jobs > 1 and emit is not None and not explain and full is None:
-            from .parallel import evaluate_in_processes
-
-            decided = evaluate_in_processes(self, records, line_errors, emit, jobs)
-            if decided is not None:  # None: a small batch, or forking is not possible or safe
-                return decided, {}
-        return self._evaluate_here(records, line_errors, explain, full, emit)
-
-    def _evaluate_here(self, records, line_errors, explain, full, emit) -> tuple[list, dict]:
-        """The batch decided in this process."""
-        decisions, groups = self._prepare(records, line_errors, emit)
-        traces: dict = {}
-        for items in groups.values():
-            self._decide_patient(items, decisions, traces, explain, full, emit)
-        return decisions, traces
+            decisions, groups = self._prepare(records, line_errors, emit)
+            traces: dict = {}
+            for items in groups.values():
+                self._decide_patient(items, decisions, traces, explain, full, emit)
+            return decisions, traces
 
     def _prepare(self, records: list, line_errors: dict | None, emit) -> tuple[list, dict]:
         """Check every record: invalid ones get their decision now; the valid ones are grouped

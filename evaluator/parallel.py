@@ -1,22 +1,38 @@
-"""Decide a batch in forked worker processes: patients share no history, so they split freely.
+"""Decide a large NDJSON batch in forked worker processes: patients share no history.
 
-The parent has read the records; it deals them out by patient into shares, forks one worker per
-share but the first, and decides the first share itself meanwhile. A worker inherits the
-records through fork (nothing is pickled on the way in), checks and decides its share as a
-batch of its own, and sends back the decisions' NDJSON lines joined by line feeds (a JSON text
-holds none) in a temporary file, in the order of its share: the parent knows the share, so no indexes travel.
+The parent deals the input lines out by patient into shares without parsing them (the
+patient's id is read off the line's text where that is safe, else the line is parsed), forks
+one worker per share but the first and decides the first share itself meanwhile. Each process
+parses, checks and decides its share as a batch of its own (the lines come through fork;
+nothing is pickled on the way in), writing each decision's NDJSON line to an unlinked
+temporary file as it is made; a worker sends back, in a second one, where each of its
+decisions is in the first, and the ids its contacts give. The parent puts the lines in input
+order.
+
+The result is exactly that of one process, or the batch is decided again in one process:
+every process checks that each contact it parsed belongs to its share, and the parent checks
+that no contact id is used twice across the batch (whether an id is a duplicate depends on the
+whole batch, contract section 4).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 import threading
 
-# Below this many records a batch is decided in one process: forking and gathering cost more
+import orjson
+
+# Below this many lines a batch is decided in one process: forking and gathering cost more
 # than they save.
 MIN_RECORDS = 20_000
+
+# `"patient": "…"` with no escape in the value (so its text is its UTF-8 bytes) and not after
+# a backslash (so the quote opens a key); used only on lines where "patient" occurs once.
+_PATIENT_BYTES = re.compile(rb'(?<!\\)"patient"\s*:\s*"([^"\\]*)"')
+_PATIENT_TEXT = re.compile(r'(?<!\\)"patient"\s*:\s*"([^"\\]*)"')
 
 
 def usable_processors() -> int:
@@ -33,70 +49,149 @@ def _fork_is_safe() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1 and sys.platform != "win32"
 
 
-def shares_by_patient(records: list, jobs: int) -> list[list[int]] | None:
-    """Input indexes dealt out by patient into `jobs` shares, or None when the batch must be
-    decided as one: when a contact id occurs twice, whether the second is a duplicate depends
-    on the whole batch (contract section 4). A record without a readable patient is invalid
-    anyway and goes to the first share."""
-    ids = [r.get("id") for r in records if type(r) is dict]
-    ids = [i for i in ids if type(i) is str]
-    if len(set(ids)) != len(ids):
-        return None
-    patients = [r.get("patient") if type(r) is dict else None for r in records]
-    dealt = [hash(p) % jobs if type(p) is str else 0 for p in patients]
+def _key(patient) -> bytes:
+    """What a patient is dealt out by: the UTF-8 of the id (b"" when there is none)."""
+    return patient.encode("utf-8", "surrogatepass") if type(patient) is str else b""
+
+
+def patient_key(line: bytes | str) -> bytes:
+    """The patient key of one NDJSON line: read off the text when "patient" occurs once with a
+    plain text value, else from the parsed line. Either way the share a contact lands in is
+    checked again after parsing (see _decide_share)."""
+    if type(line) is bytes:
+        if line.count(b'"patient"') == 1:
+            found = _PATIENT_BYTES.search(line)
+            if found is not None:
+                return found.group(1)
+    elif line.count('"patient"') == 1:
+        found = _PATIENT_TEXT.search(line)
+        if found is not None:
+            return _key(found.group(1))
+    try:
+        record = orjson.loads(line)
+    except ValueError:
+        return b""
+    return _key(record.get("patient")) if type(record) is dict else b""
+
+
+def shares_by_patient(lines: list, jobs: int) -> list[list[int]]:
+    """Line indexes dealt out into `jobs` shares, all lines of one patient in one share."""
+    dealt = [hash(patient_key(line)) % jobs for line in lines]
     return [[i for i, k in enumerate(dealt) if k == share] for share in range(jobs)]
 
 
-def _decide_share(engine, records: list, line_errors: dict | None, emit, share: list[int]) -> list:
-    subset = [records[i] for i in share]
-    errors = None
-    if line_errors:
-        errors = {k: line_errors[i] for k, i in enumerate(share) if i in line_errors}
-    decisions, _ = engine._evaluate_here(subset, errors, None, None, emit)
-    return decisions
+class _Misdealt(Exception):
+    """A contact in a share its patient does not belong to."""
 
 
-def evaluate_in_processes(engine, records: list, line_errors: dict | None, emit, jobs: int) -> list | None:
-    """Every record's decision as its NDJSON line (`emit` must give one-line texts), in input
-    order, decided in up to `jobs` processes; None when the batch is better or only safely
-    decided in one (small, duplicate ids, no fork, other threads running)."""
-    if jobs < 2 or len(records) < MIN_RECORDS or not _fork_is_safe():
+class _Spool:
+    """An emit function that writes each decision's NDJSON line (with its line feed) to a file
+    as it is made and returns its number in that file: the batch's decisions list then holds
+    small numbers instead of a million texts, and no text is encoded twice."""
+
+    def __init__(self, file):
+        self._write = file.write
+        self.count = 0
+
+    def __call__(self, decision: dict) -> int:
+        self._write(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE))
+        n = self.count
+        self.count = n + 1
+        return n
+
+
+def _decide_share(engine, lines: list, share: list[int], k: int, jobs: int, spool_file) -> tuple[list, list]:
+    """Parse, check and decide share number `k`, writing the decisions to `spool_file` in the
+    order they are made. Returns, in share order, each decision's number in the spool, and the
+    ids the share's contacts give (all of them, valid or not)."""
+    from .api import parse_ndjson
+
+    records, errors = parse_ndjson([lines[i] for i in share], numbers=[i + 1 for i in share])
+    ids = []
+    for record in records:
+        if type(record) is dict:
+            patient = record.get("patient")
+            if type(patient) is str and hash(_key(patient)) % jobs != k:
+                raise _Misdealt
+            ids.append(record.get("id"))
+    spool = _Spool(spool_file)
+    order, groups = engine._prepare(records, errors, spool)
+    for items in groups.values():
+        engine._decide_patient(items, order, {}, None, None, spool)
+    spool_file.flush()
+    return order, [i for i in ids if type(i) is str]
+
+
+def _read_spool(spool_file, order: list[int]) -> list[bytes]:
+    """A share's decision lines in share order, from its spool."""
+    spool_file.seek(0)
+    made = spool_file.read().splitlines(keepends=True)  # a JSON text holds no line break
+    if len(made) != len(order):
+        raise ValueError("a spool holds fewer lines than its share has decisions")
+    return [made[n] for n in order]
+
+
+def _gather(pid: int, spool_file, meta_file, share: list[int]) -> tuple[list, list] | None:
+    """A worker's decision lines (share order) and ids, once it has ended; None if it failed."""
+    _, status = os.waitpid(pid, 0)
+    with spool_file, meta_file:
+        if status != 0:
+            return None
+        meta_file.seek(0)
+        meta = orjson.loads(meta_file.read())
+        if len(meta["order"]) != len(share):
+            return None
+        return _read_spool(spool_file, meta["order"]), meta["ids"]
+
+
+def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] | None:
+    """Every line's decision as its NDJSON line (bytes, with the line feed), in input order,
+    decided in up to `jobs` processes; None when the batch is better or only safely decided
+    in one: small, no fork, other threads running, a contact id used twice, or a contact that
+    was not dealt out by its patient."""
+    if jobs < 2 or len(lines) < MIN_RECORDS or not _fork_is_safe():
         return None
-    shares = shares_by_patient(records, jobs)
-    if shares is None:
-        return None
-    shares = [s for s in shares if s]
+    shares = shares_by_patient(lines, jobs)
     workers = []
-    for share in shares[1:]:
-        # The answer goes through an unlinked temporary file, not a pipe: a pipe moves a few
-        # hundred megabytes 64 KB at a time, with a switch between the processes each time.
-        answer = tempfile.TemporaryFile()
+    for k, share in enumerate(shares[1:], start=1):
+        if not share:
+            continue
+        # Answers go through unlinked temporary files, not pipes: a pipe moves a few hundred
+        # megabytes 64 KB at a time, with a switch between the processes each time.
+        spool_file, meta_file = tempfile.TemporaryFile(), tempfile.TemporaryFile()
         pid = os.fork()
         if pid == 0:  # the worker
             status = 1
             try:
-                texts = _decide_share(engine, records, line_errors, emit, share)
-                for start in range(0, len(texts), 10_000):  # a piece at a time: no giant string
-                    answer.write(("\n".join(texts[start:start + 10_000]) + "\n").encode("utf-8"))
-                answer.flush()
+                order, ids = _decide_share(engine, lines, share, k, jobs, spool_file)
+                meta_file.write(orjson.dumps({"order": order, "ids": ids}))
+                meta_file.flush()
                 status = 0
-            except BaseException:  # noqa: BLE001 - the parent decides the share again and reports
+            except BaseException:  # noqa: BLE001 - the batch is decided again in one process
                 pass
             finally:
                 os._exit(status)
-        workers.append((pid, answer, share))
-    decisions: list = [None] * len(records)
-    for i, text in zip(shares[0], _decide_share(engine, records, line_errors, emit, shares[0])):
-        decisions[i] = text
-    for pid, answer, share in workers:
-        _, status = os.waitpid(pid, 0)
-        with answer:
-            answer.seek(0)
-            texts = answer.read().decode("utf-8").split("\n")[:-1] if status == 0 else []
-        if len(texts) != len(share):
-            # The worker failed (killed, out of memory, a bug): decide its share here, where an
-            # error is raised and reported as usual.
-            texts = _decide_share(engine, records, line_errors, emit, share)
-        for i, text in zip(share, texts):
-            decisions[i] = text
+        workers.append((pid, spool_file, meta_file, share))
+    mine = None
+    try:
+        with tempfile.TemporaryFile() as spool_file:
+            order, ids = _decide_share(engine, lines, shares[0], 0, jobs, spool_file)
+            mine = _read_spool(spool_file, order), ids
+    except (_Misdealt, OSError):  # misdealt, or no room for the spool: decide in one process
+        pass
+    finally:  # the workers are waited for even when deciding here failed
+        gathered = [(share, _gather(pid, spool_file, meta_file, share))
+                    for pid, spool_file, meta_file, share in workers]
+    if mine is None or any(found is None for _, found in gathered):
+        # A worker failed (killed, out of memory, a bug) or a contact was misdealt: the caller
+        # decides the batch in one process, where an error is raised and reported as usual.
+        return None
+    decisions: list = [None] * len(lines)
+    all_ids: list = []
+    for share, (made, ids) in [(shares[0], mine), *gathered]:
+        for i, line in zip(share, made):
+            decisions[i] = line
+        all_ids += ids
+    if len(set(all_ids)) != len(all_ids):
+        return None  # an id used twice: which use is the duplicate depends on the whole batch
     return decisions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
@@ -10,19 +11,23 @@ import pytest
 from conftest import chat
 
 from evaluator import parallel
-from evaluator.api import ndjson_line, parse_ndjson
 
 
-def _lines(n: int = 600, seed: int = 5) -> list[str]:
+def _lines(n: int = 600, seed: int = 5) -> list[bytes]:
     rnd = random.Random(seed)
     lines = []
     for i in range(n):
         c = chat(f"c{i}", f"2024-{rnd.randint(1, 12):02d}-{rnd.randint(1, 28):02d}", patient=f"p{rnd.randrange(40)}",
                  unit=rnd.choice(["u1", "u2"]), dialogue=rnd.choice([True, True, True, False, None]))
-        lines.append(json.dumps(c))
-    lines[11] = "not json"
-    lines[12] = json.dumps({"id": "bad", "patient": "p1", "date": "2024-02-30"})  # invalid contact
-    lines[13] = "[1, 2]"  # JSON, but not an object: no patient to split by
+        lines.append(json.dumps(c).encode())
+    lines[11] = b"not json"
+    lines[12] = json.dumps({"id": "bad", "patient": "p1", "date": "2024-02-30"}).encode()  # invalid contact
+    lines[13] = b"[1, 2]"  # JSON, but not an object: no patient to deal it out by
+    lines[14] = b'{"id": "c14", "patient": "p\xff"}'  # not UTF-8
+    # The patient written with an escape, or with a second "patient" key inside another field:
+    # read from the parsed line, and still dealt out with the patient's other contacts.
+    lines[15] = lines[15].replace(b'"patient": "p', b'"patient": "\\u0070')
+    lines[16] = lines[16].replace(b'"unit"', b'"note": {"patient": "someone else"}, "unit"')
     return lines
 
 
@@ -31,50 +36,80 @@ def small_batches_split(monkeypatch):
     monkeypatch.setattr(parallel, "MIN_RECORDS", 1)
 
 
-def _serial(repo, lines):
+def _one_process(repo, lines):
     return repo.evaluate_to_ndjson(lines, jobs=1)
 
 
 def test_forked_batch_gives_the_same_lines_in_input_order(repo, small_batches_split):
     lines = _lines()
-    records, errors = parse_ndjson(lines)
-    forked = parallel.evaluate_in_processes(repo.engine, records, errors, ndjson_line, 3)
+    forked = parallel.evaluate_lines_in_processes(repo.engine, lines, 3)
     assert forked is not None  # it did split
-    assert forked == _serial(repo, lines)
+    assert all(line.endswith(b"}\n") for line in forked)
+    forked = [line[:-1].decode("utf-8") for line in forked]
+    assert forked == _one_process(repo, lines)
     assert repo.evaluate_to_ndjson(lines, jobs=2) == forked
-    statuses = [json.loads(t)["status"] for t in forked]
-    assert statuses[11:14] == ["invalid"] * 3 and statuses.count("decided") > 500
+    assert repo.evaluate_to_ndjson([line.decode("utf-8", "replace") for line in lines], jobs=2) \
+        == _one_process(repo, [line.decode("utf-8", "replace") for line in lines])
+    decided = [json.loads(t) for t in forked]
+    assert [d["status"] for d in decided[11:15]] == ["invalid"] * 4
+    assert decided[11]["errors"][0]["message"].startswith("line 12 is not JSON")  # the input's line number
+    assert decided[14]["errors"][0]["message"] == "line 15 is not UTF-8 text (byte 28)"
+    assert sum(d["status"] == "decided" for d in decided) > 550
 
 
-def test_a_patient_stays_in_one_share(small_batches_split):
-    records, _ = parse_ndjson(_lines())
-    shares = parallel.shares_by_patient(records, 3)
+def test_a_patient_lands_in_one_share(small_batches_split):
+    lines = _lines()
+    shares = parallel.shares_by_patient(lines, 3)
+    assert sorted(i for share in shares for i in share) == list(range(len(lines)))
     where: dict = {}
     for k, share in enumerate(shares):
         for i in share:
-            record = records[i]
+            try:
+                record = json.loads(lines[i])
+            except ValueError:
+                continue
             if isinstance(record, dict):
-                assert where.setdefault(record["patient"], k) == k
-    assert sorted(i for share in shares for i in share) == list(range(len(records)))
-    assert 13 in shares[0] and 11 in shares[0]  # not JSON, not an object: the first share
+                assert where.setdefault(record["patient"], k) == k, i
 
 
-def test_duplicate_ids_keep_the_batch_in_one_process(repo, small_batches_split):
+def test_patient_key_reads_the_text_only_where_it_is_safe():
+    assert parallel.patient_key(b'{"id": "a", "patient" : "p1"}') == b"p1"
+    assert parallel.patient_key('{"id": "a", "patient":"p\u00e5"}') == "p\u00e5".encode()
+    assert parallel.patient_key(b'{"patient": "p\\u00e5"}') == "p\u00e5".encode()  # escaped: parsed
+    assert parallel.patient_key(b'{"x": {"patient": "q"}, "patient": "p"}') == b"p"  # twice: parsed
+    assert parallel.patient_key(b'{"a\\"patient": "q", "patient": "p"}') == b"p"
+    assert parallel.patient_key(b'{"patient": 7}') == b""
+    assert parallel.patient_key(b"broken") == b""
+
+
+def test_a_misdealt_contact_sends_the_batch_to_one_process(repo, small_batches_split):
+    # "patient" occurs once as text, but as the key of a nested object; the contact's own
+    # patient is written with an escape: the text names the wrong patient.
     lines = _lines()
-    lines[40] = lines[30]  # the second c30 is a duplicate, whichever patient shares it
-    records, errors = parse_ndjson(lines)
-    assert parallel.evaluate_in_processes(repo.engine, records, errors, ndjson_line, 2) is None
-    decided = repo.evaluate_to_ndjson(lines, jobs=2)
-    assert decided == _serial(repo, lines)
-    assert "already used by input 31" in decided[40]
+    decoy = next(f"x{n}" for n in range(100) if hash(f"x{n}".encode()) % 2 != hash(b"p1") % 2)
+    lines.append(b'{"id": "s1", "p\\u0061tient": "p1", "meta": {"patient": "%s"}, "unit": "u1", '
+                 b'"region": "testland", "date": "2024-06-01", "channel": "written", "dialogue": true, '
+                 b'"documented": true}' % decoy.encode())
+    assert parallel.patient_key(lines[-1]) == decoy.encode()
+    assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2) is None
+    assert repo.evaluate_to_ndjson(lines, jobs=2) == _one_process(repo, lines)
+
+
+def test_duplicate_ids_send_the_batch_to_one_process(repo, small_batches_split):
+    for first, second in ((30, 40), (30, 31)):  # in other shares or maybe the same one
+        lines = _lines()
+        lines[second] = lines[first]
+        assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2) is None
+        decided = repo.evaluate_to_ndjson(lines, jobs=2)
+        assert decided == _one_process(repo, lines)
+        assert f"already used by input {first + 1}" in decided[second]
 
 
 def test_small_batches_are_not_split(repo):
-    records, errors = parse_ndjson(_lines(50))
-    assert parallel.evaluate_in_processes(repo.engine, records, errors, ndjson_line, 2) is None
+    assert parallel.evaluate_lines_in_processes(repo.engine, _lines(50), 2) is None
 
 
-def test_a_failed_worker_is_made_good_by_the_parent(repo, small_batches_split, monkeypatch):
+def test_a_failed_worker_sends_the_batch_to_one_process(repo, small_batches_split, monkeypatch):
     parent = os.getpid()
     plain = parallel._decide_share
 
@@ -85,7 +120,12 @@ def test_a_failed_worker_is_made_good_by_the_parent(repo, small_batches_split, m
 
     monkeypatch.setattr(parallel, "_decide_share", failing_in_workers)
     lines = _lines()
-    records, errors = parse_ndjson(lines)
-    forked = parallel.evaluate_in_processes(repo.engine, records, errors, ndjson_line, 2)
-    monkeypatch.setattr(parallel, "_decide_share", plain)
-    assert forked == _serial(repo, lines)
+    assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2) is None
+    assert repo.evaluate_to_ndjson(lines, jobs=2) == _one_process(repo, lines)
+
+
+def test_write_ndjson_in_processes_writes_what_one_process_writes(repo, small_batches_split):
+    lines = _lines()
+    one, two = io.BytesIO(), io.BytesIO()
+    assert repo.write_ndjson(lines, one, jobs=1) == repo.write_ndjson(lines, two, jobs=2) == len(lines)
+    assert one.getvalue() == two.getvalue() and one.getvalue().count(b"\n") == len(lines)

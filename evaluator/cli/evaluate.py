@@ -32,11 +32,8 @@ def evaluate(file, policies_dir, jobs):
     """
     repo = load_or_exit(policies_dir)
     lines = read_input_lines(file)
-    decisions = repo.evaluate_to_ndjson(lines, jobs=jobs or usable_processors())
-    del lines
     out = sys.stdout.buffer
-    for start in range(0, len(decisions), 10000):
-        out.write(("\n".join(decisions[start:start + 10000]) + "\n").encode("utf-8"))
+    repo.write_ndjson(lines, out, jobs=jobs or usable_processors())
     out.flush()
 
 
