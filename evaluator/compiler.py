@@ -236,7 +236,11 @@ class Compiler:
             if limit is not None and not self.traced:
                 # count … >= K: counting can stop at K matches; unknown rows cannot undo that.
                 counted = self._aggregate(node.left, limit)
-                return lambda ctx: _range_compare(">=", counted(ctx), limit)
+
+                def count_reaches(ctx):
+                    n = counted(ctx)
+                    return n >= limit if type(n) is int else _range_compare(">=", n, limit)
+                return count_reaches
             left, right = c(node.left), c(node.right)
             fn = _ALL_OPS[node.op]
             if _has_count(node):
