@@ -17,7 +17,7 @@ from .common import POLICIES_OPTION, load_or_exit, read_input_lines
 @POLICIES_OPTION
 @click.option("--jobs", "-j", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Processes to decide in, patients split between them (forked; the decisions "
-                   "are the same). 0: one per processor this process may use. A batch under "
+                   "are the same). 0: one per processor this process may use, at most 8. A batch under "
                    f"{MIN_RECORDS:,} contacts, or with a duplicate id, is decided in one.")
 def evaluate(file, policies_dir, jobs):
     """Decide NDJSON contacts from FILE (or standard input); NDJSON decisions to standard output.
@@ -33,7 +33,7 @@ def evaluate(file, policies_dir, jobs):
     repo = load_or_exit(policies_dir)
     lines = read_input_lines(file)
     out = sys.stdout.buffer
-    repo.write_ndjson(lines, out, jobs=jobs or usable_processors())
+    repo.write_ndjson(lines, out, jobs=jobs or min(8, usable_processors()))
     out.flush()
 
 
