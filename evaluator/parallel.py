@@ -29,10 +29,10 @@ import orjson
 # than they save.
 MIN_RECORDS = 20_000
 
-# `"patient": "…"` with no escape in the value (so its text is its UTF-8 bytes) and not after
-# a backslash (so the quote opens a key); used only on lines where "patient" occurs once.
-_PATIENT_BYTES = re.compile(rb'(?<!\\)"patient"\s*:\s*"([^"\\]*)"')
-_PATIENT_TEXT = re.compile(r'(?<!\\)"patient"\s*:\s*"([^"\\]*)"')
+# `"patient": "…"` with no escape in the value (so its text is its UTF-8 bytes); used only on
+# lines where "patient" occurs once and not after a backslash (so the quote opens a key).
+_PATIENT_BYTES = re.compile(rb'"patient"\s*:\s*"([^"\\]*)"')
+_PATIENT_TEXT = re.compile(r'"patient"\s*:\s*"([^"\\]*)"')
 
 
 def usable_processors() -> int:
@@ -59,13 +59,12 @@ def patient_key(line: bytes | str) -> bytes:
     plain text value, else from the parsed line. Either way the share a contact lands in is
     checked again after parsing (see _decide_share)."""
     if type(line) is bytes:
-        if line.count(b'"patient"') == 1:
-            found = _PATIENT_BYTES.search(line)
-            if found is not None:
-                return found.group(1)
-    elif line.count('"patient"') == 1:
+        found = _PATIENT_BYTES.search(line)
+        if found is not None and line.count(b'"patient"') == 1 and line[found.start() - 1:found.start()] != b"\\":
+            return found.group(1)
+    else:
         found = _PATIENT_TEXT.search(line)
-        if found is not None:
+        if found is not None and line.count('"patient"') == 1 and line[found.start() - 1:found.start()] != "\\":
             return _key(found.group(1))
     try:
         record = orjson.loads(line)
@@ -123,16 +122,17 @@ def _decide_share(engine, lines: list, share: list[int], k: int, jobs: int, spoo
 
 
 def _read_spool(spool_file, order: list[int]) -> list[bytes]:
-    """A share's decision lines in share order, from its spool."""
+    """A share's decision lines from its spool, in the order they were made."""
     spool_file.seek(0)
     made = spool_file.read().splitlines(keepends=True)  # a JSON text holds no line break
     if len(made) != len(order):
-        raise ValueError("a spool holds fewer lines than its share has decisions")
-    return [made[n] for n in order]
+        raise ValueError("a spool holds a different number of lines than its share has decisions")
+    return made
 
 
-def _gather(pid: int, spool_file, meta_file, share: list[int]) -> tuple[list, list] | None:
-    """A worker's decision lines (share order) and ids, once it has ended; None if it failed."""
+def _gather(pid: int, spool_file, meta_file, share: list[int]) -> tuple[list, list, list] | None:
+    """A worker's decision lines (in the order made), their numbers in share order, and the
+    ids, once it has ended; None if it failed."""
     _, status = os.waitpid(pid, 0)
     with spool_file, meta_file:
         if status != 0:
@@ -141,7 +141,7 @@ def _gather(pid: int, spool_file, meta_file, share: list[int]) -> tuple[list, li
         meta = orjson.loads(meta_file.read())
         if len(meta["order"]) != len(share):
             return None
-        return _read_spool(spool_file, meta["order"]), meta["ids"]
+        return _read_spool(spool_file, meta["order"]), meta["order"], meta["ids"]
 
 
 def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] | None:
@@ -176,7 +176,7 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] |
     try:
         with tempfile.TemporaryFile() as spool_file:
             order, ids = _decide_share(engine, lines, shares[0], 0, jobs, spool_file)
-            mine = _read_spool(spool_file, order), ids
+            mine = _read_spool(spool_file, order), order, ids
     except (_Misdealt, OSError):  # misdealt, or no room for the spool: decide in one process
         pass
     finally:  # the workers are waited for even when deciding here failed
@@ -188,9 +188,9 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] |
         return None
     decisions: list = [None] * len(lines)
     all_ids: list = []
-    for share, (made, ids) in [(shares[0], mine), *gathered]:
-        for i, line in zip(share, made):
-            decisions[i] = line
+    for share, (made, order, ids) in [(shares[0], mine), *gathered]:
+        for i, n in zip(share, order):
+            decisions[i] = made[n]
         all_ids += ids
     if len(set(all_ids)) != len(all_ids):
         return None  # an id used twice: which use is the duplicate depends on the whole batch
