@@ -4,10 +4,10 @@ The parent deals the input lines out by patient into shares without parsing them
 patient's id is read off the line's text where that is safe, else the line is parsed), forks
 one worker per share but the first and decides the first share itself meanwhile. Each process
 parses, checks and decides its share as a batch of its own (the lines come through fork;
-nothing is pickled on the way in), writing each decision's NDJSON line to an unlinked
-temporary file as it is made; a worker sends back, in a second one, where each of its
-decisions is in the first, and the ids its contacts give. The parent puts the lines in input
-order.
+nothing is pickled on the way in), keeping each decision's NDJSON line as it is made; a
+worker writes its lines to an unlinked temporary file and sends back, in a second one, where
+each decision of its share is in the first, and the ids its contacts give. The parent puts
+the lines in input order.
 
 The result is exactly that of one process, or the batch is decided again in one process:
 every process checks that each contact it parsed belongs to its share, and the parent checks
@@ -85,23 +85,45 @@ class _Misdealt(Exception):
 
 class _Spool:
     """An emit function that writes each decision's NDJSON line (with its line feed) to a file
-    as it is made and returns its number in that file: the batch's decisions list then holds
-    small numbers instead of a million texts, and no text is encoded twice."""
+    as it is made and returns its number there: a worker's batch then holds small numbers
+    instead of a million texts, and no text is encoded twice."""
 
     def __init__(self, file):
-        self._write = file.write
+        self._file = file
         self.count = 0
 
     def __call__(self, decision: dict) -> int:
-        self._write(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE))
+        self._file.write(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE))
         n = self.count
         self.count = n + 1
         return n
 
+    def lines(self) -> list[bytes]:
+        """The lines written, in the order they were made."""
+        self._file.flush()
+        self._file.seek(0)
+        return self._file.read().splitlines(keepends=True)  # a JSON text holds no line break
 
-def _decide_share(engine, lines: list, share: list[int], k: int, jobs: int, spool_file) -> tuple[list, list]:
-    """Parse, check and decide share number `k`, writing the decisions to `spool_file` in the
-    order they are made. Returns, in share order, each decision's number in the spool, and the
+
+class _Keep:
+    """An emit function like _Spool that keeps the lines in memory (the parent's own share).
+    Each line is copied out of the buffer orjson returns, which is a few kilobytes however
+    short the text: a few hundred thousand of those cost more than the copy."""
+
+    def __init__(self):
+        self._made: list[bytes] = []
+
+    def __call__(self, decision: dict) -> int:
+        self._made.append(memoryview(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE)).tobytes())
+        return len(self._made) - 1
+
+    def lines(self) -> list[bytes]:
+        return self._made
+
+
+def _decide_share(engine, lines: list, share: list[int], k: int, jobs: int, emit) -> tuple[list, list]:
+    """Parse, check and decide share number `k`, each decision given to `emit` (a _Spool or
+    _Keep) as it is made. Returns, in share order, each decision's number there, and the
     ids the share's contacts give (all of them, valid or not)."""
     from .api import parse_ndjson
 
@@ -113,21 +135,10 @@ def _decide_share(engine, lines: list, share: list[int], k: int, jobs: int, spoo
             if type(patient) is str and hash(_key(patient)) % jobs != k:
                 raise _Misdealt
             ids.append(record.get("id"))
-    spool = _Spool(spool_file)
-    order, groups = engine._prepare(records, errors, spool)
+    order, groups = engine._prepare(records, errors, emit)
     for items in groups.values():
-        engine._decide_patient(items, order, {}, None, None, spool)
-    spool_file.flush()
+        engine._decide_patient(items, order, {}, None, None, emit)
     return order, [i for i in ids if type(i) is str]
-
-
-def _read_spool(spool_file, order: list[int]) -> list[bytes]:
-    """A share's decision lines from its spool, in the order they were made."""
-    spool_file.seek(0)
-    made = spool_file.read().splitlines(keepends=True)  # a JSON text holds no line break
-    if len(made) != len(order):
-        raise ValueError("a spool holds a different number of lines than its share has decisions")
-    return made
 
 
 def _gather(pid: int, spool_file, meta_file, share: list[int]) -> tuple[list, list, list] | None:
@@ -139,9 +150,10 @@ def _gather(pid: int, spool_file, meta_file, share: list[int]) -> tuple[list, li
             return None
         meta_file.seek(0)
         meta = orjson.loads(meta_file.read())
-        if len(meta["order"]) != len(share):
+        made = _Spool(spool_file).lines()
+        if len(meta["order"]) != len(share) or len(made) != meta["made"]:
             return None
-        return _read_spool(spool_file, meta["order"]), meta["order"], meta["ids"]
+        return made, meta["order"], meta["ids"]
 
 
 def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] | None:
@@ -163,8 +175,10 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] |
         if pid == 0:  # the worker
             status = 1
             try:
-                order, ids = _decide_share(engine, lines, share, k, jobs, spool_file)
-                meta_file.write(orjson.dumps({"order": order, "ids": ids}))
+                spool = _Spool(spool_file)
+                order, ids = _decide_share(engine, lines, share, k, jobs, spool)
+                spool_file.flush()
+                meta_file.write(orjson.dumps({"order": order, "ids": ids, "made": spool.count}))
                 meta_file.flush()
                 status = 0
             except BaseException:  # noqa: BLE001 - the batch is decided again in one process
@@ -174,10 +188,10 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] |
         workers.append((pid, spool_file, meta_file, share))
     mine = None
     try:
-        with tempfile.TemporaryFile() as spool_file:
-            order, ids = _decide_share(engine, lines, shares[0], 0, jobs, spool_file)
-            mine = _read_spool(spool_file, order), order, ids
-    except (_Misdealt, OSError):  # misdealt, or no room for the spool: decide in one process
+        keep = _Keep()
+        order, ids = _decide_share(engine, lines, shares[0], 0, jobs, keep)
+        mine = keep.lines(), order, ids
+    except _Misdealt:
         pass
     finally:  # the workers are waited for even when deciding here failed
         gathered = [(share, _gather(pid, spool_file, meta_file, share))
