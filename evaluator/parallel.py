@@ -168,10 +168,15 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] |
     for k, share in enumerate(shares[1:], start=1):
         if not share:
             continue
-        # Answers go through unlinked temporary files, not pipes: a pipe moves a few hundred
-        # megabytes 64 KB at a time, with a switch between the processes each time.
-        spool_file, meta_file = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        pid = os.fork()
+        try:
+            # Answers go through unlinked temporary files, not pipes: a pipe moves a few
+            # hundred megabytes 64 KB at a time, with a switch between the processes each time.
+            spool_file, meta_file = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+            pid = os.fork()
+        except OSError:  # no room for a file, or no process to be had: one process it is
+            for started in workers:
+                _gather(*started)
+            return None
         if pid == 0:  # the worker
             status = 1
             try:

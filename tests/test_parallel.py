@@ -129,3 +129,21 @@ def test_write_ndjson_in_processes_writes_what_one_process_writes(repo, small_ba
     one, two = io.BytesIO(), io.BytesIO()
     assert repo.write_ndjson(lines, one, jobs=1) == repo.write_ndjson(lines, two, jobs=2) == len(lines)
     assert one.getvalue() == two.getvalue() and one.getvalue().count(b"\n") == len(lines)
+
+
+def test_a_fork_that_fails_leaves_the_batch_to_one_process(repo, small_batches_split, monkeypatch):
+    forks = []
+    real_fork = os.fork
+
+    def fork_once():
+        if forks:
+            raise BlockingIOError("no more processes")
+        forks.append(1)
+        return real_fork()
+
+    monkeypatch.setattr(parallel.os, "fork", fork_once)
+    lines = _lines()
+    assert parallel.evaluate_lines_in_processes(repo.engine, lines, 3) is None
+    assert len(forks) == 1  # the first worker was started, and waited for
+    monkeypatch.setattr(parallel.os, "fork", real_fork)
+    assert repo.evaluate_to_ndjson(lines, jobs=3) == _one_process(repo, lines)
