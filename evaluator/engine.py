@@ -140,6 +140,15 @@ def cyclic_gc_paused():
         with _gc_lock:
             _gc_pauses -= 1
             if _gc_pauses == 0 and _gc_was_enabled:
+                # The batch's objects are all young: the next young collection would walk
+                # every one of them (about a tenth of a batch's time) and free none, as they
+                # are the decisions just returned. Freezing and unfreezing moves them to the
+                # oldest generation in one step instead; the collector treats them as it
+                # treats any long-lived object from then on. (Not when the program keeps
+                # objects frozen itself, e.g. before forking: unfreezing would undo that.)
+                if gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
 
 

@@ -260,3 +260,23 @@ def test_explain_trace(repo):
     results = {rt.rule.id: rt.result for rt in chat_trace.rules}
     assert results == {"qualified": False, "per-week": True, "per-month": False, "since-visit": False}
     assert repo.explain(lines, "zzz") == (None, None, None)
+
+
+def test_a_batch_leaves_the_collector_as_it_found_it(repo):
+    import gc
+
+    gc.freeze()  # the program keeps objects frozen itself: a batch must not thaw them
+    try:
+        count = gc.get_freeze_count()
+        repo.evaluate([chat("a", "2024-03-04")])
+        assert gc.isenabled() and gc.get_freeze_count() == count
+    finally:
+        gc.unfreeze()
+    repo.evaluate([chat("a", "2024-03-04")])
+    assert gc.isenabled() and gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        repo.evaluate([chat("a", "2024-03-04")])
+        assert not gc.isenabled()  # a program that runs without the collector keeps it so
+    finally:
+        gc.enable()
