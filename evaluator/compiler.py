@@ -544,12 +544,21 @@ class Compiler:
             else:
                 bounded = any(conj is w for conj in conjuncts)
                 anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, _anchor_memo_fields(w.anchor)))
-        index_fields, key_getters = self._index_key(conjuncts)
+        index_fields, key_getters, covered = self._index_key(conjuncts)
         if index_fields and self.index_keys is not None:
             self.index_keys.add(index_fields)
         else:
             index_fields = ()
         traced = self.traced
+        # When every conjunct of the filter holds for every contact of the bucket from the
+        # window's start on (the bucket's own equalities; date windows, whose bounds the binary
+        # search applied; `since latest`, apart from contacts whose match with the anchor is
+        # unknown), counting is subtraction: no contact needs to be looked at, and a traced run
+        # has the contacts from there on as its evidence. (Without buckets, as in the plain
+        # reference engine, every contact is looked at.)
+        windowed = (ast.SameIsoWeek, ast.SamePeriod, ast.Within, ast.SinceLatest)
+        subtract = bool(index_fields) and all(id(conj) in covered or isinstance(conj, windowed) for conj in conjuncts)
+        bounded_anchors = tuple(key for key, _, bounded, _ in anchors if bounded)
 
         def rows_of(ctx):
             """The rows that can match: a bucket of the history, or all of it."""
@@ -592,12 +601,31 @@ class Compiler:
                     start = max(start, first_after)
             return start
 
+        def tally(ctx, rows, start, indices) -> tuple[int, int]:
+            """(contacts that surely match, contacts whose match is unknown) of a covered
+            filter: those from the window's start, less the ones between a `since latest`
+            anchor and the latest later contact whose match with the anchor is unknown."""
+            known_from = start
+            for key in bounded_anchors:
+                found, maybe = ctx.scratch[key]
+                if maybe > found:
+                    known_from = max(known_from, bisect_right(indices, maybe))
+            return len(rows) - known_from, known_from - start
+
         if kind == "count":
             def count(ctx):
                 rows, ordinals, indices = rows_of(ctx)
                 if not rows:
                     return 0
                 start = window_start(ctx, ordinals, indices)
+                if subtract and indices is not None:
+                    matched, unknown = tally(ctx, rows, start, indices)
+                    if traced:
+                        for row in rows[len(rows) - matched:]:
+                            ctx.trace.use(row)
+                    if not unknown or (limit is not None and matched >= limit):
+                        return matched
+                    return CountRange(matched, matched + unknown)
                 matched = unknown = 0
                 for i in range(start, len(rows)):
                     ctx.row = row = rows[i]
@@ -622,6 +650,14 @@ class Compiler:
             if not rows:
                 return not want
             start = window_start(ctx, ordinals, indices)
+            if subtract and indices is not None:
+                matched, unknown = tally(ctx, rows, start, indices)
+                if traced:  # the latest first, as the scan below finds them
+                    for row in reversed(rows[len(rows) - matched:]):
+                        ctx.trace.use(row)
+                if matched:
+                    return want
+                return None if unknown else not want
             unknown = False
             found = False
             for i in range(len(rows) - 1, start - 1, -1):
@@ -640,18 +676,22 @@ class Compiler:
             return None if unknown else not want
         return exists
 
-    def _index_key(self, conjuncts: list[ast.Node]) -> tuple[tuple[str, ...], list]:
+    def _index_key(self, conjuncts: list[ast.Node]) -> tuple[tuple[str, ...], list, set]:
         """Fields and value getters for the bucket a filter can use: `field = constant` and
         `same field` conjuncts on fields every valid contact has (so no row is unknown there),
-        and `was output` conjuncts (keyed "was:output": whether that output was true)."""
+        and `was output` conjuncts (keyed "was:output": whether that output was true). Also
+        the ids of the conjuncts that every contact in the bucket satisfies."""
         chosen: dict[str, object] = {}
+        covered: set = set()
         for conj in conjuncts:
             if isinstance(conj, ast.Was):
                 # `was reimbursable` is true or false, never unknown: bucket by the output too.
                 chosen.setdefault(WAS_PREFIX + conj.output, lambda ctx: True)
+                covered.add(id(conj))
             elif isinstance(conj, ast.SameField) and conj.name in self.required:
                 name = conj.name
                 chosen.setdefault(name, lambda ctx, name=name: ctx.contact.get(name))
+                covered.add(id(conj))
             elif (isinstance(conj, ast.Compare) and conj.op == "=" and isinstance(conj.left, ast.Name)
                   and conj.left.name in self.required and conj.left.name not in self.parameters):
                 const = conj.right
@@ -661,9 +701,11 @@ class Compiler:
                     value = self.parameters[const.name]
                 else:
                     continue
-                chosen.setdefault(conj.left.name, lambda ctx, value=value: value)
+                if conj.left.name not in chosen:
+                    chosen[conj.left.name] = lambda ctx, value=value: value
+                    covered.add(id(conj))
         fields = tuple(sorted(chosen))
-        return fields, [chosen[f] for f in fields]
+        return fields, [chosen[f] for f in fields], covered
 
 
 def _latest_anchor(ctx, anchor, history, stop: int, trace) -> tuple[int, int]:
