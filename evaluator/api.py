@@ -99,7 +99,7 @@ class Repository:
         """Decide NDJSON lines; a line that is not JSON gets an invalid decision of its own."""
         with cyclic_gc_paused():
             records, errors = parse_ndjson(lines)
-            decisions, _ = self.engine.evaluate(records, line_errors=errors)
+            decisions, _ = self.engine.evaluate(records, line_errors=errors, own=True)
         return decisions
 
     def evaluate_to_ndjson(self, lines: Iterable[str | bytes], jobs: int = 1) -> list[str]:
@@ -114,21 +114,27 @@ class Repository:
                 if decided is not None:
                     return [line[:-1].decode("utf-8") for line in decided]
             records, errors = parse_ndjson(lines)
-            decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=ndjson_line)
+            decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=ndjson_line, own=True)
         return decisions
 
-    def write_ndjson(self, lines: Iterable[str | bytes], out: BinaryIO, jobs: int = 1) -> int:
-        """Decide NDJSON lines and write the decisions to `out` as NDJSON (UTF-8), in input
-        order, as `regelverk evaluate` does; returns how many. `jobs` as in evaluate_to_ndjson."""
+    def write_ndjson(self, lines: bytes | Iterable[str | bytes], out: BinaryIO, jobs: int = 1) -> int:
+        """Decide NDJSON and write the decisions to `out` as NDJSON (UTF-8), in input order, as
+        `regelverk evaluate` does; returns how many. `lines`: the NDJSON text as bytes, or its
+        lines. `jobs` as in evaluate_to_ndjson."""
+        text = None
+        if isinstance(lines, (bytes, bytearray)):
+            text = bytes(lines)
+            lines = split_ndjson(text)
         with cyclic_gc_paused():
             if jobs > 1:
                 lines = lines if isinstance(lines, list) else list(lines)
-                decided = evaluate_lines_in_processes(self.engine, lines, jobs)
+                decided = evaluate_lines_in_processes(self.engine, lines, jobs, text)
                 if decided is not None:
-                    del lines
+                    del lines, text
                     for start in range(0, len(decided), 10_000):
                         out.write(b"".join(decided[start:start + 10_000]))
                     return len(decided)
+            del text
             decisions = self.evaluate_to_ndjson(lines)
         del lines
         for start in range(0, len(decisions), 10_000):
@@ -140,7 +146,7 @@ class Repository:
         batch has no such contact. The trace lists every policy, whether it applied, and
         each rule's result; it is None for an invalid contact."""
         records, errors = parse_ndjson(lines)
-        decisions, traces = self.engine.evaluate(records, line_errors=errors, explain={contact_id})
+        decisions, traces = self.engine.evaluate(records, line_errors=errors, explain={contact_id}, own=True)
         for decision in decisions:
             if decision["contact"] == contact_id:
                 entry, trace = traces.get(contact_id, (None, None))

@@ -73,9 +73,19 @@ def patient_key(line: bytes | str) -> bytes:
     return _key(record.get("patient")) if type(record) is dict else b""
 
 
-def shares_by_patient(lines: list, jobs: int) -> list[list[int]]:
-    """Line indexes dealt out into `jobs` shares, all lines of one patient in one share."""
-    dealt = [hash(patient_key(line)) % jobs for line in lines]
+def deal(lines: list, jobs: int, text: bytes | None = None) -> list[int]:
+    """The share (0 … jobs-1) of each line, all lines of one patient in one share. With `text`,
+    the NDJSON text the lines were split from, the patients are read off it in one pass when
+    that finds one per line; else line by line."""
+    if text is not None:
+        keys = _PATIENT_BYTES.findall(text)
+        if len(keys) == len(lines):  # taken to be one per line: _decide_share checks it
+            return [hash(key) % jobs for key in keys]
+    return [hash(patient_key(line)) % jobs for line in lines]
+
+
+def shares_by_patient(dealt: list[int], jobs: int) -> list[list[int]]:
+    """The line indexes of each share, in input order."""
     return [[i for i, k in enumerate(dealt) if k == share] for share in range(jobs)]
 
 
@@ -135,7 +145,7 @@ def _decide_share(engine, lines: list, share: list[int], k: int, jobs: int, emit
             if type(patient) is str and hash(_key(patient)) % jobs != k:
                 raise _Misdealt
             ids.append(record.get("id"))
-    order, groups = engine._prepare(records, errors, emit)
+    order, groups = engine._prepare(records, errors, emit, own=True)
     for items in groups.values():
         engine._decide_patient(items, order, {}, None, None, emit)
     return order, [i for i in ids if type(i) is str]
@@ -156,14 +166,16 @@ def _gather(pid: int, spool_file, meta_file, share: list[int]) -> tuple[list, li
         return made, meta["order"], meta["ids"]
 
 
-def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] | None:
+def evaluate_lines_in_processes(engine, lines: list, jobs: int, text: bytes | None = None) -> list[bytes] | None:
     """Every line's decision as its NDJSON line (bytes, with the line feed), in input order,
     decided in up to `jobs` processes; None when the batch is better or only safely decided
     in one: small, no fork, other threads running, a contact id used twice, or a contact that
-    was not dealt out by its patient."""
+    was not dealt out by its patient. `text`: the NDJSON text the lines were split from, if
+    the caller has it (see deal)."""
     if jobs < 2 or len(lines) < MIN_RECORDS or not _fork_is_safe():
         return None
-    shares = shares_by_patient(lines, jobs)
+    dealt = deal(lines, jobs, text)
+    shares = shares_by_patient(dealt, jobs)
     workers = []
     for k, share in enumerate(shares[1:], start=1):
         if not share:
@@ -174,7 +186,7 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] |
             spool_file, meta_file = tempfile.TemporaryFile(), tempfile.TemporaryFile()
             pid = os.fork()
         except OSError:  # no room for a file, or no process to be had: one process it is
-            for started in workers:
+            for _, *started in workers:
                 _gather(*started)
             return None
         if pid == 0:  # the worker
@@ -190,7 +202,7 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] |
                 pass
             finally:
                 os._exit(status)
-        workers.append((pid, spool_file, meta_file, share))
+        workers.append((k, pid, spool_file, meta_file, share))
     mine = None
     try:
         keep = _Keep()
@@ -199,18 +211,18 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int) -> list[bytes] |
     except _Misdealt:
         pass
     finally:  # the workers are waited for even when deciding here failed
-        gathered = [(share, _gather(pid, spool_file, meta_file, share))
-                    for pid, spool_file, meta_file, share in workers]
+        gathered = [(k, _gather(pid, spool_file, meta_file, share))
+                    for k, pid, spool_file, meta_file, share in workers]
     if mine is None or any(found is None for _, found in gathered):
         # A worker failed (killed, out of memory, a bug) or a contact was misdealt: the caller
         # decides the batch in one process, where an error is raised and reported as usual.
         return None
-    decisions: list = [None] * len(lines)
+    # Each share's lines in share order, then the shares interleaved as the lines were dealt.
+    in_order: list = [iter(()).__next__] * jobs
     all_ids: list = []
-    for share, (made, order, ids) in [(shares[0], mine), *gathered]:
-        for i, n in zip(share, order):
-            decisions[i] = made[n]
+    for k, (made, order, ids) in [(0, mine), *gathered]:
+        in_order[k] = iter([made[n] for n in order]).__next__
         all_ids += ids
     if len(set(all_ids)) != len(all_ids):
         return None  # an id used twice: which use is the duplicate depends on the whole batch
-    return decisions
+    return [in_order[k]() for k in dealt]

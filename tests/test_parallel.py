@@ -59,7 +59,7 @@ def test_forked_batch_gives_the_same_lines_in_input_order(repo, small_batches_sp
 
 def test_a_patient_lands_in_one_share(small_batches_split):
     lines = _lines()
-    shares = parallel.shares_by_patient(lines, 3)
+    shares = parallel.shares_by_patient(parallel.deal(lines, 3), 3)
     assert sorted(i for share in shares for i in share) == list(range(len(lines)))
     where: dict = {}
     for k, share in enumerate(shares):
@@ -147,3 +147,35 @@ def test_a_fork_that_fails_leaves_the_batch_to_one_process(repo, small_batches_s
     assert len(forks) == 1  # the first worker was started, and waited for
     monkeypatch.setattr(parallel.os, "fork", real_fork)
     assert repo.evaluate_to_ndjson(lines, jobs=3) == _one_process(repo, lines)
+
+
+def test_dealing_from_the_whole_text_matches_dealing_line_by_line(repo, small_batches_split):
+    lines = _lines()
+    text = b"\n".join(lines) + b"\n"
+    by_text = parallel.deal(lines, 3, text)
+    by_line = parallel.deal(lines, 3)
+    # the text route reads one key per match, so lines whose patient it cannot read alone
+    # (escaped, nested, not JSON) make the counts differ and it falls back to line by line
+    assert by_text == by_line
+    plain = [line for i, line in enumerate(lines) if i not in (11, 13, 14, 15, 16)]
+    plain_text = b"\n".join(plain) + b"\n"
+    assert len(parallel._PATIENT_BYTES.findall(plain_text)) == len(plain)
+    assert parallel.deal(plain, 3, plain_text) == parallel.deal(plain, 3)
+
+
+def test_a_text_whose_patients_do_not_line_up_is_still_decided_exactly(repo, small_batches_split):
+    # One line names two patients (a nested one first), another none: as many matches as
+    # lines, but shifted. Contacts land in the wrong share, which the shares notice.
+    lines = [line for i, line in enumerate(_lines()) if i not in (11, 13, 14, 15, 16)]
+    # the nested name is read as the next line's patient: one in the other share
+    other = json.loads(lines[14])["patient"].encode()
+    decoy = next(f"x{n}" for n in range(100) if hash(f"x{n}".encode()) % 2 != hash(other) % 2)
+    lines[13] = lines[13].replace(b'"unit"', b'"note": {"patient": "%s"}, "unit"' % decoy.encode())
+    lines[20] = lines[20].replace(b'"patient"', b'"someone"')
+    text = b"\n".join(lines) + b"\n"
+    assert len(parallel._PATIENT_BYTES.findall(text)) == len(lines)
+    assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2, text) is None
+    one, two = io.BytesIO(), io.BytesIO()
+    repo.write_ndjson(lines, one, jobs=1)
+    repo.write_ndjson(text, two, jobs=2)
+    assert one.getvalue() == two.getvalue()

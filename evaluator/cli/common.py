@@ -27,6 +27,12 @@ def load_or_exit(policies_dir) -> Repository:
 def read_input_lines(path) -> list:
     """Lines of FILE, or of standard input when FILE is '-' or absent, as bytes: each line is
     decoded on its own, so one bad byte spoils one line, not the batch."""
+    return split_ndjson(read_input(path))
+
+
+def read_input(path) -> bytes:
+    """The bytes of FILE, or of standard input when FILE is '-' or absent; exit 4 when they
+    cannot be read."""
     try:
         if path in (None, "-"):
             data = sys.stdin.buffer.read()
@@ -36,4 +42,4 @@ def read_input_lines(path) -> list:
     except OSError as exc:
         click.echo(f"regelverk: cannot read {path}: {exc}", err=True)
         sys.exit(4)
-    return split_ndjson(data)
+    return data

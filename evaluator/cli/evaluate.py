@@ -9,7 +9,7 @@ import click
 
 from ..explain import render_text, trace_json
 from ..parallel import MIN_RECORDS, usable_processors
-from .common import POLICIES_OPTION, load_or_exit, read_input_lines
+from .common import POLICIES_OPTION, load_or_exit, read_input, read_input_lines
 
 
 @click.command()
@@ -31,9 +31,8 @@ def evaluate(file, policies_dir, jobs):
       cat contacts.ndjson | regelverk evaluate --policies my-policies/
     """
     repo = load_or_exit(policies_dir)
-    lines = read_input_lines(file)
     out = sys.stdout.buffer
-    repo.write_ndjson(lines, out, jobs=jobs or min(8, usable_processors()))
+    repo.write_ndjson(read_input(file), out, jobs=jobs or min(8, usable_processors()))
     out.flush()
 
 
