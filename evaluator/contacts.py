@@ -132,12 +132,14 @@ def _checker():
     return tuple(schema["required"]), checks, defaults
 
 
-def check_contact(record) -> tuple[dict | None, list[dict]]:
+def check_contact(record, copy: bool = True) -> tuple[dict | None, list[dict]]:
     """A typed contact (date as datetime.date, defaults filled) or None and the errors.
 
     An optional fact given as null counts as absent (unknown). Fields the schema does not name
     pass through untouched. The common case, a valid contact, takes a quick path; anything
-    wrong is worded by the full check below, which names every field at fault.
+    wrong is worded by the full check below, which names every field at fault. With
+    `copy=False` a valid record is typed in place (for records nobody else holds, e.g. just
+    parsed); an invalid one is left as it was.
     """
     if type(record) is not dict:
         return _full_check(record)
@@ -145,7 +147,7 @@ def check_contact(record) -> tuple[dict | None, list[dict]]:
     for name in required:
         if record.get(name) is None:
             return _full_check(record)
-    typed = dict(record)
+    converted = []
     for name, value in record.items():
         spec = checks.get(name)
         if spec is None or value is None:
@@ -166,9 +168,13 @@ def check_contact(record) -> tuple[dict | None, list[dict]]:
         else:
             good, problem = check(value)
             if problem is None:
-                typed[name] = good
+                if good is not value:
+                    converted.append((name, good))
                 continue
         return _full_check(record)
+    typed = dict(record) if copy else record
+    for name, good in converted:
+        typed[name] = good
     return _with_defaults(typed, defaults), []
 
 

@@ -365,7 +365,8 @@ class Engine:
                 "policies": [], "outputs": dict(self._null_outputs), "findings": [], "errors": errors}
 
     def evaluate(self, records: list, *, line_errors: dict | None = None,
-                 explain: set | None = None, full: set | None = None, emit=None) -> tuple[list, dict]:
+                 explain: set | None = None, full: set | None = None, emit=None,
+                 own: bool = False) -> tuple[list, dict]:
         """Decide every record, in input order. `line_errors` marks records that could not be
         read at all (their index → errors). Returns the decisions and, for contact ids in
         `explain`, the list of VersionTrace of each. With `full` (a set of input indexes), only
@@ -373,17 +374,19 @@ class Engine:
         (the outputs read back with `was …`): their own decisions are not to be used.
         With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
         millions then holds short strings instead of nested dicts. Records are released as
-        they are read."""
+        they are read. `own`: the records were parsed for this call (see _prepare)."""
         with cyclic_gc_paused():
-            decisions, groups = self._prepare(records, line_errors, emit)
+            decisions, groups = self._prepare(records, line_errors, emit, own)
             traces: dict = {}
             for items in groups.values():
                 self._decide_patient(items, decisions, traces, explain, full, emit)
             return decisions, traces
 
-    def _prepare(self, records: list, line_errors: dict | None, emit) -> tuple[list, dict]:
+    def _prepare(self, records: list, line_errors: dict | None, emit, own: bool = False) -> tuple[list, dict]:
         """Check every record: invalid ones get their decision now; the valid ones are grouped
-        by patient, each group with its sort key (date, time known, time, input index)."""
+        by patient, each group with its sort key (date, time known, time, input index). `own`:
+        the records are the engine's to change (parsed for this batch), so each valid one is
+        typed in place instead of copied."""
         decisions: list = [None] * len(records)
         groups: dict[str, list] = {}
         first_line: dict[str, int] = {}
@@ -393,7 +396,7 @@ class Engine:
                 continue
             if emit is not None:
                 records[i] = None  # the typed copy is all that is needed from here on
-            typed, errors = check_contact(record)
+            typed, errors = check_contact(record, copy=not own)
             if typed is not None and typed["id"] in first_line:
                 errors = [{"field": "id", "message": f"the id {typed['id']} is already used by input {first_line[typed['id']] + 1}"}]
             if errors:

@@ -39,3 +39,25 @@ def test_each_error_names_its_field():
 def test_group_defaults_to_false_and_dates_are_typed():
     typed, _ = check_contact({"id": "c", "patient": "p", "unit": "u", "region": "vgr", "date": "2025-03-01", "channel": "video"})
     assert typed["group"] is False and typed["date"].isoformat() == "2025-03-01"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(fields, values, max_size=10))
+def test_typing_in_place_gives_what_a_copy_gives_and_leaves_a_bad_record_alone(record):
+    import copy
+
+    original = copy.deepcopy(record)
+    copied = check_contact(copy.deepcopy(record))
+    mine = copy.deepcopy(record)
+    in_place = check_contact(mine, copy=False)
+    assert in_place == copied
+    if in_place[0] is None:
+        assert mine == original  # the errors were worded from the record as it came
+    else:
+        assert in_place[0] is mine
+
+
+def test_in_place_keeps_the_date_text_when_a_later_field_is_wrong():
+    record = {"id": "c", "patient": "p", "unit": "u", "region": "vgr", "date": "2025-03-01", "channel": "fax"}
+    typed, errors = check_contact(record, copy=False)
+    assert typed is None and [e["field"] for e in errors] == ["channel"] and record["date"] == "2025-03-01"
