@@ -138,13 +138,11 @@ def _decide_share(engine, lines: list, share: list[int], k: int, jobs: int, emit
     from .api import parse_ndjson
 
     records, errors = parse_ndjson([lines[i] for i in share], numbers=[i + 1 for i in share])
-    ids = []
-    for record in records:
-        if type(record) is dict:
-            patient = record.get("patient")
-            if type(patient) is str and hash(_key(patient)) % jobs != k:
-                raise _Misdealt
-            ids.append(record.get("id"))
+    objects = [r for r in records if type(r) is dict]
+    patients = [r.get("patient") for r in objects]
+    if {hash(p.encode("utf-8", "surrogatepass")) % jobs for p in patients if type(p) is str} - {k}:
+        raise _Misdealt  # (the same key as _key gives)
+    ids = [r.get("id") for r in objects]
     order, groups = engine._prepare(records, errors, emit, own=True)
     for items in groups.values():
         engine._decide_patient(items, order, {}, None, None, emit)
