@@ -116,6 +116,25 @@ def _unknown_message(rule: Rule, params, contact, missing) -> dict:
     }
 
 
+def _finding(v: PolicyVersion, rule: Rule, result: bool | None, contact: dict, trace: Trace) -> dict:
+    """The finding of a rule that fired (result True) or was left undetermined (None)."""
+    params = v.parameters
+    if result is True:
+        return {
+            "policy": v.id, "version": v.version, "rule": rule.id, "severity": rule.severity,
+            "message": {
+                "sv": render_message(rule.message.sv, "sv", params, contact, trace.evidence, trace.missing),
+                "en": render_message(rule.message.en, "en", params, contact, trace.evidence, trace.missing),
+            },
+            "source": rule.source, "evidence": [e.id for e in trace.evidence], "result": "fired",
+        }
+    return {
+        "policy": v.id, "version": v.version, "rule": rule.id, "severity": "warning",
+        "message": _unknown_message(rule, params, contact, trace.missing), "source": rule.source,
+        "evidence": [e.id for e in trace.evidence], "result": "unknown", "missing": list(trace.missing),
+    }
+
+
 _gc_lock = threading.Lock()
 _gc_pauses = 0
 _gc_was_enabled = False
@@ -252,69 +271,60 @@ class Engine:
                     explain.append(VersionTrace(v.id, v, applies, missing))
                 continue
             applied.append({"id": v.id, "version": v.version})
-            vtrace = None
             if explain is not None:
                 vtrace = VersionTrace(v.id, v, True)
                 explain.append(vtrace)
-            params = v.parameters
+                self._run_explained(ctx, v, vtrace, contributions, undetermined, findings, outputs_only)
+                continue
             for rule in (self._replay_rules[id(v)] if outputs_only else v.rules):
-                trace = None
-                if vtrace is not None:
-                    ctx.trace = trace = Trace()
-                    result = rule.run_traced(ctx)
-                    ctx.trace = None
-                else:
-                    result = rule.run(ctx)
-                if result is True:
-                    effects = rule.then
-                elif result is False:
+                result = rule.run(ctx)
+                if result is False:  # the common case first
                     effects = rule.otherwise
-                else:
-                    effects = None
-                if effects:
-                    for name, value in effects.items():
-                        contributions.setdefault(name, []).append((value, v, rule))
-                elif effects is None:
-                    undetermined.update(rule.decides)
-                if result is False:
-                    if vtrace is not None:
-                        vtrace.rules.append(RuleTrace(rule, False, dict(effects), trace.evidence, trace.missing))
+                    if effects:
+                        for name, value in effects.items():
+                            contributions.setdefault(name, []).append((value, v, rule))
                     continue
+                if result is True:
+                    for name, value in rule.then.items():
+                        contributions.setdefault(name, []).append((value, v, rule))
+                else:
+                    undetermined.update(rule.decides)
                 if outputs_only:
                     continue
-                if trace is None:
-                    trace = Trace()
-                    # A fired rule's finding shows the contacts its counts used; a rule that
-                    # counts nothing has none, so only an undetermined one is run again, to
-                    # name what was missing.
-                    if result is None or rule.uses_history:
-                        ctx.trace = trace
-                        rule.run_traced(ctx)
-                        ctx.trace = None
-                if vtrace is not None:
-                    vtrace.rules.append(RuleTrace(rule, result, dict(effects or {}), trace.evidence, trace.missing))
-                if result is True:
-                    message = {
-                        "sv": render_message(rule.message.sv, "sv", params, contact, trace.evidence, trace.missing),
-                        "en": render_message(rule.message.en, "en", params, contact, trace.evidence, trace.missing),
-                    }
-                    findings.append({
-                        "policy": v.id, "version": v.version, "rule": rule.id, "severity": rule.severity,
-                        "message": message, "source": rule.source,
-                        "evidence": [e.id for e in trace.evidence], "result": "fired",
-                    })
-                else:
-                    findings.append({
-                        "policy": v.id, "version": v.version, "rule": rule.id, "severity": "warning",
-                        "message": _unknown_message(rule, params, contact, trace.missing), "source": rule.source,
-                        "evidence": [e.id for e in trace.evidence], "result": "unknown", "missing": list(trace.missing),
-                    })
+                trace = Trace()
+                # A fired rule's finding shows the contacts its counts used; a rule that counts
+                # nothing has none, so only an undetermined one is run again, to name what was
+                # missing.
+                if result is None or rule.uses_history:
+                    ctx.trace = trace
+                    rule.run_traced(ctx)
+                    ctx.trace = None
+                findings.append(_finding(v, rule, result, contact, trace))
         if not applied:
             return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": dict(self._null_outputs),
                     "findings": unsure, "errors": []}
         outputs = self._combine(contributions, undetermined, findings)
         return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
                 "findings": findings, "errors": []}
+
+    def _run_explained(self, ctx: Context, v: PolicyVersion, vtrace: VersionTrace, contributions: dict,
+                       undetermined: set, findings: list, outputs_only: bool) -> None:
+        """The rules of an applied version, each run traced, for `explain` (and the plain
+        reference engine): the same outputs and findings as decide's own loop, and a RuleTrace
+        of every rule."""
+        for rule in (self._replay_rules[id(v)] if outputs_only else v.rules):
+            ctx.trace = trace = Trace()
+            result = rule.run_traced(ctx)
+            ctx.trace = None
+            effects = rule.then if result is True else rule.otherwise if result is False else None
+            if effects:
+                for name, value in effects.items():
+                    contributions.setdefault(name, []).append((value, v, rule))
+            elif effects is None:
+                undetermined.update(rule.decides)
+            vtrace.rules.append(RuleTrace(rule, result, dict(effects or {}), trace.evidence, trace.missing))
+            if result is not False and not outputs_only:
+                findings.append(_finding(v, rule, result, ctx.contact, trace))
 
     def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
         """One value per output from what the applied rules gave it (see outputs.yaml)."""
