@@ -682,16 +682,16 @@ class Compiler:
         and `was output` conjuncts (keyed "was:output": whether that output was true). Also
         the ids of the conjuncts that every contact in the bucket satisfies."""
         chosen: dict[str, object] = {}
+        why: dict[str, object] = {}  # what set each key part: ("same",) or ("=", value)
         covered: set = set()
         for conj in conjuncts:
             if isinstance(conj, ast.Was):
                 # `was reimbursable` is true or false, never unknown: bucket by the output too.
                 chosen.setdefault(WAS_PREFIX + conj.output, lambda ctx: True)
                 covered.add(id(conj))
-            elif isinstance(conj, ast.SameField) and conj.name in self.required:
-                name = conj.name
-                chosen.setdefault(name, lambda ctx, name=name: ctx.contact.get(name))
-                covered.add(id(conj))
+                continue
+            if isinstance(conj, ast.SameField) and conj.name in self.required:
+                name, reason, getter = conj.name, ("same",), (lambda ctx, name=conj.name: ctx.contact.get(name))
             elif (isinstance(conj, ast.Compare) and conj.op == "=" and isinstance(conj.left, ast.Name)
                   and conj.left.name in self.required and conj.left.name not in self.parameters):
                 const = conj.right
@@ -701,9 +701,15 @@ class Compiler:
                     value = self.parameters[const.name]
                 else:
                     continue
-                if conj.left.name not in chosen:
-                    chosen[conj.left.name] = lambda ctx, value=value: value
-                    covered.add(id(conj))
+                name, reason, getter = conj.left.name, ("=", value), (lambda ctx, value=value: value)
+            else:
+                continue
+            if name not in chosen:
+                chosen[name], why[name] = getter, reason
+            # A conjunct the bucket settles: the one that keyed it, or one that says the same
+            # (`unit = "u1" and same unit` keys by "u1": `same unit` is then still to be tested).
+            if why[name] == reason:
+                covered.add(id(conj))
         fields = tuple(sorted(chosen))
         return fields, [chosen[f] for f in fields], covered
 
