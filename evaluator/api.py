@@ -51,9 +51,9 @@ def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = N
 
 
 def _unreadable(line, number: int, exc: Exception) -> str:
-    if isinstance(line, bytes):
+    if not isinstance(line, str):  # bytes, or a bytearray or memoryview
         try:
-            line = line.decode("utf-8")
+            line = bytes(line).decode("utf-8")
         except UnicodeDecodeError as bad:
             return f"line {number} is not UTF-8 text (byte {bad.start + 1})"
     if not line.strip():
@@ -119,12 +119,14 @@ class Repository:
 
     def write_ndjson(self, lines: bytes | Iterable[str | bytes], out: BinaryIO, jobs: int = 1) -> int:
         """Decide NDJSON and write the decisions to `out` as NDJSON (UTF-8), in input order, as
-        `regelverk evaluate` does; returns how many. `lines`: the NDJSON text as bytes, or its
-        lines. `jobs` as in evaluate_to_ndjson."""
+        `regelverk evaluate` does; returns how many. `lines`: the NDJSON text (bytes or str), or
+        its lines. `jobs` as in evaluate_to_ndjson."""
         text = None
         if isinstance(lines, (bytes, bytearray)):
             text = bytes(lines)
             lines = split_ndjson(text)
+        elif isinstance(lines, str):  # the text as a string: its lines
+            lines = split_ndjson(lines)
         with cyclic_gc_paused():
             if jobs > 1:
                 lines = lines if isinstance(lines, list) else list(lines)

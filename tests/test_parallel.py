@@ -174,8 +174,60 @@ def test_a_text_whose_patients_do_not_line_up_is_still_decided_exactly(repo, sma
     lines[20] = lines[20].replace(b'"patient"', b'"someone"')
     text = b"\n".join(lines) + b"\n"
     assert len(parallel._PATIENT_BYTES.findall(text)) == len(lines)
-    assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2, text) is None
+    assert parallel.deal_text(lines, 2, text) is not None  # as many matches as lines
+    # the shares notice, and the lines are dealt again one by one
+    assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2, text) is not None
     one, two = io.BytesIO(), io.BytesIO()
     repo.write_ndjson(lines, one, jobs=1)
     repo.write_ndjson(text, two, jobs=2)
     assert one.getvalue() == two.getvalue()
+
+
+def test_bytes_like_lines_are_dealt_as_bytes(repo, small_batches_split):
+    lines = _lines()
+    assert repo.evaluate_to_ndjson([bytearray(line) for line in lines], jobs=2) == _one_process(repo, lines)
+    assert parallel.patient_key(memoryview(b'{"patient": "p1"}')) == b"p1"
+
+
+def test_a_program_that_ignores_sigchld_still_gets_its_decisions(repo, small_batches_split):
+    import signal
+
+    lines = _lines()
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children reaped by the system
+    try:
+        assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2) is None
+        assert repo.evaluate_to_ndjson(lines, jobs=2) == _one_process(repo, lines)
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+
+
+def test_an_interrupted_parent_leaves_no_worker_behind(repo, small_batches_split, monkeypatch):
+    plain = parallel._decide_share
+    parent = os.getpid()
+
+    def interrupted_in_parent(*args):
+        if os.getpid() == parent:
+            raise KeyboardInterrupt
+        return plain(*args)
+
+    monkeypatch.setattr(parallel, "_decide_share", interrupted_in_parent)
+    with pytest.raises(KeyboardInterrupt):
+        parallel.evaluate_lines_in_processes(repo.engine, _lines(), 3)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # every worker was reaped
+
+
+def test_usable_processors_is_at_least_one():
+    assert 1 <= parallel.usable_processors() <= (os.cpu_count() or 1)
+
+
+def test_write_ndjson_takes_the_text_as_bytes_or_string(repo):
+    lines = _lines(30)
+    del lines[11:17]  # the lines that are not UTF-8 text or not JSON
+    text = b"\n".join(lines) + b"\n"
+    as_bytes, as_text, as_lines = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    repo.write_ndjson(text, as_bytes)
+    repo.write_ndjson(text.decode("utf-8"), as_text)
+    repo.write_ndjson(lines, as_lines)
+    assert as_bytes.getvalue() == as_text.getvalue() == as_lines.getvalue()
+    assert as_bytes.getvalue().count(b"\n") == len(lines)
