@@ -116,23 +116,15 @@ def _unknown_message(rule: Rule, params, contact, missing) -> dict:
     }
 
 
-def _finding(v: PolicyVersion, rule: Rule, result: bool | None, contact: dict, trace: Trace) -> dict:
-    """The finding of a rule that fired (result True) or was left undetermined (None)."""
-    params = v.parameters
-    if result is True:
-        return {
-            "policy": v.id, "version": v.version, "rule": rule.id, "severity": rule.severity,
-            "message": {
-                "sv": render_message(rule.message.sv, "sv", params, contact, trace.evidence, trace.missing),
-                "en": render_message(rule.message.en, "en", params, contact, trace.evidence, trace.missing),
-            },
-            "source": rule.source, "evidence": [e.id for e in trace.evidence], "result": "fired",
-        }
-    return {
-        "policy": v.id, "version": v.version, "rule": rule.id, "severity": "warning",
-        "message": _unknown_message(rule, params, contact, trace.missing), "source": rule.source,
-        "evidence": [e.id for e in trace.evidence], "result": "unknown", "missing": list(trace.missing),
-    }
+def _fields_read(node: ast.Node) -> tuple[str, ...]:
+    """The contact fields a history-free condition reads (parameters share no field's name)."""
+    return tuple(dict.fromkeys(n.name for n in ast.walk(node) if isinstance(n, (ast.Name, ast.CurrentField))))
+
+
+def _placeholders(rule: Rule) -> tuple[tuple[str, ...], bool]:
+    """The contact fields a rule's messages name, and whether they list the evidence."""
+    names = [part[0] for part in (*rule.message.sv, *rule.message.en) if not isinstance(part, str)]
+    return tuple(dict.fromkeys(n for n in names if n not in ("evidence", "missing"))), "evidence" in names
 
 
 _gc_lock = threading.Lock()
@@ -188,6 +180,14 @@ class Engine:
         self.index_keys = tuple(sorted({k for v in policy_set.versions() for k in v.index_keys}))
         self._bucket_keys = {fields: bucket_key_function(fields) for fields in self.index_keys}
         self._build_dispatch()
+        rules = [r for v in policy_set.versions() for r in v.rules]
+        # The contact fields each history-free rule's condition reads, and each rule's message
+        # names (with whether it lists evidence): what _missing and _message remember by.
+        self._reads = {id(r): _fields_read(r.when) for r in rules if not r.uses_history}
+        self._placeholders = {id(r): _placeholders(r) for r in rules}
+        self._said: dict = {}
+        self._missed: dict = {}
+        self._rules = rules  # keeps the rules, whose ids key the tables above, alive
         # Replaying a history (evaluate_one) needs of each earlier contact only the outputs
         # that some history filter reads with `was …`: only the rules that set those run.
         read_back = {n.output for v in policy_set.versions() for r in v.rules for n in ast.walk(r.when)
@@ -295,17 +295,83 @@ class Engine:
                 # A fired rule's finding shows the contacts its counts used; a rule that counts
                 # nothing has none, so only an undetermined one is run again, to name what was
                 # missing.
-                if result is None or rule.uses_history:
+                if rule.uses_history:
                     ctx.trace = trace
                     rule.run_traced(ctx)
                     ctx.trace = None
-                findings.append(_finding(v, rule, result, contact, trace))
+                elif result is None:
+                    trace.missing = self._missing(rule, ctx)
+                findings.append(self._finding(v, rule, result, contact, trace))
         if not applied:
             return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": dict(self._null_outputs),
                     "findings": unsure, "errors": []}
         outputs = self._combine(contributions, undetermined, findings)
         return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
                 "findings": findings, "errors": []}
+
+    def _finding(self, v: PolicyVersion, rule: Rule, result: bool | None, contact: dict, trace: Trace) -> dict:
+        """The finding of a rule that fired (result True) or was left undetermined (None)."""
+        fired = result is True
+        if fired:
+            head = {"policy": v.id, "version": v.version, "rule": rule.id, "severity": rule.severity}
+        else:
+            head = {"policy": v.id, "version": v.version, "rule": rule.id, "severity": "warning"}
+        head["message"] = self._message(v, rule, fired, contact, trace)
+        head["source"] = rule.source
+        head["evidence"] = [e.id for e in trace.evidence]
+        if fired:
+            head["result"] = "fired"
+        else:
+            head["result"] = "unknown"
+            head["missing"] = list(trace.missing)
+        return head
+
+    def _message(self, v: PolicyVersion, rule: Rule, fired: bool, contact: dict, trace: Trace) -> dict:
+        """A finding's message in both languages. Remembered by what it depends on (the rule,
+        fired or not, the missing facts, the contact fields it names), unless it lists
+        evidence: a batch repeats the same few messages many times over."""
+        fields, lists_evidence = self._placeholders[id(rule)]
+        key = None
+        if not (lists_evidence and trace.evidence):
+            try:
+                key = (id(rule), fired, *trace.missing, None, *map(contact.get, fields))
+                said = self._said.get(key)
+            except TypeError:  # a list among the values
+                key = said = None
+            if said is not None:
+                return {"sv": said[0], "en": said[1]}
+        if fired:
+            params = v.parameters
+            sv = render_message(rule.message.sv, "sv", params, contact, trace.evidence, trace.missing)
+            en = render_message(rule.message.en, "en", params, contact, trace.evidence, trace.missing)
+        else:
+            unknown = _unknown_message(rule, v.parameters, contact, trace.missing)
+            sv, en = unknown["sv"], unknown["en"]
+        if key is not None:
+            if len(self._said) >= 65_536:
+                self._said.clear()
+            self._said[key] = (sv, en)
+        return {"sv": sv, "en": en}
+
+    def _missing(self, rule: Rule, ctx: Context) -> list[str]:
+        """The facts a rule that counts no history was left undetermined for, from a traced
+        run; remembered by the values of the fields its condition reads, on which alone they
+        depend."""
+        try:
+            key = (id(rule), *map(ctx.contact.get, self._reads[id(rule)]))
+            found = self._missed.get(key)
+        except TypeError:  # a list among the values
+            key = found = None
+        if found is None:
+            ctx.trace = trace = Trace()
+            rule.run_traced(ctx)
+            ctx.trace = None
+            found = tuple(trace.missing)
+            if key is not None:
+                if len(self._missed) >= 65_536:
+                    self._missed.clear()
+                self._missed[key] = found
+        return list(found)
 
     def _run_explained(self, ctx: Context, v: PolicyVersion, vtrace: VersionTrace, contributions: dict,
                        undetermined: set, findings: list, outputs_only: bool) -> None:
@@ -324,7 +390,7 @@ class Engine:
                 undetermined.update(rule.decides)
             vtrace.rules.append(RuleTrace(rule, result, dict(effects or {}), trace.evidence, trace.missing))
             if result is not False and not outputs_only:
-                findings.append(_finding(v, rule, result, ctx.contact, trace))
+                findings.append(self._finding(v, rule, result, ctx.contact, trace))
 
     def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
         """One value per output from what the applied rules gave it (see outputs.yaml)."""
