@@ -39,7 +39,7 @@ def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = N
     records: list = []
     errors: dict = {}
     loads = orjson.loads
-    for number, line in zip(numbers, lines) if numbers is not None else enumerate(lines, start=1):
+    for number, line in zip(numbers, lines, strict=True) if numbers is not None else enumerate(lines, start=1):
         try:
             record = loads(line)
         except ValueError as exc:
