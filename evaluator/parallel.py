@@ -31,8 +31,10 @@ import orjson
 # than they save.
 MIN_RECORDS = 20_000
 
-# `"patient": "…"` with no escape in the value (so its text is its UTF-8 bytes); used only on
-# lines where "patient" occurs once and not after a backslash (so the quote opens a key).
+# `"patient": "…"` with no escape in the value (so its text is its UTF-8 bytes). On one line,
+# patient_key trusts it only where "patient" occurs once and not after a backslash (so the
+# quote opens a key); over a whole text, deal_text trusts it when it matches once per line.
+# Either way each share checks the contacts it parsed (_decide_share).
 _PATIENT_BYTES = re.compile(rb'"patient"[ \t\r]*:[ \t\r]*"([^"\\\n]*)"')
 _PATIENT_TEXT = re.compile(r'"patient"[ \t\r]*:[ \t\r]*"([^"\\\n]*)"')
 
@@ -77,14 +79,11 @@ def patient_key(line: bytes | str) -> bytes:
     checked again after parsing (see _decide_share)."""
     if type(line) is not str and type(line) is not bytes:
         line = bytes(line)  # a bytearray or memoryview
-    if type(line) is bytes:
-        found = _PATIENT_BYTES.search(line)
-        if found is not None and line.count(b'"patient"') == 1 and line[found.start() - 1:found.start()] != b"\\":
-            return found.group(1)
-    else:
-        found = _PATIENT_TEXT.search(line)
-        if found is not None and line.count('"patient"') == 1 and line[found.start() - 1:found.start()] != "\\":
-            return _key(found.group(1))
+    text = type(line) is str
+    pattern, mark, backslash = (_PATIENT_TEXT, '"patient"', "\\") if text else (_PATIENT_BYTES, b'"patient"', b"\\")
+    found = pattern.search(line)
+    if found is not None and line.count(mark) == 1 and line[found.start() - 1:found.start()] != backslash:
+        return _key(found.group(1)) if text else found.group(1)
     try:
         record = orjson.loads(line)
     except ValueError:
@@ -92,13 +91,9 @@ def patient_key(line: bytes | str) -> bytes:
     return _key(record.get("patient")) if type(record) is dict else b""
 
 
-def deal(lines: list, jobs: int, text: bytes | None = None) -> list[int]:
-    """The share (0 … jobs-1) of each line, all lines of one patient in one share: read line
-    by line, or with `text` (the NDJSON text the lines were split from) see deal_text."""
-    if text is not None:
-        dealt = deal_text(lines, jobs, text)
-        if dealt is not None:
-            return dealt
+def deal(lines: list, jobs: int) -> list[int]:
+    """The share (0 … jobs-1) of each line, all lines of one patient in one share, read line
+    by line."""
     return [hash(patient_key(line)) % jobs for line in lines]
 
 

@@ -152,15 +152,14 @@ def test_a_fork_that_fails_leaves_the_batch_to_one_process(repo, small_batches_s
 def test_dealing_from_the_whole_text_matches_dealing_line_by_line(repo, small_batches_split):
     lines = _lines()
     text = b"\n".join(lines) + b"\n"
-    by_text = parallel.deal(lines, 3, text)
-    by_line = parallel.deal(lines, 3)
     # the text route reads one key per match, so lines whose patient it cannot read alone
-    # (escaped, nested, not JSON) make the counts differ and it falls back to line by line
-    assert by_text == by_line
+    # (escaped, nested, not JSON) make the counts differ: it declines, and lines are dealt
+    # one by one
+    assert parallel.deal_text(lines, 3, text) is None
     plain = [line for i, line in enumerate(lines) if i not in (11, 13, 14, 15, 16)]
     plain_text = b"\n".join(plain) + b"\n"
     assert len(parallel._PATIENT_BYTES.findall(plain_text)) == len(plain)
-    assert parallel.deal(plain, 3, plain_text) == parallel.deal(plain, 3)
+    assert parallel.deal_text(plain, 3, plain_text) == parallel.deal(plain, 3)
 
 
 def test_a_text_whose_patients_do_not_line_up_is_still_decided_exactly(repo, small_batches_split):
