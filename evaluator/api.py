@@ -108,14 +108,20 @@ class Repository:
         large batch is split by patient over that many forked processes (see parallel.py);
         the decisions are the same."""
         with cyclic_gc_paused():  # parsing allocates as much as deciding (see engine)
-            if jobs > 1:
-                lines = lines if isinstance(lines, list) else list(lines)
-                decided = evaluate_lines_in_processes(self.engine, lines, jobs)
-                if decided is not None:
-                    return [line[:-1].decode("utf-8") for line in decided]
+            lines, decided = self._in_processes(lines, jobs)
+            if decided is not None:
+                return [line[:-1].decode("utf-8") for line in decided]
             records, errors = parse_ndjson(lines)
             decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=ndjson_line, own=True)
         return decisions
+
+    def _in_processes(self, lines, jobs: int, text: bytes | None = None) -> tuple[Iterable, list[bytes] | None]:
+        """With `jobs` > 1: the lines as a list, and their decision lines decided in processes
+        (None where the batch is to be decided here, see parallel.py)."""
+        if jobs <= 1:
+            return lines, None
+        lines = lines if isinstance(lines, list) else list(lines)
+        return lines, evaluate_lines_in_processes(self.engine, lines, jobs, text)
 
     def write_ndjson(self, lines: bytes | Iterable[str | bytes], out: BinaryIO, jobs: int = 1) -> int:
         """Decide NDJSON and write the decisions to `out` as NDJSON (UTF-8), in input order, as
@@ -128,14 +134,12 @@ class Repository:
         elif isinstance(lines, str):  # the text as a string: its lines
             lines = split_ndjson(lines)
         with cyclic_gc_paused():
-            if jobs > 1:
-                lines = lines if isinstance(lines, list) else list(lines)
-                decided = evaluate_lines_in_processes(self.engine, lines, jobs, text)
-                if decided is not None:
-                    del lines, text
-                    for start in range(0, len(decided), 10_000):
-                        out.write(b"".join(decided[start:start + 10_000]))
-                    return len(decided)
+            lines, decided = self._in_processes(lines, jobs, text)
+            if decided is not None:
+                del lines, text
+                for start in range(0, len(decided), 10_000):
+                    out.write(b"".join(decided[start:start + 10_000]))
+                return len(decided)
             del text
             decisions = self.evaluate_to_ndjson(lines)
         del lines
