@@ -104,9 +104,9 @@ class Repository:
 
     def evaluate_to_ndjson(self, lines: Iterable[str | bytes], jobs: int = 1) -> list[str]:
         """Like evaluate_lines, but each decision comes back as its NDJSON line (no line
-        feed): for large batches, as it keeps no decision dicts around. With `jobs` > 1 a
-        large batch is split by patient over that many forked processes (see parallel.py);
-        the decisions are the same."""
+        feed): for large batches, as it keeps no decision dicts around. A large batch is
+        decided in buckets of patients, which keeps memory down, split over `jobs` forked
+        processes (see parallel.py); the decisions are the same."""
         with cyclic_gc_paused():  # parsing allocates as much as deciding (see engine)
             lines, decided = self._in_processes(lines, jobs)
             if decided is not None:
@@ -116,10 +116,8 @@ class Repository:
         return decisions
 
     def _in_processes(self, lines, jobs: int, text: bytes | None = None) -> tuple[Iterable, list[bytes] | None]:
-        """With `jobs` > 1: the lines as a list, and their decision lines decided in processes
-        (None where the batch is to be decided here, see parallel.py)."""
-        if jobs <= 1:
-            return lines, None
+        """The lines as a list, and their decision lines decided bucket by bucket in `jobs`
+        processes (None where the batch is to be decided here in one go, see parallel.py)."""
         lines = lines if isinstance(lines, list) else list(lines)
         return lines, evaluate_lines_in_processes(self.engine, lines, jobs, text)
 

@@ -1,26 +1,30 @@
-"""Decide a large NDJSON batch in forked worker processes: patients share no history.
+"""Decide a large NDJSON batch in buckets of patients, over forked worker processes.
 
-The parent deals the input lines out by patient into shares without parsing them (the
-patient's id is read off the line's text where that is safe, else the line is parsed), forks
-one worker per share but the first and decides the first share itself meanwhile. Each process
-parses, checks and decides its share as a batch of its own (the lines come through fork;
-nothing is pickled on the way in), keeping each decision's NDJSON line as it is made; a
-worker writes its lines to an unlinked temporary file and sends back, in a second one, where
-each decision of its share is in the first, and the ids its contacts give. The parent puts
-the lines in input order.
+Patients share no history, so a batch can be cut by patient. The parent deals the input lines
+out into buckets by patient without parsing them (the patient's id is read off the line's text
+where that is safe, else the line is parsed). Process k of `jobs` decides buckets k, k + jobs,
+…: the parent forks one worker per process but the first and decides the first share itself
+meanwhile. A process parses, checks and decides its buckets one at a time (the lines come
+through fork; nothing is pickled on the way in), so its memory is about one bucket's, not its
+share's: at a million contacts that is most of the time a process spent in the kernel
+faulting in fresh pages. A worker writes its decision lines to an unlinked temporary file and
+the ids its contacts give to a second one; the parent puts the lines in input order. With one
+job there is no fork: the parent decides the buckets one after another.
 
-The result is exactly that of one process, or the batch is decided again in one process:
-every process checks that each contact it parsed belongs to its share, and the parent checks
-that no contact id is used twice across the batch (whether an id is a duplicate depends on the
-whole batch, contract section 4).
+The result is exactly that of the whole batch decided in one go, or the batch is decided again
+that way: every process checks that each contact it parsed belongs to its bucket, and the
+parent checks that no contact id is used twice across the batch (whether an id is a duplicate
+depends on the whole batch, contract section 4).
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import re
 import signal
+import struct
 import sys
 import tempfile
 import threading
@@ -30,6 +34,9 @@ import orjson
 # Below this many lines a batch is decided in one process: forking and gathering cost more
 # than they save.
 MIN_RECORDS = 20_000
+
+# About how many lines a process decides at a time (see _decide_share).
+CHUNK = 25_000
 
 # `"patient": "…"` with no escape in the value (so its text is its UTF-8 bytes). On one line,
 # patient_key trusts it only where "patient" occurs once and not after a backslash (so the
@@ -91,127 +98,95 @@ def patient_key(line: bytes | str) -> bytes:
     return _key(record.get("patient")) if type(record) is dict else b""
 
 
-def deal(lines: list, jobs: int) -> list[int]:
-    """The share (0 … jobs-1) of each line, all lines of one patient in one share, read line
-    by line."""
-    return [hash(patient_key(line)) % jobs for line in lines]
+def deal(lines: list, buckets: int) -> list[int]:
+    """The bucket (0 … buckets-1) of each line, all lines of one patient in one bucket, read
+    line by line."""
+    return [hash(patient_key(line)) % buckets for line in lines]
 
 
-def deal_text(lines: list, jobs: int, text: bytes) -> list[int] | None:
-    """The shares read off the whole text in one pass, when it finds as many patients as
-    there are lines (taken to be one per line: the shares check it); else None."""
+def deal_text(lines: list, buckets: int, text: bytes) -> list[int] | None:
+    """The buckets read off the whole text in one pass, when it finds as many patients as
+    there are lines (taken to be one per line: the buckets check it); else None."""
     keys = _PATIENT_BYTES.findall(text)
-    return [hash(key) % jobs for key in keys] if len(keys) == len(lines) else None
+    return [hash(key) % buckets for key in keys] if len(keys) == len(lines) else None
 
 
-def shares_by_patient(dealt: list[int], jobs: int) -> list[list[int]]:
-    """The line indexes of each share, in input order."""
-    return [[i for i, k in enumerate(dealt) if k == share] for share in range(jobs)]
+def lines_by_bucket(dealt: list[int], buckets: int) -> list[list[int]]:
+    """The line indexes of each bucket, in input order."""
+    found: list[list[int]] = [[] for _ in range(buckets)]
+    add = [bucket.append for bucket in found]
+    for i, b in enumerate(dealt):
+        add[b](i)
+    return found
 
 
 class _Misdealt(Exception):
-    """A contact in a share its patient does not belong to."""
+    """A contact in a bucket its patient does not belong to."""
 
 
-class _Spool:
-    """An emit function that writes each decision's NDJSON line (with its line feed) to a file
-    as it is made and returns its number there: a worker's batch then holds small numbers
-    instead of a million texts, and no text is encoded twice."""
-
-    def __init__(self, file):
-        self._file = file
-        self.count = 0
-
-    def __call__(self, decision: dict) -> int:
-        self._file.write(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE))
-        n = self.count
-        self.count = n + 1
-        return n
-
-    def lines(self) -> list[bytes]:
-        """The lines written, in the order they were made."""
-        self._file.flush()
-        self._file.seek(0)
-        return self._file.read().splitlines(keepends=True)  # a JSON text holds no line break
-
-
-class _Keep:
-    """An emit function like _Spool that keeps the lines in memory (the parent's own share).
-    Each line is copied out of the buffer orjson returns, which is a few kilobytes however
-    short the text: a few hundred thousand of those cost more than the copy."""
+class _Made:
+    """An emit function that keeps each decision's NDJSON line (with its line feed) and returns
+    its number. Each line is copied out of the buffer orjson returns, which holds about 8 KB
+    however short the text: the buffer is then free for the next decision, while a bucket's
+    worth of buffers would be a few hundred megabytes to fault in."""
 
     def __init__(self):
-        self._made: list[bytes] = []
+        self.lines: list[bytes] = []
 
     def __call__(self, decision: dict) -> int:
-        self._made.append(memoryview(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE)).tobytes())
-        return len(self._made) - 1
-
-    def lines(self) -> list[bytes]:
-        return self._made
+        self.lines.append(memoryview(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE)).tobytes())
+        return len(self.lines) - 1
 
 
-def _decide_share(engine, lines: list, share: list[int], k: int, jobs: int, emit) -> tuple[list, list]:
-    """Parse, check and decide share number `k`, each decision given to `emit` (a _Spool or
-    _Keep) as it is made. Returns, in share order, each decision's number there, and the
-    ids the share's contacts give (all of them, valid or not)."""
+def _decide_share(engine, lines: list, parts: list[tuple[int, list[int]]], buckets: int):
+    """Parse, check and decide a process's share, bucket by bucket: `parts` holds each bucket's
+    number and line indexes. Yields, per bucket, its decision lines in input order and the ids
+    its contacts give (all of them, valid or not). A bucket's memory is free for the next one
+    once its lines are made, so a process touches little more memory than one bucket needs."""
     from .api import parse_ndjson
 
-    records, errors = parse_ndjson([lines[i] for i in share], numbers=[i + 1 for i in share])
-    objects = [r for r in records if type(r) is dict]
-    patients = [r.get("patient") for r in objects]
-    if {hash(p.encode("utf-8", "surrogatepass")) % jobs for p in patients if type(p) is str} - {k}:
-        raise _Misdealt  # (the same key as _key gives)
-    ids = [r.get("id") for r in objects]
-    order, groups = engine._prepare(records, errors, emit, own=True)
-    for items in groups.values():
-        engine._decide_patient(items, order, {}, None, None, emit)
-    return order, [i for i in ids if type(i) is str]
+    for b, indexes in parts:
+        records, errors = parse_ndjson([lines[i] for i in indexes], numbers=[i + 1 for i in indexes])
+        objects = [r for r in records if type(r) is dict]
+        patients = [r.get("patient") for r in objects]
+        if {hash(p.encode("utf-8", "surrogatepass")) % buckets for p in patients if type(p) is str} - {b}:
+            raise _Misdealt  # (the same key as _key gives)
+        ids = [i for i in (r.get("id") for r in objects) if type(i) is str]
+        del objects, patients
+        made = _Made()
+        order, groups = engine._prepare(records, errors, made, own=True)
+        del records
+        for items in groups.values():
+            engine._decide_patient(items, order, {}, None, None, made)
+        del groups
+        yield [made.lines[n] for n in order], ids
 
 
-_MISDEALT = "misdealt"  # a share held a contact of another share's patient
+_MISDEALT = "misdealt"  # a bucket held a contact of another bucket's patient
 _WORKER_MISDEALT = 3  # a worker's exit status for that
 
-
-def _gather(pid: int, spool_file, meta_file, share: list[int]):
-    """A worker's decision lines (in the order made), their numbers in share order, and the
-    ids, once it has ended; _MISDEALT, or None if it failed."""
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:  # the program reaps its children itself (SIGCHLD ignored)
-        status = -1
-    with spool_file, meta_file:
-        if status != 0:
-            exited = status > 0 and os.WIFEXITED(status)
-            return _MISDEALT if exited and os.WEXITSTATUS(status) == _WORKER_MISDEALT else None
-        try:
-            meta_file.seek(0)
-            meta = orjson.loads(meta_file.read())
-            made = _Spool(spool_file).lines()
-        except (OSError, ValueError):
-            return None
-        if len(meta["order"]) != len(share) or len(made) != meta["made"]:
-            return None
-        return made, meta["order"], meta["ids"]
-
+# A worker's report of one bucket done, through a pipe: how many lines, how many bytes of
+# lines and then of ids it wrote to its spool file. Shorter than PIPE_BUF: written whole.
+_DONE = struct.Struct("<QQQ")
 
 _HELD = (signal.SIGINT, signal.SIGTERM)
 
 
-def _work(engine, lines: list, share: list[int], k: int, jobs: int, spool_file, meta_file, mask):
-    """The worker's whole life: decide share `k`, write the answer, and end the process
-    (never return into the caller's code). Interrupted, it dies at once: SIGINT and SIGTERM
-    have their default action here, not Python's handler, so no exception can escape."""
+def _work(engine, lines: list, share: list, buckets: int, spool_file, report: int, mask):
+    """The worker's whole life: decide the buckets of its share one by one, writing each bucket's lines and ids to the spool file and reporting it
+    done, and end the process (never return into the caller's code). Interrupted, it dies at once: SIGINT and SIGTERM have their default
+    action here, not Python's handler, so no exception can escape."""
     status = 1
     try:
         for held in _HELD:
             signal.signal(held, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        spool = _Spool(spool_file)
-        order, ids = _decide_share(engine, lines, share, k, jobs, spool)
-        spool_file.flush()
-        meta_file.write(orjson.dumps({"order": order, "ids": ids, "made": spool.count}))
-        meta_file.flush()
+        for made, ids in _decide_share(engine, lines, share, buckets):
+            block, listed = b"".join(made), orjson.dumps(ids)
+            spool_file.write(block)
+            spool_file.write(listed)
+            spool_file.flush()
+            os.write(report, _DONE.pack(len(made), len(block), len(listed)))
         status = 0
     except _Misdealt:
         status = _WORKER_MISDEALT
@@ -221,81 +196,153 @@ def _work(engine, lines: list, share: list[int], k: int, jobs: int, spool_file, 
         os._exit(status)
 
 
+def _read_report(fd: int) -> bytes:
+    """One report from a worker's pipe; b"" once the worker has ended (or a torn report)."""
+    report = b""
+    while len(report) < _DONE.size:
+        got = os.read(fd, _DONE.size - len(report))
+        if not got:
+            return b""
+        report += got
+    return report
+
+
+def _gather(worker: dict, parts: list, put, ids: list):
+    """Take in a worker's buckets as it reports them, each line put in its place with `put`,
+    while it works on the next: the parent is done with its own share by then. True once the
+    worker has ended with every bucket reported; _MISDEALT, or None if it failed."""
+    offset = taken = 0
+    fd = worker["spool"].fileno()
+    while report := _read_report(worker["report"]):
+        count, size, listed = _DONE.unpack(report)
+        if taken >= len(parts):
+            return None
+        indexes = parts[taken][1]
+        block = os.pread(fd, size + listed, offset)
+        made = block[:size].splitlines(keepends=True)  # a JSON text holds no line break
+        if len(block) != size + listed or len(made) != count or count != len(indexes):
+            return None
+        collections.deque(map(put, indexes, made), maxlen=0)
+        ids += orjson.loads(block[size:])
+        offset += size + listed
+        taken += 1
+    status = _reap(worker)
+    if status != 0:
+        exited = status > 0 and os.WIFEXITED(status)
+        return _MISDEALT if exited and os.WEXITSTATUS(status) == _WORKER_MISDEALT else None
+    return True if taken == len(parts) else None
+
+
+def _reap(worker: dict) -> int:
+    """Wait for a worker to end (once) and close its files; its exit status, -1 if unknown."""
+    if worker.get("status") is None:
+        try:
+            _, worker["status"] = os.waitpid(worker["pid"], 0)
+        except ChildProcessError:  # the program reaps its children itself (SIGCHLD ignored)
+            worker["status"] = -1
+        worker["spool"].close()
+        os.close(worker["report"])
+    return worker["status"]
+
+
 def evaluate_lines_in_processes(engine, lines: list, jobs: int, text: bytes | None = None) -> list[bytes] | None:
     """Every line's decision as its NDJSON line (bytes, with the line feed), in input order,
-    decided in up to `jobs` processes; None when the batch is better or only safely decided
-    in one: small, no fork, other threads running, a contact id used twice, a worker that
-    failed. `text`: the NDJSON text the lines were split from, if the caller has it (one pass
-    over it finds the patients; if that misreads a line, the lines are dealt again one by
-    one)."""
-    if jobs < 2 or len(lines) < MIN_RECORDS or not _fork_is_safe():
+    decided in up to `jobs` processes (with 1, or where forking is not safe, in this one),
+    patients dealt into buckets of about CHUNK lines that a process decides one at a time;
+    None when the batch is better or only safely decided in one go: small, a contact id
+    used twice, a worker that failed. `text`: the NDJSON text the lines were split from, if the
+    caller has it (one pass over it finds the patients; if that misreads a line, the lines
+    are dealt again one by one)."""
+    if len(lines) < MIN_RECORDS:
         return None
-    dealt = deal_text(lines, jobs, text) if text is not None else None
-    if dealt is not None:
-        decided = _split_and_decide(engine, lines, jobs, dealt)
-        if decided is not _MISDEALT:
-            return decided
-    decided = _split_and_decide(engine, lines, jobs, deal(lines, jobs))
+    if jobs > 1 and not _fork_is_safe():
+        jobs = 1
+    buckets = jobs * max(1, round(len(lines) / (jobs * CHUNK)))
+    decided = _split_and_decide(engine, lines, jobs, buckets, text)
+    if decided is _MISDEALT and text is not None:
+        decided = _split_and_decide(engine, lines, jobs, buckets, None)
     return None if decided is _MISDEALT else decided
 
 
-def _split_and_decide(engine, lines: list, jobs: int, dealt: list[int]):
+# Putting one of a worker's decision lines in its place costs the parent about this much of
+# what deciding a contact costs (measured on the benchmark's batch). The parent takes a smaller
+# share than each worker, so that it is done with its own when the workers' lines come in.
+_PLACING = 0.07
+
+
+def _shares(lines: list, jobs: int, buckets: int, text: bytes | None) -> list[list[tuple[int, list[int]]]]:
+    """Each process's share: its buckets, each with the indexes of its lines. Dealt from the
+    text where it lines up, else line by line."""
+    dealt = deal_text(lines, buckets, text) if text is not None else None
+    by_bucket = lines_by_bucket(deal(lines, buckets) if dealt is None else dealt, buckets)
+    if jobs == 1:
+        mine = buckets
+    else:
+        each = 1 / (jobs - 1)
+        mine = round(buckets * max(0.0, (each - _PLACING) / (1 - _PLACING + each)))
+    shares: list[list] = [[] for _ in range(jobs)]
+    for b, indexes in enumerate(by_bucket):
+        if indexes:
+            shares[0 if b < mine else 1 + (b - mine) % (jobs - 1)].append((b, indexes))
+    return shares
+
+
+def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes | None):
     """One attempt: the decision lines in input order, None, or _MISDEALT."""
-    shares = shares_by_patient(dealt, jobs)
-    workers: list = []
-    mine = None
+    shares = _shares(lines, jobs, buckets, text)
+    workers: list[dict] = []
     done = False
     try:
-        for k, share in enumerate(shares[1:], start=1):
-            if not share:
+        for k in range(1, jobs):
+            if not shares[k]:
                 continue
-            files: list = []
-            pid = -1
+            spool, report, pid = None, None, -1
             # SIGINT and SIGTERM are held back across the fork, so a worker cannot be
             # interrupted before _work has set it up.
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
             try:
-                # Answers go through unlinked temporary files, not pipes: a pipe moves a few
-                # hundred megabytes 64 KB at a time, with a switch between the processes.
-                files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+                # Lines go through an unlinked temporary file, not a pipe: a pipe moves a few
+                # hundred megabytes 64 KB at a time, with a switch between the processes; the
+                # pipe only carries the short reports.
+                spool = tempfile.TemporaryFile()
+                report = os.pipe()
                 pid = os.fork()
             except OSError:  # no room for a file, or no process to be had: one process it is
-                for f in files:
-                    f.close()
+                if spool is not None:
+                    spool.close()
+                for fd in report or ():
+                    os.close(fd)
                 return None
             finally:
                 if pid != 0:  # the worker sets its own up in _work
                     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             if pid == 0:
-                _work(engine, lines, share, k, jobs, *files, mask)
-            workers.append((k, pid, *files, share))
-        keep = _Keep()
+                os.close(report[0])
+                _work(engine, lines, shares[k], buckets, spool, report[1], mask)
+            os.close(report[1])
+            workers.append({"k": k, "pid": pid, "spool": spool, "report": report[0], "status": None})
+        decided: list = [None] * len(lines)
+        put = decided.__setitem__
+        ids: list = []
         try:
-            order, ids = _decide_share(engine, lines, shares[0], 0, jobs, keep)
-            mine = keep.lines(), order, ids
+            for (_, indexes), (made, listed) in zip(shares[0], _decide_share(engine, lines, shares[0], buckets),
+                                                     strict=True):
+                collections.deque(map(put, indexes, made), maxlen=0)
+                ids += listed
         except _Misdealt:
-            mine = _MISDEALT
-        done = mine is not _MISDEALT
+            return _MISDEALT
+        for worker in workers:
+            gathered = _gather(worker, shares[worker["k"]], put, ids)
+            if gathered is not True:
+                return gathered
+        done = True
     finally:
-        if not done:  # interrupted, failed or misdealt here: the workers' answers are not wanted
-            for _, pid, *_ in workers:
+        for worker in workers:
+            if not done and worker["status"] is None:
+                # interrupted, failed or misdealt: the workers' answers are not wanted
                 with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-        gathered = [(k, _gather(pid, spool_file, meta_file, share))
-                    for k, pid, spool_file, meta_file, share in workers]
-    answers = [(0, mine), *gathered]
-    if any(found is _MISDEALT for _, found in answers):
-        return _MISDEALT
-    if any(found is None for _, found in answers):
-        # A worker failed (killed, out of memory, a bug): the caller decides the batch in
-        # one process, where an error is raised and reported as usual.
-        return None
-    # Each share's lines in share order, then the shares interleaved as the lines were dealt.
-    in_order: list = [iter(()).__next__] * jobs
-    all_ids: list = []
-    for k, (made, order, ids) in answers:
-        in_order[k] = iter([made[n] for n in order]).__next__
-        all_ids += ids
-    if len(set(all_ids)) != len(all_ids):
+                    os.kill(worker["pid"], signal.SIGKILL)
+            _reap(worker)
+    if len(set(ids)) != len(ids):
         return None  # an id used twice: which use is the duplicate depends on the whole batch
-    return [in_order[k]() for k in dealt]
+    return decided

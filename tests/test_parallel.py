@@ -11,6 +11,7 @@ import pytest
 from conftest import chat
 
 from evaluator import parallel
+from evaluator.api import ndjson_line, parse_ndjson
 
 
 def _lines(n: int = 600, seed: int = 5) -> list[bytes]:
@@ -33,11 +34,16 @@ def _lines(n: int = 600, seed: int = 5) -> list[bytes]:
 
 @pytest.fixture
 def small_batches_split(monkeypatch):
+    """Every batch split, into buckets of about 50 lines (several per process)."""
     monkeypatch.setattr(parallel, "MIN_RECORDS", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 50)
 
 
 def _one_process(repo, lines):
-    return repo.evaluate_to_ndjson(lines, jobs=1)
+    """The whole batch decided in one go: no buckets, no fork."""
+    records, errors = parse_ndjson(lines)
+    decisions, _ = repo.engine.evaluate(records, line_errors=errors, emit=ndjson_line, own=True)
+    return decisions
 
 
 def test_forked_batch_gives_the_same_lines_in_input_order(repo, small_batches_split):
@@ -57,9 +63,57 @@ def test_forked_batch_gives_the_same_lines_in_input_order(repo, small_batches_sp
     assert sum(d["status"] == "decided" for d in decided) > 550
 
 
+def test_one_job_decides_bucket_by_bucket_what_one_go_decides(repo, small_batches_split, monkeypatch):
+    seen = []
+    plain = parallel._decide_share
+
+    def spying(engine, lines, share, buckets):
+        seen.append([b for b, _ in share])
+        return plain(engine, lines, share, buckets)
+
+    monkeypatch.setattr(parallel, "_decide_share", spying)
+    lines = _lines()
+    decided = parallel.evaluate_lines_in_processes(repo.engine, lines, 1)
+    assert seen == [list(range(12))]  # 600 lines in buckets of about 50, all in this process
+    assert [line[:-1].decode("utf-8") for line in decided] == _one_process(repo, lines)
+    assert repo.evaluate_to_ndjson(lines, jobs=1) == _one_process(repo, lines)
+
+
+def test_the_parent_takes_a_smaller_share_and_every_bucket_is_dealt_once():
+    lines = [b'{"patient": "p%d"}' % i for i in range(4000)]
+    for jobs, buckets in ((2, 40), (3, 30), (8, 64)):
+        shares = parallel._shares(lines, jobs, buckets, None)
+        dealt = sorted(b for share in shares for b, _ in share)
+        assert dealt == list(range(buckets))
+        sizes = [len(share) for share in shares]
+        assert sizes[0] < min(sizes[1:]), (jobs, sizes)  # the parent also puts the lines in place
+        assert max(sizes[1:]) - min(sizes[1:]) <= 1
+    assert [len(share) for share in parallel._shares(lines, 1, 12, None)] == [12]
+
+
+def test_a_worker_that_ends_early_or_reports_too_little_fails_the_attempt(repo, small_batches_split, monkeypatch):
+    parent = os.getpid()
+    plain = parallel._decide_share
+    lines = _lines()
+    for ending in ("return", "raise"):
+        def first_bucket_only(engine, lines, share, buckets, ending=ending):
+            if os.getpid() == parent:
+                yield from plain(engine, lines, share, buckets)
+                return
+            for made in plain(engine, lines, share, buckets):
+                yield made
+                if ending == "raise":
+                    raise MemoryError("a worker ran out of memory")
+                return  # one bucket reported, then a clean exit: the rest is missing
+
+        monkeypatch.setattr(parallel, "_decide_share", first_bucket_only)
+        assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2) is None, ending
+        assert repo.evaluate_to_ndjson(lines, jobs=2) == _one_process(repo, lines)
+
+
 def test_a_patient_lands_in_one_share(small_batches_split):
     lines = _lines()
-    shares = parallel.shares_by_patient(parallel.deal(lines, 3), 3)
+    shares = parallel.lines_by_bucket(parallel.deal(lines, 3), 3)
     assert sorted(i for share in shares for i in share) == list(range(len(lines)))
     where: dict = {}
     for k, share in enumerate(shares):
