@@ -173,9 +173,10 @@ _HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 def _work(engine, lines: list, share: list, buckets: int, spool_file, report: int, mask):
-    """The worker's whole life: decide the buckets of its share one by one, writing each bucket's lines and ids to the spool file and reporting it
-    done, and end the process (never return into the caller's code). Interrupted, it dies at once: SIGINT and SIGTERM have their default
-    action here, not Python's handler, so no exception can escape."""
+    """The worker's whole life: decide the buckets of its share one by one, writing each
+    bucket's lines and ids to the spool file and reporting it done, and end the process (never
+    return into the caller's code). Interrupted, it dies at once: SIGINT and SIGTERM have their
+    default action here, not Python's handler, so no exception can escape."""
     status = 1
     try:
         for held in _HELD:
@@ -207,7 +208,22 @@ def _read_report(fd: int) -> bytes:
     return report
 
 
-def _gather(worker: dict, parts: list, put, ids: list):
+class _Ids:
+    """The contact ids of a batch, taken in bucket by bucket: whether one is used twice."""
+
+    def __init__(self):
+        self._seen: set = set()
+        self._count = 0
+
+    def add(self, ids: list) -> None:
+        self._seen.update(ids)
+        self._count += len(ids)
+
+    def any_twice(self) -> bool:
+        return len(self._seen) != self._count
+
+
+def _gather(worker: dict, parts: list, put, ids: _Ids):
     """Take in a worker's buckets as it reports them, each line put in its place with `put`,
     while it works on the next: the parent is done with its own share by then. True once the
     worker has ended with every bucket reported; _MISDEALT, or None if it failed."""
@@ -223,7 +239,7 @@ def _gather(worker: dict, parts: list, put, ids: list):
         if len(block) != size + listed or len(made) != count or count != len(indexes):
             return None
         collections.deque(map(put, indexes, made), maxlen=0)
-        ids += orjson.loads(block[size:])
+        ids.add(orjson.loads(block[size:]))
         offset += size + listed
         taken += 1
     status = _reap(worker)
@@ -323,12 +339,12 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
             workers.append({"k": k, "pid": pid, "spool": spool, "report": report[0], "status": None})
         decided: list = [None] * len(lines)
         put = decided.__setitem__
-        ids: list = []
+        ids = _Ids()
         try:
             for (_, indexes), (made, listed) in zip(shares[0], _decide_share(engine, lines, shares[0], buckets),
                                                      strict=True):
                 collections.deque(map(put, indexes, made), maxlen=0)
-                ids += listed
+                ids.add(listed)
         except _Misdealt:
             return _MISDEALT
         for worker in workers:
@@ -343,6 +359,6 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
                 with contextlib.suppress(OSError):
                     os.kill(worker["pid"], signal.SIGKILL)
             _reap(worker)
-    if len(set(ids)) != len(ids):
+    if ids.any_twice():
         return None  # an id used twice: which use is the duplicate depends on the whole batch
     return decided
