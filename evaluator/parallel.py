@@ -333,7 +333,10 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
                 if pid != 0:  # the worker sets its own up in _work
                     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             if pid == 0:
-                os.close(report[0])
+                # Only the parent reads a worker's reports: once it is gone (killed, say), the
+                # worker's next report fails and the worker ends.
+                for fd in (report[0], *(earlier["report"] for earlier in workers)):
+                    os.close(fd)
                 _work(engine, lines, shares[k], buckets, spool, report[1], mask)
             os.close(report[1])
             workers.append({"k": k, "pid": pid, "spool": spool, "report": report[0], "status": None})

@@ -284,3 +284,59 @@ def test_write_ndjson_takes_the_text_as_bytes_or_string(repo):
     repo.write_ndjson(lines, as_lines)
     assert as_bytes.getvalue() == as_text.getvalue() == as_lines.getvalue()
     assert as_bytes.getvalue().count(b"\n") == len(lines)
+
+
+_KILLED_PARENT = r"""
+import json, os, sys, time
+from evaluator import api, parallel
+
+parallel.MIN_RECORDS, parallel.CHUNK = 1, 20
+plain, parent = parallel._decide_share, os.getpid()
+
+def slow(engine, lines, share, buckets):
+    if os.getpid() == parent:
+        time.sleep(120)  # killed meanwhile
+    with open(sys.argv[1] + f".{os.getpid()}", "w"):
+        pass  # a worker has started
+    for made in plain(engine, lines, share, buckets):
+        time.sleep(0.05)
+        yield made
+
+parallel._decide_share = slow
+lines = [json.dumps({"id": f"c{i}", "patient": f"p{i % 50}", "unit": "u", "region": "r",
+                     "date": "2025-01-01", "channel": "phone"}).encode() for i in range(4000)]
+api.load_repository().evaluate_to_ndjson(lines, jobs=3)
+"""
+
+
+def test_the_workers_of_a_killed_parent_stop(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    mark = tmp_path / "worker"
+    parent = subprocess.Popen([sys.executable, "-c", _KILLED_PARENT, str(mark)])
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(tmp_path.glob("worker.*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        workers = [int(p.suffix[1:]) for p in tmp_path.glob("worker.*")]
+        assert len(workers) == 2
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+
+    def running(pid: int) -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 2
+    while any(map(running, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # Each has about 70 buckets of 20 lines, 0.05 s apiece: on its own it would go on for
+    # seconds more; it stops at its next report instead.
+    assert not any(map(running, workers))
