@@ -138,11 +138,12 @@ class _Made:
         return len(self.lines) - 1
 
 
-def _decide_share(engine, lines: list, parts: list[tuple[int, list[int]]], buckets: int):
-    """Parse, check and decide a process's share, bucket by bucket: `parts` holds each bucket's
-    number and line indexes. Yields, per bucket, its decision lines in input order and the ids
-    its contacts give (all of them, valid or not). A bucket's memory is free for the next one
-    once its lines are made, so a process touches little more memory than one bucket needs."""
+def _decide_share(engine, lines: list, parts, buckets: int):
+    """Parse, check and decide buckets one at a time: `parts` gives each bucket's number and
+    line indexes (lazily: a bucket is claimed only when this process is ready for it). Yields,
+    per bucket, its number, its line indexes, its decision lines in input order and the ids its
+    contacts give (all of them, valid or not). A bucket's memory is free for the next one once
+    its lines are made, so a process touches little more memory than one bucket needs."""
     from .api import parse_ndjson
 
     for b, indexes in parts:
@@ -159,21 +160,38 @@ def _decide_share(engine, lines: list, parts: list[tuple[int, list[int]]], bucke
         for items in groups.values():
             engine._decide_patient(items, order, {}, None, None, made)
         del groups
-        yield [made.lines[n] for n in order], ids
+        yield b, indexes, [made.lines[n] for n in order], ids
 
 
 _MISDEALT = "misdealt"  # a bucket held a contact of another bucket's patient
 _WORKER_MISDEALT = 3  # a worker's exit status for that
 
-# A worker's report of one bucket done, through a pipe: how many lines, how many bytes of
-# lines and then of ids it wrote to its spool file. Shorter than PIPE_BUF: written whole.
-_DONE = struct.Struct("<QQQ")
+# The buckets wait in a pipe, each as its number, and a process takes the next one when it is
+# ready for it: who is quicker decides more, and all end within about one bucket of each other.
+# At most _MAX_BUCKETS of them, so that they fit in a pipe however small the system makes it
+# (one page; a read of one claim is then whole).
+_CLAIM = struct.Struct("<I")
+_MAX_BUCKETS = 1024
+
+# A worker's report of one bucket done, through a pipe of its own: which bucket, how many
+# lines, how many bytes of lines and then of ids it wrote to its spool file.
+_DONE = struct.Struct("<IQQQ")
 
 _HELD = (signal.SIGINT, signal.SIGTERM)
 
 
-def _work(engine, lines: list, share: list, buckets: int, spool_file, report: int, mask):
-    """The worker's whole life: decide the buckets of its share one by one, writing each
+def _claims(fd: int, by_bucket: list):
+    """The buckets this process takes from the claims pipe, with their line indexes, until
+    none is left."""
+    while claim := os.read(fd, _CLAIM.size):
+        if len(claim) != _CLAIM.size:
+            raise OSError("a torn bucket claim")
+        (b,) = _CLAIM.unpack(claim)
+        yield b, by_bucket[b]
+
+
+def _work(engine, lines: list, parts, buckets: int, spool_file, report: int, mask):
+    """The worker's whole life: decide buckets one at a time as it takes them, writing each
     bucket's lines and ids to the spool file and reporting it done, and end the process (never
     return into the caller's code). Interrupted, it dies at once: SIGINT and SIGTERM have their
     default action here, not Python's handler, so no exception can escape."""
@@ -182,12 +200,12 @@ def _work(engine, lines: list, share: list, buckets: int, spool_file, report: in
         for held in _HELD:
             signal.signal(held, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        for made, ids in _decide_share(engine, lines, share, buckets):
+        for b, _, made, ids in _decide_share(engine, lines, parts, buckets):
             block, listed = b"".join(made), orjson.dumps(ids)
             spool_file.write(block)
             spool_file.write(listed)
             spool_file.flush()
-            os.write(report, _DONE.pack(len(made), len(block), len(listed)))
+            os.write(report, _DONE.pack(b, len(made), len(block), len(listed)))
         status = 0
     except _Misdealt:
         status = _WORKER_MISDEALT
@@ -195,17 +213,6 @@ def _work(engine, lines: list, share: list, buckets: int, spool_file, report: in
         pass
     finally:
         os._exit(status)
-
-
-def _read_report(fd: int) -> bytes:
-    """One report from a worker's pipe; b"" once the worker has ended (or a torn report)."""
-    report = b""
-    while len(report) < _DONE.size:
-        got = os.read(fd, _DONE.size - len(report))
-        if not got:
-            return b""
-        report += got
-    return report
 
 
 class _Ids:
@@ -223,42 +230,58 @@ class _Ids:
         return len(self._seen) != self._count
 
 
-def _gather(worker: dict, parts: list, put, ids: _Ids):
-    """Take in a worker's buckets as it reports them, each line put in its place with `put`,
-    while it works on the next: the parent is done with its own share by then. True once the
-    worker has ended with every bucket reported; _MISDEALT, or None if it failed."""
-    offset = taken = 0
-    fd = worker["spool"].fileno()
-    while report := _read_report(worker["report"]):
-        count, size, listed = _DONE.unpack(report)
-        if taken >= len(parts):
-            return None
-        indexes = parts[taken][1]
-        block = os.pread(fd, size + listed, offset)
-        made = block[:size].splitlines(keepends=True)  # a JSON text holds no line break
-        if len(block) != size + listed or len(made) != count or count != len(indexes):
-            return None
-        collections.deque(map(put, indexes, made), maxlen=0)
-        ids.add(orjson.loads(block[size:]))
-        offset += size + listed
-        taken += 1
-    status = _reap(worker)
-    if status != 0:
-        exited = status > 0 and os.WIFEXITED(status)
-        return _MISDEALT if exited and os.WEXITSTATUS(status) == _WORKER_MISDEALT else None
-    return True if taken == len(parts) else None
+class _Worker:
+    """A forked worker as the parent sees it: its pipe of reports, its spool file, and how far
+    the parent has taken in what it reported."""
 
+    def __init__(self, pid: int, spool, report: int):
+        self.pid, self.spool, self.report = pid, spool, report
+        self.status: int | None = None  # once reaped
+        self.ended = False  # its pipe is at its end
+        self._pending = bytearray()  # the start of a report not read whole yet
+        self._offset = 0  # where its next bucket starts in the spool file
 
-def _reap(worker: dict) -> int:
-    """Wait for a worker to end (once) and close its files; its exit status, -1 if unknown."""
-    if worker.get("status") is None:
-        try:
-            _, worker["status"] = os.waitpid(worker["pid"], 0)
-        except ChildProcessError:  # the program reaps its children itself (SIGCHLD ignored)
-            worker["status"] = -1
-        worker["spool"].close()
-        os.close(worker["report"])
-    return worker["status"]
+    def take(self, by_bucket: list, taken: bytearray, put, ids: _Ids, wait: bool) -> bool:
+        """Take in the buckets the worker has reported, each line put in its place with `put`:
+        those reported so far, or with `wait` all until it ends. False if a report does not
+        add up (a bucket unknown or taken twice, lines missing)."""
+        os.set_blocking(self.report, wait)
+        while not self.ended:
+            try:
+                got = os.read(self.report, 1 << 16)
+            except BlockingIOError:
+                return True
+            if not got:
+                self.ended = True
+                return not self._pending  # a torn report: the worker died writing it
+            self._pending += got
+            while len(self._pending) >= _DONE.size:
+                b, count, size, listed = _DONE.unpack_from(self._pending)
+                del self._pending[:_DONE.size]
+                if b >= len(by_bucket) or taken[b]:
+                    return False
+                indexes = by_bucket[b]
+                block = os.pread(self.spool.fileno(), size + listed, self._offset)
+                made = block[:size].splitlines(keepends=True)  # a JSON text holds no line break
+                if len(block) != size + listed or len(made) != count or count != len(indexes):
+                    return False
+                collections.deque(map(put, indexes, made), maxlen=0)
+                ids.add(orjson.loads(block[size:]))
+                self._offset += size + listed
+                taken[b] = 1
+        return True
+
+    def reap(self) -> int:
+        """Wait for the worker to end (once) and close its files; its exit status, -1 if
+        unknown."""
+        if self.status is None:
+            try:
+                _, self.status = os.waitpid(self.pid, 0)
+            except ChildProcessError:  # the program reaps its children itself (SIGCHLD ignored)
+                self.status = -1
+            self.spool.close()
+            os.close(self.report)
+        return self.status
 
 
 def evaluate_lines_in_processes(engine, lines: list, jobs: int, text: bytes | None = None) -> list[bytes] | None:
@@ -273,45 +296,28 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int, text: bytes | No
         return None
     if jobs > 1 and not _fork_is_safe():
         jobs = 1
-    buckets = jobs * max(1, round(len(lines) / (jobs * CHUNK)))
+    jobs = min(jobs, _MAX_BUCKETS)
+    buckets = jobs * max(1, min(round(len(lines) / (jobs * CHUNK)), _MAX_BUCKETS // jobs))
     decided = _split_and_decide(engine, lines, jobs, buckets, text)
     if decided is _MISDEALT and text is not None:
         decided = _split_and_decide(engine, lines, jobs, buckets, None)
     return None if decided is _MISDEALT else decided
 
 
-# Putting one of a worker's decision lines in its place costs the parent about this much of
-# what deciding a contact costs (measured on the benchmark's batch). The parent takes a smaller
-# share than each worker, so that it is done with its own when the workers' lines come in.
-_PLACING = 0.07
-
-
-def _shares(lines: list, jobs: int, buckets: int, text: bytes | None) -> list[list[tuple[int, list[int]]]]:
-    """Each process's share: its buckets, each with the indexes of its lines. Dealt from the
-    text where it lines up, else line by line."""
+def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes | None):
+    """One attempt: the decision lines in input order, None, or _MISDEALT. The lines are dealt
+    from the text where it lines up, else line by line."""
     dealt = deal_text(lines, buckets, text) if text is not None else None
     by_bucket = lines_by_bucket(deal(lines, buckets) if dealt is None else dealt, buckets)
+    filled = [b for b, indexes in enumerate(by_bucket) if indexes]
     if jobs == 1:
-        mine = buckets
-    else:
-        each = 1 / (jobs - 1)
-        mine = round(buckets * max(0.0, (each - _PLACING) / (1 - _PLACING + each)))
-    shares: list[list] = [[] for _ in range(jobs)]
-    for b, indexes in enumerate(by_bucket):
-        if indexes:
-            shares[0 if b < mine else 1 + (b - mine) % (jobs - 1)].append((b, indexes))
-    return shares
-
-
-def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes | None):
-    """One attempt: the decision lines in input order, None, or _MISDEALT."""
-    shares = _shares(lines, jobs, buckets, text)
-    workers: list[dict] = []
-    done = False
+        return _gather_all(engine, lines, ((b, by_bucket[b]) for b in filled), buckets, by_bucket, [])
+    workers: list[_Worker] = []
+    claims = os.pipe()
     try:
-        for k in range(1, jobs):
-            if not shares[k]:
-                continue
+        os.write(claims[1], b"".join(_CLAIM.pack(b) for b in filled))  # fits: see _MAX_BUCKETS
+        os.close(claims[1])
+        for _ in range(1, jobs):
             spool, report, pid = None, None, -1
             # SIGINT and SIGTERM are held back across the fork, so a worker cannot be
             # interrupted before _work has set it up.
@@ -328,6 +334,7 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
                     spool.close()
                 for fd in report or ():
                     os.close(fd)
+                _stop(workers)
                 return None
             finally:
                 if pid != 0:  # the worker sets its own up in _work
@@ -335,33 +342,52 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
             if pid == 0:
                 # Only the parent reads a worker's reports: once it is gone (killed, say), the
                 # worker's next report fails and the worker ends.
-                for fd in (report[0], *(earlier["report"] for earlier in workers)):
+                for fd in (report[0], *(earlier.report for earlier in workers)):
                     os.close(fd)
-                _work(engine, lines, shares[k], buckets, spool, report[1], mask)
+                _work(engine, lines, _claims(claims[0], by_bucket), buckets, spool, report[1], mask)
             os.close(report[1])
-            workers.append({"k": k, "pid": pid, "spool": spool, "report": report[0], "status": None})
-        decided: list = [None] * len(lines)
-        put = decided.__setitem__
-        ids = _Ids()
-        try:
-            for (_, indexes), (made, listed) in zip(shares[0], _decide_share(engine, lines, shares[0], buckets),
-                                                     strict=True):
-                collections.deque(map(put, indexes, made), maxlen=0)
-                ids.add(listed)
-        except _Misdealt:
-            return _MISDEALT
-        for worker in workers:
-            gathered = _gather(worker, shares[worker["k"]], put, ids)
-            if gathered is not True:
-                return gathered
-        done = True
+            workers.append(_Worker(pid, spool, report[0]))
+        return _gather_all(engine, lines, _claims(claims[0], by_bucket), buckets, by_bucket, workers)
     finally:
-        for worker in workers:
-            if not done and worker["status"] is None:
-                # interrupted, failed or misdealt: the workers' answers are not wanted
-                with contextlib.suppress(OSError):
-                    os.kill(worker["pid"], signal.SIGKILL)
-            _reap(worker)
+        _stop(workers)
+        os.close(claims[0])
+
+
+def _gather_all(engine, lines: list, mine, buckets: int, by_bucket: list, workers: list):
+    """Decide the buckets this process takes (`mine`), taking in between whatever the workers
+    have reported, then the rest as they report it: the decision lines in input order, None or
+    _MISDEALT. The workers are reaped (and killed first, unless all went well) on the way out."""
+    decided: list = [None] * len(lines)
+    put = decided.__setitem__
+    ids = _Ids()
+    taken = bytearray(buckets)
+    try:
+        for b, indexes, made, listed in _decide_share(engine, lines, mine, buckets):
+            collections.deque(map(put, indexes, made), maxlen=0)
+            ids.add(listed)
+            taken[b] = 1
+            if not all(worker.take(by_bucket, taken, put, ids, wait=False) for worker in workers):
+                return None
+    except _Misdealt:
+        return _MISDEALT
+    for worker in workers:
+        if not worker.take(by_bucket, taken, put, ids, wait=True):
+            return None
+        status = worker.reap()
+        if status != 0:
+            exited = status > 0 and os.WIFEXITED(status)
+            return _MISDEALT if exited and os.WEXITSTATUS(status) == _WORKER_MISDEALT else None
+    if sum(taken) != sum(1 for indexes in by_bucket if indexes):
+        return None  # a bucket taken by a worker that never reported it
     if ids.any_twice():
         return None  # an id used twice: which use is the duplicate depends on the whole batch
     return decided
+
+
+def _stop(workers: list) -> None:
+    """Kill the workers not reaped yet (their answers are not wanted) and reap them all."""
+    for worker in workers:
+        if worker.status is None:
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGKILL)
+            worker.reap()

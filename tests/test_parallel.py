@@ -63,53 +63,84 @@ def test_forked_batch_gives_the_same_lines_in_input_order(repo, small_batches_sp
     assert sum(d["status"] == "decided" for d in decided) > 550
 
 
-def test_one_job_decides_bucket_by_bucket_what_one_go_decides(repo, small_batches_split, monkeypatch):
-    seen = []
+def _spying_on_buckets(monkeypatch, log):
+    """_decide_share that notes, in the file `log`, each bucket a process decides."""
     plain = parallel._decide_share
 
-    def spying(engine, lines, share, buckets):
-        seen.append([b for b, _ in share])
-        return plain(engine, lines, share, buckets)
+    def spying(engine, lines, parts, buckets):
+        for b, *rest in plain(engine, lines, parts, buckets):
+            with open(log, "a") as f:  # a short append is written whole
+                f.write(f"{os.getpid()} {b}\n")
+            yield (b, *rest)
 
     monkeypatch.setattr(parallel, "_decide_share", spying)
+
+
+def _buckets_decided(log) -> list[tuple[int, int]]:
+    with open(log) as f:
+        return [tuple(map(int, line.split())) for line in f]
+
+
+def test_one_job_decides_bucket_by_bucket_what_one_go_decides(repo, small_batches_split, monkeypatch, tmp_path):
+    _spying_on_buckets(monkeypatch, tmp_path / "log")
     lines = _lines()
     decided = parallel.evaluate_lines_in_processes(repo.engine, lines, 1)
-    # 600 lines in 12 buckets of about 50 (those that some patient landed in), all decided here
-    assert seen == [sorted(set(parallel.deal(lines, 12)))] and len(seen[0]) > 6
+    # 600 lines in 12 buckets of about 50 (those that some patient landed in), in order, here
+    filled = sorted(set(parallel.deal(lines, 12)))
+    assert _buckets_decided(tmp_path / "log") == [(os.getpid(), b) for b in filled] and len(filled) > 6
     assert [line[:-1].decode("utf-8") for line in decided] == _one_process(repo, lines)
     assert repo.evaluate_to_ndjson(lines, jobs=1) == _one_process(repo, lines)
 
 
-def test_the_parent_takes_a_smaller_share_and_every_bucket_is_dealt_once():
-    lines = [b'{"patient": "p%d"}' % i for i in range(4000)]
-    for jobs, buckets in ((2, 40), (3, 30), (8, 64)):
-        shares = parallel._shares(lines, jobs, buckets, None)
-        dealt = sorted(b for share in shares for b, _ in share)
-        assert dealt == list(range(buckets))
-        sizes = [len(share) for share in shares]
-        assert sizes[0] < min(sizes[1:]), (jobs, sizes)  # the parent also puts the lines in place
-        assert max(sizes[1:]) - min(sizes[1:]) <= 1
-    assert [len(share) for share in parallel._shares(lines, 1, 12, None)] == [12]
+def test_every_bucket_is_decided_once_by_whichever_process_takes_it(repo, small_batches_split, monkeypatch,
+                                                                   tmp_path):
+    _spying_on_buckets(monkeypatch, tmp_path / "log")
+    lines = _lines(3000)
+    decided = parallel.evaluate_lines_in_processes(repo.engine, lines, 3)
+    assert decided is not None
+    done = _buckets_decided(tmp_path / "log")
+    # 3,000 lines in 3 x 20 buckets of about 50
+    assert sorted(b for _, b in done) == sorted(set(parallel.deal(lines, 60)))
+    assert os.getpid() in {pid for pid, _ in done}
+    assert [line[:-1].decode("utf-8") for line in decided] == _one_process(repo, lines)
 
 
-def test_a_worker_that_ends_early_or_reports_too_little_fails_the_attempt(repo, small_batches_split, monkeypatch):
+def test_a_worker_that_fails_or_drops_a_bucket_fails_the_attempt(repo, small_batches_split, monkeypatch):
     parent = os.getpid()
     plain = parallel._decide_share
     lines = _lines()
-    for ending in ("return", "raise"):
-        def first_bucket_only(engine, lines, share, buckets, ending=ending):
+    for ending in ("drop", "raise"):
+        def first_bucket_only(engine, lines, parts, buckets, ending=ending):
             if os.getpid() == parent:
-                yield from plain(engine, lines, share, buckets)
+                yield from plain(engine, lines, parts, buckets)
                 return
-            for made in plain(engine, lines, share, buckets):
+            for made in plain(engine, lines, parts, buckets):
                 yield made
                 if ending == "raise":
                     raise MemoryError("a worker ran out of memory")
-                return  # one bucket reported, then a clean exit: the rest is missing
+                next(parts, None)  # takes a bucket and ends without deciding it
+                return
 
         monkeypatch.setattr(parallel, "_decide_share", first_bucket_only)
         assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2) is None, ending
         assert repo.evaluate_to_ndjson(lines, jobs=2) == _one_process(repo, lines)
+
+
+def test_a_worker_that_ends_early_with_all_it_took_reported_leaves_the_rest_to_others(repo, small_batches_split,
+                                                                                     monkeypatch):
+    parent = os.getpid()
+    plain = parallel._decide_share
+
+    def one_bucket_in_workers(engine, lines, parts, buckets):
+        for made in plain(engine, lines, parts, buckets):
+            yield made
+            if os.getpid() != parent:
+                return  # the buckets it did not take are still there for the parent
+
+    monkeypatch.setattr(parallel, "_decide_share", one_bucket_in_workers)
+    lines = _lines()
+    decided = parallel.evaluate_lines_in_processes(repo.engine, lines, 3)
+    assert [line[:-1].decode("utf-8") for line in decided] == _one_process(repo, lines)
 
 
 def test_a_patient_lands_in_one_share(small_batches_split):
