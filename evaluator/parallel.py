@@ -36,7 +36,7 @@ import orjson
 MIN_RECORDS = 20_000
 
 # About how many lines a process decides at a time (see _decide_share).
-CHUNK = 25_000
+CHUNK = 10_000
 
 # `"patient": "…"` with no escape in the value (so its text is its UTF-8 bytes). On one line,
 # patient_key trusts it only where "patient" occurs once and not after a backslash (so the
