@@ -2,19 +2,20 @@
 
 Patients share no history, so a batch can be cut by patient. The parent deals the input lines
 out into buckets by patient without parsing them (the patient's id is read off the line's text
-where that is safe, else the line is parsed). Process k of `jobs` decides buckets k, k + jobs,
-…: the parent forks one worker per process but the first and decides the first share itself
-meanwhile. A process parses, checks and decides its buckets one at a time (the lines come
-through fork; nothing is pickled on the way in), so its memory is about one bucket's, not its
-share's: at a million contacts that is most of the time a process spent in the kernel
-faulting in fresh pages. A worker writes its decision lines to an unlinked temporary file and
-the ids its contacts give to a second one; the parent puts the lines in input order. With one
-job there is no fork: the parent decides the buckets one after another.
+where that is safe, else the line is parsed), puts the bucket numbers in a pipe, and forks
+`jobs` - 1 workers. Every process, the parent too, takes the next bucket from the pipe when it
+is ready for one, so the quicker decide more and all end close together. A process parses,
+checks and decides a bucket at a time (the lines come through fork; nothing is pickled on the
+way in), so its memory is about one bucket's: at a million contacts, faulting in fresh pages
+for a whole share was most of a process's time in the kernel. A worker writes each bucket's
+decision lines and ids to an unlinked temporary file and reports the bucket through a pipe of
+its own; the parent puts the lines in input order between its own buckets. With one job there
+is no fork: the parent decides the buckets one after another.
 
 The result is exactly that of the whole batch decided in one go, or the batch is decided again
 that way: every process checks that each contact it parsed belongs to its bucket, and the
-parent checks that no contact id is used twice across the batch (whether an id is a duplicate
-depends on the whole batch, contract section 4).
+parent checks that every bucket was reported once and that no contact id is used twice across
+the batch (whether an id is a duplicate depends on the whole batch, contract section 4).
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ import orjson
 # than they save.
 MIN_RECORDS = 20_000
 
-# About how many lines a process decides at a time (see _decide_share).
+# About how many lines a process decides at a time (see _decide_buckets).
 CHUNK = 10_000
 
 # `"patient": "…"` with no escape in the value (so its text is its UTF-8 bytes). On one line,
 # patient_key trusts it only where "patient" occurs once and not after a backslash (so the
 # quote opens a key); over a whole text, deal_text trusts it when it matches once per line.
-# Either way each share checks the contacts it parsed (_decide_share).
+# Either way each bucket is checked against the contacts parsed from it (_decide_buckets).
 _PATIENT_BYTES = re.compile(rb'"patient"[ \t\r]*:[ \t\r]*"([^"\\\n]*)"')
 _PATIENT_TEXT = re.compile(r'"patient"[ \t\r]*:[ \t\r]*"([^"\\\n]*)"')
 
@@ -82,8 +83,8 @@ def _key(patient) -> bytes:
 
 def patient_key(line: bytes | str) -> bytes:
     """The patient key of one NDJSON line: read off the text when "patient" occurs once with a
-    plain text value, else from the parsed line. Either way the share a contact lands in is
-    checked again after parsing (see _decide_share)."""
+    plain text value, else from the parsed line. Either way the bucket a contact lands in is
+    checked again after parsing (see _decide_buckets)."""
     if type(line) is not str and type(line) is not bytes:
         line = bytes(line)  # a bytearray or memoryview
     text = type(line) is str
@@ -138,7 +139,7 @@ class _Made:
         return len(self.lines) - 1
 
 
-def _decide_share(engine, lines: list, parts, buckets: int):
+def _decide_buckets(engine, lines: list, parts, buckets: int):
     """Parse, check and decide buckets one at a time: `parts` gives each bucket's number and
     line indexes (lazily: a bucket is claimed only when this process is ready for it). Yields,
     per bucket, its number, its line indexes, its decision lines in input order and the ids its
@@ -200,7 +201,7 @@ def _work(engine, lines: list, parts, buckets: int, spool_file, report: int, mas
         for held in _HELD:
             signal.signal(held, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        for b, _, made, ids in _decide_share(engine, lines, parts, buckets):
+        for b, _, made, ids in _decide_buckets(engine, lines, parts, buckets):
             block, listed = b"".join(made), orjson.dumps(ids)
             spool_file.write(block)
             spool_file.write(listed)
@@ -362,7 +363,7 @@ def _gather_all(engine, lines: list, mine, buckets: int, by_bucket: list, worker
     ids = _Ids()
     taken = bytearray(buckets)
     try:
-        for b, indexes, made, listed in _decide_share(engine, lines, mine, buckets):
+        for b, indexes, made, listed in _decide_buckets(engine, lines, mine, buckets):
             collections.deque(map(put, indexes, made), maxlen=0)
             ids.add(listed)
             taken[b] = 1

@@ -64,8 +64,8 @@ def test_forked_batch_gives_the_same_lines_in_input_order(repo, small_batches_sp
 
 
 def _spying_on_buckets(monkeypatch, log):
-    """_decide_share that notes, in the file `log`, each bucket a process decides."""
-    plain = parallel._decide_share
+    """_decide_buckets that notes, in the file `log`, each bucket a process decides."""
+    plain = parallel._decide_buckets
 
     def spying(engine, lines, parts, buckets):
         for b, *rest in plain(engine, lines, parts, buckets):
@@ -73,7 +73,7 @@ def _spying_on_buckets(monkeypatch, log):
                 f.write(f"{os.getpid()} {b}\n")
             yield (b, *rest)
 
-    monkeypatch.setattr(parallel, "_decide_share", spying)
+    monkeypatch.setattr(parallel, "_decide_buckets", spying)
 
 
 def _buckets_decided(log) -> list[tuple[int, int]]:
@@ -107,7 +107,7 @@ def test_every_bucket_is_decided_once_by_whichever_process_takes_it(repo, small_
 
 def test_a_worker_that_fails_or_drops_a_bucket_fails_the_attempt(repo, small_batches_split, monkeypatch):
     parent = os.getpid()
-    plain = parallel._decide_share
+    plain = parallel._decide_buckets
     lines = _lines()
     for ending in ("drop", "raise"):
         def first_bucket_only(engine, lines, parts, buckets, ending=ending):
@@ -121,7 +121,7 @@ def test_a_worker_that_fails_or_drops_a_bucket_fails_the_attempt(repo, small_bat
                 next(parts, None)  # takes a bucket and ends without deciding it
                 return
 
-        monkeypatch.setattr(parallel, "_decide_share", first_bucket_only)
+        monkeypatch.setattr(parallel, "_decide_buckets", first_bucket_only)
         assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2) is None, ending
         assert repo.evaluate_to_ndjson(lines, jobs=2) == _one_process(repo, lines)
 
@@ -129,7 +129,7 @@ def test_a_worker_that_fails_or_drops_a_bucket_fails_the_attempt(repo, small_bat
 def test_a_worker_that_ends_early_with_all_it_took_reported_leaves_the_rest_to_others(repo, small_batches_split,
                                                                                      monkeypatch):
     parent = os.getpid()
-    plain = parallel._decide_share
+    plain = parallel._decide_buckets
 
     def one_bucket_in_workers(engine, lines, parts, buckets):
         for made in plain(engine, lines, parts, buckets):
@@ -137,19 +137,19 @@ def test_a_worker_that_ends_early_with_all_it_took_reported_leaves_the_rest_to_o
             if os.getpid() != parent:
                 return  # the buckets it did not take are still there for the parent
 
-    monkeypatch.setattr(parallel, "_decide_share", one_bucket_in_workers)
+    monkeypatch.setattr(parallel, "_decide_buckets", one_bucket_in_workers)
     lines = _lines()
     decided = parallel.evaluate_lines_in_processes(repo.engine, lines, 3)
     assert [line[:-1].decode("utf-8") for line in decided] == _one_process(repo, lines)
 
 
-def test_a_patient_lands_in_one_share(small_batches_split):
+def test_a_patient_lands_in_one_bucket(small_batches_split):
     lines = _lines()
-    shares = parallel.lines_by_bucket(parallel.deal(lines, 3), 3)
-    assert sorted(i for share in shares for i in share) == list(range(len(lines)))
+    buckets = parallel.lines_by_bucket(parallel.deal(lines, 3), 3)
+    assert sorted(i for bucket in buckets for i in bucket) == list(range(len(lines)))
     where: dict = {}
-    for k, share in enumerate(shares):
-        for i in share:
+    for k, bucket in enumerate(buckets):
+        for i in bucket:
             try:
                 record = json.loads(lines[i])
             except ValueError:
@@ -182,7 +182,7 @@ def test_a_misdealt_contact_sends_the_batch_to_one_process(repo, small_batches_s
 
 
 def test_duplicate_ids_send_the_batch_to_one_process(repo, small_batches_split):
-    for first, second in ((30, 40), (30, 31)):  # in other shares or maybe the same one
+    for first, second in ((30, 40), (30, 31)):  # in other buckets or maybe the same one
         lines = _lines()
         lines[second] = lines[first]
         assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2) is None
@@ -197,14 +197,14 @@ def test_small_batches_are_not_split(repo):
 
 def test_a_failed_worker_sends_the_batch_to_one_process(repo, small_batches_split, monkeypatch):
     parent = os.getpid()
-    plain = parallel._decide_share
+    plain = parallel._decide_buckets
 
     def failing_in_workers(*args):
         if os.getpid() != parent:
             raise MemoryError("a worker ran out of memory")
         return plain(*args)
 
-    monkeypatch.setattr(parallel, "_decide_share", failing_in_workers)
+    monkeypatch.setattr(parallel, "_decide_buckets", failing_in_workers)
     lines = _lines()
     assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2) is None
     assert repo.evaluate_to_ndjson(lines, jobs=2) == _one_process(repo, lines)
@@ -250,9 +250,9 @@ def test_dealing_from_the_whole_text_matches_dealing_line_by_line(repo, small_ba
 
 def test_a_text_whose_patients_do_not_line_up_is_still_decided_exactly(repo, small_batches_split):
     # One line names two patients (a nested one first), another none: as many matches as
-    # lines, but shifted. Contacts land in the wrong share, which the shares notice.
+    # lines, but shifted. Contacts land in the wrong bucket, which the buckets notice.
     lines = [line for i, line in enumerate(_lines()) if i not in (11, 13, 14, 15, 16)]
-    # the nested name is read as the next line's patient: one in the other share
+    # the nested name is read as the next line's patient: one in another bucket
     other = json.loads(lines[14])["patient"].encode()
     decoy = next(f"x{n}" for n in range(100) if hash(f"x{n}".encode()) % 2 != hash(other) % 2)
     lines[13] = lines[13].replace(b'"unit"', b'"note": {"patient": "%s"}, "unit"' % decoy.encode())
@@ -260,7 +260,7 @@ def test_a_text_whose_patients_do_not_line_up_is_still_decided_exactly(repo, sma
     text = b"\n".join(lines) + b"\n"
     assert len(parallel._PATIENT_BYTES.findall(text)) == len(lines)
     assert parallel.deal_text(lines, 2, text) is not None  # as many matches as lines
-    # the shares notice, and the lines are dealt again one by one
+    # the buckets notice, and the lines are dealt again one by one
     assert parallel.evaluate_lines_in_processes(repo.engine, lines, 2, text) is not None
     one, two = io.BytesIO(), io.BytesIO()
     repo.write_ndjson(lines, one, jobs=1)
@@ -287,7 +287,7 @@ def test_a_program_that_ignores_sigchld_still_gets_its_decisions(repo, small_bat
 
 
 def test_an_interrupted_parent_leaves_no_worker_behind(repo, small_batches_split, monkeypatch):
-    plain = parallel._decide_share
+    plain = parallel._decide_buckets
     parent = os.getpid()
 
     def interrupted_in_parent(*args):
@@ -295,7 +295,7 @@ def test_an_interrupted_parent_leaves_no_worker_behind(repo, small_batches_split
             raise KeyboardInterrupt
         return plain(*args)
 
-    monkeypatch.setattr(parallel, "_decide_share", interrupted_in_parent)
+    monkeypatch.setattr(parallel, "_decide_buckets", interrupted_in_parent)
     with pytest.raises(KeyboardInterrupt):
         parallel.evaluate_lines_in_processes(repo.engine, _lines(), 3)
     with pytest.raises(ChildProcessError):
@@ -323,18 +323,18 @@ import json, os, sys, time
 from evaluator import api, parallel
 
 parallel.MIN_RECORDS, parallel.CHUNK = 1, 20
-plain, parent = parallel._decide_share, os.getpid()
+plain, parent = parallel._decide_buckets, os.getpid()
 
-def slow(engine, lines, share, buckets):
+def slow(engine, lines, parts, buckets):
     if os.getpid() == parent:
         time.sleep(120)  # killed meanwhile
     with open(sys.argv[1] + f".{os.getpid()}", "w"):
         pass  # a worker has started
-    for made in plain(engine, lines, share, buckets):
+    for made in plain(engine, lines, parts, buckets):
         time.sleep(0.05)
         yield made
 
-parallel._decide_share = slow
+parallel._decide_buckets = slow
 lines = [json.dumps({"id": f"c{i}", "patient": f"p{i % 50}", "unit": "u", "region": "r",
                      "date": "2025-01-01", "channel": "phone"}).encode() for i in range(4000)]
 api.load_repository().evaluate_to_ndjson(lines, jobs=3)
