@@ -150,10 +150,10 @@ def _decide_buckets(engine, lines: list, parts, buckets: int):
     for b, indexes in parts:
         records, errors = parse_ndjson([lines[i] for i in indexes], numbers=[i + 1 for i in indexes])
         objects = [r for r in records if type(r) is dict]
-        patients = [r.get("patient") for r in objects]
-        if {hash(p.encode("utf-8", "surrogatepass")) % buckets for p in patients if type(p) is str} - {b}:
+        patients = {p for r in objects if type(p := r.get("patient")) is str}  # a patient has many lines
+        if {hash(p.encode("utf-8", "surrogatepass")) % buckets for p in patients} - {b}:
             raise _Misdealt  # (the same key as _key gives)
-        ids = [i for i in (r.get("id") for r in objects) if type(i) is str]
+        ids = [i for r in objects if type(i := r.get("id")) is str]
         del objects, patients
         made = _Made()
         order, groups = engine._prepare(records, errors, made, own=True)
