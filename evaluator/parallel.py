@@ -72,8 +72,11 @@ def usable_processors() -> int:
 
 def _fork_is_safe() -> bool:
     # Forking a process that runs other threads (the HTTP server) can copy a lock held by one
-    # of them; such a caller decides in one process.
-    return hasattr(os, "fork") and threading.active_count() == 1 and sys.platform != "win32"
+    # of them; such a caller decides in one process. So does one that ignores SIGCHLD: the
+    # system reaps its children, and their exit status, which tells whether all went well, is
+    # lost.
+    return (hasattr(os, "fork") and threading.active_count() == 1 and sys.platform != "win32"
+            and signal.getsignal(signal.SIGCHLD) is not signal.SIG_IGN)
 
 
 def _key(patient) -> bytes:
@@ -191,15 +194,23 @@ def _claims(fd: int, by_bucket: list):
         yield b, by_bucket[b]
 
 
-def _work(engine, lines: list, parts, buckets: int, spool_file, report: int, mask):
+def _work(engine, lines: list, parts, buckets: int, spool_file, report: int, mask,
+          unused: tuple = (), unused_files: list = ()):
     """The worker's whole life: decide buckets one at a time as it takes them, writing each
     bucket's lines and ids to the spool file and reporting it done, and end the process (never
     return into the caller's code). Interrupted, it dies at once: SIGINT and SIGTERM have their
-    default action here, not Python's handler, so no exception can escape."""
+    default action here (unless the caller ignores them), not Python's handler, so no
+    exception can escape. `unused`, `unused_files`: what the worker got from the parent but must
+    not hold (file descriptors, files), closed first."""
     status = 1
     try:
+        for fd in unused:
+            os.close(fd)
+        for file in unused_files:
+            file.close()
         for held in _HELD:
-            signal.signal(held, signal.SIG_DFL)
+            if signal.getsignal(held) is not signal.SIG_IGN:  # (nohup, a background job)
+                signal.signal(held, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         for b, _, made, ids in _decide_buckets(engine, lines, parts, buckets):
             block, listed = b"".join(made), orjson.dumps(ids)
@@ -295,6 +306,7 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int, text: bytes | No
     are dealt again one by one)."""
     if len(lines) < MIN_RECORDS:
         return None
+    jobs = max(1, jobs)
     if jobs > 1 and not _fork_is_safe():
         jobs = 1
     jobs = min(jobs, _MAX_BUCKETS)
@@ -314,14 +326,16 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
     if jobs == 1:
         return _gather_all(engine, lines, ((b, by_bucket[b]) for b in filled), buckets, by_bucket, [])
     workers: list[_Worker] = []
-    claims = os.pipe()
+    claims_in = claims_out = -1
     try:
-        os.write(claims[1], b"".join(_CLAIM.pack(b) for b in filled))  # fits: see _MAX_BUCKETS
-        os.close(claims[1])
+        claims_in, claims_out = os.pipe()
+        os.write(claims_out, b"".join(_CLAIM.pack(b) for b in filled))  # fits: see _MAX_BUCKETS
+        os.close(claims_out)
+        claims_out = -1
         for _ in range(1, jobs):
             spool, report, pid = None, None, -1
-            # SIGINT and SIGTERM are held back across the fork, so a worker cannot be
-            # interrupted before _work has set it up.
+            # SIGINT and SIGTERM are held back from before the fork until the worker is on the
+            # list of those to kill and reap (and, in the worker, until _work has set it up).
             mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
             try:
                 # Lines go through an unlinked temporary file, not a pipe: a pipe moves a few
@@ -330,28 +344,33 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
                 spool = tempfile.TemporaryFile()
                 report = os.pipe()
                 pid = os.fork()
-            except OSError:  # no room for a file, or no process to be had: one process it is
-                if spool is not None:
-                    spool.close()
-                for fd in report or ():
-                    os.close(fd)
-                _stop(workers)
-                return None
+                if pid == 0:
+                    # Only the parent reads a worker's reports: once it is gone (killed, say),
+                    # the worker's next report fails and the worker ends.
+                    _work(engine, lines, _claims(claims_in, by_bucket), buckets, spool, report[1], mask,
+                          unused=(report[0], *(earlier.report for earlier in workers)),
+                          unused_files=[earlier.spool for earlier in workers])
+                workers.append(_Worker(pid, spool, report[0]))
+                os.close(report[1])
+            except BaseException as failed:  # no room for a file, no process to be had, ...
+                if pid < 0:
+                    if spool is not None:
+                        spool.close()
+                    for fd in report or ():
+                        os.close(fd)
+                if isinstance(failed, OSError):
+                    return None  # one process it is
+                raise
             finally:
-                if pid != 0:  # the worker sets its own up in _work
-                    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            if pid == 0:
-                # Only the parent reads a worker's reports: once it is gone (killed, say), the
-                # worker's next report fails and the worker ends.
-                for fd in (report[0], *(earlier.report for earlier in workers)):
-                    os.close(fd)
-                _work(engine, lines, _claims(claims[0], by_bucket), buckets, spool, report[1], mask)
-            os.close(report[1])
-            workers.append(_Worker(pid, spool, report[0]))
-        return _gather_all(engine, lines, _claims(claims[0], by_bucket), buckets, by_bucket, workers)
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        return _gather_all(engine, lines, _claims(claims_in, by_bucket), buckets, by_bucket, workers)
+    except OSError:  # no pipe to be had
+        return None
     finally:
         _stop(workers)
-        os.close(claims[0])
+        for fd in (claims_in, claims_out):
+            if fd >= 0:
+                os.close(fd)
 
 
 def _gather_all(engine, lines: list, mine, buckets: int, by_bucket: list, workers: list):
@@ -386,9 +405,15 @@ def _gather_all(engine, lines: list, mine, buckets: int, by_bucket: list, worker
 
 
 def _stop(workers: list) -> None:
-    """Kill the workers not reaped yet (their answers are not wanted) and reap them all."""
-    for worker in workers:
-        if worker.status is None:
-            with contextlib.suppress(OSError):
-                os.kill(worker.pid, signal.SIGKILL)
+    """Kill the workers not reaped yet (their answers are not wanted) and reap them all, with
+    SIGINT and SIGTERM held back meanwhile, so that a second interrupt leaves none behind."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        for worker in workers:
+            if worker.status is None:
+                with contextlib.suppress(OSError):
+                    os.kill(worker.pid, signal.SIGKILL)
+        for worker in workers:
             worker.reap()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
