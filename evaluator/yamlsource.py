@@ -93,6 +93,12 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader: plain data only, never Python objects."""
 
 
+# Composing the nodes (with their positions) is most of the time it takes to load the
+# policies: libyaml does it several times faster where PyYAML was built with it. Both give the
+# same nodes and marks (tests/test_yamlsource.py compares them on every bundled file).
+_Composer = getattr(yaml, "CSafeLoader", _Loader)
+
+
 def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc | None, list[Problem]]:
     """Parse one YAML file. Returns the document, or None and the problems that stopped it."""
     path = Path(path)
@@ -105,7 +111,7 @@ def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc |
 
 
 def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
-    loader = _Loader(text)
+    loader = _Composer(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

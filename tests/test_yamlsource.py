@@ -1,0 +1,63 @@
+"""YAML is composed with libyaml where PyYAML has it: the same nodes and positions as PyYAML's
+own parser, which the error messages' file:line:col rest on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from evaluator import yamlsource
+
+ROOT = Path(__file__).resolve().parent.parent
+FILES = sorted(p for folder in ("policies", "tests/fixtures") for p in (ROOT / folder).rglob("*.yaml"))
+
+
+def _shape(node) -> tuple:
+    marks = (node.start_mark.line, node.start_mark.column, node.end_mark.line, node.end_mark.column)
+    if isinstance(node, yaml.ScalarNode):
+        return node.tag, marks, node.value, node.style or None  # libyaml says "" for plain
+    if isinstance(node, yaml.SequenceNode):
+        return node.tag, marks, [_shape(n) for n in node.value]
+    return node.tag, marks, [(_shape(k), _shape(v)) for k, v in node.value]
+
+
+def _compose(loader, text: str):
+    composer = loader(text)
+    try:
+        return composer.get_single_node()
+    finally:
+        composer.dispose()
+
+
+def test_libyaml_is_used_where_pyyaml_has_it():
+    assert yamlsource._Composer is (yaml.CSafeLoader if yaml.__with_libyaml__ else yamlsource._Loader)
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml: one parser only")
+@pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(ROOT)) for p in FILES])
+def test_both_parsers_give_the_same_nodes_and_positions(path):
+    text = path.read_text(encoding="utf-8")
+    expected = _compose(yamlsource._Loader, text)
+    found = _compose(yaml.CSafeLoader, text)
+    assert (expected is None) == (found is None)
+    if expected is not None:
+        assert _shape(found) == _shape(expected)
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="PyYAML built without libyaml: one parser only")
+@pytest.mark.parametrize("text", [
+    "a: 1\nb: [1, 2\nc: 3\n",
+    "id: x\n  bad: indentation\n",
+    "rules:\n  - id: r1\n    when: >\n      region = \"v\u00e5rd\"\n  - id: r2\n   when: x\n",
+    "key: \"unterminated\n",
+])
+def test_both_parsers_place_a_syntax_error_alike(text):
+    marks = []
+    for loader in (yamlsource._Loader, yaml.CSafeLoader):
+        with pytest.raises(yaml.MarkedYAMLError) as caught:
+            _compose(loader, text)
+        mark = caught.value.problem_mark or caught.value.context_mark
+        marks.append((mark.line, mark.column))
+    assert marks[0] == marks[1]
