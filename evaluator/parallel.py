@@ -289,10 +289,12 @@ class _Worker:
         if self.status is None:
             try:
                 _, self.status = os.waitpid(self.pid, 0)
-            except ChildProcessError:  # the program reaps its children itself (SIGCHLD ignored)
+            except ChildProcessError:  # the program reaps its children itself
                 self.status = -1
-            self.spool.close()
-            os.close(self.report)
+            try:
+                self.spool.close()
+            finally:
+                os.close(self.report)
         return self.status
 
 
@@ -336,8 +338,11 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
             spool, report, pid = None, None, -1
             # SIGINT and SIGTERM are held back from before the fork until the worker is on the
             # list of those to kill and reap (and, in the worker, until _work has set it up).
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+            # The mask is read first and changed inside the try: an interrupt that lands as it
+            # changes then finds the mask restored.
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
             try:
+                signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
                 # Lines go through an unlinked temporary file, not a pipe: a pipe moves a few
                 # hundred megabytes 64 KB at a time, with a switch between the processes; the
                 # pipe only carries the short reports.
@@ -345,11 +350,14 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
                 report = os.pipe()
                 pid = os.fork()
                 if pid == 0:
-                    # Only the parent reads a worker's reports: once it is gone (killed, say),
-                    # the worker's next report fails and the worker ends.
-                    _work(engine, lines, _claims(claims_in, by_bucket), buckets, spool, report[1], mask,
-                          unused=(report[0], *(earlier.report for earlier in workers)),
-                          unused_files=[earlier.spool for earlier in workers])
+                    try:
+                        # Only the parent reads a worker's reports: once it is gone (killed,
+                        # say), the worker's next report fails and the worker ends.
+                        _work(engine, lines, _claims(claims_in, by_bucket), buckets, spool, report[1], mask,
+                              unused=(report[0], *(earlier.report for earlier in workers)),
+                              unused_files=[earlier.spool for earlier in workers])
+                    finally:
+                        os._exit(1)  # (_work never returns; this is for its arguments failing)
                 workers.append(_Worker(pid, spool, report[0]))
                 os.close(report[1])
             except BaseException as failed:  # no room for a file, no process to be had, ...
@@ -367,10 +375,16 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
     except OSError:  # no pipe to be had
         return None
     finally:
-        _stop(workers)
-        for fd in (claims_in, claims_out):
-            if fd >= 0:
-                os.close(fd)
+        try:
+            try:
+                _stop(workers)
+            except BaseException:  # interrupted before it could hold interrupts back: again
+                _stop(workers)
+                raise
+        finally:
+            for fd in (claims_in, claims_out):
+                if fd >= 0:
+                    os.close(fd)
 
 
 def _gather_all(engine, lines: list, mine, buckets: int, by_bucket: list, workers: list):
@@ -407,8 +421,9 @@ def _gather_all(engine, lines: list, mine, buckets: int, by_bucket: list, worker
 def _stop(workers: list) -> None:
     """Kill the workers not reaped yet (their answers are not wanted) and reap them all, with
     SIGINT and SIGTERM held back meanwhile, so that a second interrupt leaves none behind."""
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
         for worker in workers:
             if worker.status is None:
                 with contextlib.suppress(OSError):

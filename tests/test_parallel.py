@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -376,3 +377,94 @@ def test_the_workers_of_a_killed_parent_stop(tmp_path):
     # 4,000 patients fill all 201 buckets of about 20 lines, 0.05 s apiece: on its own each
     # worker would go on for seconds more; it stops at its next report instead.
     assert not any(map(running, workers))
+
+
+def _open_fds() -> set:
+    return set(os.listdir("/proc/self/fd"))
+
+
+def test_an_interrupt_during_a_fork_leaves_no_worker_and_no_pipe_behind(repo, small_batches_split, monkeypatch):
+    import signal
+
+    real_fork = os.fork
+    forks = []
+
+    def fork_then_interrupted():
+        pid = real_fork()
+        if pid > 0:
+            forks.append(pid)
+            os.kill(os.getpid(), signal.SIGINT)  # held back until the worker is registered
+        return pid
+
+    monkeypatch.setattr(parallel.os, "fork", fork_then_interrupted)
+    before = _open_fds()
+    with pytest.raises(KeyboardInterrupt):
+        parallel.evaluate_lines_in_processes(repo.engine, _lines(), 3)
+    assert len(forks) == 1
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # the worker was killed and reaped
+    assert _open_fds() == before
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, ()) == set()  # nothing left held back
+
+
+def test_a_worker_holds_no_other_workers_report_pipe(repo, small_batches_split, monkeypatch, tmp_path):
+    log = tmp_path / "pipes"
+    plain = parallel._decide_buckets
+    parent = os.getpid()
+    reports = []
+    plain_worker = parallel._Worker.__init__
+
+    def noting_report_pipes(self, pid, spool, report):
+        reports.append((pid, os.fstat(report).st_ino))
+        plain_worker(self, pid, spool, report)
+
+    def noting_open_pipes(engine, lines, parts, buckets):
+        if os.getpid() != parent:
+            pipes = set()
+            for fd in os.listdir("/proc/self/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                        pipes.add(os.fstat(int(fd)).st_ino)
+            with open(log, "a") as f:
+                f.write(f"{os.getpid()} {' '.join(map(str, sorted(pipes)))}\n")
+        return plain(engine, lines, parts, buckets)
+
+    monkeypatch.setattr(parallel._Worker, "__init__", noting_report_pipes)
+    monkeypatch.setattr(parallel, "_decide_buckets", noting_open_pipes)
+    assert parallel.evaluate_lines_in_processes(repo.engine, _lines(), 4) is not None
+    report_pipe = dict(reports)
+    assert len(report_pipe) == 3
+    for line in log.read_text().splitlines():
+        pid, *pipes = map(int, line.split())
+        # its own report pipe (to write to), and none of the others'
+        assert set(pipes) & set(report_pipe.values()) == {report_pipe[pid]}
+
+
+def test_a_worker_keeps_an_ignored_interrupt_ignored(repo, small_batches_split, monkeypatch, tmp_path):
+    import signal
+
+    log = tmp_path / "handlers"
+    plain = parallel._decide_buckets
+    parent = os.getpid()
+
+    def noting_handlers(engine, lines, parts, buckets):
+        if os.getpid() != parent:
+            with open(log, "a") as f:
+                f.write(f"{signal.getsignal(signal.SIGINT) is signal.SIG_IGN} "
+                        f"{signal.getsignal(signal.SIGTERM) is signal.SIG_DFL}\n")
+        return plain(engine, lines, parts, buckets)
+
+    monkeypatch.setattr(parallel, "_decide_buckets", noting_handlers)
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup
+    try:
+        assert parallel.evaluate_lines_in_processes(repo.engine, _lines(), 2) is not None
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert log.read_text() == "True True\n"
+
+
+def test_no_jobs_counts_as_one(repo, small_batches_split):
+    lines = _lines()
+    for jobs in (0, -3):
+        decided = parallel.evaluate_lines_in_processes(repo.engine, lines, jobs)
+        assert [line[:-1].decode("utf-8") for line in decided] == _one_process(repo, lines)
