@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from .engine import Engine, cyclic_gc_paused
-from .parallel import evaluate_lines_in_processes
+from .parallel import evaluate_lines_in_processes, evaluate_records_in_processes, usable_processors
 from .repository import PolicySet, load_policies
 
 
@@ -80,9 +80,20 @@ class Repository:
         listing every problem when any policy is invalid."""
         return cls(load_policies(path))
 
-    def evaluate(self, contacts: Iterable[dict]) -> list[dict]:
-        """Decide a batch of contacts (dicts, contract section 1); decisions in input order."""
-        decisions, _ = self.engine.evaluate(list(contacts))
+    def evaluate(self, contacts: Iterable[dict], jobs: int = 1) -> list[dict]:
+        """Decide a batch of contacts (dicts, contract section 1); decisions in input order.
+        With `jobs` other than 1 (0: one per usable processor, at most 8), a batch of 20,000
+        contacts or more is split by patient over that many forked processes when this
+        process can safely fork (no other threads running, SIGCHLD not ignored; see
+        parallel.py). The decisions are equal to those of one process, and the contacts
+        given are left as they were."""
+        records = list(contacts)
+        if jobs != 1:
+            with cyclic_gc_paused():
+                decided = evaluate_records_in_processes(self.engine, records, jobs or min(8, usable_processors()))
+            if decided is not None:
+                return decided
+        decisions, _ = self.engine.evaluate(records)
         return decisions
 
     def evaluate_one(self, contact: dict, history: Iterable[dict] = ()) -> dict:

@@ -142,29 +142,41 @@ class _Made:
         return len(self.lines) - 1
 
 
-def _decide_buckets(engine, lines: list, parts, buckets: int):
-    """Parse, check and decide buckets one at a time: `parts` gives each bucket's number and
-    line indexes (lazily: a bucket is claimed only when this process is ready for it). Yields,
-    per bucket, its number, its line indexes, its decision lines in input order and the ids its
-    contacts give (all of them, valid or not). A bucket's memory is free for the next one once
-    its lines are made, so a process touches little more memory than one bucket needs."""
-    from .api import parse_ndjson
-
+def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, own: bool = True):
+    """Check and decide buckets one at a time: `parts` gives each bucket's number and line
+    indexes (lazily: a bucket is claimed only when this process is ready for it), read(indexes)
+    its records and the errors of those that could not be read. Yields, per bucket, its
+    number, its indexes, its decisions in input order (as NDJSON lines with `as_lines`, else
+    as dicts) and the ids its contacts give (all of them, valid or not). `own`: the records
+    are this process's to change. A bucket's memory is free for the next one once its
+    decisions are made, so a process touches little more memory than one bucket needs."""
     for b, indexes in parts:
-        records, errors = parse_ndjson([lines[i] for i in indexes], numbers=[i + 1 for i in indexes])
+        records, errors = read(indexes)
         objects = [r for r in records if type(r) is dict]
         patients = {p for r in objects if type(p := r.get("patient")) is str}  # a patient has many lines
         if {hash(p.encode("utf-8", "surrogatepass")) % buckets for p in patients} - {b}:
             raise _Misdealt  # (the same key as _key gives)
         ids = [i for r in objects if type(i := r.get("id")) is str]
         del objects, patients
-        made = _Made()
-        order, groups = engine._prepare(records, errors, made, own=True)
+        made = _Made() if as_lines else None
+        order, groups = engine._prepare(records, errors, made, own=own)
         del records
         for items in groups.values():
             engine._decide_patient(items, order, {}, None, None, made)
         del groups
-        yield b, indexes, [made.lines[n] for n in order], ids
+        yield b, indexes, ([made.lines[n] for n in order] if as_lines else order), ids
+
+
+def _line_reader(lines: list):
+    """read(indexes) for NDJSON lines: each parsed on its own, errors numbered as in the input."""
+    from .api import parse_ndjson
+
+    return lambda indexes: parse_ndjson([lines[i] for i in indexes], numbers=[i + 1 for i in indexes])
+
+
+def _record_reader(records: list):
+    """read(indexes) for records already parsed (dicts, or anything a contact must not be)."""
+    return lambda indexes: ([records[i] for i in indexes], None)
 
 
 _MISDEALT = "misdealt"  # a bucket held a contact of another bucket's patient
@@ -194,7 +206,7 @@ def _claims(fd: int, by_bucket: list):
         yield b, by_bucket[b]
 
 
-def _work(engine, lines: list, parts, buckets: int, spool_file, report: int, mask,
+def _work(engine, read, parts, buckets: int, spool_file, report: int, mask,
           unused: tuple = (), unused_files: list = ()):
     """The worker's whole life: decide buckets one at a time as it takes them, writing each
     bucket's lines and ids to the spool file and reporting it done, and end the process (never
@@ -212,7 +224,7 @@ def _work(engine, lines: list, parts, buckets: int, spool_file, report: int, mas
             if signal.getsignal(held) is not signal.SIG_IGN:  # (nohup, a background job)
                 signal.signal(held, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        for b, _, made, ids in _decide_buckets(engine, lines, parts, buckets):
+        for b, _, made, ids in _decide_buckets(engine, read, parts, buckets):
             block, listed = b"".join(made), orjson.dumps(ids)
             spool_file.write(block)
             spool_file.write(listed)
@@ -246,8 +258,9 @@ class _Worker:
     """A forked worker as the parent sees it: its pipe of reports, its spool file, and how far
     the parent has taken in what it reported."""
 
-    def __init__(self, pid: int, spool, report: int):
+    def __init__(self, pid: int, spool, report: int, convert=None):
         self.pid, self.spool, self.report = pid, spool, report
+        self._convert = convert  # what each decision line is turned into, if not kept as it is
         self.status: int | None = None  # once reaped
         self.ended = False  # its pipe is at its end
         self._pending = bytearray()  # the start of a report not read whole yet
@@ -277,6 +290,8 @@ class _Worker:
                 made = block[:size].splitlines(keepends=True)  # a JSON text holds no line break
                 if len(block) != size + listed or len(made) != count or count != len(indexes):
                     return False
+                if self._convert is not None:
+                    made = list(map(self._convert, made))
                 collections.deque(map(put, indexes, made), maxlen=0)
                 ids.add(orjson.loads(block[size:]))
                 self._offset += size + listed
@@ -311,22 +326,50 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int, text: bytes | No
     jobs = max(1, jobs)
     if jobs > 1 and not _fork_is_safe():
         jobs = 1
-    jobs = min(jobs, _MAX_BUCKETS)
-    buckets = jobs * max(1, min(round(len(lines) / (jobs * CHUNK)), _MAX_BUCKETS // jobs))
-    decided = _split_and_decide(engine, lines, jobs, buckets, text)
-    if decided is _MISDEALT and text is not None:
-        decided = _split_and_decide(engine, lines, jobs, buckets, None)
+    jobs, buckets = _buckets(len(lines), jobs)
+    read = _line_reader(lines)
+    dealt = deal_text(lines, buckets, text) if text is not None else None
+    decided = _MISDEALT
+    if dealt is not None:
+        decided = _split_and_decide(engine, len(lines), jobs, buckets, dealt, read)
+    if decided is _MISDEALT:
+        decided = _split_and_decide(engine, len(lines), jobs, buckets, deal(lines, buckets), read)
     return None if decided is _MISDEALT else decided
 
 
-def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes | None):
-    """One attempt: the decision lines in input order, None, or _MISDEALT. The lines are dealt
-    from the text where it lines up, else line by line."""
-    dealt = deal_text(lines, buckets, text) if text is not None else None
-    by_bucket = lines_by_bucket(deal(lines, buckets) if dealt is None else dealt, buckets)
+def evaluate_records_in_processes(engine, records: list, jobs: int) -> list[dict] | None:
+    """Every record's decision as a dict, in input order, decided in `jobs` forked processes:
+    the records are dealt into buckets by patient; the workers send their decisions back as
+    NDJSON lines (a decision holds JSON values only), which come back equal. None where the
+    batch is to be decided here in one go: small, one job, forking not safe, a contact id used
+    twice, a worker that failed."""
+    if len(records) < MIN_RECORDS or jobs <= 1 or not _fork_is_safe():
+        return None
+    jobs, buckets = _buckets(len(records), jobs)
+    dealt = [hash(_key(r.get("patient")) if type(r) is dict else b"") % buckets for r in records]
+    decided = _split_and_decide(engine, len(records), jobs, buckets, dealt, _record_reader(records),
+                                as_lines=False, own=False, convert=orjson.loads)
+    return None if decided is _MISDEALT else decided
+
+
+def _buckets(size: int, jobs: int) -> tuple[int, int]:
+    """The jobs and the number of buckets for a batch of `size`."""
+    jobs = min(jobs, _MAX_BUCKETS)
+    return jobs, jobs * max(1, min(round(size / (jobs * CHUNK)), _MAX_BUCKETS // jobs))
+
+
+def _split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[int], read,
+                      as_lines: bool = True, own: bool = True, convert=None):
+    """One attempt: the decisions in input order, None, or _MISDEALT. `dealt`: each record's
+    bucket; read(indexes): a bucket's records and errors. This process's decisions come as NDJSON
+    lines with `as_lines`, else as dicts; `own`: the records are its to change. A worker always
+    types its records in place (they are its copy) and writes lines; `convert` turns each into
+    what this process gives back."""
+    by_bucket = lines_by_bucket(dealt, buckets)
     filled = [b for b, indexes in enumerate(by_bucket) if indexes]
     if jobs == 1:
-        return _gather_all(engine, lines, ((b, by_bucket[b]) for b in filled), buckets, by_bucket, [])
+        return _gather_all(engine, size, read, ((b, by_bucket[b]) for b in filled), buckets, by_bucket, [],
+                           as_lines, own)
     workers: list[_Worker] = []
     claims_in = claims_out = -1
     try:
@@ -335,7 +378,7 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
         os.close(claims_out)
         claims_out = -1
         for _ in range(1, jobs):
-            spool, report, pid = None, None, -1
+            spool, report, pid, registered = None, None, -1, False
             # SIGINT and SIGTERM are held back from before the fork until the worker is on the
             # list of those to kill and reap (and, in the worker, until _work has set it up).
             # The mask is read first and changed inside the try: an interrupt that lands as it
@@ -353,15 +396,20 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
                     try:
                         # Only the parent reads a worker's reports: once it is gone (killed,
                         # say), the worker's next report fails and the worker ends.
-                        _work(engine, lines, _claims(claims_in, by_bucket), buckets, spool, report[1], mask,
+                        _work(engine, read, _claims(claims_in, by_bucket), buckets, spool, report[1], mask,
                               unused=(report[0], *(earlier.report for earlier in workers)),
                               unused_files=[earlier.spool for earlier in workers])
                     finally:
                         os._exit(1)  # (_work never returns; this is for its arguments failing)
-                workers.append(_Worker(pid, spool, report[0]))
+                workers.append(_Worker(pid, spool, report[0], convert))
+                registered = True
                 os.close(report[1])
             except BaseException as failed:  # no room for a file, no process to be had, ...
-                if pid < 0:
+                if not registered:
+                    if pid > 0:  # forked, but not on the list of workers to stop
+                        with contextlib.suppress(OSError):
+                            os.kill(pid, signal.SIGKILL)
+                            os.waitpid(pid, 0)
                     if spool is not None:
                         spool.close()
                     for fd in report or ():
@@ -371,7 +419,8 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
                 raise
             finally:
                 signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        return _gather_all(engine, lines, _claims(claims_in, by_bucket), buckets, by_bucket, workers)
+        return _gather_all(engine, size, read, _claims(claims_in, by_bucket), buckets, by_bucket, workers,
+                           as_lines, own)
     except OSError:  # no pipe to be had
         return None
     finally:
@@ -387,16 +436,17 @@ def _split_and_decide(engine, lines: list, jobs: int, buckets: int, text: bytes 
                     os.close(fd)
 
 
-def _gather_all(engine, lines: list, mine, buckets: int, by_bucket: list, workers: list):
+def _gather_all(engine, size: int, read, mine, buckets: int, by_bucket: list, workers: list,
+                as_lines: bool, own: bool):
     """Decide the buckets this process takes (`mine`), taking in between whatever the workers
-    have reported, then the rest as they report it: the decision lines in input order, None or
+    have reported, then the rest as they report it: the decisions in input order, None or
     _MISDEALT. The workers are reaped (and killed first, unless all went well) on the way out."""
-    decided: list = [None] * len(lines)
+    decided: list = [None] * size
     put = decided.__setitem__
     ids = _Ids()
     taken = bytearray(buckets)
     try:
-        for b, indexes, made, listed in _decide_buckets(engine, lines, mine, buckets):
+        for b, indexes, made, listed in _decide_buckets(engine, read, mine, buckets, as_lines, own):
             collections.deque(map(put, indexes, made), maxlen=0)
             ids.add(listed)
             taken[b] = 1

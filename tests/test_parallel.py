@@ -9,6 +9,7 @@ import os
 import random
 import time
 
+import orjson
 import pytest
 from conftest import chat
 
@@ -69,11 +70,11 @@ def _spying_on_buckets(monkeypatch, log):
     """_decide_buckets that notes, in the file `log`, each bucket a process decides."""
     plain = parallel._decide_buckets
 
-    def spying(engine, lines, parts, buckets):
-        for b, *rest in plain(engine, lines, parts, buckets):
+    def spying(engine, read, parts, buckets, *rest):
+        for b, *found in plain(engine, read, parts, buckets, *rest):
             with open(log, "a") as f:  # a short append is written whole
                 f.write(f"{os.getpid()} {b}\n")
-            yield (b, *rest)
+            yield (b, *found)
 
     monkeypatch.setattr(parallel, "_decide_buckets", spying)
 
@@ -111,11 +112,11 @@ def test_a_worker_that_fails_or_drops_a_bucket_fails_the_attempt(repo, small_bat
     plain = parallel._decide_buckets
     lines = _lines()
     for ending in ("drop", "raise"):
-        def first_bucket_only(engine, lines, parts, buckets, ending=ending):
+        def first_bucket_only(engine, read, parts, buckets, *rest, ending=ending):
             if os.getpid() == parent:
                 yield from ()
                 return  # takes no bucket: all are the worker's
-            for made in plain(engine, lines, parts, buckets):
+            for made in plain(engine, read, parts, buckets, *rest):
                 yield made
                 if ending == "raise":
                     raise MemoryError("a worker ran out of memory")
@@ -132,8 +133,8 @@ def test_a_worker_that_ends_early_with_all_it_took_reported_leaves_the_rest_to_o
     parent = os.getpid()
     plain = parallel._decide_buckets
 
-    def one_bucket_in_workers(engine, lines, parts, buckets):
-        for made in plain(engine, lines, parts, buckets):
+    def one_bucket_in_workers(engine, read, parts, buckets, *rest):
+        for made in plain(engine, read, parts, buckets, *rest):
             yield made
             if os.getpid() != parent:
                 return  # the buckets it did not take are still there for the parent
@@ -331,12 +332,12 @@ from evaluator import api, parallel
 parallel.MIN_RECORDS, parallel.CHUNK = 1, 20
 plain, parent = parallel._decide_buckets, os.getpid()
 
-def slow(engine, lines, parts, buckets):
+def slow(engine, read, parts, buckets, *rest):
     if os.getpid() == parent:
         time.sleep(120)  # killed meanwhile
     with open(sys.argv[1] + f".{os.getpid()}", "w"):
         pass  # a worker has started
-    for made in plain(engine, lines, parts, buckets):
+    for made in plain(engine, read, parts, buckets, *rest):
         time.sleep(0.05)
         yield made
 
@@ -414,11 +415,11 @@ def test_a_worker_holds_no_other_workers_report_pipe(repo, small_batches_split, 
     reports = []
     plain_worker = parallel._Worker.__init__
 
-    def noting_report_pipes(self, pid, spool, report):
+    def noting_report_pipes(self, pid, spool, report, *rest):
         reports.append((pid, os.fstat(report).st_ino))
-        plain_worker(self, pid, spool, report)
+        plain_worker(self, pid, spool, report, *rest)
 
-    def noting_open_pipes(engine, lines, parts, buckets):
+    def noting_open_pipes(engine, read, parts, buckets, *rest):
         if os.getpid() != parent:
             pipes = set()
             for fd in os.listdir("/proc/self/fd"):
@@ -427,7 +428,7 @@ def test_a_worker_holds_no_other_workers_report_pipe(repo, small_batches_split, 
                         pipes.add(os.fstat(int(fd)).st_ino)
             with open(log, "a") as f:
                 f.write(f"{os.getpid()} {' '.join(map(str, sorted(pipes)))}\n")
-        return plain(engine, lines, parts, buckets)
+        return plain(engine, read, parts, buckets, *rest)
 
     monkeypatch.setattr(parallel._Worker, "__init__", noting_report_pipes)
     monkeypatch.setattr(parallel, "_decide_buckets", noting_open_pipes)
@@ -447,12 +448,12 @@ def test_a_worker_keeps_an_ignored_interrupt_ignored(repo, small_batches_split, 
     plain = parallel._decide_buckets
     parent = os.getpid()
 
-    def noting_handlers(engine, lines, parts, buckets):
+    def noting_handlers(engine, read, parts, buckets, *rest):
         if os.getpid() != parent:
             with open(log, "a") as f:
                 f.write(f"{signal.getsignal(signal.SIGINT) is signal.SIG_IGN} "
                         f"{signal.getsignal(signal.SIGTERM) is signal.SIG_DFL}\n")
-        return plain(engine, lines, parts, buckets)
+        return plain(engine, read, parts, buckets, *rest)
 
     monkeypatch.setattr(parallel, "_decide_buckets", noting_handlers)
     before = signal.signal(signal.SIGINT, signal.SIG_IGN)  # as under nohup
@@ -468,3 +469,47 @@ def test_no_jobs_counts_as_one(repo, small_batches_split):
     for jobs in (0, -3):
         decided = parallel.evaluate_lines_in_processes(repo.engine, lines, jobs)
         assert [line[:-1].decode("utf-8") for line in decided] == _one_process(repo, lines)
+
+
+def test_a_worker_that_cannot_be_registered_is_stopped(repo, small_batches_split, monkeypatch):
+    def broken(self, *args):
+        raise RuntimeError("no worker record")
+
+    monkeypatch.setattr(parallel._Worker, "__init__", broken)
+    before = _open_fds()
+    with pytest.raises(RuntimeError):
+        parallel.evaluate_lines_in_processes(repo.engine, _lines(), 2)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # the forked worker was killed and reaped
+    assert _open_fds() == before
+
+
+def test_the_batch_api_in_processes_gives_equal_decisions_and_leaves_the_contacts_alone(repo, small_batches_split):
+    import copy
+
+    contacts = []
+    for line in _lines(3000):
+        try:
+            contacts.append(json.loads(line))
+        except ValueError:
+            contacts.append(line.decode("utf-8", "replace"))  # not a contact at all
+    contacts[20] = [1, 2]
+    given = copy.deepcopy(contacts)
+    one = repo.evaluate(contacts)
+    forked = parallel.evaluate_records_in_processes(repo.engine, contacts, 3)
+    assert forked is not None  # it did split
+    assert forked == one
+    assert [orjson.dumps(d) for d in forked] == [orjson.dumps(d) for d in one]  # true stays true, not 1
+    assert repo.evaluate(contacts, jobs=2) == one
+    assert contacts == given
+    assert sum(d["status"] == "invalid" for d in forked) >= 5
+
+
+def test_the_batch_api_decides_in_one_process_where_it_should(repo, small_batches_split):
+    contacts = [json.loads(line) for i, line in enumerate(_lines(200)) if i not in range(11, 17)]
+    assert parallel.evaluate_records_in_processes(repo.engine, contacts, 1) is None
+    assert repo.evaluate(contacts, jobs=0) == repo.evaluate(contacts)  # 0: the usable processors
+    twice = list(contacts)
+    twice[5] = dict(twice[9])  # an id used twice: decided in one go
+    assert parallel.evaluate_records_in_processes(repo.engine, twice, 2) is None
+    assert repo.evaluate(twice, jobs=2) == repo.evaluate(twice)
