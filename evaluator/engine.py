@@ -175,8 +175,9 @@ class Engine:
         self.policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
         self.outputs = list(policy_set.outputs.values())
         self._null_outputs = {o.name: None for o in self.outputs}
-        # What a decided contact's outputs are before any rule gives them a value.
-        self._empty_outputs = {o.name: ([] if o.combine == "union" else None) for o in self.outputs}
+        # A decided contact's outputs before any rule gives them a value: null, and [] for a
+        # union, made anew for each decision (decisions share no mutable object).
+        self._unions = tuple(o.name for o in self.outputs if o.combine == "union")
         self.index_keys = tuple(sorted({k for v in policy_set.versions() for k in v.index_keys}))
         self._bucket_keys = {fields: bucket_key_function(fields) for fields in self.index_keys}
         self._build_dispatch()
@@ -394,7 +395,9 @@ class Engine:
 
     def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
         """One value per output from what the applied rules gave it (see outputs.yaml)."""
-        outputs = dict(self._empty_outputs)
+        outputs = dict(self._null_outputs)
+        for name in self._unions:
+            outputs[name] = []
         for spec in self.outputs:  # in declared order, so findings come in a stable order
             name = spec.name
             if name not in contributions and name not in undetermined:
