@@ -81,7 +81,7 @@ def _fork_is_safe() -> bool:
 
 def _key(patient) -> bytes:
     """What a patient is dealt out by: the UTF-8 of the id (b"" when there is none)."""
-    return patient.encode("utf-8", "surrogatepass") if type(patient) is str else b""
+    return patient.encode("utf-8", "surrogatepass") if isinstance(patient, str) else b""
 
 
 def patient_key(line: bytes | str) -> bytes:
@@ -152,11 +152,12 @@ def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, ow
     decisions are made, so a process touches little more memory than one bucket needs."""
     for b, indexes in parts:
         records, errors = read(indexes)
-        objects = [r for r in records if type(r) is dict]
-        patients = {p for r in objects if type(p := r.get("patient")) is str}  # a patient has many lines
+        # (isinstance, as the contact check: a caller's records may be OrderedDicts, say)
+        objects = [r for r in records if isinstance(r, dict)]
+        patients = {p for r in objects if isinstance(p := r.get("patient"), str)}  # a patient has many lines
         if {hash(p.encode("utf-8", "surrogatepass")) % buckets for p in patients} - {b}:
             raise _Misdealt  # (the same key as _key gives)
-        ids = [i for r in objects if type(i := r.get("id")) is str]
+        ids = [i for r in objects if isinstance(i := r.get("id"), str)]
         del objects, patients
         made = _Made() if as_lines else None
         order, groups = engine._prepare(records, errors, made, own=own)
@@ -346,7 +347,7 @@ def evaluate_records_in_processes(engine, records: list, jobs: int) -> list[dict
     if len(records) < MIN_RECORDS or jobs <= 1 or not _fork_is_safe():
         return None
     jobs, buckets = _buckets(len(records), jobs)
-    dealt = [hash(_key(r.get("patient")) if type(r) is dict else b"") % buckets for r in records]
+    dealt = [hash(_key(r.get("patient")) if isinstance(r, dict) else b"") % buckets for r in records]
     decided = _split_and_decide(engine, len(records), jobs, buckets, dealt, _record_reader(records),
                                 as_lines=False, own=False, convert=orjson.loads)
     return None if decided is _MISDEALT else decided

@@ -513,3 +513,41 @@ def test_the_batch_api_decides_in_one_process_where_it_should(repo, small_batche
     twice[5] = dict(twice[9])  # an id used twice: decided in one go
     assert parallel.evaluate_records_in_processes(repo.engine, twice, 2) is None
     assert repo.evaluate(twice, jobs=2) == repo.evaluate(twice)
+
+
+def test_dict_and_str_subclasses_are_dealt_as_the_contact_check_reads_them(repo, small_batches_split):
+    from collections import OrderedDict
+
+    class Text(str):
+        pass
+
+    contacts = [json.loads(line) for i, line in enumerate(_lines(400)) if i not in range(11, 17)]
+    contacts[250]["id"] = contacts[7]["id"] = "dup"  # an id used twice, in other buckets maybe
+    contacts[250]["patient"], contacts[7]["patient"] = "p1", "p2"
+    contacts[7] = OrderedDict(contacts[7])
+    for i in range(0, len(contacts), 2):  # every other record a subclass, patients too
+        contacts[i] = OrderedDict(contacts[i])
+        contacts[i]["patient"] = Text(contacts[i]["patient"])
+    one = repo.evaluate(contacts)
+    assert "already used" in str(one[250]["errors"])
+    assert repo.evaluate(contacts, jobs=2) == one
+    del contacts[250]  # no id used twice: decided in processes, with each patient's whole history
+    assert parallel.evaluate_records_in_processes(repo.engine, contacts, 2) == repo.evaluate(contacts)
+
+
+def test_decisions_share_no_mutable_object(repo):
+    contacts = [json.loads(line) for i, line in enumerate(_lines(200)) if i not in range(11, 17)]
+    decisions = repo.evaluate(contacts)
+    seen: dict = {}
+
+    def walk(value, owner):
+        if isinstance(value, (dict, list)):
+            assert seen.setdefault(id(value), owner) == owner, "shared between two decisions"
+            for item in (value.values() if isinstance(value, dict) else value):
+                walk(item, owner)
+
+    for n, decision in enumerate(decisions):
+        walk(decision, n)
+    empty = next(d for d in decisions if d["outputs"].get("kva") == [])
+    empty["outputs"]["kva"].append("changed by the caller")
+    assert all("changed by the caller" not in (d["outputs"].get("kva") or []) for d in repo.evaluate(contacts))
