@@ -122,8 +122,12 @@ class Repository:
             lines, decided = self._in_processes(lines, jobs)
             if decided is not None:
                 return [line[:-1].decode("utf-8") for line in decided]
-            records, errors = parse_ndjson(lines)
-            decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=ndjson_line, own=True)
+            return self._in_one_go(lines)
+
+    def _in_one_go(self, lines) -> list[str]:
+        """The decision lines (no line feed) of the whole batch decided at once, here."""
+        records, errors = parse_ndjson(lines)
+        decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=ndjson_line, own=True)
         return decisions
 
     def _in_processes(self, lines, jobs: int, text: bytes | None = None) -> tuple[Iterable, list[bytes] | None]:
@@ -150,7 +154,8 @@ class Repository:
                     out.write(b"".join(decided[start:start + 10_000]))
                 return len(decided)
             del text
-            decisions = self.evaluate_to_ndjson(lines)
+            # (not evaluate_to_ndjson: that would try the buckets again, which just declined)
+            decisions = self._in_one_go(lines)
         del lines
         for start in range(0, len(decisions), 10_000):
             out.write(("\n".join(decisions[start:start + 10_000]) + "\n").encode("utf-8"))

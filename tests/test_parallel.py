@@ -551,3 +551,20 @@ def test_decisions_share_no_mutable_object(repo):
     empty = next(d for d in decisions if d["outputs"].get("kva") == [])
     empty["outputs"]["kva"].append("changed by the caller")
     assert all("changed by the caller" not in (d["outputs"].get("kva") or []) for d in repo.evaluate(contacts))
+
+
+def test_a_batch_the_buckets_decline_is_decided_once_more_not_twice(repo, small_batches_split, monkeypatch):
+    lines = _lines()
+    lines[40] = lines[30]  # an id used twice: the bucket attempt declines
+    attempts = []
+    plain = parallel._split_and_decide
+
+    def counting(*args, **kwargs):
+        attempts.append(args[2])  # the jobs of the attempt
+        return plain(*args, **kwargs)
+
+    monkeypatch.setattr(parallel, "_split_and_decide", counting)
+    out = io.BytesIO()
+    repo.write_ndjson(lines, out, jobs=2)
+    assert attempts == [2]  # then decided in one go, without a second, one-process bucket attempt
+    assert out.getvalue().decode("utf-8").splitlines() == _one_process(repo, lines)
