@@ -309,9 +309,9 @@ def measure_in_process(file: Path, args, base: list | None) -> dict:
     }
 
     # -- batch API in processes ------------------------------------------------------------
-    from evaluator.parallel import usable_processors  # noqa: E402
+    from evaluator.parallel import default_jobs  # noqa: E402
 
-    jobs = min(8, usable_processors())
+    jobs = default_jobs()
     if jobs > 1:
         log(f"batch API in processes: repo.evaluate({n:,} contacts, jobs={jobs}) ...")
         gc.collect()

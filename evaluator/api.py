@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from .engine import Engine, cyclic_gc_paused
-from .parallel import evaluate_lines_in_processes, evaluate_records_in_processes, usable_processors
+from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 from .repository import PolicySet, load_policies
 
 
@@ -90,7 +90,7 @@ class Repository:
         records = list(contacts)
         if jobs != 1:
             with cyclic_gc_paused():
-                decided = evaluate_records_in_processes(self.engine, records, jobs or min(8, usable_processors()))
+                decided = evaluate_records_in_processes(self.engine, records, jobs or default_jobs())
             if decided is not None:
                 return decided
         decisions, _ = self.engine.evaluate(records)

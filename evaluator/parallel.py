@@ -70,6 +70,12 @@ def usable_processors() -> int:
     return count
 
 
+def default_jobs() -> int:
+    """The processes a batch is split over when the caller leaves it to us: one per usable
+    processor, at most 8."""
+    return min(8, usable_processors())
+
+
 def _fork_is_safe() -> bool:
     # Forking a process that runs other threads (the HTTP server) can copy a lock held by one
     # of them; such a caller decides in one process. So does one that ignores SIGCHLD: the
@@ -155,8 +161,8 @@ def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, ow
         # (isinstance, as the contact check: a caller's records may be OrderedDicts, say)
         objects = [r for r in records if isinstance(r, dict)]
         patients = {p for r in objects if isinstance(p := r.get("patient"), str)}  # a patient has many lines
-        if {hash(p.encode("utf-8", "surrogatepass")) % buckets for p in patients} - {b}:
-            raise _Misdealt  # (the same key as _key gives)
+        if {hash(_key(p)) % buckets for p in patients} - {b}:
+            raise _Misdealt
         ids = [i for r in objects if isinstance(i := r.get("id"), str)]
         del objects, patients
         made = _Made() if as_lines else None
@@ -195,6 +201,19 @@ _MAX_BUCKETS = 1024
 _DONE = struct.Struct("<IQQQ")
 
 _HELD = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _interrupts_held():
+    """SIGINT and SIGTERM held back inside the block; yields the mask from before. The mask is
+    read first and changed inside the try: an interrupt that lands as it changes then finds
+    the mask restored."""
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    try:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+        yield mask
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _claims(fd: int, by_bucket: list):
@@ -382,44 +401,39 @@ def _split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[in
             spool, report, pid, registered = None, None, -1, False
             # SIGINT and SIGTERM are held back from before the fork until the worker is on the
             # list of those to kill and reap (and, in the worker, until _work has set it up).
-            # The mask is read first and changed inside the try: an interrupt that lands as it
-            # changes then finds the mask restored.
-            mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-            try:
-                signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
-                # Lines go through an unlinked temporary file, not a pipe: a pipe moves a few
-                # hundred megabytes 64 KB at a time, with a switch between the processes; the
-                # pipe only carries the short reports.
-                spool = tempfile.TemporaryFile()
-                report = os.pipe()
-                pid = os.fork()
-                if pid == 0:
-                    try:
-                        # Only the parent reads a worker's reports: once it is gone (killed,
-                        # say), the worker's next report fails and the worker ends.
-                        _work(engine, read, _claims(claims_in, by_bucket), buckets, spool, report[1], mask,
-                              unused=(report[0], *(earlier.report for earlier in workers)),
-                              unused_files=[earlier.spool for earlier in workers])
-                    finally:
-                        os._exit(1)  # (_work never returns; this is for its arguments failing)
-                workers.append(_Worker(pid, spool, report[0], convert))
-                registered = True
-                os.close(report[1])
-            except BaseException as failed:  # no room for a file, no process to be had, ...
-                if not registered:
-                    if pid > 0:  # forked, but not on the list of workers to stop
-                        with contextlib.suppress(OSError):
-                            os.kill(pid, signal.SIGKILL)
-                            os.waitpid(pid, 0)
-                    if spool is not None:
-                        spool.close()
-                    for fd in report or ():
-                        os.close(fd)
-                if isinstance(failed, OSError):
-                    return None  # one process it is
-                raise
-            finally:
-                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            with _interrupts_held() as mask:
+                try:
+                    # Lines go through an unlinked temporary file, not a pipe: a pipe moves a
+                    # few hundred megabytes 64 KB at a time, with a switch between the
+                    # processes; the pipe only carries the short reports.
+                    spool = tempfile.TemporaryFile()
+                    report = os.pipe()
+                    pid = os.fork()
+                    if pid == 0:
+                        try:
+                            # Only the parent reads a worker's reports: once it is gone
+                            # (killed, say), the worker's next report fails and the worker ends.
+                            _work(engine, read, _claims(claims_in, by_bucket), buckets, spool, report[1], mask,
+                                  unused=(report[0], *(earlier.report for earlier in workers)),
+                                  unused_files=[earlier.spool for earlier in workers])
+                        finally:
+                            os._exit(1)  # (_work never returns; this is for its arguments failing)
+                    workers.append(_Worker(pid, spool, report[0], convert))
+                    registered = True
+                    os.close(report[1])
+                except BaseException as failed:  # no room for a file, no process to be had, ...
+                    if not registered:
+                        if pid > 0:  # forked, but not on the list of workers to stop
+                            with contextlib.suppress(OSError):
+                                os.kill(pid, signal.SIGKILL)
+                                os.waitpid(pid, 0)
+                        if spool is not None:
+                            spool.close()
+                        for fd in report or ():
+                            os.close(fd)
+                    if isinstance(failed, OSError):
+                        return None  # one process it is
+                    raise
         return _gather_all(engine, size, read, _claims(claims_in, by_bucket), buckets, by_bucket, workers,
                            as_lines, own)
     except OSError:  # no pipe to be had
@@ -472,14 +486,10 @@ def _gather_all(engine, size: int, read, mine, buckets: int, by_bucket: list, wo
 def _stop(workers: list) -> None:
     """Kill the workers not reaped yet (their answers are not wanted) and reap them all, with
     SIGINT and SIGTERM held back meanwhile, so that a second interrupt leaves none behind."""
-    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
-    try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    with _interrupts_held():
         for worker in workers:
             if worker.status is None:
                 with contextlib.suppress(OSError):
                     os.kill(worker.pid, signal.SIGKILL)
         for worker in workers:
             worker.reap()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..explain import render_text, trace_json
-from ..parallel import MIN_RECORDS, usable_processors
+from ..parallel import MIN_RECORDS, default_jobs
 from .common import POLICIES_OPTION, load_or_exit, read_input, read_input_lines
 
 
@@ -32,7 +32,7 @@ def evaluate(file, policies_dir, jobs):
     """
     repo = load_or_exit(policies_dir)
     out = sys.stdout.buffer
-    repo.write_ndjson(read_input(file), out, jobs=jobs or min(8, usable_processors()))
+    repo.write_ndjson(read_input(file), out, jobs=jobs or default_jobs())
     out.flush()
 
 
