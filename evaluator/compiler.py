@@ -12,7 +12,6 @@ is left undetermined, to explain it.
 from __future__ import annotations
 
 import operator
-from operator import itemgetter
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date
@@ -788,7 +787,7 @@ def bucket_key_function(fields: tuple[str, ...]):
     facts = tuple(f for f in fields if not f.startswith(WAS_PREFIX))
     was = tuple(f[len(WAS_PREFIX):] for f in fields if f.startswith(WAS_PREFIX))
     if facts and fields == facts + tuple(WAS_PREFIX + w for w in was) and len(was) <= 1:
-        values = itemgetter(*facts) if len(facts) > 1 else (lambda contact, name=facts[0]: (contact[name],))
+        values = operator.itemgetter(*facts) if len(facts) > 1 else (lambda contact, name=facts[0]: (contact[name],))
         if not was:
             return lambda entry: values(entry.contact)
         output = was[0]

@@ -313,19 +313,13 @@ class Engine:
     def _finding(self, v: PolicyVersion, rule: Rule, result: bool | None, contact: dict, trace: Trace) -> dict:
         """The finding of a rule that fired (result True) or was left undetermined (None)."""
         fired = result is True
-        if fired:
-            head = {"policy": v.id, "version": v.version, "rule": rule.id, "severity": rule.severity}
-        else:
-            head = {"policy": v.id, "version": v.version, "rule": rule.id, "severity": "warning"}
-        head["message"] = self._message(v, rule, fired, contact, trace)
-        head["source"] = rule.source
-        head["evidence"] = [e.id for e in trace.evidence]
-        if fired:
-            head["result"] = "fired"
-        else:
-            head["result"] = "unknown"
-            head["missing"] = list(trace.missing)
-        return head
+        finding = {"policy": v.id, "version": v.version, "rule": rule.id,
+                   "severity": rule.severity if fired else "warning",
+                   "message": self._message(v, rule, fired, contact, trace), "source": rule.source,
+                   "evidence": [e.id for e in trace.evidence], "result": "fired" if fired else "unknown"}
+        if not fired:
+            finding["missing"] = list(trace.missing)
+        return finding
 
     def _message(self, v: PolicyVersion, rule: Rule, fired: bool, contact: dict, trace: Trace) -> dict:
         """A finding's message in both languages. Remembered by what it depends on (the rule,
