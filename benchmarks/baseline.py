@@ -138,7 +138,7 @@ def main(argv: list[str]) -> int:
     out = sys.stdout
     dumps = json.dumps
     buf = []
-    for cid, r in zip(ids, result):
+    for cid, r in zip(ids, result, strict=True):
         buf.append(dumps({"contact": cid, "reimbursable": r}))
         if len(buf) >= 50000:
             buf.append("")

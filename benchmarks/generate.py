@@ -136,8 +136,9 @@ class Generator:
         if region is None:
             r = rng.random()
             acc = 0.0
-            for region, share in REGION_SHARE:
+            for name, share in REGION_SHARE:
                 acc += share
+                region = name
                 if r < acc:
                     break
         units = self.region_units[region]

@@ -331,7 +331,7 @@ def measure_in_process(file: Path, args, base: list | None) -> dict:
             compared = 0
             mismatch = Counter()
             examples = []
-            for c, d, b in zip(contacts, decisions, base):
+            for c, d, b in zip(contacts, decisions, base, strict=True):
                 if (c.get("region") == "vgr" and c.get("care_choice") == "rehab"
                         and c.get("channel") == "written"):
                     compared += 1

@@ -76,7 +76,7 @@ class _Check:
             if not kinds:
                 return list_of("string")
             first = kinds[0]
-            for item, k in zip(node.items, kinds):
+            for item, k in zip(node.items, kinds, strict=True):
                 if k.kind != first.kind or k.kind not in ("string", "integer"):
                     self.fail(item, f"a list holds texts or whole numbers of one kind, not {k}")
                     return None
@@ -109,7 +109,7 @@ class _Check:
             if len(node.args) != len(params):
                 self.fail(node, f"{node.function}( ) takes {len(params)} value(s), not {len(node.args)}")
                 return None
-            for arg, want in zip(node.args, params):
+            for arg, want in zip(node.args, params, strict=True):
                 got = e(arg)
                 if got is not None and got.kind != want:
                     self.fail(arg, f"{node.function}( ) takes a {want}, not {got}")

@@ -320,7 +320,7 @@ def impact(old: Side, new: Side, lines: list[str], source: str, examples: int = 
     after = Repository(new.policy_set).evaluate_lines(lines)
     result = Impact(source, len(before), sum(d["status"] == "decided" for d in before),
                     sum(d["status"] == "decided" for d in after), 0, 0)
-    for d1, d2 in zip(before, after):
+    for d1, d2 in zip(before, after, strict=True):
         changes = []
         if d1["status"] != d2["status"]:
             changes.append(Change("status", d1["status"], d2["status"]))

@@ -211,7 +211,7 @@ class Engine:
         self.dispatch_field = max(sorted(counts), key=lambda f: counts[f]) if counts else None
         by_value: dict = {}
         unguarded = []
-        for v, g in zip(versions, guards):
+        for v, g in zip(versions, guards, strict=True):
             allowed = g.get(self.dispatch_field) if self.dispatch_field else None
             if allowed is None:
                 unguarded.append(v)

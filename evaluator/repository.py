@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 from .errors import Location, PolicyError, Problem
@@ -127,7 +128,7 @@ def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, l
                 problems.append(Problem("duplicate_version", f"{pid} version {v.version} is defined twice (also in {seen_versions[v.version].file})",
                                         Location(v.file, 1, 1)))
             seen_versions[v.version] = v
-        for a, b in zip(versions, versions[1:]):
+        for a, b in pairwise(versions):
             if a.valid_to is None or a.valid_to >= b.valid_from:
                 end = a.valid_to.isoformat() if a.valid_to else "open end"
                 problems.append(Problem("overlap",

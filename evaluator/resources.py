@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -34,7 +34,7 @@ def examples_dir() -> Path:
     return _find("examples")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str) -> dict:
     with open(schemas_dir() / name, encoding="utf-8") as handle:
         return json.load(handle)

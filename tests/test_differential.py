@@ -76,7 +76,7 @@ def test_reference_and_optimised_agree_on_a_long_history():
     fast, _ = BUNDLED.engine.evaluate(contacts)
     plain, _ = REFERENCE.evaluate(contacts)
     assert fast == plain
-    written = [d for d, c in zip(fast, contacts) if c["channel"] == "written"]
+    written = [d for d, c in zip(fast, contacts, strict=True) if c["channel"] == "written"]
     assert {d["outputs"]["reimbursable"] for d in written} == {True, False}
 
 
