@@ -304,7 +304,7 @@ class Engine:
                     trace.missing = self._missing(rule, ctx)
                 findings.append(self._finding(v, rule, result, contact, trace))
         if not applied:
-            return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": dict(self._null_outputs),
+            return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": self._no_outputs(),
                     "findings": unsure, "errors": []}
         outputs = self._combine(contributions, undetermined, findings)
         return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
@@ -387,11 +387,17 @@ class Engine:
             if result is not False and not outputs_only:
                 findings.append(self._finding(v, rule, result, ctx.contact, trace))
 
-    def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
-        """One value per output from what the applied rules gave it (see outputs.yaml)."""
+    def _no_outputs(self) -> dict:
+        """The outputs no rule gave a value: null, and an empty list for a union (contract §3:
+        the union of no codes is []). Made anew for each decision: decisions share no list."""
         outputs = dict(self._null_outputs)
         for name in self._unions:
             outputs[name] = []
+        return outputs
+
+    def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
+        """One value per output from what the applied rules gave it (see outputs.yaml)."""
+        outputs = self._no_outputs()
         for spec in self.outputs:  # in declared order, so findings come in a stable order
             name = spec.name
             if name not in contributions and name not in undetermined:

@@ -53,6 +53,24 @@ def test_example_decisions_match_the_decision_schema():
     assert json.loads(json.dumps(decisions[0], ensure_ascii=False)) == decisions[0]
 
 
+def test_outputs_of_a_contact_no_policy_applies_to_and_of_an_invalid_line():
+    # Section 3: kva is the union of the codes the applied rules require, a list even when none
+    # applied; section 4: an invalid line has every output null.
+    nothing = {"reimbursable": None, "distance_contact": None, "patient_fee": None,
+               "contact_type": None, "care_service": None}
+    outside = {"id": "x", "patient": "p9", "unit": "U", "region": "gotland", "date": "2025-03-03",
+               "channel": "video"}
+    single = REPO.evaluate_one(outside)
+    batch = REPO.evaluate([outside, {"id": "y", "patient": "p9"}])
+    for decision in (single, batch[0]):
+        assert decision["status"] == "no_policy"
+        assert decision["outputs"] == {**nothing, "kva": []}
+    assert batch[1]["status"] == "invalid" and batch[1]["outputs"] == {**nothing, "kva": None}
+    lines = REPO.evaluate_lines([json.dumps(outside), json.dumps({**outside, "id": "z"})])
+    assert [d["outputs"]["kva"] for d in lines] == [[], []]
+    assert lines[0]["outputs"]["kva"] is not lines[1]["outputs"]["kva"]
+
+
 def test_caps_count_per_unit_and_only_reimbursed_contacts():
     contacts = [written("a", "2025-03-03"), written("b", "2025-03-04", unit="HSA-2"),
                 written("c", "2025-03-05", dialogue=False), written("d", "2025-03-06")]
