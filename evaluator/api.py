@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from .contacts import read_json
 from .engine import Engine, cyclic_gc_paused
 from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 from .repository import PolicySet, load_policies
@@ -42,10 +43,13 @@ def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = N
     for number, line in zip(numbers, lines, strict=True) if numbers is not None else enumerate(lines, start=1):
         try:
             record = loads(line)
-        except ValueError as exc:
-            errors[len(records)] = [{"field": None, "line": number, "message": _unreadable(line, number, exc)}]
-            records.append(None)
-            continue
+        except ValueError:
+            try:  # well-formed JSON that orjson refuses (1e400) is read again; see read_json
+                record = read_json(line)
+            except ValueError as exc:
+                errors[len(records)] = [{"field": None, "line": number, "message": _unreadable(line, number, exc)}]
+                records.append(None)
+                continue
         records.append(record)
     return records, errors
 

@@ -7,11 +7,58 @@ one place a field is defined; tests compare this checker with jsonschema itself.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date
 from functools import lru_cache
 
+import orjson
+
 from .resources import load_schema
+
+
+def read_json(line):
+    """One JSON value from one line (text, or UTF-8 bytes), read by orjson. orjson refuses some
+    JSON that is well formed: a number too large for a double (1e400). Such a line is read again
+    by the standard library, which takes the number as infinity, so the contact check can name
+    the field it is in instead of calling the line "not JSON". What is not JSON stays refused,
+    with orjson's error: NaN and Infinity (which the standard library would take), and a string
+    holding a lone surrogate (no UTF-8 output could carry it back)."""
+    try:
+        return orjson.loads(line)
+    except ValueError as refused:
+        try:
+            text = line if isinstance(line, str) else bytes(line).decode("utf-8")
+            value = json.loads(text, parse_constant=_not_json)
+        except (ValueError, RecursionError):  # a UnicodeDecodeError is a ValueError too
+            raise refused from None
+        if not _all_text_is_unicode(value):
+            raise refused from None
+        return value
+
+
+_INFINITY = float("inf")
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _all_text_is_unicode(value) -> bool:
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            todo.extend(item)
+            todo.extend(item.values())
+        elif isinstance(item, list):
+            todo.extend(item)
+    return True
 
 
 def _describe(value) -> str:
@@ -21,6 +68,8 @@ def _describe(value) -> str:
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return "an object" if isinstance(value, dict) else "a list"
+    if isinstance(value, float) and value in (_INFINITY, -_INFINITY):  # from read_json
+        return "a number too large to hold"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 

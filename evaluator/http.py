@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import orjson
 
 from .api import Repository, split_ndjson
+from .contacts import read_json
 
 MAX_BODY = 512 * 1024 * 1024
 
@@ -65,7 +66,7 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 8080) -> 
                 if body.startswith(b"\xef\xbb\xbf"):
                     body = body[3:]
                 try:
-                    request = orjson.loads(body)  # the same JSON reading as /evaluate
+                    request = read_json(body)  # the same JSON reading as /evaluate
                 except (ValueError, RecursionError) as exc:
                     self._error(400, f"the body is not JSON: {exc}")
                     return

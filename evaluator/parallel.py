@@ -32,6 +32,8 @@ import threading
 
 import orjson
 
+from .contacts import read_json
+
 # Below this many lines a batch is decided in one process: forking and gathering cost more
 # than they save.
 MIN_RECORDS = 20_000
@@ -102,7 +104,7 @@ def patient_key(line: bytes | str) -> bytes:
     if found is not None and line.count(mark) == 1 and line[found.start() - 1:found.start()] != backslash:
         return _key(found.group(1)) if text else found.group(1)
     try:
-        record = orjson.loads(line)
+        record = read_json(line)
     except ValueError:
         return b""
     return _key(record.get("patient")) if type(record) is dict else b""

@@ -249,6 +249,30 @@ def test_bad_lines_each_get_an_invalid_decision(repo):
     assert decisions[9]["outputs"]["reimbursable"] is True
 
 
+def test_a_number_too_large_to_hold_is_named_by_its_field_not_called_not_json(repo):
+    # 1e400 is well-formed JSON that orjson refuses; the line is read again and the contact check
+    # names the field. What is not JSON stays so: NaN, and a lone surrogate no output can carry.
+    good = json.dumps(chat("g", "2024-03-04"))
+    lines = [good.replace('"dialogue": true', '"dialogue": true, "duration_minutes": 1e400'),
+             good.replace('"p1"', "-1e400").replace('"g"', '"h"'),
+             good.replace('"g"', '"i"').replace('"dialogue": true', '"dialogue": NaN'),
+             good.replace('"g"', '"\\ud800"'),
+             good.replace('"g"', '"j"').replace('"dialogue": true', '"dialogue": true, "extra": 1e400')]
+    assert "1e400" in lines[0] and "-1e400" in lines[1] and "NaN" in lines[2] and "ud800" in lines[3]
+    decisions = repo.evaluate_lines(lines)
+    assert [d["contact"] for d in decisions] == ["g", "h", None, None, "j"]
+    assert decisions[0]["errors"] == [{"field": "duration_minutes",
+                                       "message": "must be a whole number, not a number too large to hold"}]
+    assert [e["field"] for e in decisions[1]["errors"]] == ["patient"]
+    for d, number in ((decisions[2], 3), (decisions[3], 4)):
+        assert d["status"] == "invalid" and d["errors"][0]["line"] == number
+        assert f"line {number} is not JSON" in d["errors"][0]["message"]
+    assert decisions[4]["status"] == "decided"  # an unknown field is ignored, however large
+    # the same through the text path that `regelverk evaluate` and the HTTP server use
+    written = [json.loads(x) for x in repo.evaluate_to_ndjson(lines)]
+    assert written == decisions
+
+
 def test_unknown_extra_fields_are_ignored(repo):
     d = repo.evaluate_one(chat("c", "2024-03-04", something_new="x"))
     assert d["status"] == "decided"

@@ -67,3 +67,7 @@ def test_evaluate_one_reads_json_as_evaluate_does(server):
         assert err.value.code == 400
     status, body = post(server + "/evaluate-one", "\ufeff" + json.dumps({"contact": chat("a", "2024-03-04")}))
     assert status == 200 and json.loads(body)["status"] == "decided"
+    # well-formed JSON orjson refuses (1e400): read as /evaluate reads it, the field named
+    big = json.dumps({"contact": chat("a", "2024-03-04", duration_minutes=7)}).replace(": 7", ": 1e400")
+    status, body = post(server + "/evaluate-one", big)
+    assert status == 200 and [e["field"] for e in json.loads(body)["errors"]] == ["duration_minutes"]
