@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from .contacts import read_json
+from .contacts import check_contact, read_json
 from .engine import Engine, cyclic_gc_paused
 from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 from .repository import PolicySet, load_policies
@@ -50,6 +50,11 @@ def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = N
                 errors[len(records)] = [{"field": None, "line": number, "message": _unreadable(line, number, exc)}]
                 records.append(None)
                 continue
+        if type(record) is not dict:  # JSON, but no contact: say which line, in the check's words
+            _, problems = check_contact(record)
+            errors[len(records)] = [{"field": None, "line": number, "message": f"line {number}: {problems[0]['message']}"}]
+            records.append(None)
+            continue
         records.append(record)
     return records, errors
 

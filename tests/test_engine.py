@@ -240,7 +240,8 @@ def test_bad_lines_each_get_an_invalid_decision(repo):
     assert decisions[2]["contact"] == "baddate"
     assert decisions[3]["errors"][0]["field"] == "channel"
     assert {e["field"] for e in decisions[4]["errors"]} == {"patient", "unit", "region", "date", "channel"}
-    assert "JSON object" in decisions[5]["errors"][0]["message"]
+    assert decisions[5]["errors"] == [{"field": None, "line": 6,
+                                       "message": "line 6: a contact must be a JSON object, not a list"}]
     assert decisions[7]["errors"][0]["field"] == "id"
     assert {e["field"] for e in decisions[8]["errors"]} == {"dialogue", "duration_minutes"}
     for d in decisions[1:9]:
