@@ -97,7 +97,12 @@ def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, l
     fields = field_types_from_schema(load_schema("contact.schema.json"))
     names = Names(fields=fields, outputs=outputs)
     by_id: dict[str, list[PolicyVersion]] = {}
-    for path in policy_files(root):
+    files = policy_files(root)
+    if not files:
+        # Most likely the wrong folder: every contact would be no_policy, and CI would pass.
+        problems.append(Problem("empty", f"{display_path(root)} holds no policy file",
+                                hint="a policy version is a file <region>/<policy-id>/<version>.yaml in it"))
+    for path in files:
         doc, found = load_yaml(path, display_path(path))
         problems.extend(found)
         if doc is None:  # a duplicate key is an error, but the rest of the file is still checked

@@ -60,6 +60,21 @@ def test_evaluate_with_broken_policies_exits_3(tmp_path, fixture_policies):
     assert result.exit_code == 3 and "cannot be loaded" in result.output
 
 
+def test_a_folder_without_policies_is_an_error_not_a_clean_run(tmp_path, fixture_policies):
+    # Most likely the wrong folder: CI would pass and every contact would be no_policy.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    shutil.copy(fixture_policies / "outputs.yaml", empty / "outputs.yaml")
+    for folder in (tmp_path / "bare", empty):
+        folder.mkdir(exist_ok=True)
+        result = run("validate", str(folder))
+        assert result.exit_code == 1 and "holds no policy file" in result.output
+        result = run("validate", str(folder), "--format", "github")
+        assert result.exit_code == 1 and result.output.startswith("::error title=regelverk empty::")  # no place: no file=
+        result = CliRunner().invoke(main, ["evaluate", "--policies", str(folder)], input=json.dumps(chat("a", "2024-03-04")))
+        assert result.exit_code == 3 and "holds no policy file" in result.output
+
+
 def test_evaluate_missing_file_is_a_usage_error():
     result = CliRunner().invoke(main, ["evaluate", "/nonexistent/x.ndjson"])
     assert result.exit_code == 4 and "cannot read" in result.output

@@ -37,10 +37,11 @@ def validate(directory, fmt):
         for p in problems:
             kind = "error" if p.severity == "error" else "warning"
             loc = p.location
-            where = f" file={loc.file},line={loc.line},col={loc.column}" if loc else ""
-            text = p.message + (f" ({p.hint})" if p.hint else "")
-            text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-            click.echo(f"::{kind}{where},title=regelverk {p.code}::{text}")
+            # GitHub's workflow command: ::error file=…,line=…,col=…,title=…::message
+            props = [f"file={_github(loc.file, True)}", f"line={loc.line}", f"col={loc.column}"] if loc else []
+            props.append(f"title=regelverk {p.code}")
+            text = _github(p.message + (f" ({p.hint})" if p.hint else ""), False)
+            click.echo(f"::{kind} {','.join(props)}::{text}")
     else:
         for p in problems:
             click.echo(p.render())
@@ -50,3 +51,9 @@ def validate(directory, fmt):
         click.echo(f"{summary}; {versions} policy version(s) loaded" if policy_set else summary,
                    err=bool(errors))
     sys.exit(1 if errors else 0)
+
+
+def _github(text: str, prop: bool) -> str:
+    """Escaped for a workflow command: a message escapes %, CR and LF; a property also : and ,."""
+    text = str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
