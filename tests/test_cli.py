@@ -213,3 +213,22 @@ def test_input_lines_split_only_at_line_feeds_and_decode_one_by_one(tmp_path, fi
     out = [json.loads(x) for x in result.output.splitlines()]
     assert [d["status"] for d in out] == ["decided", "invalid", "decided"]
     assert out[1]["errors"][0]["message"] == "line 2 is not UTF-8 text (byte 10)"
+
+
+def test_output_that_cannot_be_written_is_exit_5_with_the_reason_not_a_traceback():
+    import os
+    import subprocess
+    import sys
+
+    from evaluator.resources import examples_dir
+
+    if not os.path.exists("/dev/full") and not os.environ.get("CI"):  # Linux has it; CI runs there
+        import pytest
+        pytest.skip("no /dev/full (a device whose writes fail) on this system")
+    example = str(examples_dir() / "contacts.ndjson")
+    for args in (["evaluate", example], ["explain", example, "--contact", "vgr-2"]):
+        with open("/dev/full", "wb") as full:
+            done = subprocess.run([sys.executable, "-m", "evaluator", *args], stdout=full,
+                                  stderr=subprocess.PIPE, text=True, timeout=120)
+        assert done.returncode == 5, (args, done.stderr)
+        assert done.stderr.strip() == "regelverk: cannot write the output: No space left on device", args

@@ -2,7 +2,7 @@
 
 Exit codes: 0 success; 1 a check found problems (validate, test, fmt --check); 2 the command
 was called wrongly (click's usage errors); 3 the policies could not be loaded; 4 an input file
-could not be read.
+could not be read; 5 the output could not be written (`evaluate`, `explain`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .serve import serve
 from .test import test
 from .validate import validate
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_POLICIES, EXIT_INPUT = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_POLICIES, EXIT_INPUT, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

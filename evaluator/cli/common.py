@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -43,3 +46,21 @@ def read_input(path) -> bytes:
         click.echo(f"regelverk: cannot read {path}: {exc}", err=True)
         sys.exit(4)
     return data
+
+
+@contextmanager
+def writing_stdout():
+    """Standard output that cannot be written (a full disk, a closed file) ends the command with
+    exit 5 and the reason, not a traceback. A reader that stopped reading (`| head`) is left to
+    click, which ends quietly."""
+    try:
+        yield
+        sys.stdout.flush()
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            raise
+        # What is still buffered would fail again when Python flushes it on the way out.
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        click.echo(f"regelverk: cannot write the output: {exc.strerror or exc}", err=True)
+        sys.exit(5)

@@ -9,7 +9,7 @@ import click
 
 from ..explain import render_text, trace_json
 from ..parallel import MIN_RECORDS, default_jobs
-from .common import POLICIES_OPTION, load_or_exit, read_input, read_input_lines
+from .common import POLICIES_OPTION, load_or_exit, read_input, read_input_lines, writing_stdout
 
 
 @click.command()
@@ -31,9 +31,10 @@ def evaluate(file, policies_dir, jobs):
       cat contacts.ndjson | regelverk evaluate --policies my-policies/
     """
     repo = load_or_exit(policies_dir)
-    out = sys.stdout.buffer
-    repo.write_ndjson(read_input(file), out, jobs=jobs or default_jobs())
-    out.flush()
+    text = read_input(file)
+    with writing_stdout():  # (write_ndjson writes only once every line is decided)
+        repo.write_ndjson(text, sys.stdout.buffer, jobs=jobs or default_jobs())
+        sys.stdout.buffer.flush()
 
 
 @click.command()
@@ -55,7 +56,8 @@ def explain(file, contact_id, lang, fmt, policies_dir):
     decision, trace, contact = repo.explain(lines, contact_id)
     if decision is None:
         raise click.UsageError(f"there is no contact with id {contact_id!r} in the input")
-    if fmt == "json":
-        click.echo(json.dumps({"decision": decision, "trace": trace_json(trace)}, ensure_ascii=False, indent=2))
-    else:
-        click.echo(render_text(decision, trace, contact, lang), nl=False)
+    with writing_stdout():
+        if fmt == "json":
+            click.echo(json.dumps({"decision": decision, "trace": trace_json(trace)}, ensure_ascii=False, indent=2))
+        else:
+            click.echo(render_text(decision, trace, contact, lang), nl=False)
