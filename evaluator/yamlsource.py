@@ -99,6 +99,12 @@ class _Loader(yaml.SafeLoader):
 _Composer = getattr(yaml, "CSafeLoader", _Loader)
 
 
+class _TooLarge(Exception):
+    def __init__(self, node):
+        super().__init__()
+        self.node = node
+
+
 def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc | None, list[Problem]]:
     """Parse one YAML file. Returns the document, or None and the problems that stopped it."""
     path = Path(path)
@@ -131,12 +137,24 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     problems: list[Problem] = []
     constructor = _Loader("")
     lines = text.splitlines()
+    # An alias (*name) repeats the value of its anchor (&name) in full, and aliases inside
+    # anchored values multiply: ten lines can stand for a billion values. Written out, a file
+    # holds fewer values than it has characters; past that, the expansion is refused.
+    budget = [len(text) + 1_000]
 
     def build(node, path):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooLarge(node)
         nodes[path] = node
         if isinstance(node, yaml.MappingNode):
             result = {}
             for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    loc = Location(name, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                    problems.append(Problem("yaml_value", "a key must be a plain value (a name), not a list or a mapping",
+                                            loc, lines[loc.line - 1] if loc.line <= len(lines) else None))
+                    continue
                 key = constructor.construct_object(key_node, deep=True)
                 if not isinstance(key, (str, int, float, bool)):
                     key = str(key)
@@ -157,6 +175,13 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
 
     try:
         value = build(root, ())
+    except _TooLarge as exc:
+        mark = exc.node.start_mark
+        loc = Location(name, mark.line + 1, mark.column + 1)
+        return None, [Problem(
+            "yaml_size", f"the anchors and aliases (&name, *name) expand to more than {len(text) + 1_000:,} values, "
+            "more than the file could hold written out", loc, lines[loc.line - 1] if loc.line <= len(lines) else None,
+            hint="write the values out, or repeat fewer aliases inside one another")]
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)

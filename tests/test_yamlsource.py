@@ -61,3 +61,21 @@ def test_both_parsers_place_a_syntax_error_alike(text):
         mark = caught.value.problem_mark or caught.value.context_mark
         marks.append((mark.line, mark.column))
     assert marks[0] == marks[1]
+
+
+def test_aliases_repeat_their_anchors_value_but_cannot_multiply_without_bound():
+    doc, problems = yamlsource.parse_yaml("base: &b {channel: written, dialogue: true}\nother: *b\n", "t.yaml")
+    assert problems == [] and doc.value["other"] == doc.value["base"] == {"channel": "written", "dialogue": True}
+    # ten lines that would stand for 10^9 values: refused at once, with the place
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)] + ["rules: *a8"]
+    doc, problems = yamlsource.parse_yaml("\n".join(bomb) + "\n", "bomb.yaml")
+    assert doc is None and [p.code for p in problems] == ["yaml_size"]
+    assert problems[0].location.file == "bomb.yaml" and problems[0].location.line == 1
+    assert "expand to more than" in problems[0].message
+
+
+def test_a_key_must_be_a_plain_value():
+    doc, problems = yamlsource.parse_yaml("? [a, b]\n: 1\nok: 2\n", "k.yaml")
+    assert doc.value == {"ok": 2}
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 1, 3)]
