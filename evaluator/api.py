@@ -67,6 +67,10 @@ def _unreadable(line, number: int, exc: Exception) -> str:
             return f"line {number} is not UTF-8 text (byte {bad.start + 1})"
     if not line.strip():
         return f"line {number} is empty"
+    # The parser counts the one line it was given as line 1: only its column is said.
+    what, column = getattr(exc, "msg", None), getattr(exc, "colno", None)
+    if what and column:
+        return f"line {number} is not JSON: {what} (column {column})"
     return f"line {number} is not JSON: {exc}"
 
 
