@@ -1,7 +1,7 @@
 """Check incoming contacts against the contact schema, fast, and turn them into typed records.
 
 The checks are built from schemas/contact.schema.json (the keywords it uses: type, enum,
-pattern, format date, minimum, minLength, items, required, default), so the schema stays the
+pattern, format date, minimum, maximum, minLength, items, required, default), so the schema stays the
 one place a field is defined; tests compare this checker with jsonschema itself.
 """
 
@@ -102,6 +102,7 @@ def _field_check(name: str, spec: dict):
     pattern = re.compile(spec["pattern"]) if "pattern" in spec else None
     is_date = spec.get("format") == "date"
     minimum = spec.get("minimum")
+    maximum = spec.get("maximum")
     min_length = spec.get("minLength")
     items = spec.get("items", {}).get("type") if kind == "array" else None
 
@@ -140,6 +141,8 @@ def _field_check(name: str, spec: dict):
                 return None, f"must be a whole number, not {_describe(value)}"
             if minimum is not None and value < minimum:
                 return None, f"must be at least {minimum}, not {_describe(value)}"
+            if maximum is not None and value > maximum:
+                return None, f"must be at most {maximum}, not {_describe(value)}"
             return int(value), None
         if kind == "array":
             if not isinstance(value, list):

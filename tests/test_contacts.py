@@ -16,6 +16,8 @@ values = st.one_of(
     st.none(), st.booleans(), st.integers(-3, 30), st.sampled_from(["", "x", "vgr", "VGR", "written", "fax", "bankid",
                                                                     "2025-02-30", "2025-01-30", "25-01-30", "08:00", "24:00", "care"]),
     st.lists(st.sampled_from(["ZV051", "A1"]), max_size=2), st.lists(st.integers(0, 3), min_size=1, max_size=2),
+    # at and past the whole numbers every JSON reader reads exactly (orjson reads 10^32 as 1e+32)
+    st.sampled_from([2**53 - 1, 2**53, -(2**53 - 1), -(2**53), 1e300, 1e32, 3.0, 2.5]),
 )
 fields = st.sampled_from(list(SCHEMA["properties"]))
 
@@ -61,3 +63,15 @@ def test_in_place_keeps_the_date_text_when_a_later_field_is_wrong():
     record = {"id": "c", "patient": "p", "unit": "u", "region": "vgr", "date": "2025-03-01", "channel": "fax"}
     typed, errors = check_contact(record, copy=False)
     assert typed is None and [e["field"] for e in errors] == ["channel"] and record["date"] == "2025-03-01"
+
+
+def test_whole_numbers_past_what_json_readers_read_exactly_are_refused():
+    # orjson reads 10^32 as the float 1e+32, and a 64-bit overflow rounded: such a value may no
+    # longer be the one sent, so it is refused with its field rather than decided on.
+    base = {"id": "c", "patient": "p", "unit": "u", "region": "vgr", "date": "2025-03-01", "channel": "video"}
+    for field, value in (("contact_type", 1e32), ("contact_type", -(2**53)), ("duration_minutes", 1e300)):
+        typed, errors = check_contact({**base, field: value})
+        assert typed is None and [e["field"] for e in errors] == [field], (field, value)
+        assert VALIDATOR.is_valid({**base, field: value}) is False
+    typed, errors = check_contact({**base, "contact_type": 2**53 - 1, "duration_minutes": 9.007199254740991e15})
+    assert errors == [] and typed["contact_type"] == 2**53 - 1 and typed["duration_minutes"] == 2**53 - 1
