@@ -144,13 +144,22 @@ def _policy_validator() -> Draft202012Validator:
     return _validator
 
 
+def _kind_of(value) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a text"
+    return "a single value" if value is not None else "nothing"
+
+
 def schema_problems(doc: SourceDoc, validator: Draft202012Validator | None = None,
                     code: str = "schema") -> list[Problem]:
     """Every way the document breaks its JSON Schema (the policy schema unless another
     validator is given), in plain words at the place in the file."""
     problems = []
     if not isinstance(doc.value, dict):
-        return [doc.problem(code, "the file holds a mapping of keys (for a policy: id, version, rules …)")]
+        return [doc.problem(code, "the file must hold a mapping of keys (for a policy: id, version, rules …), "
+                                  f"not {_kind_of(doc.value)}")]
     for error in (validator or _policy_validator()).iter_errors(_jsonable(doc.value)):
         message, hint, at_key = _schema_message(error)
         path = tuple(error.absolute_path)

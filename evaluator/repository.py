@@ -94,10 +94,19 @@ def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, l
     if not root.is_dir():
         return None, [Problem("io", f"{root} is not a folder of policies")]
     outputs, problems = _load_outputs(root)
+    if any(p.severity == "error" for p in problems):
+        # Every rule names outputs: checked against none, each would be an error of its own
+        # and bury the one that matters.
+        return None, problems + [Problem("outputs", "the policy files are checked once outputs.yaml loads",
+                                         severity="warning")]
     fields = field_types_from_schema(load_schema("contact.schema.json"))
     names = Names(fields=fields, outputs=outputs)
     by_id: dict[str, list[PolicyVersion]] = {}
     files = policy_files(root)
+    for path in sorted(root.rglob("*.yml")):
+        if not any(part.startswith(".") for part in path.relative_to(root).parts):
+            problems.append(Problem("place", "this file is not read: policy and test files end in .yaml",
+                                    Location(display_path(path), 1, 1), hint=f"rename it to {path.stem}.yaml"))
     if not files:
         # Most likely the wrong folder: every contact would be no_policy, and CI would pass.
         problems.append(Problem("empty", f"{display_path(root)} holds no policy file",

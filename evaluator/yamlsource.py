@@ -110,9 +110,20 @@ def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc |
     path = Path(path)
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [Problem("io", f"cannot read the file: {exc}", Location(name, 1, 1))]
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem("io", f"cannot read the file: {exc.strerror or exc}", Location(name, 1, 1))]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        shown = data[start:data.find(b"\n", start) if b"\n" in data[start:] else len(data)]
+        # the column in characters: what stands before the bad byte is UTF-8 up to there
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        return None, [Problem("io", f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
+                              Location(name, line, column), shown.decode("utf-8", "replace"),
+                              hint="save the file as UTF-8")]
     return parse_yaml(text, name)
 
 

@@ -195,3 +195,41 @@ def test_effect_may_take_a_parameter_and_names_a_missing_one(tmp_path):
     policy_set, problems = load_policy_set(tmp_path)
     rule = policy_set.policies["t-policy"].latest.rules[0]
     assert rule.then == {"kva": ["A1", "B2"]}
+
+
+def test_a_broken_outputs_file_is_reported_alone_not_buried(tmp_path):
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    (tmp_path / "outputs.yaml").write_text("outputs: [\n", encoding="utf-8")
+    policy_set, problems = load_policy_set(tmp_path)
+    assert policy_set is None
+    errors = [p for p in problems if p.severity == "error"]
+    assert [(p.code, p.location.file.split("/")[-1]) for p in errors] == [("yaml_syntax", "outputs.yaml")]
+    assert [p.message for p in problems if p.severity == "warning"] == [
+        "the policy files are checked once outputs.yaml loads"]
+
+
+def test_a_file_that_is_not_utf8_is_placed_at_its_bad_byte(tmp_path):
+    path = write_policy(tmp_path, POLICY.format(when="dialogue"))
+    path.write_bytes(path.read_bytes().replace(b"section: S", b"section: S\xe4"))
+    _, problems = load_policy_set(tmp_path)
+    (problem,) = problems
+    assert problem.message == "the file is not UTF-8 text: byte 0xe4 cannot be read"
+    assert (problem.location.line, problem.location.column) == (15, 15)
+    assert problem.source_line == "    section: S\ufffd"
+
+
+def test_yml_files_are_not_read_silently(tmp_path):
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    write_policy(tmp_path, POLICY.format(when="dialogue").replace('"1.0"', '"2.0"'), "t/t-policy/2.0.yml")
+    _, problems = load_policy_set(tmp_path)
+    (problem,) = problems
+    assert problem.location.file.endswith("2.0.yml") and "end in .yaml" in problem.message
+    assert problem.hint == "rename it to 2.0.yaml"
+
+
+@pytest.mark.parametrize("text, kind", [("- a\n", "a list"), ("just words\n", "a text"), ("3\n", "a single value")])
+def test_a_file_that_is_not_a_mapping_says_what_it_holds(tmp_path, text, kind):
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    assert [p.message for p in problems] == [
+        f"the file must hold a mapping of keys (for a policy: id, version, rules …), not {kind}"]
