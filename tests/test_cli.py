@@ -39,6 +39,15 @@ def test_validate_clean_and_broken(tmp_path, fixture_policies):
     assert result.output.startswith("::error file=") and ",line=20,col=16," in result.output
 
 
+def test_validate_checks_the_form_of_policy_tests(tmp_path, fixture_policies):
+    folder = tmp_path / "p"
+    shutil.copytree(fixture_policies, folder)
+    (folder / "testland/testland-chat/broken.test.yaml").write_text("cases:\n  - name: x\n    contact: {id: [\n")
+    result = run("validate", str(folder))
+    assert result.exit_code == 1
+    assert "testland/testland-chat/broken.test.yaml:4:1: error: YAML syntax" in result.output
+
+
 def test_evaluate_file_and_stdin(tmp_path, fixture_policies):
     lines = [json.dumps(chat("a", "2024-03-04")), "oops", json.dumps(chat("b", "2024-03-05"))]
     path = tmp_path / "in.ndjson"

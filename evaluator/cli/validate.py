@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 
 from ..errors import Problem
 from ..lint import lint_policy_set
 from ..repository import load_policy_set
+from ..resources import policies_dir
+from ..testing import find_test_files, load_cases
 
 
 @click.command()
@@ -18,7 +21,8 @@ from ..repository import load_policy_set
               help="github prints GitHub Actions annotations, so problems show on the pull request's lines.")
 def validate(directory, fmt):
     """Check every policy in DIRECTORY (default: the bundled policies): YAML, schema, conditions
-    and their types, placement, overlapping versions; then, when they load, lint them: unused
+    and their types, placement, overlapping versions, and the form of its policy tests
+    (*.test.yaml; `regelverk test` runs them); then, when they load, lint them: unused
     parameters, rules no contact can reach, single outputs two rules can set differently.
     Exit 0 when there is no error (warnings allowed), 1 otherwise.
 
@@ -28,8 +32,12 @@ def validate(directory, fmt):
       regelverk validate policies/ --format github
     """
     policy_set, problems = load_policy_set(directory)
+    # The policy tests' own form (YAML, test schema); `regelverk test` runs them.
+    for path in find_test_files(Path(directory) if directory else policies_dir()):
+        problems = problems + load_cases(path)[1]
     if policy_set is not None:
-        problems = sorted(problems + lint_policy_set(policy_set), key=Problem.sort_key)
+        problems = problems + lint_policy_set(policy_set)
+    problems = sorted(problems, key=Problem.sort_key)
     errors = [p for p in problems if p.severity == "error"]
     if fmt == "json":
         click.echo(json.dumps({"ok": not errors, "problems": [p.to_json() for p in problems]}, ensure_ascii=False, indent=2))
