@@ -83,7 +83,8 @@ def _text_check(spec: dict, pattern, is_date: bool, min_length):
         if pattern is not None and not pattern.fullmatch(value):
             if is_date:
                 return None, f"{_describe(value)} is not a date written YYYY-MM-DD"
-            return None, f"{_describe(value)} is not in the expected form ({spec['pattern']})"
+            # x-form: the pattern in words, for the person who reads the error
+            return None, f"{_describe(value)} is not in the expected form ({spec.get('x-form') or spec['pattern']})"
         if is_date:
             try:
                 return date.fromisoformat(value), None

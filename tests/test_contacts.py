@@ -75,3 +75,13 @@ def test_whole_numbers_past_what_json_readers_read_exactly_are_refused():
         assert VALIDATOR.is_valid({**base, field: value}) is False
     typed, errors = check_contact({**base, "contact_type": 2**53 - 1, "duration_minutes": 9.007199254740991e15})
     assert errors == [] and typed["contact_type"] == 2**53 - 1 and typed["duration_minutes"] == 2**53 - 1
+
+
+def test_a_value_not_in_its_form_is_told_the_form_in_words_not_as_a_pattern():
+    base = {"id": "c", "patient": "p", "unit": "u", "region": "VGR", "date": "2025-03-01", "channel": "video",
+            "time": "9:15"}
+    _, errors = check_contact(base)
+    assert {e["field"]: e["message"] for e in errors} == {
+        "region": "'VGR' is not in the expected form (a lower-case name: a letter a-z, then letters, digits, "
+                  "- or _, as vgr or halland)",
+        "time": "'9:15' is not in the expected form (HH:MM, from 00:00 to 23:59, as 09:15)"}
