@@ -149,7 +149,8 @@ def _field_check(name: str, spec: dict):
             if not isinstance(value, list):
                 return None, f"must be a list, not {_describe(value)}"
             if items == "string" and not all(isinstance(v, str) for v in value):
-                return None, "must be a list of texts"
+                k, bad = next((k, v) for k, v in enumerate(value, start=1) if not isinstance(v, str))
+                return None, f"must be a list of texts; item {k} is {_describe(bad)}"
             return list(value), None
         return value, None
 

@@ -80,6 +80,8 @@ def test_whole_numbers_past_what_json_readers_read_exactly_are_refused():
 def test_a_value_not_in_its_form_is_told_the_form_in_words_not_as_a_pattern():
     base = {"id": "c", "patient": "p", "unit": "u", "region": "VGR", "date": "2025-03-01", "channel": "video",
             "time": "9:15"}
+    _, errors = check_contact({**base, "kva": ["ZV051", 1]})
+    assert {e["field"]: e["message"] for e in errors}["kva"] == "must be a list of texts; item 2 is 1"
     _, errors = check_contact(base)
     assert {e["field"]: e["message"] for e in errors} == {
         "region": "'VGR' is not in the expected form (a lower-case name: a letter a-z, then letters, digits, "
