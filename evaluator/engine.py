@@ -479,7 +479,12 @@ class Engine:
             if typed is not None and typed["id"] in first_line:
                 errors = [{"field": "id", "message": f"the id {typed['id']} is already used by input {first_line[typed['id']] + 1}"}]
             if errors:
-                decisions[i] = self.invalid(record.get("id") if isinstance(record, dict) else None, errors)
+                given = record.get("id") if isinstance(record, dict) else None
+                decisions[i] = self.invalid(given, errors)
+                # An invalid contact's id is taken too: a later contact with it gets a second
+                # decision under the same id, which is what the duplicate check prevents.
+                if isinstance(given, str) and given not in first_line:
+                    first_line[given] = i
                 continue
             first_line[typed["id"]] = i
             groups.setdefault(typed["patient"], []).append(

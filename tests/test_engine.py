@@ -277,6 +277,15 @@ def test_a_number_too_large_to_hold_is_named_by_its_field_not_called_not_json(re
     assert written == decisions
 
 
+def test_an_id_is_taken_by_its_first_use_even_when_that_contact_is_invalid(repo):
+    lines = [json.dumps(chat("g1", "2024-02-30")), json.dumps(chat("g1", "2024-03-04")),
+             json.dumps(chat("g2", "2024-03-05"))]
+    decisions = repo.evaluate_lines(lines)
+    assert [d["status"] for d in decisions] == ["invalid", "invalid", "decided"]
+    assert decisions[1]["errors"] == [{"field": "id", "message": "the id g1 is already used by input 1"}]
+    assert [json.loads(x) for x in repo.evaluate_to_ndjson(lines, jobs=2)] == decisions
+
+
 def test_unknown_extra_fields_are_ignored(repo):
     d = repo.evaluate_one(chat("c", "2024-03-04", something_new="x"))
     assert d["status"] == "decided"
