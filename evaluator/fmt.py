@@ -5,8 +5,10 @@ lines, quoting and block styles (`>-`) as the author wrote them; only the order 
 indentation change. After formatting, the file is read again with the loader the evaluator uses
 and must give exactly the same value, or it is left alone: formatting never changes meaning.
 
-A known limit of round-trip YAML: a comment on its own line belongs to the entry above it, so
-when keys move, such a comment moves with the entry above it.
+Round-trip YAML keeps a comment on a line of its own with the entry above it; a reader takes
+it for the entry below. When keys move, such comments are moved with the entry below them,
+unless indented deeper than it (then they close the block above, e.g. the last rule). Comments
+before a mapping's first key stay first (a file's header stays at the top).
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from __future__ import annotations
 import copy
 import io
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
+from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
 from .errors import Location, Problem
@@ -45,60 +49,100 @@ def _is_block(node) -> bool:
     return isinstance(node, (CommentedMap, CommentedSeq)) and not node.fa.flow_style()
 
 
-def _deepest_last(mapping: CommentedMap) -> tuple[CommentedMap, object]:
-    """The mapping and key after whose value the mapping's text ends (a nested block mapping's
-    last entry ends it too): where the comment lines that follow the mapping are kept."""
-    key = list(mapping)[-1]
+def _is_block_scalar(value) -> bool:
+    return isinstance(value, (FoldedScalarString, LiteralScalarString))
+
+
+def _deepest_last(mapping: CommentedMap, key=None, into_lists: bool = False) -> tuple[CommentedMap, object]:
+    """The mapping and key after whose value the entry `key` of `mapping` (default: its last)
+    ends in the text: a nested block mapping's last entry ends it too, and with `into_lists`
+    the last mapping of a block list. The comment lines that follow an entry are kept there."""
+    if key is None:
+        key = list(mapping)[-1]
     value = mapping[key]
+    if into_lists and isinstance(value, CommentedSeq) and _is_block(value) and len(value):
+        value = value[-1]
     if isinstance(value, CommentedMap) and _is_block(value) and len(value):
-        return _deepest_last(value)
+        return _deepest_last(value, into_lists=into_lists)
     return mapping, key
 
 
-def _take_tail(mapping: CommentedMap) -> CommentToken | None:
-    """Detach the blank lines and comment lines after a mapping's last entry (not its own
-    end-of-line comment): they separate the mapping from what follows, wherever its keys go."""
-    m, key = _deepest_last(mapping)
-    if isinstance(m[key], CommentedSeq) and _is_block(m[key]):
-        return None  # a block list ends the mapping: its comments stay with it
-    slot = m.ca.items.get(key)
+def _take_after(mapping: CommentedMap, key, everything: bool = False) -> CommentToken | None:
+    """Detach the comment lines (and blank lines) that follow the entry `key` and stand before
+    the next entry: they go with it, wherever it goes. Comment lines indented deeper than the
+    mapping's keys belong to the entry above (to its last rule, say) and stay with it, unless
+    `everything` (what ends the mapping: it stays at the end)."""
+    m, last = _deepest_last(mapping, key, into_lists=True)
+    if isinstance(m[last], CommentedSeq) and _is_block(m[last]):
+        return None  # a list of plain values ends the entry: its comments stay with it
+    slot = m.ca.items.get(last)
     token = slot[2] if slot and len(slot) > 2 else None
     if token is None or "\n" not in token.value:
         return None
-    head, rest = token.value.split("\n", 1)
-    if not rest:
+    block = _is_block_scalar(m[last])  # its own line break ended the entry: all stands below
+    head, rest = ("", token.value) if block else token.value.split("\n", 1)
+    lines = rest.split("\n")  # the last is "" (the value ends with a line break)
+    column = getattr(mapping.lc, "col", None) or 0
+    written = [i for i, line in enumerate(lines) if line.strip()]
+    outdented = [i for i in written if len(lines[i]) - len(lines[i].lstrip()) <= column]
+    cut = 0 if everything else outdented[0] if outdented else (written[-1] + 1 if written else 0)
+    while cut > 0 and not lines[cut - 1].strip():  # blank lines go with what they precede
+        cut -= 1
+    if cut >= len(lines) - 1:
         return None
-    tail = copy.copy(token)
-    tail.value = "\n" + rest
-    if head:
-        token.value = head + "\n"
+    stay, go = lines[:cut], lines[cut:]
+    after = copy.copy(token)
+    after.value = "\n" + "\n".join(go)
+    kept = "".join(line + "\n" for line in stay)
+    kept = kept if block else (head + "\n" + kept if head or kept else "")
+    if kept:
+        token.value = kept
     else:
         slot[2] = None
-    return tail
+    return after
 
 
 def _give_tail(mapping: CommentedMap, tail: CommentToken) -> None:
-    m, key = _deepest_last(mapping)
+    """Put the comment lines that ended the mapping after its new last entry, all of it."""
+    m, key = _deepest_last(mapping, into_lists=True)
     slot = m.ca.items.setdefault(key, [None, None, None, None])
     while len(slot) < 4:
         slot.append(None)
+    if _is_block_scalar(m[key]) and slot[2] is None:  # (its own line break ends the entry)
+        tail.value = tail.value[1:]
     if slot[2] is None:
         slot[2] = tail
     else:
         slot[2].value = slot[2].value.rstrip("\n") + tail.value
 
 
+def _give_lead(mapping: CommentedMap, key, lead: CommentToken) -> None:
+    """Put comment lines (and blank lines) before the entry `key`, one token per line; their
+    column is set with the mapping's indentation (_indent_comments)."""
+    slot = mapping.ca.items.setdefault(key, [None, None, None, None])
+    while len(slot) < 4:
+        slot.append(None)
+    lines = lead.value.split("\n")[1:-1]  # after the line break that ended the entry above
+    tokens = [CommentToken(line.strip() + "\n" if line.strip() else "\n", CommentMark(0), None) for line in lines]
+    slot[1] = tokens + (slot[1] or [])
+
+
 def _reorder(mapping, order) -> None:
-    """Put the keys of `mapping` in `order` (unknown keys after, as they were), comments along."""
+    """Put the keys of `mapping` in `order` (unknown keys after, as they were). A comment on a
+    line of its own goes with the entry below it, as a reader takes it; the comments after the
+    last entry stay at the end."""
     if not isinstance(mapping, CommentedMap) or not mapping:
         return
     keys = list(mapping)
     wanted = [k for k in order if k in mapping] + [k for k in keys if k not in order]
     if wanted == keys:
         return
-    tail = _take_tail(mapping)
+    tail = _take_after(mapping, keys[-1], everything=True)
+    leads = {key: lead for above, key in pairwise(keys) if (lead := _take_after(mapping, above))}
     for key in wanted:
         mapping.move_to_end(key)
+    for key, lead in leads.items():
+        _give_lead(mapping, key, lead)
     if tail is not None:
         _give_tail(mapping, tail)
 
@@ -117,6 +161,8 @@ def _indent_comments(node, indent: int) -> None:
         for key, value in node.items():
             child = indent + 2
             slot = node.ca.items.get(key)
+            if slot and len(slot) > 1:
+                _set_column(slot[1], indent)  # comment lines before the key (_give_lead)
             if slot and len(slot) > 3:
                 _set_column(slot[3], child)
             _indent_comments(value, child)

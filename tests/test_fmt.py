@@ -141,3 +141,68 @@ def test_errors(tmp_path, monkeypatch):
 def test_help_shows_an_example():
     result = CliRunner().invoke(fmt, ["--help"])
     assert result.exit_code == 0 and "Example:" in result.output
+
+
+OUT_OF_ORDER = """\
+id: t-policy
+title: T
+# the version: bump on every change
+
+version: "1.0"
+issuer: T
+region: t
+valid_from: 2025-01-01
+# where the text comes from
+source:
+  seed: s.txt
+  # the document id
+  doc: x
+# rules come after the parameters
+rules:
+  - id: r1
+    # the condition: dialogue must be shown
+    when: dialogue
+    section: S
+    passage: P
+    # what happens when it fires
+    then: {reimbursable: false}
+    severity: info
+    message: {sv: "x", en: "y"}  # end of line
+# what applies
+applies_when: channel = "written"
+parameters:
+  # the cap
+  cap:
+    value: 2
+    type: integer
+# the end
+"""
+
+
+def _what_follows(text: str) -> dict:
+    """Each comment on a line of its own, and the key of the first entry below it."""
+    lines = text.splitlines()
+    follows = {}
+    for n, line in enumerate(lines):
+        if line.strip().startswith("#"):
+            below = next((x for x in lines[n + 1:] if x.strip() and not x.strip().startswith("#")), "")
+            follows[line.strip()] = below.strip().lstrip("- ").split(":")[0]
+    return follows
+
+
+def test_a_comment_on_its_own_line_moves_with_the_entry_below_it():
+    formatted = format_text(OUT_OF_ORDER)
+    assert format_text(formatted) == formatted
+    assert _what_follows(formatted) == _what_follows(OUT_OF_ORDER) == {
+        "# the version: bump on every change": "version", "# where the text comes from": "source",
+        "# the document id": "doc", "# rules come after the parameters": "rules",
+        "# the condition: dialogue must be shown": "when", "# what happens when it fires": "then",
+        "# what applies": "applies_when", "# the cap": "cap", "# the end": ""}
+    assert "# the version: bump on every change\n\nversion:" in formatted  # the blank line kept
+    assert formatted.index("parameters:") < formatted.index("# rules come after") < formatted.index("rules:")
+    assert formatted.endswith("# the end\n") and "  # end of line" in formatted
+    # indented deeper than the keys that follow, a comment belongs to the block above it
+    deeper = OUT_OF_ORDER.replace("# end of line\n", "# end of line\n    # the rule's last word\n")
+    formatted = format_text(deeper)
+    assert "# end of line\n    # the rule's last word\n" in formatted
+    assert "# what applies\napplies_when:" in formatted
