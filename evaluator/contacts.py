@@ -30,6 +30,10 @@ def read_json(line):
         try:
             text = line if isinstance(line, str) else bytes(line).decode("utf-8")
             value = json.loads(text, parse_constant=_not_json)
+        except json.JSONDecodeError as also:
+            # Both read alike up to where orjson stopped; the later error is the one that
+            # says what is wrong ({"a": 1e400 cut short: the end, not the number).
+            raise (also if also.pos > getattr(refused, "pos", len(text)) else refused) from None
         except (ValueError, RecursionError):  # a UnicodeDecodeError is a ValueError too
             raise refused from None
         if not _all_text_is_unicode(value):

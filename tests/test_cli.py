@@ -241,3 +241,8 @@ def test_output_that_cannot_be_written_is_exit_5_with_the_reason_not_a_traceback
                                   stderr=subprocess.PIPE, text=True, timeout=120)
         assert done.returncode == 5, (args, done.stderr)
         assert done.stderr.strip() == "regelverk: cannot write the output: No space left on device", args
+        # started with standard output closed
+        done = subprocess.run(["sh", "-c", 'exec "$0" -m evaluator "$@" >&-', sys.executable, *args],
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+        assert done.returncode == 5, (args, done.stderr)
+        assert done.stderr.strip() == "regelverk: cannot write the output: standard output is closed", args

@@ -572,3 +572,12 @@ def test_a_batch_the_buckets_decline_is_decided_once_more_not_twice(repo, small_
     repo.write_ndjson(lines, out, jobs=2)
     assert attempts == [2]  # then decided in one go, without a second, one-process bucket attempt
     assert out.getvalue().decode("utf-8").splitlines() == _one_process(repo, lines)
+
+
+def test_an_id_first_used_by_an_invalid_contact_is_taken_in_processes_too(repo, small_batches_split):
+    lines = _lines()
+    taken = json.loads(lines[12])["id"]  # line 13: an invalid contact
+    lines[500] = json.dumps(chat(taken, "2024-05-06", patient="p7")).encode()
+    forked = repo.evaluate_to_ndjson(lines, jobs=2)
+    assert forked == _one_process(repo, lines)
+    assert json.loads(forked[500])["errors"] == [{"field": "id", "message": f"the id {taken} is already used by input 13"}]

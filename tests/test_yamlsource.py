@@ -75,6 +75,20 @@ def test_aliases_repeat_their_anchors_value_but_cannot_multiply_without_bound():
     assert "expand to more than" in problems[0].message
 
 
+def test_a_history_shared_by_many_test_cases_is_plain_anchor_use():
+    # 60 contacts written once, then given to 200 cases: expands to far more values than the
+    # file has characters, and is what anchors are for.
+    history = "\n".join(f"      - {{id: h{i}, date: 2025-01-{i % 28 + 1:02d}, channel: written, dialogue: true}}"
+                        for i in range(60))
+    cases = [f"  - name: case 0\n    history: &h\n{history}\n    contact: {{id: c0}}"]
+    cases += [f"  - name: case {n}\n    history: *h\n    contact: {{id: c{n}}}" for n in range(1, 200)]
+    text = "cases:\n" + "\n".join(cases) + "\n"
+    doc, problems = yamlsource.parse_yaml(text, "shared.test.yaml")
+    assert problems == [] and len(doc.value["cases"]) == 200
+    assert all(len(case["history"]) == 60 for case in doc.value["cases"])
+    assert sum(len(case["history"]) * 5 for case in doc.value["cases"]) > len(text)
+
+
 def test_a_key_must_be_a_plain_value():
     doc, problems = yamlsource.parse_yaml("? [a, b]\n: 1\nok: 2\n", "k.yaml")
     assert doc.value == {"ok": 2}

@@ -53,6 +53,9 @@ def writing_stdout():
     """Standard output that cannot be written (a full disk, a closed file) ends the command with
     exit 5 and the reason, not a traceback. A reader that stopped reading (`| head`) is left to
     click, which ends quietly."""
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        click.echo("regelverk: cannot write the output: standard output is closed", err=True)
+        sys.exit(5)
     try:
         yield
         sys.stdout.flush()
