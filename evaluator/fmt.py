@@ -28,6 +28,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from .errors import Location, Problem
 from .repository import OUTPUTS_FILE, TEST_SUFFIX
+from .yamlsource import parse_yaml
 
 TOP_ORDER = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "source",
              "description", "applies_when", "parameters", "rules")
@@ -193,6 +194,12 @@ class FormatError(Exception):
 
 def format_text(text: str, name: str = "<policy>") -> str:
     """The canonical layout of one policy file's text. Raises FormatError when it is not one."""
+    # What the evaluator's loader refuses with a place (a date the calendar lacks, aliases that
+    # multiply) is not formatted: the check after formatting would stumble on it.
+    _, problems = parse_yaml(text, name)
+    refused = [p for p in problems if p.code in ("yaml_value", "yaml_size")]
+    if refused:
+        raise FormatError(refused[0])
     y = _yaml()
     try:
         doc = y.load(text)

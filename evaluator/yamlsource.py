@@ -188,7 +188,16 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [build(item, path + (i,)) for i, item in enumerate(node.value)]
-        return constructor.construct_object(node, deep=True)
+        try:
+            return constructor.construct_object(node, deep=True)
+        except ValueError as exc:  # a date the calendar does not have, say 2027-02-30
+            loc = Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
+            date = node.tag.endswith(":timestamp")
+            problems.append(Problem("yaml_value", f"{node.value} is not a real date ({exc})" if date
+                                    else f"{node.value[:40]} cannot be read: {exc}", loc,
+                                    lines[loc.line - 1] if loc.line <= len(lines) else None,
+                                    hint="a date is written YYYY-MM-DD, as 2025-02-28" if date else None))
+            return node.value
 
     try:
         value = build(root, ())

@@ -206,3 +206,11 @@ def test_a_comment_on_its_own_line_moves_with_the_entry_below_it():
     formatted = format_text(deeper)
     assert "# end of line\n    # the rule's last word\n" in formatted
     assert "# what applies\napplies_when:" in formatted
+
+
+def test_a_file_the_loader_refuses_with_a_place_is_not_formatted():
+    from evaluator.fmt import FormatError
+
+    with pytest.raises(FormatError) as refused:
+        format_text(OUT_OF_ORDER.replace("2025-01-01", "2025-02-30"), "t.yaml")
+    assert refused.value.problem.code == "yaml_value" and refused.value.problem.location.line == 8

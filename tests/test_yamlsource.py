@@ -93,3 +93,10 @@ def test_a_key_must_be_a_plain_value():
     doc, problems = yamlsource.parse_yaml("? [a, b]\n: 1\nok: 2\n", "k.yaml")
     assert doc.value == {"ok": 2}
     assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 1, 3)]
+
+
+def test_a_date_the_calendar_does_not_have_is_a_problem_with_its_place_not_a_crash():
+    doc, problems = yamlsource.parse_yaml("id: x\nvalid_to: 2027-02-30\n", "d.yaml")
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 2, 11)]
+    assert problems[0].message.startswith("2027-02-30 is not a real date")
+    assert doc.value["valid_to"] == "2027-02-30"  # kept as text, so the rest is still checked
