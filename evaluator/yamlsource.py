@@ -109,6 +109,26 @@ class _TooLarge(Exception):
         self.node = node
 
 
+# What the YAML parser's words usually mean in a policy file, for a person who edits one.
+_SYNTAX_HINTS = (
+    ("mapping values are not allowed",
+     "a text that holds ': ' must be in quotes or written on the next lines after >-; "
+     "or this line is indented deeper than the key above it"),
+    ("did not find expected key",
+     "this line is indented differently from the keys around it; or a text that starts with "
+     "{ [ * & ! | > ' or \" must be in quotes or written after >-"),
+    ("did not find expected '-' indicator", "this line is indented differently from the list items around it"),
+    ("cannot start any token", "indent with spaces, not tabs; a text that starts with @ or ` must be in quotes"),
+    ("could not find expected ':'", "a key needs ': ' after it; a text over several lines is written after >-"),
+    ("found unexpected end of stream", "a quote or a bracket is opened and not closed"),
+    ("found unknown escape character", "in double quotes a \\ starts an escape: use single quotes, or >-"),
+)
+
+
+def syntax_hint(problem: str) -> str | None:
+    return next((hint for words, hint in _SYNTAX_HINTS if words in problem), None)
+
+
 def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc | None, list[Problem]]:
     """Parse one YAML file. Returns the document, or None and the problems that stopped it."""
     path = Path(path)
@@ -141,7 +161,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         lines = text.splitlines()
         src = lines[loc.line - 1] if 0 < loc.line <= len(lines) else None
         what = exc.problem or "invalid YAML"
-        return None, [Problem("yaml_syntax", f"YAML syntax: {what}", loc, src)]
+        return None, [Problem("yaml_syntax", f"YAML syntax: {what}", loc, src, hint=syntax_hint(what))]
     except yaml.YAMLError as exc:
         return None, [Problem("yaml_syntax", f"YAML syntax: {exc}", Location(name, 1, 1))]
     finally:

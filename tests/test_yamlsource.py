@@ -100,3 +100,15 @@ def test_a_date_the_calendar_does_not_have_is_a_problem_with_its_place_not_a_cra
     assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 2, 11)]
     assert problems[0].message.startswith("2027-02-30 is not a real date")
     assert doc.value["valid_to"] == "2027-02-30"  # kept as text, so the rest is still checked
+
+
+@pytest.mark.parametrize("text, words", [
+    ("message:\n  sv: redan ersatt: {evidence}\n", "must be in quotes or written on the next lines after >-"),
+    ("message:\n  sv: {max} kontakter\n", "indented differently from the keys around it"),
+    ("rules:\n  - id: x\n   when: y\n", "indented differently from the list items around it"),
+    ("a:\n\tb: 1\n", "indent with spaces, not tabs"),
+])
+def test_a_yaml_syntax_error_says_what_it_usually_means_in_a_policy(text, words):
+    _, problems = yamlsource.parse_yaml(text, "h.yaml")
+    (problem,) = problems
+    assert problem.code == "yaml_syntax" and words in problem.hint
