@@ -10,7 +10,7 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from .engine import Engine
-from .errors import Location, Problem
+from .errors import Location, Problem, closest
 from .policy import schema_problems
 from .repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet
 from .resources import load_schema
@@ -181,7 +181,7 @@ def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | No
         for name in expect.get(key) or []:
             rk = _rule_key(name, default_policy)
             if rk not in results:
-                failures.append((f"{key}: {name}", "the rule to be tried", "the rule was not tried (policy did not apply, or no such rule)"))
+                failures.append((f"{key}: {name}", "the rule to be tried", _not_tried(engine, rk)))
                 continue
             label = {True: "fires", False: "does not fire", None: "unknown"}
             check(f"rule {name}", label[want], label[results[rk]])
@@ -199,7 +199,31 @@ def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | No
         check(f"severity of {name}", severity, found[0] if found else None)
     if "errors" in expect:
         check("errors", sorted(expect["errors"]), sorted(str(e.get("field")) for e in decision["errors"]))
+    if failures:
+        # A contact the case did not mean to be invalid (a field missing from the defaults, a
+        # misspelt value) is the usual reason a case fails: say why it is invalid.
+        for record, made in zip(records, decisions, strict=True):
+            if made["status"] == "invalid" and not (record is contact and expect.get("status") == "invalid"):
+                why = "; ".join(f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in made["errors"])
+                who = "the contact" if record is contact else f"history contact {record.get('id')}"
+                failures.append((f"note: {who}", "a valid contact", f"invalid ({why})"))
     return CaseResult(doc.file, line, case["name"], failures, decision)
+
+
+def _not_tried(engine: Engine, key: tuple) -> str:
+    """Why a rule named in a case was not tried: no such policy, no such rule, or not applied."""
+    pid, rid = key
+    policies = engine.policy_set.policies
+    if pid is None:
+        return "name the policy: policy/rule, or `policy:` at the top of the file"
+    if pid not in policies:
+        near = closest(pid, policies)
+        return f"there is no policy '{pid}'" + (f" (did you mean '{near}'?)" if near else "")
+    rules = {r.id for v in policies[pid].versions for r in v.rules}
+    if rid not in rules:
+        near = closest(rid, rules)
+        return f"there is no rule '{rid}' in {pid}" + (f" (did you mean '{near}'?)" if near else "")
+    return "the rule was not tried: its policy did not apply to the contact"
 
 
 def run_tests(policy_set: PolicySet, path: Path) -> TestRun:

@@ -147,6 +147,25 @@ cases:
     assert low.exit_code == 1 and "below the required 100%" in low.output
 
 
+def test_a_failing_case_says_why_its_contact_is_invalid_and_which_names_do_not_exist(tmp_path, fixture_policies):
+    root = tmp_path / "p"
+    shutil.copytree(fixture_policies, root)
+    (root / "testland/testland-chat/names.test.yaml").write_text("""\
+policy: testland-chat
+defaults: {region: testland, channel: written, patient: p1, dialogue: true, documented: true}
+cases:
+  - name: unit left out of the defaults, a rule and a policy misspelt
+    contact: {id: c1, date: 2024-03-06}
+    expect:
+      fires: [per-weak, testland-chatt/per-week]
+""")
+    result = run("test", str(root / "testland/testland-chat/names.test.yaml"), "--policies", str(root))
+    assert result.exit_code == 1
+    assert "there is no rule 'per-weak' in testland-chat (did you mean 'per-week'?)" in result.output
+    assert "there is no policy 'testland-chatt' (did you mean 'testland-chat'?)" in result.output
+    assert "note: the contact" in result.output and "invalid (unit: is required but missing)" in result.output
+
+
 def test_empty_expectation_list_means_none(tmp_path, fixture_policies):
     root = tmp_path / "p"
     shutil.copytree(fixture_policies, root)
