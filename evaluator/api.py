@@ -32,6 +32,14 @@ def split_ndjson(data: bytes | str) -> list:
     return [line[:-1] if line.endswith(cr) else line for line in lines]
 
 
+def _lines_of(lines):
+    """NDJSON given as its text (str, bytes, a bytearray or memoryview) split into its lines;
+    anything else is taken to be the lines already."""
+    if isinstance(lines, (str, bytes, bytearray, memoryview)):
+        return split_ndjson(lines if isinstance(lines, (str, bytes)) else bytes(lines))
+    return lines
+
+
 def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = None) -> tuple[list, dict]:
     """Records from NDJSON lines (text, or bytes decoded line by line) and, by index, the
     errors of lines that are not JSON objects or not UTF-8: each such line is reported on its
@@ -60,6 +68,8 @@ def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = N
 
 
 def _unreadable(line, number: int, exc: Exception) -> str:
+    if not isinstance(line, (str, bytes, bytearray, memoryview)):
+        return f"line {number} is not text but {type(line).__name__}"
     if not isinstance(line, str):  # bytes, or a bytearray or memoryview
         try:
             line = bytes(line).decode("utf-8")
@@ -100,6 +110,9 @@ class Repository:
         process can safely fork (no other threads running, SIGCHLD not ignored; see
         parallel.py). The decisions are equal to those of one process, and the contacts
         given are left as they were."""
+        if isinstance(contacts, (dict, str, bytes)):
+            raise TypeError(f"evaluate takes a list of contacts, not {type(contacts).__name__} "
+                            "(one contact: evaluate_one; NDJSON text: evaluate_lines)")
         records = list(contacts)
         if jobs != 1:
             with cyclic_gc_paused():
@@ -112,15 +125,19 @@ class Repository:
     def evaluate_one(self, contact: dict, history: Iterable[dict] = ()) -> dict:
         """Decide one contact given the patient's earlier contacts. The history's own decisions
         are replayed, so this is exactly the decision the contact gets as the last line of a
-        batch holding that history."""
-        records = list(history)
+        batch holding that history. `history` None is no history."""
+        if isinstance(history, (dict, str, bytes)):
+            raise TypeError(f"history is a list of contacts, not {type(history).__name__}")
+        records = list(history or ())
         records.append(contact)
         last = len(records) - 1
         decisions, _ = self.engine.evaluate(records, full={last})
         return decisions[last]
 
-    def evaluate_lines(self, lines: Iterable[str]) -> list[dict]:
-        """Decide NDJSON lines; a line that is not JSON gets an invalid decision of its own."""
+    def evaluate_lines(self, lines: Iterable[str] | str | bytes) -> list[dict]:
+        """Decide NDJSON lines (or the text, split into lines); a line that is not JSON gets an
+        invalid decision of its own."""
+        lines = _lines_of(lines)
         with cyclic_gc_paused():
             records, errors = parse_ndjson(lines)
             decisions, _ = self.engine.evaluate(records, line_errors=errors, own=True)
@@ -130,7 +147,8 @@ class Repository:
         """Like evaluate_lines, but each decision comes back as its NDJSON line (no line
         feed): for large batches, as it keeps no decision dicts around. A large batch is
         decided in buckets of patients, which keeps memory down, split over `jobs` forked
-        processes (see parallel.py); the decisions are the same."""
+        processes (see parallel.py); the decisions are the same. `lines` may be the text."""
+        lines = _lines_of(lines)
         with cyclic_gc_paused():  # parsing allocates as much as deciding (see engine)
             lines, decided = self._in_processes(lines, jobs)
             if decided is not None:
@@ -154,7 +172,7 @@ class Repository:
         `regelverk evaluate` does; returns how many. `lines`: the NDJSON text (bytes or str), or
         its lines. `jobs` as in evaluate_to_ndjson."""
         text = None
-        if isinstance(lines, (bytes, bytearray)):
+        if isinstance(lines, (bytes, bytearray, memoryview)):
             text = bytes(lines)
             lines = split_ndjson(text)
         elif isinstance(lines, str):  # the text as a string: its lines

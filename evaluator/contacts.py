@@ -27,6 +27,8 @@ def read_json(line):
     try:
         return orjson.loads(line)
     except ValueError as refused:
+        if not isinstance(line, (str, bytes, bytearray, memoryview)):
+            raise refused from None  # (bytes(n) of a number would make n zero bytes)
         try:
             text = line if isinstance(line, str) else bytes(line).decode("utf-8")
             value = json.loads(text, parse_constant=_not_json)

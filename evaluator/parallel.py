@@ -97,7 +97,9 @@ def patient_key(line: bytes | str) -> bytes:
     plain text value, else from the parsed line. Either way the bucket a contact lands in is
     checked again after parsing (see _decide_buckets)."""
     if type(line) is not str and type(line) is not bytes:
-        line = bytes(line)  # a bytearray or memoryview
+        if not isinstance(line, (str, bytes, bytearray, memoryview)):
+            return b""  # not text: an invalid line of no patient
+        line = bytes(line) if not isinstance(line, str) else str(line)  # a bytearray or memoryview
     text = type(line) is str
     pattern, mark, backslash = (_PATIENT_TEXT, '"patient"', "\\") if text else (_PATIENT_BYTES, b'"patient"', b"\\")
     found = pattern.search(line)

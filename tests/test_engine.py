@@ -288,6 +288,19 @@ def test_an_id_is_taken_by_its_first_use_even_when_that_contact_is_invalid(repo)
     assert decisions[1]["errors"] == [{"field": "id", "message": "the id g1 is already used by input 1"}]
 
 
+def test_the_api_takes_text_or_lines_and_refuses_a_wrong_container_plainly(repo):
+    one = chat("a", "2024-03-04")
+    text = json.dumps(one) + "\n" + json.dumps(chat("b", "2024-03-05")) + "\n"
+    by_lines = repo.evaluate_lines(text.splitlines())
+    assert repo.evaluate_lines(text) == repo.evaluate_lines(text.encode()) == by_lines
+    assert [json.loads(x) for x in repo.evaluate_to_ndjson(memoryview(text.encode()))] == by_lines
+    assert repo.evaluate_one(one, None) == repo.evaluate_one(one)
+    with pytest.raises(TypeError, match="a list of contacts, not dict"):
+        repo.evaluate(one)
+    with pytest.raises(TypeError, match="history is a list of contacts, not dict"):
+        repo.evaluate_one(one, {"h": one})
+
+
 def test_unknown_extra_fields_are_ignored(repo):
     d = repo.evaluate_one(chat("c", "2024-03-04", something_new="x"))
     assert d["status"] == "decided"

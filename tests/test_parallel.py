@@ -581,3 +581,11 @@ def test_an_id_first_used_by_an_invalid_contact_is_taken_in_processes_too(repo, 
     forked = repo.evaluate_to_ndjson(lines, jobs=2)
     assert forked == _one_process(repo, lines)
     assert json.loads(forked[500])["errors"] == [{"field": "id", "message": f"the id {taken} is already used by input 13"}]
+
+
+def test_lines_that_are_not_text_are_invalid_lines_in_processes_too(repo, small_batches_split):
+    lines = _lines()
+    lines[20], lines[21] = None, 10**12  # (bytes(10**12) would be a terabyte of zeros)
+    forked = repo.evaluate_to_ndjson(lines, jobs=2)
+    assert forked == _one_process(repo, lines)
+    assert json.loads(forked[21])["errors"][0]["message"] == "line 22 is not text but int"
