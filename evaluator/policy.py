@@ -106,9 +106,47 @@ def _jsonable(value):
     return value
 
 
-def _schema_message(error) -> tuple[str, str | None, bool]:
+_ITEM = {"rules": "rule", "cases": "case", "history": "history contact"}
+_SCHEMA_TYPES = {"string": "text", "object": "a mapping of keys", "integer": "a whole number",
+                 "number": "a number", "boolean": "true or false", "array": "a list", "null": "nothing"}
+
+
+def _place(path, root) -> str:
+    """Where in the document, as a person counts: `rule 4 (one-per-week), message`."""
+    parts, value, parent = [], root, None
+    for step in path:
+        value = value[step] if isinstance(value, (dict, list)) else None
+        if isinstance(step, int):
+            name = value.get("id") or value.get("name") if isinstance(value, dict) else None
+            label = f"{_ITEM.get(parent, 'item')} {step + 1}" + (f" ({name})" if isinstance(name, str) else "")
+            if parts and parts[-1] == parent:
+                parts[-1] = label
+            else:
+                parts.append(label)
+        else:
+            parts.append(str(step))
+        parent = step
+    return ", ".join(parts) or "the document"
+
+
+def _value_kind(value) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return f"the whole number {value}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "text"
+    return _kind_of(value)
+
+
+def _schema_message(error, root=None) -> tuple[str, str | None, bool]:
     """A plain-words message for a JSON Schema error, a hint, and whether it points at a key."""
-    where = ".".join(str(p) for p in error.absolute_path) or "the document"
+    where = _place(error.absolute_path, root) if root is not None else (
+        ".".join(str(p) for p in error.absolute_path) or "the document")
     v = error.validator
     if v == "required":
         missing = re.findall(r"'([^']+)' is a required property", error.message)
@@ -119,7 +157,7 @@ def _schema_message(error) -> tuple[str, str | None, bool]:
         name = extra[0] if extra else "?"
         guess = closest(name, allowed)
         hint = f"did you mean '{guess}'?" if guess else f"allowed keys: {', '.join(allowed)}"
-        return f"'{name}' is not a key that {where} can have", hint, True
+        return f"{where}: '{name}' is not one of its keys", hint, True
     if v == "enum":
         return f"{where} must be one of {', '.join(map(str, error.validator_value))}", None, False
     if v == "pattern":
@@ -128,7 +166,11 @@ def _schema_message(error) -> tuple[str, str | None, bool]:
         return f"{where}: '{error.instance}' is not a valid {error.validator_value}", None, False
     if v == "type":
         kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        return f"{where} must be {' or '.join(kinds)}, not {type(error.instance).__name__}", None, False
+        want = " or ".join(_SCHEMA_TYPES.get(k, k) for k in kinds)
+        hint = None
+        if "string" in kinds and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
+            hint = f'write it in quotes: "{error.instance}"'
+        return f"{where} must be {want}, not {_value_kind(error.instance)}", hint, False
     if v == "oneOf":
         return f"{where}: a parameter is a value (a number, text, yes/no, a date or a list) or {{type, value, description}}", None, False
     return f"{where}: {error.message}", None, False
@@ -149,6 +191,8 @@ def _kind_of(value) -> str:
         return "a list"
     if isinstance(value, str):
         return "a text"
+    if isinstance(value, dict):
+        return "a mapping of keys"
     return "a single value" if value is not None else "nothing"
 
 
@@ -161,7 +205,7 @@ def schema_problems(doc: SourceDoc, validator: Draft202012Validator | None = Non
         return [doc.problem(code, "the file must hold a mapping of keys (for a policy: id, version, rules …), "
                                   f"not {_kind_of(doc.value)}")]
     for error in (validator or _policy_validator()).iter_errors(_jsonable(doc.value)):
-        message, hint, at_key = _schema_message(error)
+        message, hint, at_key = _schema_message(error, doc.value)
         path = tuple(error.absolute_path)
         if at_key:
             extra = re.findall(r"'([^']+)'", error.message)

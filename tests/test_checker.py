@@ -233,3 +233,14 @@ def test_a_file_that_is_not_a_mapping_says_what_it_holds(tmp_path, text, kind):
     _, problems = load_policy_set(tmp_path)
     assert [p.message for p in problems] == [
         f"the file must hold a mapping of keys (for a policy: id, version, rules …), not {kind}"]
+
+
+def test_schema_problems_name_the_place_as_a_person_counts_and_the_kind_in_words(tmp_path):
+    text = POLICY.format(when="dialogue").replace('version: "1.0"', "version: 1.0").replace(
+        'message: {{sv: "x", en: "y"}}'.replace("{{", "{").replace("}}", "}"), 'message: {sv: "x", english: "y"}')
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    messages = {p.message: p.hint for p in problems}
+    assert messages["version must be text, not the number 1.0"] == 'write it in quotes: "1.0"'
+    assert "rule 1 (r1), message lacks the key 'en'" in messages
+    assert "rule 1 (r1), message: 'english' is not one of its keys" in messages
