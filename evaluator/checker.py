@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from . import ast
 from .errors import closest
+from .parser import SWEDISH_WORDS
 from .types import BOOLEAN, DATE, DURATION, INTEGER, STRING, Names, Type, compatible, list_of
 
 FUNCTIONS: dict[str, tuple[tuple[str, ...], Type]] = {
@@ -92,7 +93,8 @@ class _Check:
                 return None
             pool = list(n.fields) + list(n.parameters)
             self.fail(node, f"'{node.name}' is neither a field of the contact nor a parameter",
-                      "unknown_name", self._did_you_mean(node.name, pool))
+                      "unknown_name", self._did_you_mean(node.name, pool)
+                      or f'if it is a value, write it in quotes: "{node.name}"')
             return None
         if isinstance(node, ast.CurrentField):
             if node.name in n.fields:
@@ -102,8 +104,10 @@ class _Check:
             return None
         if isinstance(node, ast.Call):
             if node.function not in FUNCTIONS:
+                english = SWEDISH_WORDS.get(node.function)
                 self.fail(node, f"there is no function '{node.function}'", "unknown_name",
-                          self._did_you_mean(node.function, FUNCTIONS))
+                          f"write '{english}': conditions use English words" if english
+                          else self._did_you_mean(node.function, FUNCTIONS))
                 return None
             params, result = FUNCTIONS[node.function]
             if len(node.args) != len(params):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -206,7 +207,36 @@ def _parse_raw(text: str):
     return _lark().parse(text)
 
 
+SWEDISH_WORDS = {"och": "and", "samt": "and", "eller": "or", "inte": "not", "dagar": "days", "dag": "days",
+            "veckor": "weeks", "vecka": "weeks", "månader": "months", "månad": "months", "år": "years"}
+
+
+def _slip(text: str, pos: int) -> str | None:
+    """Slips a policy author makes that the grammar alone cannot name: Swedish words for the
+    language's words, '=>' and '<>', a list in round brackets."""
+    before = re.findall(r"[^\W\d_]+", text[:pos].lower())[-1:]  # the word before, and the one here
+    here = re.match(r"[^\W\d_]+", text[pos:].lower())
+    for word in before + ([here.group()] if here else []):
+        if word in SWEDISH_WORDS:
+            return f"write '{SWEDISH_WORDS[word]}', not '{word}': conditions use English words"
+    near = text[max(0, pos - 1):pos + 2]
+    if "=>" in near:
+        return "write '>=' for 'at least', not '=>'"
+    if "<>" in near:
+        return "write '!=' for 'not equal', not '<>'"
+    if re.search(r"\b(not\s+)?in\s*\(", text[:pos + 1]):
+        return 'a list is written in square brackets: channel in ["video", "phone"]'
+    return None
+
+
 def _friendly(exc: UnexpectedInput, text: str) -> str:
+    pos = getattr(exc, "pos_in_stream", None)
+    if pos is None:
+        token = getattr(exc, "token", None)
+        pos = token.start_pos if token is not None and token.start_pos is not None else len(text)
+    slip = _slip(text, pos)
+    if slip:
+        return slip
     label = exc.match_examples(_parse_raw, FRIENDLY_ERRORS, use_accepts=True)
     if label:
         return label
@@ -230,7 +260,10 @@ def parse_condition(text: str) -> ast.Node:
         tree = _lark().parse(text)
     except UnexpectedCharacters as exc:
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
-        if ch in "&|":
+        slip = _slip(text, exc.pos_in_stream)
+        if slip:
+            msg = slip
+        elif ch in "&|":
             msg = "write 'and' or 'or', not '&&' or '||'"
         elif ch in "\"'":
             msg = "a text is opened with a quote but not closed on the same line"

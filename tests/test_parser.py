@@ -71,3 +71,17 @@ def test_lexical_errors(text, message, offset):
         parse_condition(text)
     assert err.value.message == message
     assert err.value.offset == offset
+
+
+@pytest.mark.parametrize("text, message", [
+    ("dialogue och documented", "write 'and', not 'och': conditions use English words"),
+    ("dialogue eller documented", "write 'or', not 'eller': conditions use English words"),
+    ("inte dialogue", "write 'not', not 'inte': conditions use English words"),
+    ("duration_minutes => 5", "write '>=' for 'at least', not '=>'"),
+    ("channel <> \"video\"", "write '!=' for 'not equal', not '<>'"),
+    ('channel in ("video", "phone")', 'a list is written in square brackets: channel in ["video", "phone"]'),
+])
+def test_slips_a_policy_author_makes_are_named(text, message):
+    with pytest.raises(ConditionSyntaxError) as err:
+        parse_condition(text)
+    assert err.value.message == message
