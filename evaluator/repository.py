@@ -125,11 +125,16 @@ def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, l
             problems.append(Problem("place", "a policy file belongs at policies/<region>/<policy-id>/<version>.yaml",
                                     Location(doc.file, 1, 1)))
         else:
+            misplaced = False
             for key, want, got in (("region", place[0], version.region), ("id", place[1], version.id),
                                    ("version", place[2], version.version)):
                 if want != got:
+                    misplaced = True
                     problems.append(doc.problem("place", f"the file's {key} is '{got}' but its place says '{want}'", (key,),
                                                 hint=f"move the file or change {key}"))
+            if misplaced:
+                # (a copy of 4.0.yaml saved as 5.0.yaml: its overlap with 4.0 is not news)
+                continue
         by_id.setdefault(version.id, []).append(version)
 
     policies = {}

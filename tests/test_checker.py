@@ -246,3 +246,10 @@ def test_schema_problems_name_the_place_as_a_person_counts_and_the_kind_in_words
     assert messages["version must be text, not the number 1.0"] == 'write it in quotes: "1.0"'
     assert "rule 1 (r1), message lacks the key 'en'" in messages
     assert "rule 1 (r1), message: 'english' is not one of its keys" in messages
+
+
+def test_a_copied_version_file_gets_one_error_not_its_follow_ons(tmp_path):
+    first = write_policy(tmp_path, POLICY.format(when="dialogue"))
+    shutil.copy(first, first.with_name("2.0.yaml"))  # copied, version and dates not yet changed
+    _, problems = load_policy_set(tmp_path)
+    assert [p.message for p in problems] == ["the file's version is '1.0' but its place says '2.0'"]
