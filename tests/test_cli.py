@@ -46,6 +46,9 @@ def test_validate_checks_the_form_of_policy_tests(tmp_path, fixture_policies):
     result = run("validate", str(folder))
     assert result.exit_code == 1
     assert "testland/testland-chat/broken.test.yaml:4:1: error: YAML syntax" in result.output
+    result = run("test", str(folder))
+    assert result.exit_code == 1
+    assert result.output.rstrip().endswith("; 1 test file(s) could not be read (above), their cases not run")
 
 
 def test_evaluate_file_and_stdin(tmp_path, fixture_policies):

@@ -59,7 +59,9 @@ def test(path, policies_opt, coverage, min_coverage, verbose):
             flags = f"{'fires' if fired else '     '}  {'not' if not_fired else '   '}  {'unknown' if unknown else ''}"
             click.echo(f"  {mark}{pid} {version} {rule:<32} {flags}")
         click.echo(f"rule coverage: {percent:.1f}%")
-    click.echo(f"{run.passed} passed, {run.failed} failed")
+    unread = {p.location.file for p in run.problems if p.severity == "error" and p.location}
+    click.echo(f"{run.passed} passed, {run.failed} failed"
+               + (f"; {len(unread)} test file(s) could not be read (above), their cases not run" if unread else ""))
     failed = not run.ok
     if min_coverage is not None and percent < min_coverage:
         click.echo(f"rule coverage {percent:.1f}% is below the required {min_coverage:g}%", err=True)
