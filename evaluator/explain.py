@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import ast
 from .engine import VersionTrace, render_message
 
 WORDS = {
@@ -13,6 +14,11 @@ WORDS = {
         "unknown": "KAN INTE AVGÖRAS", "missing": "saknas", "counted": "räknade kontakter",
         "source": "Källa", "reading": "Tolkning", "condition": "Villkor", "sets": "sätter",
         "errors": "Fel i indata", "findings": "Fynd", "none": "inga", "passage": "Text",
+        "parameters": "Parametrar",
+        "statuses": {"decided": "beslutad", "no_policy": "ingen policy gäller", "invalid": "ogiltig"},
+        "combine": "Så vägs reglerna samman: för ett ja/nej-utfall vinner false, sedan okänt (null), "
+                   "sedan true; ett listutfall får alla värden som krävs; ett enkelt värde som "
+                   "ges på två olika sätt är en konflikt (null)",
     },
     "en": {
         "contact": "Contact", "status": "Status", "outputs": "Outputs", "policy": "Policy",
@@ -22,6 +28,11 @@ WORDS = {
         "unknown": "UNDETERMINED", "missing": "missing", "counted": "contacts counted",
         "source": "Source", "reading": "Reading", "condition": "Condition", "sets": "sets",
         "errors": "Input errors", "findings": "Findings", "none": "none", "passage": "Passage",
+        "parameters": "Parameters",
+        "statuses": {},
+        "combine": "How the rules combine: for a yes/no output a false wins, then unknown (null), "
+                   "then true; a list output gets every value required; a single value given two "
+                   "different ways is a conflict (null)",
     },
 }
 
@@ -40,11 +51,14 @@ def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict 
     w = WORDS[lang]
     lines = [f"{w['contact']} {decision['contact']}"
              + (f" ({contact.get('date').isoformat()}, {contact.get('region')}, {contact.get('channel')})" if contact else ""),
-             f"{w['status']}: {decision['status']}"]
+             f"{w['status']}: {decision['status']}"
+             + (f" ({w['statuses'][decision['status']]})" if decision["status"] in w["statuses"] else "")]
     if decision["errors"]:
         lines.append(f"{w['errors']}:")
         lines += [f"  - {e.get('field') or '-'}: {e['message']}" for e in decision["errors"]]
     lines.append(f"{w['outputs']}: " + ", ".join(f"{k}={_value(v)}" for k, v in decision["outputs"].items()))
+    if decision["status"] == "decided":
+        lines.append(f"  ({w['combine']})")
     for vt in trace or []:
         lines.append("")
         if vt.version is None:
@@ -65,10 +79,13 @@ def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict 
             sets = f" → {w['sets']} " + ", ".join(f"{k}={_value(x)}" for k, x in rt.outputs.items()) if rt.outputs else ""
             lines.append(f"  {w['rule']} {r.id}: {state}{sets}")
             lines.append(f"    {w['condition']}: {r.when_text}")
+            used = dict.fromkeys(n.name for n in ast.walk(r.when) if isinstance(n, ast.Name) and n.name in v.parameters)
+            if used:
+                lines.append(f"    {w['parameters']}: " + ", ".join(f"{name} = {_value(v.parameters[name])}" for name in used))
             if rt.missing:
                 lines.append(f"    {w['missing']}: {', '.join(rt.missing)}")
             if rt.evidence:
-                lines.append(f"    {w['counted']}: " + ", ".join(f"{e.id} ({e.date.isoformat()})" for e in rt.evidence))
+                lines.append(f"    {w['counted']} ({len(rt.evidence)}): " + ", ".join(f"{e.id} ({e.date.isoformat()})" for e in rt.evidence))
             if rt.result is True and contact is not None:
                 parts = r.message.sv if lang == "sv" else r.message.en
                 lines.append("    » " + render_message(parts, lang, v.parameters, contact, rt.evidence, rt.missing))
