@@ -131,7 +131,11 @@ class _Check:
             if a is None or b is None:
                 return BOOLEAN
             if not compatible(a, b):
-                self.fail(node, f"cannot compare {a} with {b}")
+                # Where a side is a parameter, its definition may be the slip: say which.
+                params = [f"'{s.name}' is a parameter of type {t}: check its value under parameters"
+                          for s, t in ((node.left, a), (node.right, b))
+                          if isinstance(s, ast.Name) and s.name in self.names.parameters]
+                self.fail(node, f"cannot compare {a} with {b}", hint="; ".join(params) or None)
                 return BOOLEAN
             if node.op not in ("=", "!=") and a.kind not in ("integer", "date", "time"):
                 self.fail(node, f"'{node.op}' compares numbers, dates and times, not {a}")

@@ -67,6 +67,8 @@ def problems_for(tmp_path, when: str):
     ("count of earlier contacts where (count of earlier contacts > 1) > 1", "cannot stand inside another one", None, 44),
     ("dialogue < true", "'<' compares numbers, dates and times", None, 11),
     ("codes contains 1", "a list of texts cannot contain a whole number", None, 26),
+    ("duration_minutes > codes", "cannot compare whole number with list of texts",
+     "'codes' is a parameter of type list of texts: check its value under parameters", 11),
     ('region = vgr', "'vgr' is neither a field", 'if it is a value, write it in quotes: "vgr"', 20),
     ("inte (dialogue)", "there is no function 'inte'", "write 'not': conditions use English words", 11),
 ])
