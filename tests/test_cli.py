@@ -11,6 +11,14 @@ from conftest import chat
 from evaluator.cli import main
 
 
+def _with_test_file(tmp_path, fixture_policies, name: str, text: str):
+    """A copy of the fixture policies with the policy test file `name`.test.yaml beside testland-chat."""
+    root = tmp_path / "p"
+    shutil.copytree(fixture_policies, root)
+    (root / f"testland/testland-chat/{name}.test.yaml").write_text(text)
+    return root
+
+
 def run(*args, input=None):
     return CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
 
@@ -122,9 +130,7 @@ def test_policies_timeline(fixture_policies):
 
 
 def test_test_command_reports_failures_with_place(tmp_path, fixture_policies):
-    root = tmp_path / "p"
-    shutil.copytree(fixture_policies, root)
-    (root / "testland/testland-chat/chat.test.yaml").write_text("""\
+    root = _with_test_file(tmp_path, fixture_policies, "chat", """\
 policy: testland-chat
 defaults: {region: testland, channel: written, patient: p1, unit: u1, dialogue: true, documented: true}
 cases:
@@ -153,9 +159,7 @@ cases:
 
 
 def test_a_failing_case_says_why_its_contact_is_invalid_and_which_names_do_not_exist(tmp_path, fixture_policies):
-    root = tmp_path / "p"
-    shutil.copytree(fixture_policies, root)
-    (root / "testland/testland-chat/names.test.yaml").write_text("""\
+    root = _with_test_file(tmp_path, fixture_policies, "names", """\
 policy: testland-chat
 defaults: {region: testland, channel: written, patient: p1, dialogue: true, documented: true}
 cases:
@@ -172,9 +176,7 @@ cases:
 
 
 def test_empty_expectation_list_means_none(tmp_path, fixture_policies):
-    root = tmp_path / "p"
-    shutil.copytree(fixture_policies, root)
-    (root / "testland/testland-chat/none.test.yaml").write_text("""\
+    root = _with_test_file(tmp_path, fixture_policies, "none", """\
 policy: testland-chat
 defaults: {region: testland, channel: written, patient: p1, unit: u1, dialogue: true}
 cases:
