@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from .contacts import check_contact, read_json
+from .contacts import check_contact, read_json_again
 from .engine import Engine, cyclic_gc_paused
 from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 from .repository import PolicySet, load_policies
@@ -51,9 +51,9 @@ def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = N
     for number, line in zip(numbers, lines, strict=True) if numbers is not None else enumerate(lines, start=1):
         try:
             record = loads(line)
-        except ValueError:
+        except ValueError as refused:
             try:  # well-formed JSON that orjson refuses (1e400) is read again; see read_json
-                record = read_json(line)
+                record = read_json_again(line, refused)
             except ValueError as exc:
                 errors[len(records)] = [{"field": None, "line": number, "message": _unreadable(line, number, exc)}]
                 records.append(None)
@@ -171,12 +171,9 @@ class Repository:
         """Decide NDJSON and write the decisions to `out` as NDJSON (UTF-8), in input order, as
         `regelverk evaluate` does; returns how many. `lines`: the NDJSON text (bytes or str), or
         its lines. `jobs` as in evaluate_to_ndjson."""
-        text = None
-        if isinstance(lines, (bytes, bytearray, memoryview)):
-            text = bytes(lines)
-            lines = split_ndjson(text)
-        elif isinstance(lines, str):  # the text as a string: its lines
-            lines = split_ndjson(lines)
+        # The text as bytes is kept: the dealer reads the patients off it in one pass.
+        text = bytes(lines) if isinstance(lines, (bytes, bytearray, memoryview)) else None
+        lines = _lines_of(text if text is not None else lines)
         with cyclic_gc_paused():
             lines, decided = self._in_processes(lines, jobs, text)
             if decided is not None:

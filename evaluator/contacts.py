@@ -8,6 +8,7 @@ one place a field is defined; tests compare this checker with jsonschema itself.
 from __future__ import annotations
 
 import json
+import math
 import re
 from datetime import date
 from functools import lru_cache
@@ -27,23 +28,26 @@ def read_json(line):
     try:
         return orjson.loads(line)
     except ValueError as refused:
-        if not isinstance(line, (str, bytes, bytearray, memoryview)):
-            raise refused from None  # (bytes(n) of a number would make n zero bytes)
-        try:
-            text = line if isinstance(line, str) else bytes(line).decode("utf-8")
-            value = json.loads(text, parse_constant=_not_json)
-        except json.JSONDecodeError as also:
-            # Both read alike up to where orjson stopped; the later error is the one that
-            # says what is wrong ({"a": 1e400 cut short: the end, not the number).
-            raise (also if also.pos > getattr(refused, "pos", len(text)) else refused) from None
-        except (ValueError, RecursionError):  # a UnicodeDecodeError is a ValueError too
-            raise refused from None
-        if not _all_text_is_unicode(value):
-            raise refused from None
-        return value
+        return read_json_again(line, refused)
 
 
-_INFINITY = float("inf")
+def read_json_again(line, refused: ValueError):
+    """The line orjson refused with `refused`, read by the standard library (see read_json);
+    raises the error that says what is wrong when it is not JSON."""
+    if not isinstance(line, (str, bytes, bytearray, memoryview)):
+        raise refused from None  # (bytes(n) of a number would make n zero bytes)
+    try:
+        text = line if isinstance(line, str) else bytes(line).decode("utf-8")
+        value = json.loads(text, parse_constant=_not_json)
+    except json.JSONDecodeError as also:
+        # Both read alike up to where orjson stopped; the later error is the one that says
+        # what is wrong ({"a": 1e400 cut short: the end, not the number).
+        raise (also if also.pos > getattr(refused, "pos", len(text)) else refused) from None
+    except (ValueError, RecursionError):  # a UnicodeDecodeError is a ValueError too
+        raise refused from None
+    if not _all_text_is_unicode(value):
+        raise refused from None
+    return value
 
 
 def _not_json(constant: str):
@@ -74,7 +78,7 @@ def _describe(value) -> str:
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return "an object" if isinstance(value, dict) else "a list"
-    if isinstance(value, float) and value in (_INFINITY, -_INFINITY):  # from read_json
+    if isinstance(value, float) and math.isinf(value):  # from read_json_again
         return "a number too large to hold"
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
