@@ -208,7 +208,7 @@ def _parse_raw(text: str):
 
 
 SWEDISH_WORDS = {"och": "and", "samt": "and", "eller": "or", "inte": "not", "dagar": "days", "dag": "days",
-            "veckor": "weeks", "vecka": "weeks", "månader": "months", "månad": "months", "år": "years"}
+                 "veckor": "weeks", "vecka": "weeks", "månader": "months", "månad": "months", "år": "years"}
 
 
 def _slip(text: str, pos: int) -> str | None:
@@ -229,11 +229,7 @@ def _slip(text: str, pos: int) -> str | None:
     return None
 
 
-def _friendly(exc: UnexpectedInput, text: str) -> str:
-    pos = getattr(exc, "pos_in_stream", None)
-    if pos is None:
-        token = getattr(exc, "token", None)
-        pos = token.start_pos if token is not None and token.start_pos is not None else len(text)
+def _friendly(exc: UnexpectedInput, text: str, pos: int) -> str:
     slip = _slip(text, pos)
     if slip:
         return slip
@@ -279,7 +275,7 @@ def parse_condition(text: str) -> ast.Node:
         if pos is None:
             token = getattr(exc, "token", None)
             pos = token.start_pos if token is not None and token.start_pos is not None else len(text)
-        raise ConditionSyntaxError(_friendly(exc, text), min(pos, max(len(text) - 1, 0))) from None
+        raise ConditionSyntaxError(_friendly(exc, text, pos), min(pos, max(len(text) - 1, 0))) from None
     try:
         return _Builder().transform(tree)
     except Exception as exc:  # Lark wraps errors raised in callbacks
