@@ -152,16 +152,19 @@ def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc |
 
 
 def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
+    lines = text.splitlines()
+
+    def at(code: str, message: str, mark, hint: str | None = None) -> Problem:
+        """A problem at a YAML mark (1:1 when there is none), with its line for the caret."""
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+        return Problem(code, message, loc, lines[loc.line - 1] if 0 < loc.line <= len(lines) else None, hint=hint)
+
     loader = _Composer(text)
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
-        lines = text.splitlines()
-        src = lines[loc.line - 1] if 0 < loc.line <= len(lines) else None
         what = exc.problem or "invalid YAML"
-        return None, [Problem("yaml_syntax", f"YAML syntax: {what}", loc, src, hint=syntax_hint(what))]
+        return None, [at("yaml_syntax", f"YAML syntax: {what}", exc.problem_mark or exc.context_mark, syntax_hint(what))]
     except yaml.YAMLError as exc:
         return None, [Problem("yaml_syntax", f"YAML syntax: {exc}", Location(name, 1, 1))]
     finally:
@@ -171,7 +174,6 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     nodes: dict = {}
     problems: list[Problem] = []
     constructor = _Loader("")
-    lines = text.splitlines()
     # An alias (*name) repeats the value of its anchor (&name) in full, and aliases inside
     # anchored values multiply: ten lines can stand for a billion values. Repeating a value is
     # fine (a history shared by forty test cases), so the bound is loose, linear in the file's
@@ -188,20 +190,16 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
             result = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    loc = Location(name, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                    problems.append(Problem("yaml_value", "a key must be a plain value (a name), not a list or a mapping",
-                                            loc, lines[loc.line - 1] if loc.line <= len(lines) else None))
+                    problems.append(at("yaml_value", "a key must be a plain value (a name), not a list or a mapping",
+                                       key_node.start_mark))
                     continue
                 key = constructor.construct_object(key_node, deep=True)
                 if not isinstance(key, (str, int, float, bool)):
                     key = str(key)
                 if key in result:
                     first = nodes[("key",) + path + (key,)]
-                    loc = Location(name, key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-                    problems.append(Problem(
-                        "duplicate_key",
-                        f"the key '{key}' appears twice; the first is on line {first.start_mark.line + 1}",
-                        loc, lines[loc.line - 1] if loc.line <= len(lines) else None))
+                    problems.append(at("duplicate_key", f"the key '{key}' appears twice; the first is on line "
+                                       f"{first.start_mark.line + 1}", key_node.start_mark))
                     continue
                 nodes[("key",) + path + (key,)] = key_node
                 result[key] = build(value_node, path + (key,))
@@ -211,26 +209,19 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         try:
             return constructor.construct_object(node, deep=True)
         except ValueError as exc:  # a date the calendar does not have, say 2027-02-30
-            loc = Location(name, node.start_mark.line + 1, node.start_mark.column + 1)
-            date = node.tag.endswith(":timestamp")
-            problems.append(Problem("yaml_value", f"{node.value} is not a real date ({exc})" if date
-                                    else f"{node.value[:40]} cannot be read: {exc}", loc,
-                                    lines[loc.line - 1] if loc.line <= len(lines) else None,
-                                    hint="a date is written YYYY-MM-DD, as 2025-02-28" if date else None))
+            if node.tag.endswith(":timestamp"):
+                problems.append(at("yaml_value", f"{node.value} is not a real date ({exc})", node.start_mark,
+                                   "a date is written YYYY-MM-DD, as 2025-02-28"))
+            else:
+                problems.append(at("yaml_value", f"{node.value[:40]} cannot be read: {exc}", node.start_mark))
             return node.value
 
     try:
         value = build(root, ())
     except _TooLarge as exc:
-        mark = exc.node.start_mark
-        loc = Location(name, mark.line + 1, mark.column + 1)
-        return None, [Problem(
-            "yaml_size", f"the anchors and aliases (&name, *name) expand to more than {limit:,} values; "
-            "the expansion ran over inside the anchored value that starts here", loc,
-            lines[loc.line - 1] if loc.line <= len(lines) else None,
-            hint="repeat fewer aliases inside one another")]
+        return None, [at("yaml_size", f"the anchors and aliases (&name, *name) expand to more than {limit:,} values; "
+                         "the expansion ran over inside the anchored value that starts here", exc.node.start_mark,
+                         "repeat fewer aliases inside one another")]
     except yaml.constructor.ConstructorError as exc:
-        mark = exc.problem_mark
-        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
-        return None, [Problem("yaml_value", f"YAML value: {exc.problem}", loc)]
+        return None, [at("yaml_value", f"YAML value: {exc.problem}", exc.problem_mark)]
     return SourceDoc(name, text, value, nodes), problems
