@@ -103,12 +103,18 @@ def _take_after(mapping: CommentedMap, key, everything: bool = False) -> Comment
     return after
 
 
+def _slot(mapping: CommentedMap, key) -> list:
+    """The comment slots ruamel keeps for the entry `key`, all four of them there."""
+    slot = mapping.ca.items.setdefault(key, [None, None, None, None])
+    while len(slot) < 4:
+        slot.append(None)
+    return slot
+
+
 def _give_tail(mapping: CommentedMap, tail: CommentToken) -> None:
     """Put the comment lines that ended the mapping after its new last entry, all of it."""
     m, key = _deepest_last(mapping, into_lists=True)
-    slot = m.ca.items.setdefault(key, [None, None, None, None])
-    while len(slot) < 4:
-        slot.append(None)
+    slot = _slot(m, key)
     if _is_block_scalar(m[key]) and slot[2] is None:  # (its own line break ends the entry)
         tail.value = tail.value[1:]
     if slot[2] is None:
@@ -120,9 +126,7 @@ def _give_tail(mapping: CommentedMap, tail: CommentToken) -> None:
 def _give_lead(mapping: CommentedMap, key, lead: CommentToken) -> None:
     """Put comment lines (and blank lines) before the entry `key`, one token per line; their
     column is set with the mapping's indentation (_indent_comments)."""
-    slot = mapping.ca.items.setdefault(key, [None, None, None, None])
-    while len(slot) < 4:
-        slot.append(None)
+    slot = _slot(mapping, key)
     lines = lead.value.split("\n")[1:-1]  # after the line break that ended the entry above
     tokens = [CommentToken(line.strip() + "\n" if line.strip() else "\n", CommentMark(0), None) for line in lines]
     slot[1] = tokens + (slot[1] or [])
