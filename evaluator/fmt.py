@@ -27,7 +27,7 @@ from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
 from .errors import Location, Problem
-from .repository import OUTPUTS_FILE, TEST_SUFFIX
+from .repository import OUTPUTS_FILE, TEST_SUFFIX, policy_files
 from .yamlsource import parse_yaml
 
 TOP_ORDER = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "source",
@@ -236,14 +236,11 @@ def policy_files_in(paths: list[Path]) -> list[Path]:
     """Policy files named or under the folders named: *.yaml, not outputs.yaml, not tests."""
     found: list[Path] = []
     for path in paths:
-        candidates = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
-        for p in candidates:
-            if p.name == OUTPUTS_FILE or p.name.endswith(TEST_SUFFIX):
-                continue
-            if path.is_dir() and any(part.startswith(".") for part in p.relative_to(path).parts):
-                continue
-            if p not in found:
-                found.append(p)
+        if path.is_dir():
+            candidates = policy_files(path)
+        else:
+            candidates = [] if path.name == OUTPUTS_FILE or path.name.endswith(TEST_SUFFIX) else [path]
+        found += [p for p in candidates if p not in found]
     return found
 
 

@@ -81,10 +81,14 @@ def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
 
 
 
+def files_under(root: Path, pattern: str) -> list[Path]:
+    """The files under `root` whose names match `pattern`, in order, skipping hidden files and
+    folders below `root` (the folders above it may be anything, a .venv say)."""
+    return sorted(p for p in root.rglob(pattern) if not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
 def policy_files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*.yaml")
-                  if p.name != OUTPUTS_FILE and not p.name.endswith(TEST_SUFFIX)
-                  and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return [p for p in files_under(root, "*.yaml") if p.name != OUTPUTS_FILE and not p.name.endswith(TEST_SUFFIX)]
 
 
 def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, list[Problem]]:
@@ -103,10 +107,9 @@ def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, l
     names = Names(fields=fields, outputs=outputs)
     by_id: dict[str, list[PolicyVersion]] = {}
     files = policy_files(root)
-    for path in sorted(root.rglob("*.yml")):
-        if not any(part.startswith(".") for part in path.relative_to(root).parts):
-            problems.append(Problem("place", "this file is not read: policy and test files end in .yaml",
-                                    Location(display_path(path), 1, 1), hint=f"rename it to {path.stem}.yaml"))
+    for path in files_under(root, "*.yml"):
+        problems.append(Problem("place", "this file is not read: policy and test files end in .yaml",
+                                Location(display_path(path), 1, 1), hint=f"rename it to {path.stem}.yaml"))
     if not files:
         # Most likely the wrong folder: every contact would be no_policy, and CI would pass.
         problems.append(Problem("empty", f"{display_path(root)} holds no policy file",

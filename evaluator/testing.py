@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from .engine import Engine
 from .errors import Location, Problem, closest
 from .policy import schema_problems
-from .repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet
+from .repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet, files_under
 from .resources import load_schema
 from .yamlsource import SourceDoc, display_path, load_yaml
 
@@ -81,9 +81,7 @@ class TestRun:
 def find_test_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
-    # Hidden folders below `path` are skipped; the folders above it may be anything (a .venv).
-    return sorted(p for p in path.rglob(f"*{TEST_SUFFIX}")
-                  if not any(s.startswith(".") for s in p.relative_to(path).parts))
+    return files_under(path, f"*{TEST_SUFFIX}")
 
 
 def policies_root_for(path: Path) -> Path | None:
