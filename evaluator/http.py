@@ -155,12 +155,12 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 8080) -> 
             if body.startswith(b"\xef\xbb\xbf"):
                 body = body[3:]
             try:
-                body.decode("utf-8")
+                text = body.decode("utf-8")
             except UnicodeDecodeError as bad:
                 self._error(400, f"the body is not UTF-8 text (byte {bad.start + 1})")
                 return
             try:
-                request = read_json(body)  # the same JSON reading as /evaluate
+                request = read_json(text)  # the same JSON reading as /evaluate
             except (ValueError, RecursionError) as exc:
                 self._error(400, f"the body is not JSON: {exc}")
                 return
