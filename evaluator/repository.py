@@ -8,6 +8,8 @@ from itertools import pairwise
 from pathlib import Path
 
 from .errors import Location, PolicyError, Problem
+from .limits import for_folder as limits_for_folder
+from .limits import using as using_limits
 from .policy import PolicyVersion, compile_version, expected_place
 from .resources import load_schema, policies_dir
 from .types import DECLARED_TYPES, Names, OutputSpec, field_types_from_schema
@@ -93,10 +95,19 @@ def policy_files(root: Path) -> list[Path]:
 
 def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, list[Problem]]:
     """Load every policy version under `root`. Returns the set (None if any error) and all
-    problems: errors, and warnings such as gaps between versions."""
+    problems: errors, and warnings such as gaps between versions. Files and conditions are held
+    to the limits of the repository `root` is in (its settings' `limits:` section)."""
     root = Path(root) if root is not None else policies_dir()
     if not root.is_dir():
         return None, [Problem("io", f"{root} is not a folder of policies")]
+    held_to, problems = limits_for_folder(root)
+    if problems:
+        return None, problems
+    with using_limits(held_to):
+        return _load_policy_set(root)
+
+
+def _load_policy_set(root: Path) -> tuple[PolicySet | None, list[Problem]]:
     outputs, problems = _load_outputs(root)
     if any(p.severity == "error" for p in problems):
         # Every rule names outputs: checked against none, each would be an error of its own
