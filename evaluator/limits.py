@@ -115,8 +115,8 @@ def for_folder(folder) -> tuple[Limits, list[Problem]]:
     if root is None:
         return current(), []
     doc, problems = load_yaml(root / MARKER, display_path(root / MARKER))
-    if doc is None or not isinstance(doc.value, dict):
-        return current(), []  # read_settings reports what is wrong with the file
+    if doc is None or problems or not isinstance(doc.value, dict):
+        return current(), [p for p in problems if p.severity == "error"]
     section = doc.value.get("limits")
     if section is None:
         return current(), []
