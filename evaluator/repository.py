@@ -10,11 +10,12 @@ from pathlib import Path
 from .errors import Location, PolicyError, Problem
 from .policy import PolicyVersion, compile_version, expected_place
 from .resources import load_schema, policies_dir
-from .types import DECLARED_TYPES, Names, OutputSpec, field_types_from_schema
+from .types import DECLARED_TYPES, Names, OutputSpec, field_types_from_schema, kind_problem
 from .yamlsource import display_path, load_yaml
 
 OUTPUTS_FILE = "outputs.yaml"
 COMBINE_STRATEGIES = ("all", "single", "union")
+OUTPUT_KINDS = ("yes/no", "whole number", "text", "list of texts")
 TEST_SUFFIX = ".test.yaml"
 
 
@@ -65,10 +66,11 @@ def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
         if not isinstance(spec, dict):
             problems.append(doc.problem("outputs", f"output '{name}' needs 'type' and 'combine'", p))
             continue
-        t = DECLARED_TYPES.get(spec.get("type"))
+        t = DECLARED_TYPES.get(spec.get("type")) if isinstance(spec.get("type"), str) else None
         combine = spec.get("combine")
         if t is None:
-            problems.append(doc.problem("outputs", f"output '{name}': type must be boolean, integer, string or list", p + ("type",)))
+            message, hint = kind_problem(spec.get("type"), OUTPUT_KINDS)
+            problems.append(doc.problem("outputs", f"output '{name}': {message}", p + ("type",), hint=hint))
             continue
         if combine not in COMBINE_STRATEGIES:
             problems.append(doc.problem("outputs", f"output '{name}': combine must be one of {', '.join(COMBINE_STRATEGIES)}", p + ("combine",)))

@@ -174,7 +174,7 @@ parameters:
   # the cap
   cap:
     value: 2
-    type: integer
+    type: whole number
 # the end
 """
 
