@@ -269,7 +269,7 @@ class Engine:
                             "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
                             "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
                         },
-                        "source": v.source["seed"], "evidence": [], "result": "not_applied", "missing": missing,
+                        "source": v.source.get("seed") or v.source.get("document_id") or v.source.get("title", ""), "evidence": [], "result": "not_applied", "missing": missing,
                     })
                 if explain is not None:
                     explain.append(VersionTrace(v.id, v, applies, missing))

@@ -293,7 +293,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
     seen: dict[str, int] = {}
     required = frozenset(load_schema("contact.schema.json").get("required", ()))
     index_keys: set = set()
-    seed = d["source"]["seed"]
+    seed = d["source"].get("seed") or d["source"].get("document_id") or d["source"].get("title", "")
     placeholders_ok = set(params) | set(fields) | set(SPECIAL_PLACEHOLDERS)
     for i, r in enumerate(d["rules"]):
         rpath = ("rules", i)
