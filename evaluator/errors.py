@@ -65,7 +65,7 @@ class Problem:
         }
 
 
-SHOWN_LINE = 120  # characters of a long source line shown around the column
+SHOWN_LINE = 400  # characters of a long source line shown around the column (policy lines are shorter)
 
 
 def _window(line: str, column: int) -> tuple[str, int]:

@@ -7,7 +7,8 @@ a problem at the place where the limit is passed, naming the limit, so a hostile
 file costs bounded time and memory and never ends in a traceback.
 
 Where a value comes from, first found first: the `limits:` section of the repository's
-`regelverk.yaml`, the environment (`REGELVERK_MAX_FILE_BYTES`, …), the defaults below.
+`regelverk.yaml`, the environment (`REGELVERK_MAX_FILE_BYTES`, …), the defaults below. The
+settings file itself is read under the environment's limits and the defaults.
 """
 
 from __future__ import annotations
@@ -105,24 +106,25 @@ def using(limits: Limits) -> Iterator[Limits]:
         _current.reset(token)
 
 
-def for_folder(folder) -> tuple[Limits, list[Problem]]:
-    """The limits of the policy repository `folder` is in (its settings' `limits:` section),
-    or the environment's and the defaults outside any repository."""
-    from .settings import MARKER, find_repository_root
-    from .yamlsource import display_path, load_yaml
+def from_settings(settings) -> Limits:
+    """The limits a repository's settings set (their `limits:` section) over the environment's
+    and the defaults; a value that is not a limit or not a positive whole number is left out
+    (read_settings reports it at its place)."""
+    if settings is None:
+        return current()
+    limits, _ = from_section(settings.section("limits"), None, current())
+    return limits
 
-    root = find_repository_root(folder)
-    if root is None:
-        return current(), []
-    doc, problems = load_yaml(root / MARKER, display_path(root / MARKER))
-    if doc is None or problems or not isinstance(doc.value, dict):
-        return current(), [p for p in problems if p.severity == "error"]
-    section = doc.value.get("limits")
+
+def section_problems(doc) -> list[Problem]:
+    """What is wrong with the `limits:` section of a settings file's document, at its places."""
+    section = doc.value.get("limits") if isinstance(doc.value, dict) else None
     if section is None:
-        return current(), []
+        return []
     if not isinstance(section, dict):
-        return current(), [doc.problem("settings", "'limits' must be a mapping of limit names to numbers", ("limits",))]
-    return from_section(section, doc, current())
+        return [doc.problem("settings", "'limits' must be a mapping of limit names to whole numbers", ("limits",),
+                            hint=", ".join(DEFAULTS))]
+    return from_section(section, doc)[1]
 
 
 def refused(what: str, limit: str, value: int, size: int) -> str:
