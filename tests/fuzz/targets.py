@@ -19,11 +19,15 @@ from evaluator.api import Repository, split_ndjson
 from evaluator.checker import check_condition
 from evaluator.engine import Engine
 from evaluator.errors import Problem
-from evaluator.limits import for_folder
+from evaluator.checker import KEYWORDS
+from evaluator.facts import contact_schema_with, load_facts
+from evaluator.limits import from_settings
+from evaluator.resources import load_schema
+from evaluator.types import field_types_from_schema
 from evaluator.parser import ConditionSyntaxError, parse_condition
 from evaluator.policy import compile_version
 from evaluator.repository import Policy, PolicySet, load_policy_set
-from evaluator.settings import read_settings
+from evaluator.settings import Settings, read_settings
 from evaluator.testing import run_tests
 from evaluator.types import Names
 from evaluator.yamlsource import parse_yaml
@@ -281,15 +285,20 @@ def check_yaml_file(example) -> None:
     target.write_text(text, encoding="utf-8", errors="surrogatepass")
     try:
         if kind == "facts":
-            doc, problems = parse_yaml(text, "facts.yaml")
+            core = field_types_from_schema(load_schema("contact.schema.json"))
+            facts, problems = load_facts(target, core, KEYWORDS, required=True)
             _problems_ok(problems)
+            if facts:
+                contact_schema_with(facts)
             return
-        held_to, problems = for_folder(root / "policies")
-        _problems_ok(problems)
+        settings = Settings(None, {})
         if kind == "settings":
-            _, problems = read_settings(root)
+            settings, problems = read_settings(root)
             _problems_ok(problems)
-        policy_set, problems = load_policy_set(root / "policies")
+            if any(p.severity == "error" for p in problems):
+                return
+            from_settings(settings)
+        policy_set, problems = load_policy_set(root / "policies", settings=Settings(None, settings.raw))
         _problems_ok(problems)
         if policy_set is None:
             assert any(p.severity == "error" for p in problems), problems
