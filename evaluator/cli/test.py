@@ -25,7 +25,12 @@ def _show(value) -> str:
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
               help="Fail when rule coverage (fired and not fired, per rule) is below this percentage.")
 @click.option("--verbose", "-v", is_flag=True, help="List every case, not only failures.")
-def test(path, policies_opt, coverage, min_coverage, verbose):
+@click.option("--mutate", is_flag=True,
+              help="Mutation testing: change the policies under PATH one thing at a time and report the changes "
+                   "no test notices (see docs/mutation-testing.md).")
+@click.option("--min-score", type=click.FloatRange(0, 100), default=None,
+              help="With --mutate: fail when the mutation score (the share of mutants killed) is below this percentage.")
+def test(path, policies_opt, coverage, min_coverage, verbose, mutate, min_score):
     """Run the policy tests (*.test.yaml) under PATH (default: the policy folder).
 
     Exit 0 when every case passes (and coverage reaches --min-coverage), 1 otherwise.
@@ -37,6 +42,12 @@ def test(path, policies_opt, coverage, min_coverage, verbose):
     source = locate_or_exit(policies_opt or path)
     target = Path(path) if path else source.root
     repo = load_or_exit(source=source)
+    if mutate:
+        from .mutation import report_mutation
+
+        sys.exit(report_mutation(repo.policy_set, target, min_score, verbose))
+    if min_score is not None:
+        raise click.UsageError("--min-score goes with --mutate")
     run = run_tests(repo.policy_set, target)
     for p in run.problems:
         click.echo(p.render())
