@@ -14,6 +14,7 @@ from .checker import KEYWORDS, check_condition
 from .compiler import compile_condition
 from .errors import Problem, closest
 from .parser import ConditionSyntaxError, parse_condition
+from .privacy import echo, identifying_fields
 from .resources import load_schema
 from .types import DECLARED_TYPES, Names, OutputSpec, Type, type_of_value
 from .yamlsource import SourceDoc
@@ -161,9 +162,9 @@ def _schema_message(error, root=None) -> tuple[str, str | None, bool]:
     if v == "enum":
         return f"{where} must be one of {', '.join(map(str, error.validator_value))}", None, False
     if v == "pattern":
-        return f"{where}: '{error.instance}' is not in the expected form", None, False
+        return f"{where}: {echo(error.instance)} is not in the expected form", None, False
     if v == "format":
-        return f"{where}: '{error.instance}' is not a valid {error.validator_value}", None, False
+        return f"{where}: {echo(error.instance)} is not a valid {error.validator_value}", None, False
     if v == "type":
         kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         want = " or ".join(_SCHEMA_TYPES.get(k, k) for k in kinds)
@@ -245,8 +246,11 @@ def _template(text: str) -> tuple:
     return tuple(p for p in parts if p != "")
 
 
-def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpec]) -> tuple[PolicyVersion | None, list[Problem]]:
-    """Check and compile one policy document. Returns the version, or None and every problem."""
+def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpec],
+                    identifying: frozenset[str] | None = None) -> tuple[PolicyVersion | None, list[Problem]]:
+    """Check and compile one policy document. Returns the version, or None and every problem.
+    `identifying`: the contact fields that identify a person, which no message may name
+    (default: the contract's, x-identifying in the contact schema)."""
     problems = schema_problems(doc)
     if problems:
         return None, problems
@@ -295,6 +299,8 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
     index_keys: set = set()
     seed = d["source"].get("seed") or d["source"].get("document_id") or d["source"].get("title", "")
     placeholders_ok = set(params) | set(fields) | set(SPECIAL_PLACEHOLDERS)
+    if identifying is None:
+        identifying = identifying_fields(load_schema("contact.schema.json"))
     for i, r in enumerate(d["rules"]):
         rpath = ("rules", i)
         if r["id"] in seen:
@@ -332,7 +338,12 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
         for lang in ("sv", "en"):
             for m in PLACEHOLDER.finditer(r["message"][lang]):
                 name = m.group(1).strip()
-                if name not in placeholders_ok:
+                if name in identifying:
+                    problems.append(doc.problem(
+                        "message_placeholder", f"the message names {{{name}}}, which identifies a person: "
+                        "a message is shown to whoever reads the decision, and never repeats who the patient is",
+                        rpath + ("message", lang), hint="leave it out; the decision names its contact by id"))
+                elif name not in placeholders_ok:
                     guess = closest(name, placeholders_ok)
                     problems.append(doc.problem("message_placeholder", f"the message names {{{name}}}, which is neither a parameter, a contact field, {{evidence}} nor {{missing}}",
                                                 rpath + ("message", lang), hint=f"did you mean {{{guess}}}?" if guess else None))

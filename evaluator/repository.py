@@ -10,6 +10,7 @@ from pathlib import Path
 from .errors import Location, PolicyError, Problem
 from .limits import from_settings as limits_for
 from .limits import using as using_limits
+from .privacy import identifying_fields
 from .policy import PolicyVersion, compile_version, expected_place
 from .checker import KEYWORDS
 from .facts import Fact, contact_schema_with, load_facts
@@ -154,7 +155,7 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
         problems.extend(found)
         if doc is None:  # a duplicate key is an error, but the rest of the file is still checked
             continue
-        version, found = compile_version(doc, names, outputs)
+        version, found = compile_version(doc, names, outputs, identifying_fields(contact_schema))
         problems.extend(found)
         if version is None:
             continue
