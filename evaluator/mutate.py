@@ -56,14 +56,16 @@ class MutationRun:
     seconds: float
     problems: list = field(default_factory=list)
     baseline_failures: list = field(default_factory=list)
+    equivalent: list[Mutant] = field(default_factory=list)  # survivors a test file declares equivalent
 
     @property
     def killed(self) -> int:
-        return len(self.mutants) - len(self.survivors)
+        return len(self.mutants) - len(self.survivors) - len(self.equivalent)
 
     @property
     def score(self) -> float:
-        return 100.0 * self.killed / len(self.mutants) if self.mutants else 100.0
+        counted = len(self.mutants) - len(self.equivalent)
+        return 100.0 * self.killed / counted if counted else 100.0
 
 
 # --- changing a syntax tree ------------------------------------------------------------------
@@ -101,12 +103,72 @@ def _chain_roots(root: ast.Node) -> Iterator[tuple[ast.Node, list[ast.Node]]]:
         stack.extend((child, kind) for child in ast.children(node))
 
 
+def text_of(node: ast.Node) -> str:
+    """A condition written out again from its syntax tree (for naming a change)."""
+    from .compiler import _chain
+
+    t = text_of
+    if isinstance(node, ast.Literal):
+        v = node.value
+        return ("true" if v else "false") if isinstance(v, bool) else f'"{v}"' if isinstance(v, str) else str(v)
+    if isinstance(node, ast.ListLit):
+        return "[" + ", ".join(t(i) for i in node.items) + "]"
+    if isinstance(node, ast.Name):
+        return node.name
+    if isinstance(node, ast.CurrentField):
+        return f"current.{node.name}"
+    if isinstance(node, ast.Call):
+        return f"{node.function}(" + ", ".join(t(a) for a in node.args) + ")"
+    if isinstance(node, (ast.And, ast.Or)):
+        word = " and " if isinstance(node, ast.And) else " or "
+        return word.join(f"({t(p)})" if isinstance(p, (ast.And, ast.Or)) else t(p) for p in _chain(node, type(node)))
+    if isinstance(node, ast.Not):
+        inner = t(node.operand)
+        return f"not ({inner})" if isinstance(node.operand, (ast.And, ast.Or, ast.Compare)) else f"not {inner}"
+    if isinstance(node, (ast.Compare, ast.Arith)):
+        return f"{t(node.left)} {node.op} {t(node.right)}"
+    if isinstance(node, ast.Member):
+        return f"{t(node.item)} {'not in' if node.negated else 'in'} {t(node.collection)}"
+    if isinstance(node, ast.Contains):
+        return f"{t(node.collection)} contains {t(node.item)}"
+    if isinstance(node, ast.IsEmpty):
+        return f"{t(node.operand)} is {'not empty' if node.negated else 'empty'}"
+    if isinstance(node, ast.IsKnown):
+        return f"{t(node.operand)} is {'missing' if node.negated else 'known'}"
+    if isinstance(node, ast.Neg):
+        return f"-{t(node.operand)}"
+    if isinstance(node, ast.Duration):
+        return f"{t(node.amount)} {node.unit}s"
+    if isinstance(node, ast.Aggregate):
+        head = {"count": "count of earlier contacts", "any": "any earlier contact", "none": "no earlier contacts"}[node.kind]
+        return head + (f" where ({t(node.filter)})" if node.filter is not None else "")
+    if isinstance(node, ast.SameField):
+        return f"same {node.name}"
+    if isinstance(node, ast.SameIsoWeek):
+        return "same iso week"
+    if isinstance(node, ast.SamePeriod):
+        return f"same {node.unit}"
+    if isinstance(node, ast.Within):
+        return f"within {t(node.duration)}"
+    if isinstance(node, ast.SinceLatest):
+        return f"since latest ({t(node.anchor)})"
+    if isinstance(node, ast.Was):
+        return f"was {node.output}"
+    return type(node).__name__  # pragma: no cover - every node kind is above
+
+
+def _quote(node: ast.Node, most: int = 60) -> str:
+    text = text_of(node)
+    return "'" + (text if len(text) <= most else text[:most - 1] + "…") + "'"
+
+
 def condition_mutations(root: ast.Node) -> Iterator[tuple[ast.Node, int, str]]:
     """(mutated tree, offset of the change, the change in words) for one condition."""
     for node in ast.walk(root):
         if isinstance(node, ast.Compare) and node.op in _FLIP_OPS:
             to = _FLIP_OPS[node.op]
-            yield _substitute(root, node, replace(node, op=to)), node.offset, f"'{node.op}' → '{to}'"
+            new = replace(node, op=to)
+            yield _substitute(root, node, new), node.offset, f"{_quote(node)} → {_quote(new)}"
         if isinstance(node, ast.Duration) and isinstance(node.amount, ast.Literal) \
                 and isinstance(node.amount.value, int) and not isinstance(node.amount.value, bool):
             n = node.amount.value
@@ -116,12 +178,13 @@ def condition_mutations(root: ast.Node) -> Iterator[tuple[ast.Node, int, str]]:
                     yield _substitute(root, node, new), node.offset, f"window {n} {node.unit}s → {m} {node.unit}s"
     for top, operands in _chain_roots(root):
         word, other, kind = ("and", "or", ast.Or) if isinstance(top, ast.And) else ("or", "and", ast.And)
-        yield _substitute(root, top, balanced(kind, operands)), top.offset, f"'{word}' → '{other}'"
+        yield (_substitute(root, top, balanced(kind, operands)), top.offset,
+               f"'{word}' → '{other}' in {_quote(top)}")
         if isinstance(top, ast.And):
             for k, dropped in enumerate(operands):
                 rest = operands[:k] + operands[k + 1:]
                 yield (_substitute(root, top, balanced(ast.And, rest)), dropped.offset,
-                       f"condition {k + 1} of {len(operands)} in an 'and' dropped")
+                       f"{_quote(dropped)} dropped from an 'and'")
 
 
 # --- recompiling a version -------------------------------------------------------------------
@@ -246,13 +309,18 @@ def mutants_of(policy_set: PolicySet, path: Path) -> list[Mutant]:
     return [m for v in policy_set.versions() if _under(v.file, path) for m in version_mutants(v, required)]
 
 
-def _cases(path: Path, problems: list) -> list[tuple[SourceDoc, int, str | None]]:
+def _cases(path: Path, problems: list, declared: dict) -> list[tuple[SourceDoc, int, str | None]]:
+    """The test cases under `path`; `declared` receives the equivalent mutants the files name,
+    (policy, change) -> (file, index), for the places of stale declarations."""
     cases = []
     for file in find_test_files(path):
         doc, found = load_cases(file)
         problems.extend(found)
         if doc is not None:
-            cases.extend((doc, i, doc.value.get("policy")) for i in range(len(doc.value["cases"])))
+            policy = doc.value.get("policy")
+            cases.extend((doc, i, policy) for i in range(len(doc.value["cases"])))
+            for i, item in enumerate(doc.value.get("equivalent_mutants") or []):
+                declared[(policy, " ".join(item["change"].split()))] = (doc, i)
     return cases
 
 
@@ -261,20 +329,36 @@ def run_mutation(policy_set: PolicySet, path: Path, tests: Path | None = None) -
     policy folder's) on each mutant; a mutant is killed by the first case that fails on it."""
     start = time.perf_counter()
     problems: list = []
-    cases = _cases(tests or policy_set.root, problems)
+    declared: dict = {}
+    cases = _cases(tests or policy_set.root, problems, declared)
     baseline = Engine(policy_set)
     failing = [r for doc, i, _ in cases if not (r := run_case(baseline, doc, i, None)).ok]
     if failing or any(p.severity == "error" for p in problems):
         return MutationRun([], [], len(cases), time.perf_counter() - start, problems, failing)
     mutants = mutants_of(policy_set, path)
-    survivors = []
+    survivors, equivalent, seen = [], [], set()
     for m in mutants:
         engine = Engine(_with_version(policy_set, m.version, m.make()))
         # The cases of the mutated policy first: they are the likeliest to notice.
         ordered = sorted(cases, key=lambda c: c[2] != m.version.id)
-        if all(run_case(engine, doc, i, None).ok for doc, i, _ in ordered):
+        key = (m.version.id, m.change)
+        survived = all(run_case(engine, doc, i, None).ok for doc, i, _ in ordered)
+        if key in declared:
+            seen.add(key)
+            if survived:
+                equivalent.append(m)
+                continue
+            doc, i = declared[key]
+            problems.append(doc.problem("mutant_killed", f"'{m.change}' is declared equivalent, but a case notices it",
+                                        ("equivalent_mutants", i), hint="remove the declaration", severity="warning"))
+        if survived:
             survivors.append(m)
-    return MutationRun(mutants, survivors, len(cases), time.perf_counter() - start, problems)
+    for key, (doc, i) in declared.items():
+        if key not in seen and any(_under(v.file, path) for v in policy_set.versions() if v.id == key[0]):
+            problems.append(doc.problem("mutant_unknown", f"no mutant of {key[0]} is '{key[1]}'",
+                                        ("equivalent_mutants", i, "change"), severity="warning",
+                                        hint="write the change as the report words it (regelverk test --mutate -v)"))
+    return MutationRun(mutants, survivors, len(cases), time.perf_counter() - start, problems, equivalent=equivalent)
 
 
 def where(m: Mutant) -> str:

@@ -22,12 +22,15 @@ def report_mutation(policy_set, target: Path, min_score: float | None, verbose: 
         return 1
     if verbose:
         for m in run.mutants:
-            click.echo(f"{'SURVIVED' if m in run.survivors else 'killed  '} {m.version.id} {m.version.version}: {m.change}")
+            state = "SURVIVED" if m in run.survivors else "equival." if m in run.equivalent else "killed  "
+            click.echo(f"{state} {m.version.id} {m.version.version}: {m.change}")
     for m in run.survivors:
         click.echo(f"{where(m)}: survived: {m.change} (no test case noticed)")
     if not run.mutants:
         click.echo(f"no policy under {target} to mutate", err=True)
-    click.echo(f"mutation score: {run.score:.1f}% ({run.killed} of {len(run.mutants)} mutants killed, "
+    counted = len(run.mutants) - len(run.equivalent)
+    equivalent = f", {len(run.equivalent)} declared equivalent" if run.equivalent else ""
+    click.echo(f"mutation score: {run.score:.1f}% ({run.killed} of {counted} mutants killed{equivalent}, "
                f"{run.cases} test cases) in {run.seconds:.1f} s")
     if min_score is not None and run.score < min_score:
         click.echo(f"mutation score {run.score:.1f}% is below the required {min_score:g}%", err=True)
