@@ -43,7 +43,7 @@ def _value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list):
-        return "[" + ", ".join(v) + "]"
+        return "[" + ", ".join(_value(x) for x in v) + "]"
     return str(v)
 
 
