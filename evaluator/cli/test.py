@@ -10,11 +10,21 @@ import click
 
 from ..resources import policies_dir
 from ..testing import policies_root_for, run_tests
+from ..testreport import to_json, to_junit
 from .common import load_or_exit
 
 
 def _show(value) -> str:
     return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+
+
+def test_scope(path: str | None, policies_opt: str | None) -> tuple[Path, Path]:
+    """(the policy root to load, the PATH whose test files run and whose policies coverage
+    measures). The root: --policies, else the nearest folder at or above PATH holding the
+    outputs file, else the bundled policies."""
+    target = Path(path) if path else Path(policies_opt) if policies_opt else policies_dir()
+    root = Path(policies_opt) if policies_opt else policies_root_for(target) or policies_dir()
+    return root, target
 
 
 @click.command("test")
@@ -25,19 +35,32 @@ def _show(value) -> str:
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
               help="Fail when rule coverage (fired and not fired, per rule) is below this percentage.")
 @click.option("--verbose", "-v", is_flag=True, help="List every case, not only failures.")
-def test(path, policies_opt, coverage, min_coverage, verbose):
-    """Run the policy tests (*.test.yaml) under PATH (default: the policy folder).
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True,
+              help="junit: JUnit XML, one testsuite per test file, one testcase per case, for CI test reports.")
+def test(path, policies_opt, coverage, min_coverage, verbose, fmt):
+    """Run the policy tests (*.test.yaml) under PATH (default: the policy folder). PATH may be
+    the policy folder, a region's folder, a policy's folder or one test file: the cases run,
+    and the rule coverage measured, are those of the policies under it.
 
     Exit 0 when every case passes (and coverage reaches --min-coverage), 1 otherwise.
 
     \b
     Example:
       regelverk test policies/ --coverage --min-coverage 100
+      regelverk test policies/halland --min-coverage 100
+      regelverk test policies/ --format junit > policy-tests.xml
     """
-    target = Path(path) if path else Path(policies_opt) if policies_opt else policies_dir()
-    root = policies_opt or policies_root_for(target) or policies_dir()
+    root, target = test_scope(path, policies_opt)
     repo = load_or_exit(root)
     run = run_tests(repo.policy_set, target)
+    if fmt != "text":
+        percent = run.coverage.percent(repo.policy_set)
+        report = to_json if fmt == "json" else to_junit
+        click.echo(report(run, repo.policy_set, min_coverage), nl=fmt == "json")
+        below = min_coverage is not None and percent < min_coverage
+        if below:
+            click.echo(f"rule coverage {percent:.1f}% is below the required {min_coverage:g}%", err=True)
+        sys.exit(1 if not run.ok or below else 0)
     for p in run.problems:
         click.echo(p.render())
     for r in run.results:
