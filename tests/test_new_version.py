@@ -133,3 +133,46 @@ def test_policies_folder_missing(tmp_path, monkeypatch):
 def test_help_shows_an_example():
     result = CliRunner().invoke(new_version, ["--help"])
     assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_the_cases_dated_in_the_new_period_are_listed(work):
+    (work / VIDEO / "video.test.yaml").write_text("""\
+policy: sorland-video-contact
+defaults: {region: sorland, channel: video, patient: p1, unit: u1, date: 2026-03-02}
+cases:
+  - name: before the new version
+    contact: {id: c1, date: 2026-02-28}
+    expect: {status: decided}
+  - name: on its first day
+    contact: {id: c2, date: 2026-03-01}
+    expect: {status: decided}
+  - name: dated by the defaults
+    contact: {id: c3}
+    expect: {status: decided}
+""", encoding="utf-8")
+    (work / "policies/sorland/elsewhere.test.yaml").write_text("""\
+policy: sorland-video-contact
+cases:
+  - name: in another folder, naming the policy
+    contact: {id: c4, region: sorland, channel: phone, patient: p1, unit: u1, date: 2027-01-05}
+    expect: {status: decided}
+""", encoding="utf-8")
+    (work / WRITTEN / "written.test.yaml").write_text("""\
+policy: sorland-written-contact
+cases:
+  - name: another policy's case
+    contact: {id: c5, region: sorland, channel: written, patient: p1, unit: u1, date: 2026-05-01}
+    expect: {status: decided}
+""", encoding="utf-8")
+    result = _run("sorland-video-contact", "--from", "2026-03-01")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index("3 test case(s) are dated from 2026-03-01: they now test version 3.0, not 2.0:")
+    assert lines[start + 1:start + 5] == [
+        "  policies/sorland/elsewhere.test.yaml:3  in another folder, naming the policy  (2027-01-05)",
+        "  policies/sorland/sorland-video-contact/video.test.yaml:7  on its first day  (2026-03-01)",
+        "  policies/sorland/sorland-video-contact/video.test.yaml:10  dated by the defaults  (2026-03-02)",
+        "  for each, decide: to keep it testing version 2.0, date it (and its history) before 2026-03-01; "
+        "or keep it, with version 3.0's expectations",
+    ]
+    assert "before the new version" not in result.output and "another policy's case" not in result.output
