@@ -167,12 +167,35 @@ cases:
     result = _run("sorland-video-contact", "--from", "2026-03-01")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
-    start = lines.index("3 test case(s) are dated from 2026-03-01: they now test version 3.0, not 2.0:")
+    start = lines.index("3 test case(s) are dated from 2026-03-01: they now test version 3.0:")
     assert lines[start + 1:start + 5] == [
-        "  policies/sorland/elsewhere.test.yaml:3  in another folder, naming the policy  (2027-01-05)",
-        "  policies/sorland/sorland-video-contact/video.test.yaml:7  on its first day  (2026-03-01)",
-        "  policies/sorland/sorland-video-contact/video.test.yaml:10  dated by the defaults  (2026-03-02)",
+        "  policies/sorland/elsewhere.test.yaml:3  in another folder, naming the policy  (2027-01-05; tested version 2.0 until now)",
+        "  policies/sorland/sorland-video-contact/video.test.yaml:7  on its first day  (2026-03-01; tested version 2.0 until now)",
+        "  policies/sorland/sorland-video-contact/video.test.yaml:10  dated by the defaults  (2026-03-02; tested version 2.0 until now)",
         "  for each, decide: to keep it testing version 2.0, date it (and its history) before 2026-03-01; "
         "or keep it, with version 3.0's expectations",
     ]
     assert "before the new version" not in result.output and "another policy's case" not in result.output
+
+
+def test_a_case_after_the_old_end_tested_no_version(work):
+    path = work / WRITTEN / "1.0.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "valid_from: 2025-01-01\n", "valid_from: 2025-01-01\nvalid_to: 2025-06-30\n"), encoding="utf-8")
+    (work / WRITTEN / "w.test.yaml").write_text("""\
+policy: sorland-written-contact
+defaults: {region: sorland, channel: written, patient: p1, unit: u1}
+cases:
+  - name: after the end
+    contact: {id: c1, date: 2025-07-01}
+    expect: {status: no_policy}
+  - name: in the new period
+    contact: {id: c2, date: 2025-09-02}
+    expect: {status: no_policy}
+""", encoding="utf-8")
+    result = _run("sorland-written-contact", "--from", "2025-09-01")
+    assert result.exit_code == 0, result.output
+    assert "1 test case(s) are dated from 2025-09-01: they now test version 2.0:" in result.output
+    assert ("  policies/sorland/sorland-written-contact/w.test.yaml:7  in the new period  "
+            "(2025-09-02; tested no version in force until now)") in result.output
+    assert "after the end" not in result.output

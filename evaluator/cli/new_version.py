@@ -60,9 +60,11 @@ def new_version(policy, valid_from, version, policies_dir):
     moved = cases_from(repo.policy_set, policy, result.valid_from)
     if moved:
         click.echo(f"{len(moved)} test case(s) are dated from {result.valid_from}: they now test version "
-                   f"{result.version}, not {result.previous.version}:")
+                   f"{result.version}:")
         for case in moved:
-            click.echo(f"  {case.file}:{case.line}  {case.name}  ({case.date})")
+            ended = result.old_valid_to is not None and case.date > result.old_valid_to
+            was = "no version in force" if ended else f"version {result.previous.version}"
+            click.echo(f"  {case.file}:{case.line}  {case.name}  ({case.date}; tested {was} until now)")
         click.echo(f"  for each, decide: to keep it testing version {result.previous.version}, date it (and its "
                    f"history) before {result.valid_from}; or keep it, with version {result.version}'s expectations")
     click.echo("next: edit the new version's rules, its source (document id, validity) and description, "
