@@ -108,7 +108,7 @@ def test_explain_text_both_languages(tmp_path, fixture_policies):
     assert "Rule per-week: FIRED → sets reimbursable=false" in en.output
     assert "contacts counted (1): a (2024-03-04)" in en.output
     assert "    Parameters: " in en.output and "a false wins" in en.output
-    assert "Source: test-seed.txt, Tak" in en.output and "Passage: “En per vecka.”" in en.output
+    assert "Source: Testlands riktlinje, Tak" in en.output and "  Document: Testlands riktlinje\n" in en.output and "Passage: “En per vecka.”" in en.output
     sv = run("explain", str(path), "--contact", "b", "--lang", "sv", "--policies", str(fixture_policies))
     assert "Regel per-week: UTLÖSTES" in sv.output and "räknade kontakter (1): a (2024-03-04)" in sv.output
     assert "Status: decided (beslutad)" in sv.output
