@@ -226,7 +226,7 @@ def _parameter(name, raw) -> tuple[object, Type | None, str | None]:
             if inferred is None or inferred.kind != want.kind or (
                 want.kind == "list" and value and inferred.element != want.element
             ):
-                return value, None, f"parameter '{name}' is declared {declared} but its value is {value!r}"
+                return value, None, f"parameter '{name}' is declared {declared} but its value {value!r} is {inferred or 'of no known kind'}"
             return value, want, None
         raw = value
     t = type_of_value(raw)

@@ -8,29 +8,20 @@ from pathlib import Path
 
 import click
 
-from ..resources import policies_dir
-from ..testing import policies_root_for, run_tests
+from ..testing import run_tests
 from ..testreport import to_json, to_junit
-from .common import load_or_exit
+from .common import load_or_exit, locate_or_exit
 
 
 def _show(value) -> str:
     return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
 
 
-def test_scope(path: str | None, policies_opt: str | None) -> tuple[Path, Path]:
-    """(the policy root to load, the PATH whose test files run and whose policies coverage
-    measures). The root: --policies, else the nearest folder at or above PATH holding the
-    outputs file, else the bundled policies."""
-    target = Path(path) if path else Path(policies_opt) if policies_opt else policies_dir()
-    root = Path(policies_opt) if policies_opt else policies_root_for(target) or policies_dir()
-    return root, target
-
-
 @click.command("test")
 @click.argument("path", required=False, type=click.Path(exists=True))
 @click.option("--policies", "policies_opt", type=click.Path(file_okay=False, exists=True), default=None,
-              help="Policy folder (default: the one holding PATH, else the bundled policies).")
+              help="Policy folder (default: the one PATH is in; without PATH, the policy repository this runs in, "
+                   "else the bundled policies).")
 @click.option("--coverage", is_flag=True, help="Show for each rule whether a test made it fire and not fire.")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
               help="Fail when rule coverage (fired and not fired, per rule) is below this percentage.")
@@ -50,8 +41,11 @@ def test(path, policies_opt, coverage, min_coverage, verbose, fmt):
       regelverk test policies/halland --min-coverage 100
       regelverk test policies/ --format junit > policy-tests.xml
     """
-    root, target = test_scope(path, policies_opt)
-    repo = load_or_exit(root)
+    # The policies PATH is in (or --policies); the cases run and the coverage measured are
+    # those of the policies under PATH (testing.policies_under).
+    source = locate_or_exit(policies_opt or path)
+    target = Path(path) if path else source.root
+    repo = load_or_exit(source=source)
     run = run_tests(repo.policy_set, target)
     if fmt != "text":
         percent = run.coverage.percent(repo.policy_set)
