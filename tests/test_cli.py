@@ -129,6 +129,8 @@ def test_policies_timeline(fixture_policies):
     assert "1.0  2024-01-01 – 2024-12-31" in result.output and "2.0  2025-01-01 – until further notice" in result.output
     data = json.loads(run("policies", "--policies", str(fixture_policies), "--format", "json").output)
     assert [v["version"] for v in data[0]["versions"]] == ["1.0", "2.0"]
+    assert data[0]["versions"][0]["document"] == {"title": "Testlands riktlinje", "document_id": None,
+                                                  "version": None, "url": None}
 
 
 def test_test_command_reports_failures_with_place(tmp_path, fixture_policies):
