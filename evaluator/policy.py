@@ -162,7 +162,8 @@ def _schema_message(error, root=None) -> tuple[str, str | None, bool]:
     if v == "enum":
         return f"{where} must be one of {', '.join(map(str, error.validator_value))}", None, False
     if v == "pattern":
-        return f"{where}: '{error.instance}' is not in the expected form", None, False
+        # the field's description says what form it takes (a document's address: http or https)
+        return f"{where}: '{error.instance}' is not in the expected form", error.schema.get("description"), False
     if v == "format":
         return f"{where}: '{error.instance}' is not a valid {error.validator_value}", None, False
     if v == "type":
