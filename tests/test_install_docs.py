@@ -67,9 +67,11 @@ def test_the_documented_git_requirement_installs_the_tag(tmp_path):
     (line,) = {m.strip() for m in re.findall(r"^\s*(regelverk @ git\+https://\S+@v\d+\.\d+\.\d+)\s*$", README, re.M)}
     clone = tmp_path / "regelverk"
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
-    subprocess.run(["git", "-C", str(clone), "tag", "v0.2.0"], check=True)
-    filled = line.replace("https://<host>/<org>/regelverk", f"file://localhost{clone}")
-    assert filled != line
+    # a tag of its own, so that a real tag of the same name in the clone cannot collide
+    subprocess.run(["git", "-C", str(clone), "tag", "regelverk-install-test"], check=True)
+    filled = re.sub(r"@v\d+\.\d+\.\d+$", "@regelverk-install-test",
+                    line.replace("https://<host>/<org>/regelverk", f"file://localhost{clone}"))
+    assert filled.startswith("regelverk @ git+file://localhost/") and filled.endswith("@regelverk-install-test")
     (tmp_path / "requirements.txt").write_text(filled + "\n")
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path / "dist"),
                            "-r", str(tmp_path / "requirements.txt")], capture_output=True, text=True, check=False)
