@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from .repository import PolicySet
 from .testing import TestRun
+
+
+# Characters XML 1.0 cannot hold at all, even escaped (control characters but tab, LF and CR).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _x(text) -> str:
+    """Text for an XML attribute or element: what XML cannot hold shown as \\xNN."""
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
 def _show(value) -> str:
@@ -101,6 +111,10 @@ def to_junit(run: TestRun, policy_set: PolicySet, min_coverage: float | None) ->
     root.set("tests", str(total[0]))
     root.set("failures", str(total[1]))
     root.set("errors", str(total[2]))
+    for element in root.iter():
+        element.attrib = {k: _x(v) for k, v in element.attrib.items()}
+        if element.text:
+            element.text = _x(element.text)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 

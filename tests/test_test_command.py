@@ -150,3 +150,17 @@ def test_junit_of_a_passing_run():
     assert root.get("failures") == "0" and root.get("errors") == "0" and int(root.get("tests")) > 10
     assert root.find(".//failure") is None
     assert all("halland" in s.get("name") for s in root.findall("testsuite") if s.get("name") != "rule coverage")
+
+
+def test_junit_holds_what_xml_cannot(policies):
+    """A case name or a value with a control character (YAML allows "\\x07") still gives XML a
+    CI can read."""
+    (policies / "testland/testland-chat/d.test.yaml").write_text(PASSING.replace(
+        "name: second in a week", 'name: "bell\\x07 <&> \\"quoted\\""').replace(
+        "outputs: {reimbursable: false}", 'outputs: {reimbursable: false, care_service: "a\\x01b"}'))
+    result = run("test", str(policies / "testland/testland-chat/d.test.yaml"), "--format", "junit")
+    assert result.exit_code == 1
+    root = ET.fromstring(result.stdout.split("\n", 1)[1])
+    (case,) = root.iter("testcase")
+    assert case.get("name") == 'bell\\x07 <&> "quoted"'
+    assert case.find("failure").get("message") == 'outputs.care_service: expected a\\x01b, got null'
