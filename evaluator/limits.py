@@ -22,7 +22,8 @@ from dataclasses import dataclass, fields, replace
 from .errors import Problem
 
 # A policy file is a few kilobytes, a test file with long histories some tens; the worst 1 MB
-# of YAML (a quarter of a million one-character list items) loads in under two seconds.
+# of YAML (a quarter of a million one-character list items) loads in a few seconds
+# (benchmarks/limits.py prints the figures).
 DEFAULTS = {
     "max_file_bytes": 1_000_000,
     # The longest bundled condition is about 300 characters; parsing 10,000 takes milliseconds.
