@@ -140,6 +140,20 @@ def test_hostile_yaml_in_a_policy_file(tmp_path, fixture_policies, what, text, w
         assert re.search(r"testland-coding/1\.0\.yaml:\d+:\d+: error:", out), out
 
 
+@pytest.mark.parametrize("what,text,words", YAML_VALUES, ids=[c[0] for c in YAML_VALUES])
+def test_hostile_yaml_through_the_other_commands(tmp_path, fixture_policies, what, text, words):
+    # fmt reads with ruamel, which recursed once per level of YAML 500 deep (found by a sweep of
+    # the hostile cases over every command); render, policies and diff load the policies.
+    root = policies_with(tmp_path, fixture_policies, old="id: testland-coding", new=text)
+    for command in (["fmt", "--check", str(root)], ["fmt", str(root)], ["policies", "--policies", str(root)],
+                    ["render", "--policies", str(root), "--out", str(tmp_path / "out")], ["diff", str(root), str(root)]):
+        result = CliRunner().invoke(main, command, catch_exceptions=True)
+        assert result.exception is None or isinstance(result.exception, SystemExit), (command, result.exception)
+        assert result.exit_code != 0 and "Traceback" not in result.output, (command, result.output)
+    out = run("fmt", "--check", str(root)).output
+    assert words in out and re.search(r"1\.0\.yaml:\d+:\d+: error:", out), out
+
+
 @pytest.mark.parametrize("what,text,words", YAML_VALUES[:6], ids=[c[0] for c in YAML_VALUES[:6]])
 def test_hostile_yaml_in_outputs_yaml(tmp_path, fixture_policies, what, text, words):
     root = policies_with(tmp_path, fixture_policies, "outputs.yaml", old="outputs:", new=text.replace("id:", "x:") + "\noutputs:")
