@@ -21,6 +21,7 @@ from evaluator.engine import Engine
 from evaluator.errors import Problem
 from evaluator.checker import KEYWORDS
 from evaluator.facts import contact_schema_with, load_facts
+from evaluator.fmt import FormatError, format_text
 from evaluator.limits import from_settings
 from evaluator.resources import load_schema
 from evaluator.types import field_types_from_schema
@@ -291,6 +292,11 @@ def check_yaml_file(example) -> None:
             if facts:
                 contact_schema_with(facts)
             return
+        if kind in ("policy", "test", "outputs"):
+            try:  # regelverk fmt: ruamel reads the file after the loader has checked it
+                format_text(text, place)
+            except FormatError as exc:
+                _problems_ok([exc.problem])
         settings = Settings(None, {})
         if kind == "settings":
             settings, problems = read_settings(root)
