@@ -18,7 +18,7 @@ from .parser import ConditionSyntaxError, parse_condition
 from .privacy import echo, identifying_fields
 from .resources import load_schema
 from .types import DECLARED_TYPES, Names, OutputSpec, Type, type_of_value
-from .yamlsource import SourceDoc
+from .yamlsource import SourceDoc, shorten
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 SPECIAL_PLACEHOLDERS = ("evidence", "missing")
@@ -228,12 +228,12 @@ def _parameter(name, raw) -> tuple[object, Type | None, str | None]:
             if inferred is None or inferred.kind != want.kind or (
                 want.kind == "list" and value and inferred.element != want.element
             ):
-                return value, None, f"parameter '{name}' is declared {declared} but its value {value!r} is {inferred or 'of no known kind'}"
+                return value, None, f"parameter '{name}' is declared {declared} but its value {shorten(repr(value))} is {inferred or 'of no known kind'}"
             return value, want, None
         raw = value
     t = type_of_value(raw)
     if t is None:
-        return raw, None, f"parameter '{name}' has a value of no known type: {raw!r}"
+        return raw, None, f"parameter '{name}' has a value of no known type: {shorten(repr(raw))}"
     return raw, t, None
 
 
@@ -334,7 +334,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
                     continue
                 vt = type_of_value(value)
                 if vt is None or vt.kind != spec.type.kind:
-                    problems.append(doc.problem("output_type", f"output '{out_name}' takes a {spec.type}, not {value!r}", epath))
+                    problems.append(doc.problem("output_type", f"output '{out_name}' takes a {spec.type}, not {shorten(repr(value))}", epath))
                     effects_ok = False
                 resolved[which][out_name] = value
         for lang in ("sv", "en"):
