@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Location, Problem
+from .errors import Problem
 
 MARKER = "regelverk.yaml"
 DEFAULT_POLICIES = "policies"

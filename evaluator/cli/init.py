@@ -49,8 +49,8 @@ def init(directory, region, requirement):
         click.echo(f"regelverk: note: {display_path(root)} is inside the policy repository at {result.inside}; "
                    "commands run below it use the new repository, not that one", err=True)
     if result.to_fill_in:
-        click.echo(f"regelverk: fill in requirements.txt: where your organisation installs regelverk from "
-                   f"(pip did not record it); CI and pre-commit install that line", err=True)
+        click.echo("regelverk: fill in requirements.txt: where your organisation installs regelverk from "
+                   "(pip did not record it); CI and pre-commit install that line", err=True)
     go = "" if root == Path.cwd().resolve() else f"cd {display_path(root)}; "
     click.echo(f"next: {go}regelverk validate; regelverk test --coverage; then replace "
                "the example policy with your guideline (git init, and push to run the CI workflow)")
