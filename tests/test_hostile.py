@@ -198,8 +198,10 @@ def test_limits_are_settings_of_the_repository(tmp_path, fixture_policies):
 
     (repo / "regelverk.yaml").write_text("regelverk: 1\nlimits:\n  max_condition_char: 20\n  max_yaml_nesting: -1\n")
     out = problems_of(run("validate", str(repo / "policies")))
-    assert "regelverk.yaml:3:3: error: 'max_condition_char' is not a limit (did you mean 'max_condition_chars'?)" in out
-    assert "regelverk.yaml:4:21: error: limit 'max_yaml_nesting' must be a positive whole number" in out
+    # (settings.schema.json names the limits; limits.section_problems says the same to callers
+    # that read a settings document without the schema)
+    assert "regelverk.yaml:3:3: error: limits: 'max_condition_char' is not one of its keys (did you mean 'max_condition_chars'?)" in out
+    assert "regelverk.yaml:4:21: error: limits, max_yaml_nesting: -1 is less than the minimum of 1" in out
 
     (repo / "regelverk.yaml").write_text("regelverk: 1\nlimits:\n  max_condition_chars: 100000\n")
     assert run("validate", str(repo / "policies")).exit_code == 0
@@ -216,3 +218,13 @@ def test_hostile_yaml_in_the_settings_file(tmp_path, fixture_policies, what, tex
     (repo / "regelverk.yaml").write_text("regelverk: 1\n" + text.replace("id:", "limits:", 1) + "\n")
     out = problems_of(run("validate", str(repo / "policies")))
     assert words in out and re.search(r"regelverk\.yaml:\d+:\d+: error:", out), out
+
+
+def test_the_limits_section_is_checked_without_the_schema_too():
+    from evaluator.limits import section_problems
+
+    doc, _ = parse_yaml("limits:\n  max_condition_char: 20\n  max_yaml_nesting: -1\n", "regelverk.yaml")
+    messages = [p.headline() for p in section_problems(doc)]
+    assert messages == [
+        "regelverk.yaml:2:3: error: 'max_condition_char' is not a limit (did you mean 'max_condition_chars'?)",
+        "regelverk.yaml:3:21: error: limit 'max_yaml_nesting' must be a positive whole number"]
