@@ -28,12 +28,30 @@ def read_json(line):
     try:
         return orjson.loads(line)
     except ValueError as refused:
-        return read_json_again(line, refused)
+        try:
+            return read_json_again(line, refused)
+        finally:
+            refused.__traceback__ = None  # see read_json_again: no frame kept alive
 
 
 def read_json_again(line, refused: ValueError):
     """The line orjson refused with `refused`, read by the standard library (see read_json);
-    raises the error that says what is wrong when it is not JSON."""
+    raises the error that says what is wrong when it is not JSON.
+
+    The error raised carries no traceback: a traceback holds the frames it passed through,
+    and they hold the error, a cycle that kept each caller's whole batch alive until the
+    cyclic collector ran (which it does not during a batch: see engine.cyclic_gc_paused)."""
+    try:
+        return _read_json_again(line, refused)
+    except ValueError as exc:
+        exc.__traceback__ = None
+        exc.__context__ = None
+        raise exc from None
+    finally:
+        del refused
+
+
+def _read_json_again(line, refused: ValueError):
     if not isinstance(line, (str, bytes, bytearray, memoryview)):
         raise refused from None  # (bytes(n) of a number would make n zero bytes)
     try:
