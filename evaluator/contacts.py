@@ -254,6 +254,9 @@ def check_contact(record, copy: bool = True) -> tuple[dict | None, list[dict]]:
                     converted.append((name, good))
                 continue
         return _full_check(record)
+    patient = record["patient"]
+    if 10 <= len(patient) <= 13 and patient[:2].isdigit() and looks_like_personnummer(patient):
+        return _full_check(record)
     typed = dict(record) if copy else record
     for name, good in converted:
         typed[name] = good
@@ -283,9 +286,40 @@ def _full_check(record) -> tuple[dict | None, list[dict]]:
             errors.append({"field": name, "message": problem})
         else:
             typed[name] = good
+    patient = record.get("patient")
+    if isinstance(patient, str) and looks_like_personnummer(patient):
+        errors.append({"field": "patient", "message": PERSONNUMMER_MESSAGE})
     if errors:
         return None, errors
     return _with_defaults(typed, defaults), []
+
+
+# Contract §1: patient ids are pseudonymous. A personnummer (or samordningsnummer) given as
+# one is refused, and never repeated back: not in the error, not in a log.
+PERSONNUMMER_MESSAGE = ("looks like a personnummer (a valid date and check digit); send the "
+                        "pseudonymous patient id instead (the value is not repeated here)")
+_PERSONNUMMER = re.compile(r"(\d{2})?(\d{2})(\d{2})(\d{2})[-+]?(\d{4})")
+
+
+def looks_like_personnummer(text: str) -> bool:
+    """Whether `text` is written as a Swedish personnummer or samordningsnummer: YYMMDD-NNNN,
+    YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDDNNNN or YYYYMMDD-NNNN, with a real date (the day plus
+    60 in a samordningsnummer) and a right Luhn check digit."""
+    found = _PERSONNUMMER.fullmatch(text)
+    if found is None:
+        return False
+    century, yy, mm, dd, tail = found.groups()
+    day = int(dd) - 60 if int(dd) > 60 else int(dd)
+    try:  # (without the century, 20YY: a leap year exactly when 19YY was or 18YY would be)
+        date(int(century + yy) if century else 2000 + int(yy), int(mm), day)
+    except ValueError:
+        return False
+    digits = yy + mm + dd + tail
+    total = 0
+    for position, digit in enumerate(digits):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
 
 
 def _with_defaults(typed: dict, defaults: dict) -> dict:
