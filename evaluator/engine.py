@@ -133,21 +133,27 @@ def _placeholders(rule: Rule) -> tuple[tuple[str, ...], bool]:
 _gc_lock = threading.Lock()
 _gc_pauses = 0
 _gc_was_enabled = False
+_gc_promote = False
+# A batch at least this large has its objects moved to the oldest generation when it ends
+# (see cyclic_gc_paused); a smaller one leaves them to the collector as usual.
+PROMOTE_MIN_RECORDS = 5000
 
 
 @contextmanager
-def cyclic_gc_paused():
+def cyclic_gc_paused(promote: bool = False):
     """A batch allocates millions of small objects and frees none of them until it ends: the
     cyclic garbage collector would walk them again and again (about a third of the time) and
     find nothing, as deciding creates no reference cycles; reference counting still frees
     memory. Batches running at once in several threads share one pause: the collector comes
-    back when the last of them ends."""
-    global _gc_pauses, _gc_was_enabled
+    back when the last of them ends. `promote`: the pause holds a large batch (see below)."""
+    global _gc_pauses, _gc_was_enabled, _gc_promote
     with _gc_lock:
         if _gc_pauses == 0:
             _gc_was_enabled = gc.isenabled()
+            _gc_promote = False
             gc.disable()
         _gc_pauses += 1
+        _gc_promote = _gc_promote or promote
     try:
         yield
     finally:
@@ -160,7 +166,10 @@ def cyclic_gc_paused():
                 # oldest generation in one step instead; the collector treats them as it
                 # treats any long-lived object from then on. (Not when the program keeps
                 # objects frozen itself, e.g. before forking: unfreezing would undo that.)
-                if gc.get_freeze_count() == 0:
+                # Only after a large batch: garbage moved to the oldest generation this way
+                # does not count towards its next collection, so a long-running program
+                # deciding many small batches (the service) would pile it up.
+                if _gc_promote and gc.get_freeze_count() == 0:
                     gc.freeze()
                     gc.unfreeze()
                 gc.enable()
@@ -467,7 +476,7 @@ class Engine:
         With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
         millions then holds short strings instead of nested dicts. Records are released as
         they are read. `own`: the records were parsed for this call (see _prepare)."""
-        with cyclic_gc_paused():
+        with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
             decisions, groups = self._prepare(records, line_errors, emit, own)
             traces: dict = {}
             for items in groups.values():

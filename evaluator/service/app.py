@@ -87,7 +87,7 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
     state = {"ready": False}
 
     def logging_decisions() -> bool:
-        return decision_log.isEnabledFor(logging.INFO)
+        return settings.decision_log and decision_log.isEnabledFor(logging.INFO)
 
     def decide_batch(served: Served, reader, body: bytes) -> list[bytes]:
         """Read and decide a batch (in a thread): its decision lines, each with its id."""
@@ -280,4 +280,4 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
         LimitExceeded: on_limit, HTTPException: on_http, ClientDisconnect: on_disconnect, Exception: on_crash})
     app.state.holder = holder
     app.state.ready = state
-    return AccessLog(app)
+    return AccessLog(app) if settings.access_log else app
