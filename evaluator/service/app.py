@@ -114,13 +114,14 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
         reader = reader_for(request.headers.get("content-type"))
         if reader is None:
             return error(415, "unsupported_media_type", f"a batch is sent as one of {', '.join(sorted(READERS))}, "
-                         f"not {request.headers.get('content-type')}")
+                         f"not {request.headers.get('content-type')}", {"Connection": "close"})
         try:
             await asyncio.wait_for(batches.acquire(), settings.batch_wait_seconds)
         except TimeoutError:
             return error(503, "too_many_batches", f"{settings.max_concurrent_batches} batches are being decided "
                          f"in this worker and none ended within {settings.batch_wait_seconds:g} s; try again "
-                         "shortly (settings max_concurrent_batches, batch_wait_seconds)", {"Retry-After": "1"})
+                         "shortly (settings max_concurrent_batches, batch_wait_seconds)",
+                         {"Retry-After": "1", "Connection": "close"})  # (its body is not read)
         try:
             body = await read_body(request, settings)
             lines = await run_in_threadpool(decide_batch, holder.current, reader, body)

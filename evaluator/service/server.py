@@ -19,6 +19,7 @@ import uvicorn
 
 from .app import create_app
 from .logs import configure_logging
+from .protocol import guarded_protocol
 from .settings import ServiceSettings
 from .state import PolicyHolder, Served
 
@@ -27,7 +28,8 @@ log = logging.getLogger("regelverk.service")
 
 def uvicorn_config(app, settings: ServiceSettings) -> uvicorn.Config:
     return uvicorn.Config(
-        app, host=settings.host, port=settings.port, http="httptools", loop="asyncio", lifespan="on",
+        app, host=settings.host, port=settings.port, loop="asyncio", lifespan="on",
+        http=guarded_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
         access_log=False,  # ours (logs.AccessLog) names the route, never the path and query
         log_config=settings.log_config, server_header=False,
         timeout_keep_alive=settings.keep_alive_seconds,

@@ -19,6 +19,8 @@ class ServiceSettings:
     max_body_bytes: int = 64 * MIB        # 413 body_too_large
     max_line_bytes: int = 1 * MIB         # 413 line_too_large (one NDJSON line)
     body_timeout_seconds: float = 60.0    # 408 body_timeout (the whole body must arrive by then)
+    max_header_bytes: int = 64 * 1024     # 431 header_too_large (request line and headers)
+    header_timeout_seconds: float = 10.0  # 408 header_timeout (the head must arrive by then)
     max_concurrent_batches: int = 4       # per worker; a batch waits for a slot up to
     batch_wait_seconds: float = 10.0      # this long, then 503 too_many_batches
     graceful_shutdown_seconds: float = 30.0
