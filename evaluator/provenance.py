@@ -14,6 +14,7 @@ installed; where that fails `git rev-parse HEAD` is tried, and else the commit i
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -27,11 +28,15 @@ def text_hash(text: str) -> str:
     return "sha256:" + hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
 
-def policy_set_hash(outputs_text: str, versions) -> str:
-    """The hash of a policy set: its outputs file and its versions (id, number, content
-    hash), in id and number order, so the order files were found in does not count."""
+def policy_set_hash(outputs_text: str, versions, facts: dict | None = None) -> str:
+    """The hash of a policy set: its outputs file, the facts its repository declares (their
+    JSON Schemas, keys sorted) and its versions (id, number, content hash), in id and number
+    order, so the order files were found in does not count."""
     digest = hashlib.sha256()
     digest.update(b"regelverk policy set 1\noutputs " + text_hash(outputs_text).encode() + b"\n")
+    if facts:
+        declared = json.dumps(facts, sort_keys=True, ensure_ascii=False, default=str)
+        digest.update(b"facts " + text_hash(declared).encode() + b"\n")
     for pid, version, content in sorted((v.id, v.version, v.content_hash) for v in versions):
         digest.update(f"version {pid} {version} {content}\n".encode())
     return "sha256:" + digest.hexdigest()
@@ -110,6 +115,16 @@ def provenance_of(policy_set) -> dict:
     outputs_text = path.read_bytes().decode("utf-8")
     return {
         "engine_version": __version__,
-        "policy_set_hash": policy_set_hash(outputs_text, policy_set.versions()),
+        "policy_set_hash": policy_set_hash(outputs_text, policy_set.versions(), _declared_facts(policy_set)),
         "git_commit": git_commit(policy_set.root),
     }
+
+
+def _declared_facts(policy_set) -> dict:
+    """The JSON Schemas of the facts the set's repository declares (none: {})."""
+    facts = getattr(policy_set, "facts", None) or {}
+    if not facts:
+        return {}
+    schema = getattr(policy_set, "contact_schema", None) or {}
+    properties = schema.get("properties", {})
+    return {name: properties.get(name, str(fact)) for name, fact in sorted(facts.items())}

@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import uvicorn
 
+from evaluator.api import Repository
 from evaluator.service.app import create_app
 from evaluator.service.server import bind, uvicorn_config
 from evaluator.service.settings import ServiceSettings
@@ -25,7 +26,7 @@ from evaluator.service.state import PolicyHolder, Served
 def service_in_thread(repo, policies_path=None, **settings):
     """(url, holder) of a service on a free loopback port, running in a thread here."""
     chosen = replace(ServiceSettings(port=0), **settings)
-    holder = PolicyHolder(Served.of(repo), policies_path)
+    holder = PolicyHolder(Served.of(repo), lambda: Repository.load(policies_path))
     server = uvicorn.Server(uvicorn_config(create_app(holder, chosen), chosen))
     sock = bind(chosen)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-
 import click
 
 from .common import POLICIES_OPTION, load_or_exit
@@ -37,29 +35,27 @@ def serve(policies_dir, host, port, workers):
       regelverk serve --port 8080 --workers 2 &
       curl --data-binary @examples/contacts.ndjson localhost:8080/evaluate
     """
+    from ..repository import load_policies
     from ..service.server import serve as run
     from ..service.settings import SettingsError, service_settings
     from ..service.state import Served
-    from ..settings import find_repository_root, read_settings
+    from .common import locate_or_exit
 
-    section: dict = {}
-    root = find_repository_root(Path.cwd())
-    if root is not None:
-        repo_settings, _ = read_settings(root)
-        section = repo_settings.section("serve")
-        if policies_dir is None and repo_settings.policies_dir is not None and repo_settings.policies_dir.is_dir():
-            policies_dir = str(repo_settings.policies_dir)
+    source = locate_or_exit(policies_dir)
     try:
-        settings = service_settings(section, host=host, port=port, workers=workers)
+        settings = service_settings(source.settings.section("serve"), host=host, port=port, workers=workers)
     except SettingsError as exc:
         click.echo(f"regelverk: {exc}", err=True)
         sys.exit(2)
-    if policies_dir is None:
-        click.echo("regelverk: no --policies and no policy repository here: serving the bundled policies", err=True)
-    repo = load_or_exit(policies_dir)
+    repo = load_or_exit(source=source)
     served = Served.of(repo)
+
+    def load_again():  # a reload reads the same repository's files again
+        from ..api import Repository
+
+        return Repository(load_policies(source.root, source.settings))
 
     def announce(port_bound: int) -> None:
         click.echo(f"regelverk serving on http://{settings.host}:{port_bound} ({settings.workers} worker(s), "
                    f"policy set {served.policy_set_hash})", err=True)
-    run(served, policies_dir, settings, announce)
+    run(served, load_again, settings, announce)

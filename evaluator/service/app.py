@@ -212,12 +212,15 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
             os.kill(int(supervisor), signal.SIGHUP)
         return _json({"policy_set_hash": served.policy_set_hash, "previous": before})
 
-    document = None
+    documents: dict = {}  # by policy set: a reload may bring other declared facts
 
     async def openapi(request: Request) -> Response:
-        nonlocal document
+        served = holder.current
+        document = documents.get(served.policy_set_hash)
         if document is None:
-            document = orjson.dumps(openapi_document())
+            documents.clear()
+            document = documents[served.policy_set_hash] = orjson.dumps(
+                openapi_document(served.repo.policy_set))
         return Response(document, media_type="application/json")
 
     async def docs(request: Request) -> Response:

@@ -7,10 +7,11 @@ import copy
 from ..resources import load_schema
 
 
-def contact_schema() -> dict:
-    """The contact schema requests are checked against (the core fields; a repository's
-    declared facts join it where the loader merges them)."""
-    return load_schema("contact.schema.json")
+def contact_schema(policy_set=None) -> dict:
+    """The contact schema requests are checked against: the core fields and the facts the
+    served repository declares (as the loader merged them), else the core fields alone."""
+    merged = getattr(policy_set, "contact_schema", None)
+    return merged if merged else load_schema("contact.schema.json")
 
 
 def _embed(schema: dict, name: str) -> dict:
@@ -48,7 +49,7 @@ ERRORS = {
 }
 
 
-def openapi_document() -> dict:
+def openapi_document(policy_set=None) -> dict:
     decision = _embed(load_schema("decision.schema.json"), "Decision")
     decision["properties"]["decision_id"]["description"] = "the id of this decision in the decision log"
     one_request = {
@@ -131,7 +132,7 @@ def openapi_document() -> dict:
                 "responses": {"200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}}}},
         },
         "components": {
-            "schemas": {"Contact": _embed(contact_schema(), "Contact"), "Decision": decision,
+            "schemas": {"Contact": _embed(contact_schema(policy_set), "Contact"), "Decision": decision,
                         "EvaluateOneRequest": one_request,
                         "Error": {"type": "object", "required": ["error", "code"], "properties": {
                             "error": {"type": "string", "description": "what is wrong, for a person"},

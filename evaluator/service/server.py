@@ -50,7 +50,7 @@ def bind(settings: ServiceSettings) -> socket.socket:
     return sock
 
 
-def serve(served: Served, policies_path, settings: ServiceSettings, announce=None) -> None:
+def serve(served: Served, load, settings: ServiceSettings, announce=None) -> None:
     """Serve until SIGTERM or SIGINT. `served` is loaded already (the supervisor checks the
     set before any worker starts; forked workers share it)."""
     configure_logging(settings)
@@ -58,18 +58,18 @@ def serve(served: Served, policies_path, settings: ServiceSettings, announce=Non
     if announce is not None:
         announce(sock.getsockname()[1])
     if settings.workers == 1:
-        _run_worker(served, policies_path, settings, sock)
+        _run_worker(served, load, settings, sock)
         return
-    _supervise(served, policies_path, settings, sock)
+    _supervise(served, load, settings, sock)
 
 
-def _run_worker(served: Served, policies_path, settings: ServiceSettings, sock: socket.socket) -> None:
-    app = create_app(PolicyHolder(served, policies_path), settings)
+def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.socket) -> None:
+    app = create_app(PolicyHolder(served, load), settings)
     server = uvicorn.Server(uvicorn_config(app, settings))
     server.run(sockets=[sock])
 
 
-def _supervise(served: Served, policies_path, settings: ServiceSettings, sock: socket.socket) -> None:
+def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.socket) -> None:
     os.environ["REGELVERK_SUPERVISOR_PID"] = str(os.getpid())
     children: dict[int, int] = {}  # pid -> worker number
     stopping = False
@@ -82,7 +82,7 @@ def _supervise(served: Served, policies_path, settings: ServiceSettings, sock: s
             signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the worker's own handler is set
             code = 0
             try:
-                _run_worker(served, policies_path, settings, sock)
+                _run_worker(served, load, settings, sock)
             except BaseException:  # noqa: BLE001 - a worker never returns into the supervisor's code
                 log.exception("worker %d failed", number)
                 code = 1

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable
 
 import orjson
 
@@ -46,9 +46,10 @@ class PolicyHolder:
     """The set being served. `current` is replaced in one assignment, so a request that read
     it has a whole set, old or new, never a mix."""
 
-    def __init__(self, served: Served, path: str | Path | None):
+    def __init__(self, served: Served, load: Callable[[], Repository]):
+        """`load`: loads the policy set afresh (raises PolicyError when it cannot)."""
         self.current = served
-        self.path = path
+        self.load = load
         self._lock = threading.Lock()  # one reload at a time
 
     def reload_now(self) -> Served:
@@ -56,7 +57,7 @@ class PolicyHolder:
         ReloadRefused and keep serving the old one. Blocking: run it off the event loop."""
         with self._lock:
             try:
-                repo = Repository.load(self.path)
+                repo = self.load()
             except PolicyError as exc:
                 problems = [p.render() for p in exc.problems]
                 log.error("reload refused: the policy set does not load (%d problem(s)); still serving %s\n%s",
