@@ -213,3 +213,30 @@ def test_memory_stays_flat_over_10000_batches_with_unreadable_lines(repo):
         end = _rss_bytes()
         connection.close()
     assert end <= start * 1.2, (start, end)
+
+
+def test_serve_reads_its_settings_section_and_refuses_an_unknown_setting(tmp_path, fixture_policies):
+    import subprocess
+    import sys
+
+    shutil.copytree(fixture_policies, tmp_path / "policies")
+    (tmp_path / "regelverk.yaml").write_text("regelverk: 1\npolicies: policies\nserve:\n  max_body_byte: 10\n",
+                                             encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "evaluator", "serve", "--port", "0"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "unknown setting 'max_body_byte' (did you mean 'max_body_bytes'?)" in done.stderr
+    (tmp_path / "regelverk.yaml").write_text("regelverk: 1\npolicies: policies\nserve:\n  max_body_bytes: 10\n",
+                                             encoding="utf-8")
+    import os
+
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with service_process() as (url, _):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                post(url + "/evaluate", json.dumps(chat("a", "2025-03-04")))
+            assert err.value.code == 413 and "at most 10 are taken" in json.loads(err.value.read())["error"]
+            assert get_json(url + "/policy-set")["provenance"]["policy_set_hash"] == \
+                load_repository(tmp_path / "policies").engine.provenance["policy_set_hash"]
+    finally:
+        os.chdir(here)
