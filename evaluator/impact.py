@@ -412,8 +412,15 @@ def transitions(diff: dict) -> list[tuple[str, str]]:
     return out
 
 
-def summarise(marks: list, report: ImpactReport, examples: int = 3) -> ImpactReport:
-    """Fill `report` from each contact's comparison: counts, and the groups in order of size."""
+def rules_deciding(*policy_sets: PolicySet) -> dict:
+    """(policy, version, rule) -> the outputs the rule sets, for the rules of the sets."""
+    return {(v.id, v.version, r.id): r.decides for s in policy_sets for v in s.versions() for r in v.rules}
+
+
+def summarise(marks: list, report: ImpactReport, examples: int = 3, decides: dict | None = None) -> ImpactReport:
+    """Fill `report` from each contact's comparison: counts, and the groups in order of size.
+    `decides` (see rules_deciding): a group of an output lists only the differing findings of
+    rules that set that output, where any do."""
     groups: dict[tuple[str, str], Group] = {}
     report.contacts = len(marks)
     for mark in marks:
@@ -438,9 +445,11 @@ def summarise(marks: list, report: ImpactReport, examples: int = 3) -> ImpactRep
             if group is None:
                 group = groups[key] = Group(*key)
             group.count += 1
-            for side in ("base", "new"):
-                for f in mark[side]["findings"]:
-                    group.findings[(side, f["policy"], f["version"], f["rule"])] += 1
+            found = [(side, f["policy"], f["version"], f["rule"]) for side in ("base", "new") for f in mark[side]["findings"]]
+            if decides and key[0] not in ("status", "policies", "findings"):
+                own = [k for k in found if key[0] in decides.get(k[1:], ())]
+                found = own or found
+            group.findings.update(found)
             if len(group.examples) < examples:
                 group.examples.append(Example(str(mark["contact"]), mark["base"], mark["new"]))
     report.groups = sorted(groups.values(), key=lambda g: (-g.count, g.output, g.transition))
@@ -471,4 +480,4 @@ def run_impact(base: PolicySet, working: PolicySet, contacts: list, *, base_labe
             del records
         other = as_if_in_force(working, report.windows)
     marks = compare_batch(base, other, contacts, report.windows, jobs, text)
-    return summarise(marks, report, examples)
+    return summarise(marks, report, examples, rules_deciding(base, other))

@@ -27,6 +27,10 @@ def counterfactual_words(report: ImpactReport) -> list[str]:
     """The label every format carries when the new side is counterfactual."""
     if not report.counterfactual:
         return []
+    if all(w.start == date.min and w.end == date.max for w in report.windows) and report.windows:
+        w = report.windows[0]
+        return [f"COUNTERFACTUAL: every contact decided by {w.policy} {w.old} and by {w.new}, "
+                "each taken as in force on the contact's date."]
     if not report.windows:
         return ["COUNTERFACTUAL, but no new version had contacts to replace the old one on: "
                 "the working set as it stands."]
@@ -50,7 +54,7 @@ def _headline(report: ImpactReport) -> str:
         extra.append(f"{report.reworded} more differ only in the words of their findings")
     for change, n in sorted(report.policies_only.items()):
         extra.append(f"{n} more are decided alike but {change[1:]} {'now' if change[0] == '+' else 'no longer'} applies")
-    if report.counterfactual and report.windows:
+    if report.counterfactual and report.windows and any(w.start != date.min for w in report.windows):
         extra.append(f"{report.in_window} contact(s) dated inside the window(s)")
     return line + (" (" + "; ".join(extra) + ")" if extra else "")
 
@@ -85,8 +89,13 @@ def render_text(report: ImpactReport, lang: str = "en") -> str:
     out = [f"Impact on {report.source}", f"  base:    {report.base}", f"  working: {report.working}"]
     if (versions := _versions_words(report)) is not None:
         out.append(f"  policy versions: {versions}")
-    out += counterfactual_words(report)
-    out += ["", _headline(report)]
+    return "\n".join(out + text_body(report, lang)) + "\n"
+
+
+def text_body(report: ImpactReport, lang: str = "en") -> list[str]:
+    """The counterfactual label, the headline and the groups, as lines of text."""
+    out = counterfactual_words(report)
+    out += ["", _headline(report)] if out else [_headline(report)]
     for group in report.groups:
         out += ["", f"{group.output} {group.transition}: {group.count} decision(s)"]
         findings = _findings_words(group)
@@ -96,7 +105,7 @@ def render_text(report: ImpactReport, lang: str = "en") -> str:
             out.append("  examples:")
             for e in group.examples:
                 out += _example_lines(group, e, lang)
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _md(text: str) -> str:
@@ -109,17 +118,23 @@ def _code(text: str) -> str:
 
 
 def render_markdown(report: ImpactReport, lang: str = "en") -> str:
-    out = [f"### Impact on {_code(report.source)}", ""]
+    out = [f"### Impact on {_code(report.source)}", "",
+           f"Base {_code(report.base)}, working {_code(report.working)}.  "]
+    if (versions := _versions_words(report)) is not None:
+        out.append(f"Policy versions: {_md(versions)}.  ")
+    return "\n".join(out + markdown_body(report, lang)) + "\n"
+
+
+def markdown_body(report: ImpactReport, lang: str = "en") -> list[str]:
+    """The counterfactual label, the headline, the table of groups and their examples."""
+    out = []
     if report.counterfactual:
         words = counterfactual_words(report)
         out += [f"> **{words[0]}**"] + [f"> - {_md(w.strip())}" for w in words[1:]] + [""]
-    out.append(f"Base {_code(report.base)}, working {_code(report.working)}.  ")
-    if (versions := _versions_words(report)) is not None:
-        out.append(f"Policy versions: {_md(versions)}.  ")
     out += [_md(_headline(report)) + ".", ""]
     if not report.groups:
         out.append("No decision changes.")
-        return "\n".join(out) + "\n"
+        return out
     out += ["| output | change | decisions | findings that differ |", "|---|---|---:|---|"]
     for g in report.groups:
         out.append(f"| {_code(g.output)} | {_code(g.transition)} | {g.count} | "
@@ -135,10 +150,10 @@ def render_markdown(report: ImpactReport, lang: str = "en") -> str:
             out += ["", f"<details><summary>{title}</summary>", "", *rows, "", "</details>"]
         else:
             out += ["", f"**{title}**", "", *rows]
-    return "\n".join(out) + "\n"
+    return out
 
 
-def to_json(report: ImpactReport) -> dict:
+def impact_json(report: ImpactReport) -> dict:
     v = report.versions
     return {
         "source": report.source,

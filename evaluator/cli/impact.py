@@ -12,7 +12,7 @@ import click
 from ..api import split_ndjson
 from ..errors import PolicyError
 from ..impact import ImpactInputError, load_base, run_impact
-from ..impact_render import render_markdown, render_text, to_json
+from ..impact_render import impact_json, render_markdown, render_text
 from ..parallel import default_jobs
 from ..resources import policies_dir as bundled_policies
 from ..yamlsource import display_path
@@ -99,7 +99,7 @@ def impact(contacts, base, policies_dir, fmt, as_if, start, end, examples, lang,
                         jobs=jobs or default_jobs(), examples=examples, text=text)
     with writing_stdout():
         if fmt == "json":
-            click.echo(json.dumps(to_json(report), ensure_ascii=False, indent=2))
+            click.echo(json.dumps(impact_json(report), ensure_ascii=False, indent=2))
         elif fmt in ("markdown", "md"):
             click.echo(render_markdown(report, lang), nl=False)
         else:
