@@ -76,6 +76,8 @@ def load_base(base: str, policies: Path, workdir: Path) -> tuple[PolicySet, str]
     except ImpactInputError:
         raise ImpactInputError(f"--base {base}: neither a folder nor a git revision") from None
     rel = policies.resolve().relative_to(top.resolve()).as_posix()
+    if rel != "." and not _git(top, "ls-tree", "-d", base, "--", rel).strip():
+        raise ImpactInputError(f"--base {base}: there is no folder {rel}/ at that revision")
     archive = _git(top, "archive", "--format=tar", base, "--", rel if rel != "." else ".", text=False)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(workdir, filter="data")  # (the data filter refuses links out and odd members)
@@ -239,7 +241,8 @@ def _applied(decision: dict) -> list[str]:
 def _side(decision: dict, findings: list[dict]) -> dict:
     """What a report needs of one side of a differing decision."""
     return {"status": decision["status"], "outputs": decision["outputs"], "policies": _applied(decision),
-            "findings": [{k: f.get(k) for k in ("policy", "version", "rule", "result", "severity", "message")}
+            "findings": [{k: f.get(k) for k in ("policy", "version", "rule", "result", "severity", "evidence",
+                                                 "missing", "message") if k in f}
                          for f in findings]}
 
 
@@ -362,6 +365,7 @@ class ImpactReport:
     contacts: int = 0  # decisions made (one per input line)
     invalid: int = 0
     changed: int = 0
+    flipped: int = 0  # of those, decisions whose status or an output differs (not only findings)
     reworded: int = 0  # decisions equal but for the words of their findings
     policies_only: Counter = field(default_factory=Counter)  # "+policy" / "-policy" -> decisions
     counterfactual: bool = False
@@ -406,9 +410,25 @@ def transitions(diff: dict) -> list[tuple[str, str]]:
         if p not in b["policies"]:
             out.append(("policies", f"-{p}"))
     if not out:
-        out.append(("findings", " ".join(
-            [f"-{f['policy']}/{f['rule']} ({f['result']})" for f in a["findings"]]
-            + [f"+{f['policy']}/{f['rule']} ({f['result']})" for f in b["findings"]])))
+        out.append(("findings", " ".join(_finding_changes(a["findings"], b["findings"]))))
+    return out
+
+
+def _finding_changes(fa: list[dict], fb: list[dict]) -> list[str]:
+    """`~policy/rule (evidence)` for a rule with a finding on both sides (and what differs),
+    `+…`/`-…` for one on one side only."""
+    ka = {(f["policy"], f["rule"]): f for f in fa}
+    kb = {(f["policy"], f["rule"]): f for f in fb}
+    out = []
+    for key in dict.fromkeys([*ka, *kb]):
+        name = "/".join(key)
+        if key in ka and key in kb:
+            what = [k for k in ("result", "severity", "evidence", "missing") if ka[key].get(k) != kb[key].get(k)]
+            out.append(f"~{name} ({', '.join(what) or 'changed'})")
+        elif key in kb:
+            out.append(f"+{name} ({kb[key]['result']})")
+        else:
+            out.append(f"-{name} ({ka[key]['result']})")
     return out
 
 
@@ -440,7 +460,10 @@ def summarise(marks: list, report: ImpactReport, examples: int = 3, decides: dic
             report.policies_only.update(mark["policies"])
             continue
         report.changed += 1
-        for key in transitions(mark):
+        keys = transitions(mark)
+        if keys[0][0] not in ("findings", "policies"):
+            report.flipped += 1
+        for key in keys:
             group = groups.get(key)
             if group is None:
                 group = groups[key] = Group(*key)

@@ -48,7 +48,7 @@ def _versions_words(report: ImpactReport) -> str | None:
 def _headline(report: ImpactReport) -> str:
     decided = report.contacts - report.invalid
     line = (f"{report.contacts} contact(s) decided ({decided} valid, {report.invalid} invalid); "
-            f"{report.changed} decision(s) differ")
+            f"{report.changed} decision(s) differ, {report.flipped} of them in status or outputs")
     extra = []
     if report.reworded:
         extra.append(f"{report.reworded} more differ only in the words of their findings")
@@ -162,6 +162,7 @@ def impact_json(report: ImpactReport) -> dict:
         "contacts": report.contacts,
         "invalid": report.invalid,
         "changed": report.changed,
+        "flipped": report.flipped,
         "reworded": report.reworded,
         "policies_only": dict(sorted(report.policies_only.items())),
         "counterfactual": report.counterfactual,

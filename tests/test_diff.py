@@ -90,7 +90,7 @@ def test_same_file_has_no_changes_and_exit_code(here):
     result = _diff(V2, V2, "--impact", "contacts.ndjson")
     assert result.exit_code == 0
     assert "No changes." in result.output
-    assert "10 contact(s) decided (9 valid, 1 invalid); 0 decision(s) differ" in result.output
+    assert "10 contact(s) decided (9 valid, 1 invalid); 0 decision(s) differ, 0 of them" in result.output
     assert _diff(V2, V2, "--exit-code").exit_code == 0
     assert _diff(V1, V2, "--exit-code").exit_code == 1
 
