@@ -217,6 +217,8 @@ def default_windows(working: PolicySet, replaced: list[tuple[str, str, str | Non
         start = shift(end, -DEFAULT_WINDOW_MONTHS, "month") + timedelta(days=1)
         if old is not None:
             start = max(start, olds[pid].valid_from)
+        elif versions[(pid, new)].in_force_on(start) and versions[(pid, new)].in_force_on(end):
+            continue  # a new policy already in force over the whole window: nothing to put in place
         windows.append(Window(pid, new, old, start, end, sum(1 for d in days if start <= d <= end)))
     return windows
 
@@ -403,12 +405,9 @@ def transitions(diff: dict) -> list[tuple[str, str]]:
                 out.append((name, " ".join([f"+{c}" for c in vb if c not in va] + [f"-{c}" for c in va if c not in vb])))
             else:
                 out.append((name, f"{show_value(va)} → {show_value(vb)}"))
-    for p in b["policies"]:
-        if p not in a["policies"]:
-            out.append(("policies", f"+{p}"))
-    for p in a["policies"]:
-        if p not in b["policies"]:
-            out.append(("policies", f"-{p}"))
+    if a["status"] == b["status"]:  # (a change of status says it already)
+        out += [("policies", f"+{p}") for p in b["policies"] if p not in a["policies"]]
+        out += [("policies", f"-{p}") for p in a["policies"] if p not in b["policies"]]
     if not out:
         out.append(("findings", " ".join(_finding_changes(a["findings"], b["findings"]))))
     return out

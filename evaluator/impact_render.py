@@ -65,6 +65,8 @@ def _findings_words(group: Group) -> list[str]:
 
 
 def _value(group: Group, side: dict) -> str:
+    if group.output == "findings":
+        return ""
     if group.output == "status" or side["status"] != "decided":
         return side["status"]
     if group.output in side["outputs"]:
@@ -81,8 +83,12 @@ def _messages(side: dict, lang: str) -> str:
 
 def _example_lines(group: Group, e: Example, lang: str) -> list[str]:
     return [f"    {e.contact}",
-            f"      base: {_value(group, e.base)} — {_messages(e.base, lang)}",
-            f"      new:  {_value(group, e.new)} — {_messages(e.new, lang)}"]
+            f"      base: {_joined(_value(group, e.base), _messages(e.base, lang), ' — ')}",
+            f"      new:  {_joined(_value(group, e.new), _messages(e.new, lang), ' — ')}"]
+
+
+def _joined(value: str, messages: str, between: str) -> str:
+    return f"{value}{between}{messages}" if value else messages
 
 
 def render_text(report: ImpactReport, lang: str = "en") -> str:
@@ -121,8 +127,8 @@ def render_markdown(report: ImpactReport, lang: str = "en") -> str:
     out = [f"### Impact on {_code(report.source)}", "",
            f"Base {_code(report.base)}, working {_code(report.working)}.  "]
     if (versions := _versions_words(report)) is not None:
-        out.append(f"Policy versions: {_md(versions)}.  ")
-    return "\n".join(out + markdown_body(report, lang)) + "\n"
+        out.append(f"Policy versions: {_md(versions)}.")
+    return "\n".join(out + [""] + markdown_body(report, lang)) + "\n"
 
 
 def markdown_body(report: ImpactReport, lang: str = "en") -> list[str]:
@@ -143,8 +149,8 @@ def markdown_body(report: ImpactReport, lang: str = "en") -> list[str]:
         if not g.examples:
             continue
         rows = ["| contact | base | new |", "|---|---|---|"]
-        rows += [f"| {_code(e.contact)} | {_md(_value(g, e.base))}: {_md(_messages(e.base, lang))} | "
-                 f"{_md(_value(g, e.new))}: {_md(_messages(e.new, lang))} |" for e in g.examples]
+        rows += [f"| {_code(e.contact)} | {_md(_joined(_value(g, e.base), _messages(e.base, lang), ': '))} | "
+                 f"{_md(_joined(_value(g, e.new), _messages(e.new, lang), ': '))} |" for e in g.examples]
         title = f"{_code(g.output)} {_code(g.transition)}: {len(g.examples)} of {g.count} example(s)"
         if len(g.examples) > FOLD_AFTER:
             out += ["", f"<details><summary>{title}</summary>", "", *rows, "", "</details>"]

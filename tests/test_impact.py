@@ -131,7 +131,6 @@ def test_a_policy_that_stops_applying_is_decided_to_no_policy(sides):
     result = impact(CONTACTS, "--base", str(base), "--policies", str(work))
     assert result.exit_code == 0
     assert "status decided → no_policy: 1 decision(s)" in result.output
-    assert "policies -capland-written: 1 decision(s)" in result.output
     assert "    a4\n      base: decided — (no finding)\n      new:  no_policy — (no finding)" in result.output
     assert impact(CONTACTS, "--base", str(base), "--policies", str(work), "--fail-on-change").exit_code == 1
     assert impact(CONTACTS, "--base", str(base), "--policies", str(base), "--fail-on-change").exit_code == 0
