@@ -27,7 +27,6 @@ from pathlib import Path
 import orjson
 
 from .compiler import Context, Entry
-from .contacts import check_contact
 from .dates import shift
 from .engine import Engine
 from .errors import PolicyError
@@ -186,40 +185,73 @@ def new_versions(base: PolicySet, working: PolicySet) -> list[tuple[str, str, st
     return out
 
 
-def default_windows(working: PolicySet, replaced: list[tuple[str, str, str | None]], records) -> list[Window]:
+class _DatesEngine:
+    """For the default windows: gives for each valid contact [its date's ordinal, a bit mask of
+    the old versions that apply to it], through the same bucket machinery as PairEngine (so
+    the contacts are checked in the worker processes too); 0 for an invalid one."""
+
+    def __init__(self, working: PolicySet, olds: list):
+        self.engine = Engine(working)
+        self.olds = olds
+
+    def _prepare(self, records: list, line_errors, emit, own: bool = False):
+        decisions, groups = self.engine._prepare(records, line_errors, None, own)
+        marks = [d if d is None else 0 for d in decisions]
+        if emit is not None:
+            marks = [m if m is None else emit(m) for m in marks]
+        return marks, groups
+
+    def _decide_patient(self, items: list, decisions: list, traces, explain, full, emit) -> None:
+        olds = self.olds
+        for ordinal, _, _, i, typed in items:
+            day = typed["date"]
+            mask, ctx = 0, None
+            for bit, v in enumerate(olds):
+                if v.in_force_on(day):
+                    ctx = ctx or Context(Entry(typed, 0), [], [])
+                    if v.applies(ctx) is True:
+                        mask |= 1 << bit
+            mark = [ordinal, mask]
+            decisions[i] = mark if emit is None else emit(mark)
+
+
+def default_windows(working: PolicySet, replaced: list[tuple[str, str, str | None]], contacts: list,
+                    jobs: int = 1, text: bytes | None = None) -> list[Window]:
     """The default window of each replacement: the last DEFAULT_WINDOW_MONTHS months (to the
-    day) up to the latest date of a contact in `records` the old version applies to (in force
+    day) up to the latest date of a contact in `contacts` the old version applies to (in force
     on its date and its applies_when true); never before the old version starts. A new policy
-    has no old version: its window ends at the latest date of any valid contact. A replacement
-    with no such contact gets no window."""
+    has no old version: its window ends at the latest date of any valid contact, and it gets
+    none when it is in force over the whole window already. A replacement with no such contact
+    gets no window. One pass over the contacts, in `jobs` processes as evaluate decides."""
     versions = {(v.id, v.version): v for v in working.versions()}
-    olds = {pid: versions[(pid, old)] for pid, _, old in replaced if old is not None}
-    applied: dict[str, list[date]] = {pid: [] for pid in olds}
-    dated: list[date] = []
-    for record in records:
-        typed, errors = check_contact(record)
-        if errors:
+    olds = [(pid, versions[(pid, old)]) for pid, _, old in replaced if old is not None]
+    marks = _in_buckets(_DatesEngine(working, [v for _, v in olds]), contacts, jobs, text)
+    applied: dict[str, list[int]] = {pid: [] for pid, _ in olds}
+    dated: list[int] = []
+    bits = [(1 << bit, applied[pid]) for bit, (pid, _) in enumerate(olds)]
+    for mark in marks:
+        if not mark:
             continue
-        day = typed["date"]
-        dated.append(day)
-        ctx = None
-        for pid, v in olds.items():
-            if v.in_force_on(day):
-                ctx = ctx or Context(Entry(typed, 0), [], [])
-                if v.applies(ctx) is True:
-                    applied[pid].append(day)
+        ordinal, mask = mark
+        dated.append(ordinal)
+        if mask:
+            for bit, days in bits:
+                if mask & bit:
+                    days.append(ordinal)
+    del marks
     windows = []
     for pid, new, old in replaced:
         days = applied[pid] if old is not None else dated
         if not days:
             continue
-        end = max(days)
+        end = date.fromordinal(max(days))
         start = shift(end, -DEFAULT_WINDOW_MONTHS, "month") + timedelta(days=1)
         if old is not None:
-            start = max(start, olds[pid].valid_from)
+            start = max(start, versions[(pid, old)].valid_from)
         elif versions[(pid, new)].in_force_on(start) and versions[(pid, new)].in_force_on(end):
             continue  # a new policy already in force over the whole window: nothing to put in place
-        windows.append(Window(pid, new, old, start, end, sum(1 for d in days if start <= d <= end)))
+        first, last = start.toordinal(), end.toordinal()
+        windows.append(Window(pid, new, old, start, end, sum(1 for d in days if first <= d <= last)))
     return windows
 
 
@@ -316,23 +348,29 @@ def compare_batch(base: PolicySet, new: PolicySet, contacts: list, windows: list
     in input order. `contacts`: NDJSON lines (bytes or text) or records (dicts); `text` the
     NDJSON they were split from, if at hand. With `jobs` above 1, a large batch is decided
     in that many processes, as `evaluate` decides it."""
-    pair = PairEngine(Engine(base), Engine(new), windows)
+    return _in_buckets(PairEngine(Engine(base), Engine(new), windows), contacts, jobs, text)
+
+
+def _in_buckets(engine, contacts: list, jobs: int, text: bytes | None) -> list:
+    """What `engine` (an Engine, or anything with its _prepare and _decide_patient) gives for
+    each contact, in input order: in worker processes where the batch is large enough (see
+    parallel.py), else here in one go."""
     records_given = bool(contacts) and isinstance(contacts[0], dict)
     if records_given:
-        done = evaluate_records_in_processes(pair, contacts, jobs)
+        done = evaluate_records_in_processes(engine, contacts, jobs)
         if done is not None:
             return done
         records, errors = list(contacts), None
     else:
-        done = evaluate_lines_in_processes(pair, contacts, jobs, text)
+        done = evaluate_lines_in_processes(engine, contacts, jobs, text)
         if done is not None:
             return [_read_mark(line) for line in done]
         from .api import parse_ndjson
 
         records, errors = parse_ndjson(contacts)
-    marks, groups = pair._prepare(records, errors, None, own=not records_given)
+    marks, groups = engine._prepare(records, errors, None, own=not records_given)
     for items in groups.values():
-        pair._decide_patient(items, marks, {}, None, None, None)
+        engine._decide_patient(items, marks, {}, None, None, None)
     return marks
 
 
@@ -493,13 +531,7 @@ def run_impact(base: PolicySet, working: PolicySet, contacts: list, *, base_labe
         if window is not None:
             report.windows = [Window(pid, new, old, window[0], window[1]) for pid, new, old in replaced]
         else:
-            records = contacts
-            if contacts and not isinstance(contacts[0], dict):
-                from .api import parse_ndjson
-
-                records = [r for r in parse_ndjson(contacts)[0] if r is not None]
-            report.windows = default_windows(working, replaced, records)
-            del records
+            report.windows = default_windows(working, replaced, contacts, jobs, text)
         other = as_if_in_force(working, report.windows)
     marks = compare_batch(base, other, contacts, report.windows, jobs, text)
     return summarise(marks, report, examples, rules_deciding(base, other))

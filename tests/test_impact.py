@@ -12,7 +12,7 @@ from _golden import FIXTURES
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.impact import compare_batch, run_impact
+from evaluator.impact import ImpactReport, compare_batch, summarise
 from evaluator.repository import load_policies
 
 HERE = FIXTURES / "impact"
@@ -212,7 +212,7 @@ def test_in_processes_the_same_as_in_one(tmp_path):
     one = compare_batch(base, work, lines, jobs=1)
     two = compare_batch(base, work, lines, jobs=2, text=b"\n".join(lines) + b"\n")
     assert one == two
-    rep = run_impact(base, work, lines, base_label="b", working_label="w", source="s", jobs=2)
+    rep = summarise(two, ImpactReport("b", "w", "s"))
     assert rep.contacts == 21_000 and rep.invalid == 1 and rep.changed > 50
     assert rep.groups[0].output == "reimbursable" and rep.groups[0].transition == "false → true"
     assert rep.flipped == rep.groups[0].count
