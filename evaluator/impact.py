@@ -315,6 +315,35 @@ class PairEngine:
     def __init__(self, base: Engine, new: Engine, windows: list[Window] = ()):
         self.base, self.new = base, new
         self.spans = [(w.start, w.end) for w in windows]
+        # Each version's content (policy, version, its YAML value) as a number, equal for the
+        # twin versions of the two sets. A patient none of whose contacts meets versions of
+        # other content on the two sides (the same outputs.yaml given) is decided the same on
+        # both: it is decided once.
+        kinds: dict = {}
+        self.content = {}
+        for engine in (base, new):
+            for v in engine.policy_set.versions():
+                key = (v.id, v.version, orjson.dumps(v.document, option=orjson.OPT_SORT_KEYS, default=str))
+                self.content[id(v)] = kinds.setdefault(key, len(kinds))
+        self.always_both = base.policy_set.outputs != new.policy_set.outputs
+
+    def _met(self, engine: Engine, contact: dict, day: date) -> list:
+        """The content of the versions in force on `day` that may apply to `contact`."""
+        field = engine.dispatch_field
+        candidates = engine.by_value.get(contact.get(field), engine.unguarded) if field else engine.unguarded
+        content = self.content
+        return [content[id(v)] for v in candidates if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to)]
+
+    def _alike(self, items: list) -> bool:
+        """Whether every contact of the patient meets versions of the same content on both sides."""
+        if self.always_both:
+            return False
+        met, base, new = self._met, self.base, self.new
+        for _, _, _, _, typed in items:
+            day = typed["date"]
+            if met(base, typed, day) != met(new, typed, day):
+                return False
+        return True
 
     def _prepare(self, records: list, line_errors, emit, own: bool = False):
         decisions, groups = self.base._prepare(records, line_errors, None, own)
@@ -325,11 +354,20 @@ class PairEngine:
         return marks, groups
 
     def _decide_patient(self, items: list, decisions: list, traces, explain, full, emit) -> None:
+        spans = self.spans
+        if self._alike(items):
+            for _, _, _, i, typed in items:
+                mark = _SAME
+                if spans:
+                    day = typed["date"]
+                    if any(start <= day <= end for start, end in spans):
+                        mark += _IN_WINDOW
+                decisions[i] = mark if emit is None else emit(mark)
+            return
         before: dict = {}
         after: dict = {}
         self.base._decide_patient(items, before, {}, None, None, None)
         self.new._decide_patient(items, after, {}, None, None, None)
-        spans = self.spans
         for _, _, _, i, typed in items:
             compared = compare_decisions(before[i], after[i])
             if spans:
