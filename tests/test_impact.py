@@ -247,4 +247,4 @@ def test_patients_that_meet_the_same_versions_are_not_decided_twice(tmp_path, mo
     monkeypatch.setattr(PairEngine, "_alike", lambda self, items: False)
     both = compare_batch(base_set, counterfactual, lines, windows)
     assert quick == both
-    assert sum(1 for m in both if type(m) is not int) > 20  # the change flips some
+    assert sum(1 for m in both if type(m) is not int) >= 10  # the change flips some
