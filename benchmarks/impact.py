@@ -12,6 +12,9 @@ impact --as-if-in-force, …) so that the shared machine's drift falls on all of
 * `regelverk evaluate FILE --policies WORKING`;
 * `regelverk impact FILE --base BASE --policies WORKING --format json`;
 * the same with `--as-if-in-force --from 2026-10-01 --to 2026-12-31` (an explicit window);
+* `regelverk impact` against a working folder where also every version's title changed: every
+  patient then meets versions of other content on the two sides and is decided on both (the
+  worst case: impact decides a patient only once where nothing it meets differs);
 * the same with `--as-if-in-force` and the default window (one more pass over the contacts to
   find it), unless --skip-default-window.
 
@@ -62,6 +65,19 @@ def make_policies(tmp: Path) -> tuple[Path, Path]:
     return base, work
 
 
+def touch_everything(work: Path, tmp: Path) -> Path:
+    """The working folder with every version's title changed as well: every contact then meets
+    versions of other content on the two sides, and every patient is decided on both (the
+    worst case; a real change of wording everywhere)."""
+    every = tmp / "every"
+    shutil.copytree(work, every)
+    for path in every.rglob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\ntitle: ") == 1:
+            path.write_text(text.replace("\ntitle: ", "\ntitle: (rev.) ", 1), encoding="utf-8")
+    return every
+
+
 def regelverk(*args: str) -> list[str]:
     return evaluate_command(Path("-"))[:-2] + list(args)
 
@@ -82,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     n = sum(1 for _ in open(file, "rb"))
     with tempfile.TemporaryDirectory(prefix="regelverk-impact-bench-") as tmp:
         base, work = make_policies(Path(tmp))
+        every = touch_everything(work, Path(tmp))
         commands = {
             "evaluate": regelverk("evaluate", str(file), "--policies", str(work)),
             "impact": regelverk("impact", str(file), "--base", str(base), "--policies", str(work), "--format", "json"),
@@ -89,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                 "impact", str(file), "--base", str(base), "--policies", str(work), "--format", "json",
                 "--as-if-in-force", "--from", "2026-10-01", "--to", "2026-12-31"),
         }
+        commands["impact, every version retitled (worst case)"] = regelverk(
+            "impact", str(file), "--base", str(base), "--policies", str(every), "--format", "json")
         if not args.skip_default_window:
             commands["impact --as-if-in-force (default window)"] = regelverk(
                 "impact", str(file), "--base", str(base), "--policies", str(work), "--format", "json",
