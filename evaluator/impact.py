@@ -448,6 +448,7 @@ class ImpactReport:
     policies_only: Counter = field(default_factory=Counter)  # "+policy" / "-policy" -> decisions
     counterfactual: bool = False
     windows: list[Window] = field(default_factory=list)
+    no_window: list[tuple[str, str, str | None]] = field(default_factory=list)  # new versions left out, see default_windows
     in_window: int = 0
     versions: VersionChanges = field(default_factory=VersionChanges)
     groups: list[Group] = field(default_factory=list)
@@ -570,6 +571,8 @@ def run_impact(base: PolicySet, working: PolicySet, contacts: list, *, base_labe
             report.windows = [Window(pid, new, old, window[0], window[1]) for pid, new, old in replaced]
         else:
             report.windows = default_windows(working, replaced, contacts, jobs, text)
+            placed = {(w.policy, w.new) for w in report.windows}
+            report.no_window = [r for r in replaced if (r[0], r[1]) not in placed]
         other = as_if_in_force(working, report.windows)
     marks = compare_batch(base, other, contacts, report.windows, jobs, text)
     return summarise(marks, report, examples, rules_deciding(base, other))

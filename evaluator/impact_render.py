@@ -31,11 +31,14 @@ def counterfactual_words(report: ImpactReport) -> list[str]:
         w = report.windows[0]
         return [f"COUNTERFACTUAL: every contact decided by {w.policy} {w.old} and by {w.new}, "
                 "each taken as in force on the contact's date."]
+    left_out = [f"  {pid} {new}: not put in force anywhere ("
+                + ("no contact in the file that " + old + " applies to)" if old else "already in force over its window)")
+                for pid, new, old in report.no_window]
     if not report.windows:
-        return ["COUNTERFACTUAL, but no new version had contacts to replace the old one on: "
-                "the working set as it stands."]
-    return ["COUNTERFACTUAL: the new side is not what the policies decide today, but what they would "
-            "have decided had the new version(s) been in force:"] + [f"  {_window_words(w)}" for w in report.windows]
+        return ["COUNTERFACTUAL, but no new version was put in force anywhere: the working set as it stands."] + left_out
+    return (["COUNTERFACTUAL: the new side is not what the policies decide today, but what they would "
+             "have decided had the new version(s) been in force:"] + [f"  {_window_words(w)}" for w in report.windows]
+            + left_out)
 
 
 def _versions_words(report: ImpactReport) -> str | None:
@@ -176,6 +179,7 @@ def impact_json(report: ImpactReport) -> dict:
                      "from": None if w.start == date.min else w.start.isoformat(),
                      "to": None if w.end == date.max else w.end.isoformat(), "contacts": w.contacts}
                     for w in report.windows],
+        "not_in_force": [{"policy": p, "new": n, "old": o} for p, n, o in report.no_window],
         "in_window": report.in_window if report.counterfactual else None,
         "versions": {"added": [list(x) for x in v.added], "changed": [list(x) for x in v.changed],
                      "removed": [list(x) for x in v.removed]},

@@ -248,3 +248,15 @@ def test_patients_that_meet_the_same_versions_are_not_decided_twice(tmp_path, mo
     both = compare_batch(base_set, counterfactual, lines, windows)
     assert quick == both
     assert sum(1 for m in both if type(m) is not int) >= 10  # the change flips some
+
+
+def test_a_new_version_whose_old_one_decides_no_contact_gets_no_window(sides, tmp_path):
+    base, work = sides
+    _write(work, {"1.0.yaml": _ended(), "2.0.yaml": _next_version(V1, ("max_per_week: 1", "max_per_week: 2"))})
+    elsewhere = tmp_path / "elsewhere.ndjson"
+    elsewhere.write_text("".join(line + "\n" for line in (HERE / "contacts.ndjson").read_text(encoding="utf-8").splitlines()
+                                 if '"elsewhere"' in line), encoding="utf-8")
+    rep = report(str(elsewhere), "--base", str(base), "--policies", str(work), "--as-if-in-force")
+    assert rep["windows"] == [] and rep["not_in_force"] == [{"policy": "capland-written", "new": "2.0", "old": "1.0"}]
+    text = impact(str(elsewhere), "--base", str(base), "--policies", str(work), "--as-if-in-force").output
+    assert "capland-written 2.0: not put in force anywhere (no contact in the file that 1.0 applies to)" in text
