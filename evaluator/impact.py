@@ -78,12 +78,27 @@ def load_base(base: str, policies: Path, workdir: Path) -> tuple[PolicySet, str]
     if rel != "." and not _git(top, "ls-tree", "-d", base, "--", rel).strip():
         raise ImpactInputError(f"--base {base}: there is no folder {rel}/ at that revision")
     archive = _git(top, "archive", "--format=tar", base, "--", rel if rel != "." else ".", text=False)
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(workdir, filter="data")  # (the data filter refuses links out and odd members)
+    _unpack(archive, workdir)
     root = workdir / rel
     if not root.is_dir():
         raise ImpactInputError(f"--base {base}: there is no folder {rel}/ at that revision")
     return _load(root, workdir, f"{base}:"), f"{base}"
+
+
+def _unpack(archive: bytes, workdir: Path) -> None:
+    """The regular files of a tar archive from git, written under `workdir`; anything else (a
+    link, a path that would leave the folder) is left out. (By hand rather than with
+    extractall's filters, which Python 3.11 has only from 3.11.4.)"""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        for member in tar.getmembers():
+            parts = Path(member.name).parts
+            if not member.isfile() or Path(member.name).is_absolute() or ".." in parts:
+                continue
+            target = workdir.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source = tar.extractfile(member)
+            if source is not None:
+                target.write_bytes(source.read())
 
 
 def _load(root: Path, temp: Path | None, label: str) -> PolicySet:
