@@ -28,7 +28,7 @@ import orjson
 
 from .compiler import Context, Entry
 from .dates import shift
-from .engine import Engine
+from .engine import Engine, cyclic_gc_paused
 from .errors import PolicyError
 from .parallel import evaluate_lines_in_processes, evaluate_records_in_processes
 from .repository import Policy, PolicySet, load_policy_set
@@ -407,7 +407,13 @@ def compare_batch(base: PolicySet, new: PolicySet, contacts: list, windows: list
 def _in_buckets(engine, contacts: list, jobs: int, text: bytes | None) -> list:
     """What `engine` (an Engine, or anything with its _prepare and _decide_patient) gives for
     each contact, in input order: in worker processes where the batch is large enough (see
-    parallel.py), else here in one go."""
+    parallel.py), else here in one go. The cyclic garbage collector is paused meanwhile, as
+    for evaluate (see engine.cyclic_gc_paused)."""
+    with cyclic_gc_paused():
+        return _in_buckets_now(engine, contacts, jobs, text)
+
+
+def _in_buckets_now(engine, contacts: list, jobs: int, text: bytes | None) -> list:
     records_given = bool(contacts) and isinstance(contacts[0], dict)
     if records_given:
         done = evaluate_records_in_processes(engine, contacts, jobs)
