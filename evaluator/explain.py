@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import ast
+from . import ast, citation
 from .engine import VersionTrace, render_message
 
 WORDS = {
@@ -14,7 +14,7 @@ WORDS = {
         "unknown": "KAN INTE AVGÖRAS", "missing": "saknas", "counted": "räknade kontakter",
         "source": "Källa", "reading": "Tolkning", "condition": "Villkor", "sets": "sätter",
         "errors": "Fel i indata", "findings": "Fynd", "none": "inga", "passage": "Text",
-        "parameters": "Parametrar",
+        "parameters": "Parametrar", "document": "Dokument",
         "statuses": {"decided": "beslutad", "no_policy": "ingen policy gäller", "invalid": "ogiltig"},
         "combine": "Så vägs reglerna samman: för ett ja/nej-utfall vinner false, sedan okänt (null), "
                    "sedan true; ett listutfall får alla värden som krävs; ett enkelt värde som "
@@ -28,7 +28,7 @@ WORDS = {
         "unknown": "UNDETERMINED", "missing": "missing", "counted": "contacts counted",
         "source": "Source", "reading": "Reading", "condition": "Condition", "sets": "sets",
         "errors": "Input errors", "findings": "Findings", "none": "none", "passage": "Passage",
-        "parameters": "Parameters",
+        "parameters": "Parameters", "document": "Document",
         "statuses": {},
         "combine": "How the rules combine: for a yes/no output a false wins, then unknown (null), "
                    "then true; a list output gets every value required; a single value given two "
@@ -43,11 +43,20 @@ def _value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list):
-        return "[" + ", ".join(v) + "]"
+        return "[" + ", ".join(_value(x) for x in v) + "]"
     return str(v)
 
 
-def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict | None, lang: str = "en") -> str:
+def _field_names(names, facts: dict | None, lang: str) -> str:
+    """Field names as explain shows them: a fact the repository declares with its meaning."""
+    facts = facts or {}
+    return ", ".join(f"{n} ({facts[n].description.get(lang, '')})" if n in facts else n for n in names)
+
+
+def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict | None, lang: str = "en",
+                facts: dict | None = None) -> str:
+    """The explanation for a person; `facts`: the repository's declared facts, whose meaning
+    is given where one is missing."""
     w = WORDS[lang]
     lines = [f"{w['contact']} {decision['contact']}"
              + (f" ({contact.get('date').isoformat()}, {contact.get('region')}, {contact.get('channel')})" if contact else ""),
@@ -70,9 +79,10 @@ def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict 
             lines.append(f"{head}: {w['not_applies']}")
             continue
         if vt.applies is None:
-            lines.append(f"{head}: {w['unknown_applies']} {', '.join(vt.missing)}")
+            lines.append(f"{head}: {w['unknown_applies']} {_field_names(vt.missing, facts, lang)}")
             continue
         lines.append(f"{head}: {w['applies']} — {v.title}")
+        lines.append(f"  {w['document']}: {citation.full(v.source)}")
         for rt in vt.rules:
             r = rt.rule
             state = {True: w["fired"], False: w["not_fired"], None: w["unknown"]}[rt.result]
@@ -83,7 +93,7 @@ def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict 
             if used:
                 lines.append(f"    {w['parameters']}: " + ", ".join(f"{name} = {_value(v.parameters[name])}" for name in used))
             if rt.missing:
-                lines.append(f"    {w['missing']}: {', '.join(rt.missing)}")
+                lines.append(f"    {w['missing']}: {_field_names(rt.missing, facts, lang)}")
             if rt.evidence:
                 lines.append(f"    {w['counted']} ({len(rt.evidence)}): " + ", ".join(f"{e.id} ({e.date.isoformat()})" for e in rt.evidence))
             if rt.result is True and contact is not None:
@@ -100,7 +110,8 @@ def trace_json(trace: list[VersionTrace] | None) -> list[dict]:
     out = []
     for vt in trace or []:
         item = {"policy": vt.policy, "version": vt.version.version if vt.version else None,
-                "in_force": vt.version is not None, "applies": vt.applies, "missing": vt.missing, "rules": []}
+                "in_force": vt.version is not None, "applies": vt.applies, "missing": vt.missing,
+                "document": citation.fields(vt.version.source) if vt.version else None, "rules": []}
         for rt in vt.rules:
             item["rules"].append({"rule": rt.rule.id, "result": rt.result, "outputs": rt.outputs,
                                   "evidence": [e.id for e in rt.evidence], "missing": rt.missing,

@@ -32,6 +32,7 @@ from .engine import Engine, cyclic_gc_paused
 from .errors import PolicyError
 from .parallel import evaluate_lines_in_processes, evaluate_records_in_processes
 from .repository import Policy, PolicySet, load_policy_set
+from .settings import Settings
 
 # How many months before the last contact an old version decided the default window opens.
 DEFAULT_WINDOW_MONTHS = 3
@@ -58,14 +59,17 @@ def _git(cwd: Path, *args: str, text: bool = True):
     return done.stdout
 
 
-def load_base(base: str, policies: Path, workdir: Path) -> tuple[PolicySet, str]:
+def load_base(base: str, policies: Path, workdir: Path, settings: Settings | None = None) -> tuple[PolicySet, str]:
     """The policy set at `base`: a folder, or a git revision of the repository that holds
     `policies` (its policy folder at that revision, materialised with `git archive` in
-    `workdir`). Returns the set and a label for reports. PolicyError when it does not load
-    (problems placed at REV:path), ImpactInputError when `base` names nothing."""
+    `workdir`). The base's policies are checked against the declared facts of `settings` (the
+    working set's repository): they are the same repository's policies at another time.
+    Returns the set and a label for reports. PolicyError when it does not load (problems placed
+    at REV:path), ImpactInputError when `base` names nothing."""
+    settings = settings or Settings(None, {})
     folder = Path(base)
     if folder.is_dir():
-        return _load(folder, None, base), base
+        return _load(folder, None, base, settings), base
     try:
         top = Path(_git(policies, "rev-parse", "--show-toplevel").strip())
     except ImpactInputError as exc:
@@ -82,7 +86,7 @@ def load_base(base: str, policies: Path, workdir: Path) -> tuple[PolicySet, str]
     root = workdir / rel
     if not root.is_dir():
         raise ImpactInputError(f"--base {base}: there is no folder {rel}/ at that revision")
-    return _load(root, workdir, f"{base}:"), f"{base}"
+    return _load(root, workdir, f"{base}:", settings), f"{base}"
 
 
 def _unpack(archive: bytes, workdir: Path) -> None:
@@ -101,8 +105,8 @@ def _unpack(archive: bytes, workdir: Path) -> None:
                 target.write_bytes(source.read())
 
 
-def _load(root: Path, temp: Path | None, label: str) -> PolicySet:
-    policy_set, problems = load_policy_set(root)
+def _load(root: Path, temp: Path | None, label: str, settings: Settings) -> PolicySet:
+    policy_set, problems = load_policy_set(root, settings)
     if policy_set is None:
         errors = [p for p in problems if p.severity == "error"]
         if temp is not None:  # name the files as REV:path, not as the temporary folder

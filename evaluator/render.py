@@ -10,21 +10,26 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from . import citation
 from .policy import PolicyVersion, Rule
 from .repository import Policy, PolicySet
 
 FORMATS = ("html", "md")
 
+# The published document, as a reader finds it. (`seed`, the maintainers' note of where the
+# text came from, is not shown.)
 SOURCE_FIELDS = (
-    ("seed", "Source text"),
+    ("title", "Document"),
     ("document_id", "Document id"),
+    ("version", "Document version"),
+    ("url", "Address"),
     ("document_type", "Document type"),
     ("approved_by", "Approved by"),
     ("content_owner", "Content owner"),
-    ("url", "Address"),
     ("validity", "Validity"),
     ("note", "Note"),
 )
+SWEDISH_SOURCE_FIELDS = ("title", "version", "document_type", "approved_by", "content_owner")
 
 
 def _fold(text) -> str:
@@ -83,12 +88,13 @@ def render_site(policy_set: PolicySet, fmt: str = "html") -> dict[str, str]:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
     pages = {}
+    facts = [policy_set.facts[k] for k in sorted(policy_set.facts)]
     if fmt == "html":
-        pages[f"index.{fmt}"] = html_index(policies)
+        pages[f"index.{fmt}"] = html_index(policies, facts)
         for p in policies:
             pages[page_name(p.id, fmt)] = html_policy(p)
     else:
-        pages[f"index.{fmt}"] = md_index(policies)
+        pages[f"index.{fmt}"] = md_index(policies, facts)
         for p in policies:
             pages[page_name(p.id, fmt)] = md_policy(p)
     return pages
@@ -157,7 +163,13 @@ def _anchor(*parts: str) -> str:
     return "-".join(p.replace(".", "_") for p in parts)
 
 
-def html_index(policies: list[Policy]) -> str:
+def _fact_kind(fact) -> str:
+    if fact.values:
+        return "one of " + ", ".join(fact.values)
+    return fact.kind
+
+
+def html_index(policies: list[Policy], facts: list | None = None) -> str:
     rows = []
     for p in policies:
         v = p.latest
@@ -174,6 +186,17 @@ def html_index(policies: list[Policy]) -> str:
         "<table>\n<thead><tr><th>Policy</th><th>Region</th><th>Issuer</th><th>Latest version</th>"
         "<th>In force</th><th>Versions</th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
     )
+    if facts:
+        fact_rows = "\n".join(
+            f"<tr><td><code>{_e(f.name)}</code></td><td>{_e(_fact_kind(f))}</td>"
+            f'<td lang="sv">{_e(f.description.get("sv", ""))}</td><td>{_e(f.description.get("en", ""))}</td></tr>'
+            for f in facts)
+        body += (
+            '\n<h2 id="facts">Declared facts</h2>\n'
+            "<p class=\"sub\">Facts these policies read beyond the contract's core contact fields "
+            "(facts.yaml). A contact that lacks one has it unknown.</p>\n"
+            "<table>\n<thead><tr><th>Fact</th><th>Kind of value</th><th>Betydelse</th><th>Meaning</th></tr></thead>\n"
+            f"<tbody>\n{fact_rows}\n</tbody>\n</table>")
     return _page("Policies", body)
 
 
@@ -220,7 +243,10 @@ def html_policy(policy: Policy) -> str:
              ("Region", _e(latest.region), False)]
     for key, label in SOURCE_FIELDS:
         if src.get(key):
-            facts.append((label, _e(_fold(src[key])), key not in ("seed", "validity", "note", "url")))
+            text = _e(_fold(src[key]))
+            if key == "url" and citation.link(src):
+                text = f'<a href="{_e(citation.link(src))}">{text}</a>'
+            facts.append((label, text, key in SWEDISH_SOURCE_FIELDS))
     timeline = "\n".join(
         f'<li><a href="#{_e(_anchor("v" + v.version))}">version {_e(v.version)}</a>: '
         f"{_e(v.valid_from.isoformat())} – {_e(_until(v))} ({len(v.rules)} rules)</li>"
@@ -240,6 +266,8 @@ def html_policy(policy: Policy) -> str:
         facts = [("File", f"<code>{_e(v.file)}</code>", False)]
         if v.title != latest.title:
             facts.append(("Title", _e(v.title), True))
+        if v is not latest and citation.full(v.source) != citation.full(latest.source):
+            facts.append(("Document", _e(citation.full(v.source)), True))
         if v.source.get("validity") and v is not latest:
             facts.append(("Validity", _e(_fold(v.source["validity"])), False))
         body.append(_facts(facts))
@@ -269,7 +297,7 @@ def _md_code(text) -> str:
     return f"{fence}{text}{fence}"
 
 
-def md_index(policies: list[Policy]) -> str:
+def md_index(policies: list[Policy], facts: list | None = None) -> str:
     out = ["# Policies", "", "| Policy | Region | Issuer | Latest version | In force | Versions |",
            "|---|---|---|---|---|---|"]
     for p in policies:
@@ -277,6 +305,13 @@ def md_index(policies: list[Policy]) -> str:
         out.append(f"| [{_md_cell(v.title)}]({page_name(p.id, 'md')}) ({_md_code(p.id)}) | {_md_cell(v.region)} "
                    f"| {_md_cell(v.issuer)} | {_md_cell(v.version)} | {v.valid_from.isoformat()} – {_until(v)} "
                    f"| {len(p.versions)} |")
+    if facts:
+        out += ["", "## Declared facts", "",
+                "Facts these policies read beyond the contract's core contact fields (facts.yaml). "
+                "A contact that lacks one has it unknown.", "",
+                "| Fact | Kind of value | Betydelse | Meaning |", "|---|---|---|---|"]
+        out += [f"| {_md_code(f.name)} | {_md_cell(_fact_kind(f))} | {_md_cell(f.description.get('sv', ''))} "
+                f"| {_md_cell(f.description.get('en', ''))} |" for f in facts]
     return "\n".join(out) + "\n"
 
 
@@ -291,13 +326,18 @@ def md_policy(policy: Policy) -> str:
            "| | |", "|---|---|", f"| Issuer | {_md_cell(latest.issuer)} |", f"| Region | {_md_cell(latest.region)} |"]
     for key, label in SOURCE_FIELDS:
         if latest.source.get(key):
-            out.append(f"| {label} | {_md_cell(_fold(latest.source[key]))} |")
+            text = _md_cell(_fold(latest.source[key]))
+            if key == "url" and citation.link(latest.source):
+                text = f"<{citation.link(latest.source)}>"
+            out.append(f"| {label} | {text} |")
     if latest.description:
         out += ["", _fold(latest.description)]
     out += ["", "## Versions", ""]
     out += [f"- version {v.version}: {v.valid_from.isoformat()} – {_until(v)} ({len(v.rules)} rules)" for v in policy.versions]
     for v in reversed(policy.versions):
         out += ["", f"## Version {v.version}: {v.valid_from.isoformat()} – {_until(v)}", "", f"File: {_md_code(v.file)}", ""]
+        if v is not latest and citation.full(v.source) != citation.full(latest.source):
+            out += [f"Document: {_md_cell(citation.full(v.source))}", ""]
         if v is not latest and v.source.get("validity"):
             out += [f"Validity: {_fold(v.source['validity'])}", ""]
         out += ["Applies when:", ""] + _md_block(v.document.get("applies_when", v.applies_text))

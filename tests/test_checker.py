@@ -18,7 +18,7 @@ issuer: T
 region: t
 valid_from: 2025-01-01
 source:
-  seed: s.txt
+  title: T
 applies_when: channel = "written"
 parameters:
   cap: 2
@@ -104,7 +104,7 @@ def test_syntax_error_located_in_file(tmp_path):
 
 def test_every_invalid_document_is_reported(tmp_path):
     write_policy(tmp_path, POLICY.format(when="chanel = 1"))
-    bad2 = POLICY.format(when="dialogue").replace("t-policy", "u-policy").replace('seed: s.txt', 'seed: s.txt\n  colour: red')
+    bad2 = POLICY.format(when="dialogue").replace("t-policy", "u-policy").replace('  title: T\n', '  title: T\n  colour: red\n')
     write_policy(tmp_path, bad2, "t/u-policy/1.0.yaml")
     write_policy(tmp_path, "id: [unclosed\n", "t/v-policy/1.0.yaml")
     _, problems = load_policy_set(tmp_path)
@@ -209,7 +209,7 @@ def test_a_broken_outputs_file_is_reported_alone_not_buried(tmp_path):
     errors = [p for p in problems if p.severity == "error"]
     assert [(p.code, p.location.file.split("/")[-1]) for p in errors] == [("yaml_syntax", "outputs.yaml")]
     assert [p.message for p in problems if p.severity == "warning"] == [
-        "the policy files are checked once outputs.yaml loads"]
+        "the policy files are checked once outputs.yaml and the facts load"]
 
 
 def test_a_file_that_is_not_utf8_is_placed_at_its_bad_byte(tmp_path):

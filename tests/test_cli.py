@@ -85,14 +85,16 @@ def test_a_folder_without_policies_is_an_error_not_a_clean_run(tmp_path, fixture
     empty = tmp_path / "empty"
     empty.mkdir()
     shutil.copy(fixture_policies / "outputs.yaml", empty / "outputs.yaml")
-    for folder in (tmp_path / "bare", empty):
+    # A folder that is neither in a policy repository nor a policy folder says what to do.
+    cases = ((tmp_path / "bare", "is not in a policy repository", "io"), (empty, "holds no policy file", "empty"))
+    for folder, words, code in cases:
         folder.mkdir(exist_ok=True)
         result = run("validate", str(folder))
-        assert result.exit_code == 1 and "holds no policy file" in result.output
+        assert result.exit_code == 1 and words in result.output
         result = run("validate", str(folder), "--format", "github")
-        assert result.exit_code == 1 and result.output.startswith("::error title=regelverk empty::")  # no place: no file=
+        assert result.exit_code == 1 and result.output.startswith(f"::error title=regelverk {code}::")  # no place: no file=
         result = CliRunner().invoke(main, ["evaluate", "--policies", str(folder)], input=json.dumps(chat("a", "2024-03-04")))
-        assert result.exit_code == 3 and "holds no policy file" in result.output
+        assert result.exit_code == 3 and words in result.output
 
 
 def test_evaluate_missing_file_is_a_usage_error():
@@ -108,7 +110,7 @@ def test_explain_text_both_languages(tmp_path, fixture_policies):
     assert "Rule per-week: FIRED → sets reimbursable=false" in en.output
     assert "contacts counted (1): a (2024-03-04)" in en.output
     assert "    Parameters: " in en.output and "a false wins" in en.output
-    assert "Source: test-seed.txt, Tak" in en.output and "Passage: “En per vecka.”" in en.output
+    assert "Source: Testlands riktlinje, Tak" in en.output and "  Document: Testlands riktlinje\n" in en.output and "Passage: “En per vecka.”" in en.output
     sv = run("explain", str(path), "--contact", "b", "--lang", "sv", "--policies", str(fixture_policies))
     assert "Regel per-week: UTLÖSTES" in sv.output and "räknade kontakter (1): a (2024-03-04)" in sv.output
     assert "Status: decided (beslutad)" in sv.output
@@ -127,6 +129,8 @@ def test_policies_timeline(fixture_policies):
     assert "1.0  2024-01-01 – 2024-12-31" in result.output and "2.0  2025-01-01 – until further notice" in result.output
     data = json.loads(run("policies", "--policies", str(fixture_policies), "--format", "json").output)
     assert [v["version"] for v in data[0]["versions"]] == ["1.0", "2.0"]
+    assert data[0]["versions"][0]["document"] == {"title": "Testlands riktlinje", "document_id": None,
+                                                  "version": None, "url": None}
 
 
 def test_test_command_reports_failures_with_place(tmp_path, fixture_policies):

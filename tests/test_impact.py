@@ -23,7 +23,14 @@ V1 = (HERE / "capland-1.0.yaml").read_text(encoding="utf-8")
 PLACE = "capland/capland-written"
 
 
+OUTPUTS = (FIXTURES.parent.parent / "policies" / "outputs.yaml").read_text(encoding="utf-8")
+
+
 def _write(root, files: dict):
+    """A policy folder (with the bundled outputs.yaml) holding capland-written's `files`."""
+    root.mkdir(parents=True, exist_ok=True)
+    if not (root / "outputs.yaml").exists():
+        (root / "outputs.yaml").write_text(OUTPUTS, encoding="utf-8")
     for name, text in files.items():
         path = root / PLACE / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from .diff import diff
 from .evaluate import evaluate, explain
 from .fmt import fmt
 from .impact import impact
+from .init import init, schemas
 from .new_version import new_version
 from .policies import policies
 from .render import render
@@ -37,5 +38,5 @@ def main() -> None:
     """
 
 
-for command in (validate, test, fmt, diff, impact, render, new_version, evaluate, explain, policies, serve):
+for command in (init, validate, test, fmt, diff, impact, render, new_version, evaluate, explain, policies, serve, schemas):
     main.add_command(command)

@@ -14,9 +14,8 @@ from ..errors import PolicyError
 from ..impact import ImpactInputError, load_base, run_impact
 from ..impact_render import impact_json, render_markdown, render_text
 from ..parallel import default_jobs
-from ..resources import policies_dir as bundled_policies
 from ..yamlsource import display_path
-from .common import POLICIES_OPTION, load_or_exit, read_input, writing_stdout
+from .common import POLICIES_OPTION, load_or_exit, locate_or_exit, read_input, writing_stdout
 
 
 def read_contacts(path) -> tuple[list, bytes | None]:
@@ -84,11 +83,12 @@ def impact(contacts, base, policies_dir, fmt, as_if, start, end, examples, lang,
     window = (start.date(), end.date()) if start is not None else None
     if window and window[0] > window[1]:
         raise click.UsageError(f"--from {window[0]} is after --to {window[1]}")
-    working_dir = Path(policies_dir) if policies_dir else bundled_policies()
-    working = load_or_exit(working_dir).policy_set
+    source = locate_or_exit(policies_dir)
+    working_dir = source.root
+    working = load_or_exit(source=source).policy_set
     with tempfile.TemporaryDirectory(prefix="regelverk-base-") as tmp:
         try:
-            base_set, base_label = load_base(base, working_dir, Path(tmp))
+            base_set, base_label = load_base(base, working_dir, Path(tmp), working.settings)
         except ImpactInputError as exc:
             raise click.BadParameter(str(exc), param_hint="--base") from exc
         except PolicyError as exc:
