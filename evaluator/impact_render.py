@@ -98,7 +98,7 @@ def render_text(report: ImpactReport, lang: str = "en") -> str:
     out = [f"Impact on {report.source}", f"  base:    {report.base}", f"  working: {report.working}"]
     if (versions := _versions_words(report)) is not None:
         out.append(f"  policy versions: {versions}")
-    return "\n".join(out + text_body(report, lang)) + "\n"
+    return "\n".join(out + [""] + text_body(report, lang)) + "\n"
 
 
 def text_body(report: ImpactReport, lang: str = "en") -> list[str]:
