@@ -23,34 +23,31 @@ POLICIES_OPTION = click.option(
     help=POLICIES_HELP)
 
 
+def _located(path) -> PolicySource:
+    """settings.locate_policies, or exit 3 saying what is wrong and what to do."""
+    try:
+        return locate_policies(path)
+    except LocateError as exc:
+        click.echo(f"regelverk: {exc}", err=True)
+        for p in exc.problems:
+            click.echo(p.render(), err=True)
+        sys.exit(3)
+
+
 def locate_or_exit(path=None) -> PolicySource:
     """The policies a command means (settings.locate_policies): exit 3 with what to do when a
     path names none; a line on standard error when they are the bundled ones."""
-    try:
-        source = locate_policies(path)
-    except LocateError as exc:
-        _say(exc)
-        sys.exit(3)
+    source = _located(path)
     if source.bundled:
         click.echo(f"regelverk: no policy repository here (no regelverk.yaml in {Path.cwd()} or above); "
                    f"using the policies bundled with regelverk {__version__}", err=True)
     return source
 
 
-def _say(exc: LocateError) -> None:
-    click.echo(f"regelverk: {exc}", err=True)
-    for p in exc.problems:
-        click.echo(p.render(), err=True)
-
-
 def locate_policies_to_change(path, command: str) -> PolicySource:
     """The policies a command that writes files means: as for every command, but never the
     copy installed with regelverk (exit 2 with what to do)."""
-    try:
-        source = locate_policies(path)
-    except LocateError as exc:
-        _say(exc)
-        sys.exit(3)
+    source = _located(path)
     if source.bundled:
         raise click.UsageError(f"{command} writes into a policy repository, and there is no policy repository here "
                                f"(no regelverk.yaml in {Path.cwd()} or above); run it in your policy repository, "
