@@ -16,6 +16,7 @@ from . import ast
 from .compiler import Bucket, Context, Entry, Trace, bucket_key_function
 from .contacts import ContactChecker, core_checker
 from .policy import PolicyVersion, Rule
+from .program import Program
 from .repository import PolicySet
 from .resources import load_schema
 
@@ -198,6 +199,9 @@ class Engine:
                      if isinstance(n, ast.Was)}
         self._replay_rules = {id(v): tuple(r for r in v.rules if read_back.intersection(r.decides))
                               for v in policy_set.versions()}
+        # Every version as generated code (codegen.py), which decides contacts outside explain.
+        self.program = Program(policy_set, self.outputs)
+        self._programs = self.program.versions
 
     def _build_dispatch(self) -> None:
         """Index versions by the required field their applies_when most often pins down
@@ -252,66 +256,78 @@ class Engine:
                     explain.append(VersionTrace(policy.id, None, None))
                 else:
                     todo.append(v)
-        for v in todo:
-            if outputs_only and not self._replay_rules[id(v)]:
-                continue
-            applies = v.applies(ctx)
-            if applies is not True:
-                missing = []
-                if applies is None:
-                    ctx.trace = Trace()
-                    v.applies_traced(ctx)
-                    missing = ctx.trace.missing
-                    ctx.trace = None
-                    unsure.append({
-                        "policy": v.id, "version": v.version, "rule": "applies_when", "severity": "warning",
-                        "message": {
-                            "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
-                            "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
-                        },
-                        "source": v.source.get("seed") or v.source.get("document_id") or v.source.get("title", ""), "evidence": [], "result": "not_applied", "missing": missing,
-                    })
-                if explain is not None:
+        acc = None
+        if explain is None:
+            # The generated code of each version decides the contact and gathers its outputs
+            # in `acc`; the findings of the rules it reports are made here.
+            acc = self.program.blank[:]
+            programs = self._programs
+            for v in todo:
+                code = programs[id(v)].code
+                run = code.replay if outputs_only else code.decide
+                if run is None:  # replaying: the version sets no output read back
+                    continue
+                hits = run(ctx, acc)
+                if hits is False:
+                    continue
+                if hits is None:
+                    unsure.append(self._unsure(ctx, v, code.applies_traced))
+                    continue
+                applied.append({"id": v.id, "version": v.version})
+                for k, result in hits:
+                    rule = v.rules[k]
+                    traced = code.rules_traced[k]
+                    trace = Trace()
+                    # A fired rule's finding shows the contacts its counts used; a rule that
+                    # counts nothing has none, so only an undetermined one is run again, to
+                    # name what was missing.
+                    if rule.uses_history:
+                        ctx.trace = trace
+                        traced(ctx)
+                        ctx.trace = None
+                    elif result is None:
+                        trace.missing = self._missing(rule, ctx, traced)
+                    findings.append(self._finding(v, rule, result, contact, trace))
+        else:
+            # explain, and the plain reference engine: every rule run traced.
+            for v in todo:
+                if outputs_only and not self._replay_rules[id(v)]:
+                    continue
+                applies = v.applies(ctx)
+                if applies is not True:
+                    missing = []
+                    if applies is None:
+                        finding = self._unsure(ctx, v, v.applies_traced)
+                        missing = finding["missing"]
+                        unsure.append(finding)
                     explain.append(VersionTrace(v.id, v, applies, missing))
-                continue
-            applied.append({"id": v.id, "version": v.version})
-            if explain is not None:
+                    continue
+                applied.append({"id": v.id, "version": v.version})
                 vtrace = VersionTrace(v.id, v, True)
                 explain.append(vtrace)
                 self._run_explained(ctx, v, vtrace, contributions, undetermined, findings, outputs_only)
-                continue
-            for rule in (self._replay_rules[id(v)] if outputs_only else v.rules):
-                result = rule.run(ctx)
-                if result is False:  # the common case first
-                    effects = rule.otherwise
-                    if effects:
-                        for name, value in effects.items():
-                            contributions.setdefault(name, []).append((value, v, rule))
-                    continue
-                if result is True:
-                    for name, value in rule.then.items():
-                        contributions.setdefault(name, []).append((value, v, rule))
-                else:
-                    undetermined.update(rule.decides)
-                if outputs_only:
-                    continue
-                trace = Trace()
-                # A fired rule's finding shows the contacts its counts used; a rule that counts
-                # nothing has none, so only an undetermined one is run again, to name what was
-                # missing.
-                if rule.uses_history:
-                    ctx.trace = trace
-                    rule.run_traced(ctx)
-                    ctx.trace = None
-                elif result is None:
-                    trace.missing = self._missing(rule, ctx)
-                findings.append(self._finding(v, rule, result, contact, trace))
         if not applied:
             return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": self._no_outputs(),
                     "findings": unsure, "errors": []}
-        outputs = self._combine(contributions, undetermined, findings)
+        outputs = (self.program.finish(acc, findings) if acc is not None
+                   else self._combine(contributions, undetermined, findings))
         return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
                 "findings": findings, "errors": []}
+
+    def _unsure(self, ctx: Context, v: PolicyVersion, applies_traced) -> dict:
+        """The warning that whether a version applies cannot be told, naming the missing facts."""
+        ctx.trace = Trace()
+        applies_traced(ctx)
+        missing = ctx.trace.missing
+        ctx.trace = None
+        return {
+            "policy": v.id, "version": v.version, "rule": "applies_when", "severity": "warning",
+            "message": {
+                "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
+                "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
+            },
+            "source": v.source.get("seed") or v.source.get("document_id") or v.source.get("title", ""), "evidence": [], "result": "not_applied", "missing": missing,
+        }
 
     def _finding(self, v: PolicyVersion, rule: Rule, result: bool | None, contact: dict, trace: Trace) -> dict:
         """The finding of a rule that fired (result True) or was left undetermined (None)."""
@@ -351,7 +367,7 @@ class Engine:
             self._said[key] = (sv, en)
         return {"sv": sv, "en": en}
 
-    def _missing(self, rule: Rule, ctx: Context) -> list[str]:
+    def _missing(self, rule: Rule, ctx: Context, run_traced=None) -> list[str]:
         """The facts a rule that counts no history was left undetermined for, from a traced
         run; remembered by the values of the fields its condition reads, on which alone they
         depend."""
@@ -362,7 +378,7 @@ class Engine:
             key = found = None
         if found is None:
             ctx.trace = trace = Trace()
-            rule.run_traced(ctx)
+            (run_traced or rule.run_traced)(ctx)
             ctx.trace = None
             found = tuple(trace.missing)
             if key is not None:
