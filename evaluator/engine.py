@@ -202,6 +202,8 @@ class Engine:
         # Every version as generated code (codegen.py), which decides contacts outside explain.
         self.program = Program(policy_set, self.outputs)
         self._programs = self.program.versions
+        self._blank = self.program.blank
+        self._todo: dict = {}
 
     def _build_dispatch(self) -> None:
         """Index versions by the required field their applies_when most often pins down
@@ -229,6 +231,18 @@ class Engine:
         self.unguarded = tuple(unguarded)
         self.by_value = {k: tuple(sorted(vs + unguarded, key=lambda v: order[id(v)])) for k, vs in by_value.items()}
 
+    def _versions_for(self, key: tuple) -> tuple:
+        """(version, its generated code) of the versions a contact with this dispatch value
+        (see _build_dispatch) can fall under on this day, remembered."""
+        value, day = key
+        candidates = self.by_value.get(value, self.unguarded) if self.dispatch_field else self.unguarded
+        todo = tuple((v, self._programs[id(v)].code) for v in candidates
+                     if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to))
+        if len(self._todo) >= 65_536:
+            self._todo.clear()
+        self._todo[key] = todo  # (the dispatch field is a required field: text)
+        return todo
+
     # -- one contact ---------------------------------------------------------------------
     def decide(self, ctx: Context, explain: list | None = None, outputs_only: bool = False) -> dict:
         """Decide ctx.cur, the patient's next contact. With `outputs_only` (replaying a history
@@ -240,34 +254,20 @@ class Engine:
         applied = []
         findings = []
         unsure = []  # policies whose applies_when was unknown: reported only if none applied
-        contributions: dict[str, list] = {}
-        undetermined: set = set()
-        if explain is None:
-            # Only the versions that can apply (see _build_dispatch), in force on the day.
-            field = self.dispatch_field
-            candidates = self.by_value.get(contact.get(field), self.unguarded) if field else self.unguarded
-            todo = [v for v in candidates
-                    if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to)]
-        else:
-            todo = []
-            for policy in self.policies:
-                v = policy.in_force_on(day)
-                if v is None:
-                    explain.append(VersionTrace(policy.id, None, None))
-                else:
-                    todo.append(v)
         acc = None
         if explain is None:
-            # The generated code of each version decides the contact and gathers its outputs
-            # in `acc`; the findings of the rules it reports are made here.
-            acc = self.program.blank[:]
-            programs = self._programs
-            for v in todo:
-                code = programs[id(v)].code
-                run = code.replay if outputs_only else code.decide
-                if run is None:  # replaying: the version sets no output read back
-                    continue
-                hits = run(ctx, acc)
+            # Only the versions that can apply (see _build_dispatch), in force on the day, each
+            # as generated code (codegen.py), remembered by the dispatch value and the day.
+            field = self.dispatch_field
+            key = (contact.get(field) if field else None, day)
+            todo = self._todo.get(key)
+            if todo is None:
+                todo = self._versions_for(key)
+            # Each version's code decides the contact and gathers its outputs in `acc`; the
+            # findings of the rules it reports are made here.
+            acc = self._blank[:]
+            for v, code in todo:
+                hits = (code.replay if outputs_only else code.decide)(ctx, acc)
                 if hits is False:
                     continue
                 if hits is None:
@@ -290,6 +290,15 @@ class Engine:
                     findings.append(self._finding(v, rule, result, contact, trace))
         else:
             # explain, and the plain reference engine: every rule run traced.
+            contributions: dict[str, list] = {}
+            undetermined: set = set()
+            todo = []
+            for policy in self.policies:
+                v = policy.in_force_on(day)
+                if v is None:
+                    explain.append(VersionTrace(policy.id, None, None))
+                else:
+                    todo.append(v)
             for v in todo:
                 if outputs_only and not self._replay_rules[id(v)]:
                     continue
