@@ -321,13 +321,28 @@ class Body:
         kept are those of the parts that left the chain unknown."""
         kind = type(node)
         stop = "True" if kind is ast.Or else "False"
+        other = "False" if stop == "True" else "True"
+        parts = _chain(node, kind)
+        if not self.traced:
+            # Parts that need no statement (fields read into locals, constants) are tested in
+            # one expression: evaluating them all costs nothing and changes nothing.
+            mark = len(self.lines)
+            values = [self.value(part, ind) for part in parts]
+            if len(self.lines) == mark:
+                r = self.tmp()
+                maybe = [f"{v} is None" for v in values if v not in self.m.known]
+                decided = " or ".join(f"{v} is {stop}" for v in values)
+                tail = f"None if {' or '.join(maybe)} else {other}" if maybe else other
+                self.emit(ind, f"{r} = {stop} if {decided} else {tail}")
+                return r
+            del self.lines[mark:]
         going, unknown = self.tmp("c"), self.tmp("u")
         begin = self.tmp("b") if self.traced else None
         self.emit(ind, f"{going} = True")
         self.emit(ind, f"{unknown} = False")
         if self.traced:
             self.emit(ind, f"{begin} = len(ms)")
-        for i, part in enumerate(_chain(node, kind)):
+        for i, part in enumerate(parts):
             at = ind
             if i:
                 self.emit(ind, f"if {going}:")
@@ -346,7 +361,7 @@ class Body:
                 self.emit(at, "else:")
                 self.emit(at + 1, f"del ms[{mark}:]")
         r = self.tmp()
-        self.emit(ind, f"{r} = {stop} if not {going} else None if {unknown} else {'False' if stop == 'True' else 'True'}")
+        self.emit(ind, f"{r} = {stop} if not {going} else None if {unknown} else {other}")
         return r
 
     def _compare(self, node: ast.Compare, ind: int) -> str:
