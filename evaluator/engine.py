@@ -87,6 +87,10 @@ def _text(value) -> str:
 
 _NONE = {"sv": "inga", "en": "none"}
 
+# The trace of a rule that fired without counting history: nothing missing, no evidence. Only
+# read (findings copy its lists), never given to a traced run.
+_NOTHING_SEEN = Trace()
+
 
 def render_message(parts: tuple, lang: str, params: dict, contact: dict, evidence, missing) -> str:
     out = []
@@ -276,17 +280,17 @@ class Engine:
                 applied.append({"id": v.id, "version": v.version})
                 for k, result in hits:
                     rule = v.rules[k]
-                    traced = code.rules_traced[k]
-                    trace = Trace()
                     # A fired rule's finding shows the contacts its counts used; a rule that
                     # counts nothing has none, so only an undetermined one is run again, to
                     # name what was missing.
                     if rule.uses_history:
-                        ctx.trace = trace
-                        traced(ctx)
+                        ctx.trace = trace = Trace()
+                        code.rules_traced[k](ctx)
                         ctx.trace = None
                     elif result is None:
-                        trace.missing = self._missing(rule, ctx, traced)
+                        trace = Trace(self._missing(rule, ctx, code.rules_traced[k]))
+                    else:
+                        trace = _NOTHING_SEEN
                     findings.append(self._finding(v, rule, result, contact, trace))
         else:
             # explain, and the plain reference engine: every rule run traced.
@@ -534,10 +538,11 @@ class Engine:
         indexes: dict | None = None if self.reference else {fields: {} for fields in index_keys}
         ctx = Context(None, history, ordinals, memo=memo, indexes=indexes)
         keyed = [(indexes[fields], self._bucket_keys[fields]) for fields in index_keys]
+        decide, reference = self.decide, self.reference
         for ordinal, _, _, i, typed in items:
             entry = Entry(typed, len(history))
-            trace = [] if self.reference or (explain and entry.id in explain) else None
-            decision = self.decide(ctx.at(entry), trace, full is not None and i not in full)
+            trace = [] if reference or (explain and entry.id in explain) else None
+            decision = decide(ctx.at(entry), trace, full is not None and i not in full)
             if trace is not None and explain and entry.id in explain:
                 traces[entry.id] = (entry, trace)
             decisions[i] = decision if emit is None else emit(decision)
