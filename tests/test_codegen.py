@@ -46,7 +46,7 @@ def _policy(when: str, parameters: dict | None = None) -> str:
         issuer: T
         region: any
         valid_from: 2020-01-01
-        source: {seed: 000_x.txt}
+        source: {seed: 000_x.txt, title: T}
         applies_when: 'region = "x"'
         """) + params + textwrap.dedent(f"""\
         rules:

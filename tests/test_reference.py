@@ -145,7 +145,7 @@ def _policy(conds: list[str]) -> str:
                      f"    then: {then}\n    otherwise: {otherwise}\n    severity: info\n"
                      f"    message: {{sv: m, en: m}}\n")
     return ("id: gen\nversion: \"1.0\"\ntitle: T\nissuer: T\nregion: any\nvalid_from: 2020-01-01\n"
-            "source: {seed: 000_x.txt}\napplies_when: 'region = \"x\"'\nrules:\n" + "".join(rules))
+            "source: {seed: 000_x.txt, title: T}\napplies_when: 'region = \"x\"'\nrules:\n" + "".join(rules))
 
 
 def repository(tmp: Path, conds: list[str]):
