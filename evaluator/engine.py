@@ -278,7 +278,7 @@ class Engine:
                 if hits is None:
                     unsure.append(self._unsure(ctx, v, code.applies_traced))
                     continue
-                applied.append({"id": v.id, "version": v.version})
+                applied.append(self._applied_entry(v))
                 for k, result in hits:
                     rule = v.rules[k]
                     # A fired rule's finding shows the contacts its counts used; a rule that
@@ -316,7 +316,7 @@ class Engine:
                         unsure.append(finding)
                     explain.append(VersionTrace(v.id, v, applies, missing))
                     continue
-                applied.append({"id": v.id, "version": v.version})
+                applied.append(self._applied_entry(v))
                 vtrace = VersionTrace(v.id, v, True)
                 explain.append(vtrace)
                 self._run_explained(ctx, v, vtrace, contributions, undetermined, findings, outputs_only)
@@ -327,6 +327,12 @@ class Engine:
                    else self._combine(contributions, undetermined, findings))
         return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
                 "findings": findings, "errors": []}
+
+    @staticmethod
+    def _applied_entry(v: PolicyVersion) -> dict:
+        """A decision's entry for a policy version that applied (new for each decision): the one
+        place both the generated path and the explain path make it."""
+        return {"id": v.id, "version": v.version}
 
     def _unsure(self, ctx: Context, v: PolicyVersion, applies_traced) -> dict:
         """The warning that whether a version applies cannot be told, naming the missing facts."""
@@ -539,11 +545,10 @@ class Engine:
         indexes: dict | None = None if self.reference else {fields: {} for fields in index_keys}
         ctx = Context(None, history, ordinals, memo=memo, indexes=indexes)
         keyed = [(indexes[fields], self._bucket_keys[fields]) for fields in index_keys]
-        decide, reference = self.decide, self.reference
         for ordinal, _, _, i, typed in items:
             entry = Entry(typed, len(history))
-            trace = [] if reference or (explain and entry.id in explain) else None
-            decision = decide(ctx.at(entry), trace, full is not None and i not in full)
+            trace = [] if self.reference or (explain and entry.id in explain) else None
+            decision = self.decide(ctx.at(entry), trace, full is not None and i not in full)
             if trace is not None and explain and entry.id in explain:
                 traces[entry.id] = (entry, trace)
             decisions[i] = decision if emit is None else emit(decision)
