@@ -8,13 +8,13 @@ one place a field is defined; tests compare this checker with jsonschema itself.
 from __future__ import annotations
 
 import json
-import math
 import re
 from datetime import date
 from functools import lru_cache
 
 import orjson
 
+from .privacy import echo, kind_of
 from .resources import load_schema
 
 
@@ -71,35 +71,30 @@ def _all_text_is_unicode(value) -> bool:
     return True
 
 
-def _describe(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return "an object" if isinstance(value, dict) else "a list"
-    if isinstance(value, float) and math.isinf(value):  # from read_json_again
-        return "a number too large to hold"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _describe(value, identifying: bool = False) -> str:
+    """A value as an error repeats it (privacy.echo): never an identifying field's value."""
+    return echo(value, identifying)
 
 
 def _text_check(spec: dict, pattern, is_date: bool, min_length):
+    hidden = bool(spec.get("x-identifying"))
+
     def check(value):
         if not isinstance(value, str):
-            return None, f"must be text, not {_describe(value)}"
+            return None, f"must be text, not {_describe(value, hidden)}"
         if min_length and len(value) < min_length:
             return None, "must not be empty"
         if pattern is not None and not pattern.fullmatch(value):
             if is_date:
-                return None, f"{_describe(value)} is not a date written YYYY-MM-DD"
+                return None, f"{_describe(value, hidden)} is not a date written YYYY-MM-DD"
             # x-form: the pattern in words, for the person who reads the error
-            return None, f"{_describe(value)} is not in the expected form ({spec.get('x-form') or spec['pattern']})"
+            return None, f"{_describe(value, hidden)} is not in the expected form ({spec.get('x-form') or spec['pattern']})"
         if is_date:
             try:
                 return date.fromisoformat(value), None
             except ValueError:
-                return None, f"{value} is not a real date"
+                # (the value matched the pattern: ten characters YYYY-MM-DD, shown as written)
+                return None, f"{'the date' if hidden else value} is not a real date"
         return value, None
     return check
 
@@ -134,36 +129,38 @@ def _field_check(name: str, spec: dict):
             return found
         return check
 
+    hidden = bool(spec.get("x-identifying"))
+
     def check(value):
         if enum is not None:
             if value in enum and isinstance(value, str):
                 return value, None
-            return None, f"{_describe(value)} is not one of {', '.join(enum)}"
+            return None, f"{_describe(value, hidden)} is not one of {', '.join(enum)}"
         if kind == "string":
             return text(value)
         if kind == "boolean":
             if isinstance(value, bool):
                 return value, None
-            return None, f"must be true or false, not {_describe(value)}"
+            return None, f"must be true or false, not {_describe(value, hidden)}"
         if kind == "integer":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 isinstance(value, float) and not value.is_integer()
             ):
-                return None, f"must be a whole number, not {_describe(value)}"
+                return None, f"must be a whole number, not {_describe(value, hidden)}"
             if minimum is not None and value < minimum:
-                return None, f"must be at least {minimum}, not {_describe(value)}"
+                return None, f"must be at least {minimum}, not {_describe(value, hidden)}"
             if maximum is not None and value > maximum:
-                return None, f"must be at most {maximum}, not {_describe(value)}"
+                return None, f"must be at most {maximum}, not {_describe(value, hidden)}"
             return int(value), None
         if kind == "array":
             if not isinstance(value, list):
-                return None, f"must be a list, not {_describe(value)}"
+                return None, f"must be a list, not {_describe(value, hidden)}"
             if items == "string" and not all(isinstance(v, str) for v in value):
                 k, bad = next((k, v) for k, v in enumerate(value, start=1) if not isinstance(v, str))
-                return None, f"must be a list of texts; item {k} is {_describe(bad)}"
+                return None, f"must be a list of texts; item {k} is {_describe(bad, hidden)}"
             if items == "integer" and not all(_whole(v) for v in value):
                 k, bad = next((k, v) for k, v in enumerate(value, start=1) if not _whole(v))
-                return None, f"must be a list of whole numbers; item {k} is {_describe(bad)}"
+                return None, f"must be a list of whole numbers; item {k} is {_describe(bad, hidden)}"
             if items == "integer":
                 return [int(v) for v in value], None
             return list(value), None
@@ -254,7 +251,8 @@ class ContactChecker:
     def full_check(self, record) -> tuple[dict | None, list[dict]]:
         """Every field's full check: names each field at fault, in plain words."""
         if not isinstance(record, dict):
-            return None, [{"field": None, "message": f"a contact must be a JSON object, not {_describe(record)}"}]
+            # (the whole line: its value is not repeated, it may be anything a person typed)
+            return None, [{"field": None, "message": f"a contact must be a JSON object, not {kind_of(record)}"}]
         errors = []
         typed = {}
         for name in self.required:

@@ -19,6 +19,7 @@ import orjson
 from .api import Repository
 from .contacts import read_json
 from .errors import closest
+from .privacy import echo
 
 # A batch is decided in memory: its decisions take about ten times the bytes of its contacts.
 # Larger batches go to `regelverk evaluate`, or over several requests (a patient's contacts in
@@ -170,7 +171,7 @@ def make_server(repo: Repository, host: str = "127.0.0.1", port: int = 8080) -> 
             unknown = [k for k in request if k not in _ONE_KEYS]
             if unknown:
                 near = closest(str(unknown[0]), _ONE_KEYS)
-                self._error(400, f"unknown key '{unknown[0]}'" + (f" (did you mean '{near}'?)" if near else "")
+                self._error(400, f"unknown key {echo(str(unknown[0]))}" + (f" (did you mean '{near}'?)" if near else "")
                             + '; send {"contact": {...}, "history": [...]}')
                 return
             history = request.get("history")
