@@ -111,6 +111,9 @@ _ATTRIBUTES = {"contact", "get", "trace", "missing", "append"}
 _GENERATED = re.compile(r"(f|p|g|fn|k|t|o|c|u|m|b|r|rule|applies|decide|replay|finish|single)_\d+|"
                         r"applies_traced|decide|replay|finish|single")
 
+# Nodes whose value, untraced, is a local or a constant: they need no statement.
+_PLAIN_NODES = (ast.Literal, ast.ListLit, ast.Name, ast.CurrentField)
+
 _PY_OPS = {"=": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
@@ -133,6 +136,9 @@ class Module:
         self._fn_ids: dict[str, str] = {}
         self._count = 0
         self.known: set[str] = set()  # expressions that are never None (constants)
+        # id(condition) -> (closure, traced closure) of compiler.py to call instead of
+        # generating the condition (see compile_version), or None
+        self.opaque: dict | None = None
 
     def _new(self, prefix: str) -> str:
         self._count += 1
@@ -206,6 +212,12 @@ class Body:
     def value(self, node: ast.Node, ind: int) -> str:  # noqa: C901 - one case per node kind
         """Emit the statements computing `node` at indentation `ind`; the expression holding it."""
         m = self.m
+        if m.opaque is not None and id(node) in m.opaque:
+            fast, traced = m.opaque[id(node)]
+            g = m.bind(traced if self.traced else fast, "g")
+            r = self.tmp()
+            self.emit(ind, f"{r} = {g}(ctx)")
+            return r
         if isinstance(node, ast.Literal):
             return m.const(node.value)
         if isinstance(node, ast.ListLit):
@@ -323,19 +335,16 @@ class Body:
         stop = "True" if kind is ast.Or else "False"
         other = "False" if stop == "True" else "True"
         parts = _chain(node, kind)
-        if not self.traced:
+        if not self.traced and all(isinstance(p, _PLAIN_NODES) for p in parts):
             # Parts that need no statement (fields read into locals, constants) are tested in
             # one expression: evaluating them all costs nothing and changes nothing.
-            mark = len(self.lines)
             values = [self.value(part, ind) for part in parts]
-            if len(self.lines) == mark:
-                r = self.tmp()
-                maybe = [f"{v} is None" for v in values if v not in self.m.known]
-                decided = " or ".join(f"{v} is {stop}" for v in values)
-                tail = f"None if {' or '.join(maybe)} else {other}" if maybe else other
-                self.emit(ind, f"{r} = {stop} if {decided} else {tail}")
-                return r
-            del self.lines[mark:]
+            r = self.tmp()
+            maybe = [f"{v} is None" for v in values if v not in self.m.known]
+            decided = " or ".join(f"{v} is {stop}" for v in values)
+            tail = f"None if {' or '.join(maybe)} else {other}" if maybe else other
+            self.emit(ind, f"{r} = {stop} if {decided} else {tail}")
+            return r
         going, unknown = self.tmp("c"), self.tmp("u")
         begin = self.tmp("b") if self.traced else None
         self.emit(ind, f"{going} = True")
@@ -557,10 +566,13 @@ def _traced_function(m: Module, name: str, node: ast.Node, required: frozenset) 
     return out
 
 
-def generate_version(version, fields: dict, slots: dict, required: frozenset, replay_rules) -> tuple[str, Module]:
+def generate_version(version, fields: dict, slots: dict, required: frozenset, replay_rules,
+                     opaque: dict | None = None) -> tuple[str, Module]:
     """The source of a version's module and the objects its identifiers are bound to.
-    `replay_rules`: the indexes of the rules a replayed history needs (see Engine)."""
+    `replay_rules`: the indexes of the rules a replayed history needs (see Engine). `opaque`:
+    conditions to call as closures instead of generating them (see compile_version)."""
     m = Module(fields, version.parameters)
+    m.opaque = opaque
     chunks = [_decide_function(m, "decide", version, range(len(version.rules)), slots, required, True)]
     if replay_rules:
         chunks.append(_decide_function(m, "replay", version, replay_rules, slots, required, False))
@@ -616,8 +628,18 @@ def _plain(const) -> bool:
 
 def compile_version(version, fields: dict, slots: dict, required: frozenset, replay_rules) -> GeneratedVersion:
     """Generate, check and compile a version's functions once."""
-    source, m = generate_version(version, fields, slots, required, replay_rules)
-    code = check_generated(source, m.bound, f"<regelverk {version.id} {version.version}>")
+    name = f"<regelverk {version.id} {version.version}>"
+    try:
+        source, m = generate_version(version, fields, slots, required, replay_rules)
+        code = check_generated(source, m.bound, name)
+    except (SyntaxError, RecursionError, MemoryError):
+        # A condition nested deeper than Python's parser takes (a repository may raise
+        # max_condition_nesting): the conditions run as compiler.py's closures, called from
+        # generated code that is otherwise the same.
+        opaque = {id(version.applies_when): (version.applies, version.applies_traced)}
+        opaque.update({id(r.when): (r.run, r.run_traced) for r in version.rules})
+        source, m = generate_version(version, fields, slots, required, replay_rules, opaque)
+        code = check_generated(source, m.bound, name)
     namespace: dict = {"__builtins__": {n: getattr(builtins, n) for n in ("len", "isinstance", "type", "int", "set", "sorted")}}
     exec(code, namespace)  # noqa: S102 - our generated, checked source; never policy text
     made = namespace["make"](**{k: m.bound[k] for k in sorted(m.bound)})

@@ -177,3 +177,32 @@ def test_compile_command_prints_a_versions_generated_source():
     assert unknown.exit_code != 0 and "no-such-policy" in unknown.output
     missing = CliRunner().invoke(main, ["compile", "vgr-rehab-written-contact", "--version", "9.9"])
     assert missing.exit_code != 0 and "9.9" in missing.output
+
+
+def _nested(depth: int) -> str:
+    cond = 'unit = "u0"'
+    for i in range(depth):
+        cond = f'(unit = "u{i + 1}" {"and" if i % 2 else "or"} ({cond}))'
+    return cond
+
+
+@pytest.mark.parametrize("depth", [45, 150])
+def test_a_deeply_nested_condition_is_generated_in_linear_work_and_decides_as_the_closures(tmp_path, monkeypatch,
+                                                                                           depth):
+    # 150 levels is deeper than Python's parser takes: those conditions run as closures called
+    # from the generated code. Either way each node is generated a bounded number of times.
+    from evaluator import codegen
+    from evaluator.engine import Engine
+
+    monkeypatch.setenv("REGELVERK_MAX_CONDITION_NESTING", "1000")
+    monkeypatch.setenv("REGELVERK_MAX_CONDITION_CHARS", "1000000")
+    calls = []
+    value = codegen.Body.value
+    monkeypatch.setattr(codegen.Body, "value", lambda self, node, ind: calls.append(1) or value(self, node, ind))
+    repo = load(tmp_path, _nested(depth))
+    nodes = sum(1 for _ in __import__("evaluator.ast", fromlist=["walk"]).walk(next(repo.policy_set.versions()).rules[0].when))
+    assert len(calls) <= 8 * (nodes + 10)
+    reference = Engine(repo.policy_set, reference=True)
+    for unit in ("u0", "u1", f"u{depth}", "u9999"):
+        records = [contact(unit)]
+        assert repo.evaluate(records) == reference.evaluate([dict(r) for r in records])[0]
