@@ -28,12 +28,30 @@ def read_json(line):
     try:
         return orjson.loads(line)
     except ValueError as refused:
-        return read_json_again(line, refused)
+        try:
+            return read_json_again(line, refused)
+        finally:
+            refused.__traceback__ = None  # see read_json_again: no frame kept alive
 
 
 def read_json_again(line, refused: ValueError):
     """The line orjson refused with `refused`, read by the standard library (see read_json);
-    raises the error that says what is wrong when it is not JSON."""
+    raises the error that says what is wrong when it is not JSON.
+
+    The error raised carries no traceback: a traceback holds the frames it passed through,
+    and they hold the error, a cycle that kept each caller's whole batch alive until the
+    cyclic collector ran (which it does not during a batch: see engine.cyclic_gc_paused)."""
+    try:
+        return _read_json_again(line, refused)
+    except ValueError as exc:
+        exc.__traceback__ = None
+        exc.__context__ = None
+        raise exc from None
+    finally:
+        del refused
+
+
+def _read_json_again(line, refused: ValueError):
     if not isinstance(line, (str, bytes, bytearray, memoryview)):
         raise refused from None  # (bytes(n) of a number would make n zero bytes)
     try:
@@ -243,6 +261,9 @@ class ContactChecker:
                         converted.append((name, good))
                     continue
             return self.full_check(record)
+        patient = record["patient"]
+        if 10 <= len(patient) <= 13 and patient[:2].isdigit() and looks_like_personnummer(patient):
+            return self.full_check(record)
         typed = dict(record) if copy else record
         for name, good in converted:
             typed[name] = good
@@ -270,6 +291,9 @@ class ContactChecker:
                 errors.append({"field": name, "message": problem})
             else:
                 typed[name] = good
+        patient = record.get("patient")
+        if isinstance(patient, str) and looks_like_personnummer(patient):
+            errors.append({"field": "patient", "message": PERSONNUMMER_MESSAGE})
         if errors:
             return None, errors
         return _with_defaults(typed, self.defaults), []
@@ -284,6 +308,42 @@ def core_checker() -> ContactChecker:
 def check_contact(record, copy: bool = True, checker: ContactChecker | None = None) -> tuple[dict | None, list[dict]]:
     """`record` checked by `checker` (default: the contract's core fields); see ContactChecker.check."""
     return (checker or core_checker()).check(record, copy)
+
+
+def _with_defaults(typed: dict, defaults: dict) -> dict:
+    """Absent or null fields that the schema gives a default (group: false) get it."""
+    for name, value in defaults.items():
+        if typed.get(name) is None:
+            typed[name] = value
+    return typed
+
+
+# Contract §1: patient ids are pseudonymous. A personnummer (or samordningsnummer) given as
+# one is refused, and never repeated back: not in the error, not in a log.
+PERSONNUMMER_MESSAGE = ("looks like a personnummer (a valid date and check digit); send the "
+                        "pseudonymous patient id instead (the value is not repeated here)")
+_PERSONNUMMER = re.compile(r"(\d{2})?(\d{2})(\d{2})(\d{2})[-+]?(\d{4})")
+
+
+def looks_like_personnummer(text: str) -> bool:
+    """Whether `text` is written as a Swedish personnummer or samordningsnummer: YYMMDD-NNNN,
+    YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDDNNNN or YYYYMMDD-NNNN, with a real date (the day plus
+    60 in a samordningsnummer) and a right Luhn check digit."""
+    found = _PERSONNUMMER.fullmatch(text)
+    if found is None:
+        return False
+    century, yy, mm, dd, tail = found.groups()
+    day = int(dd) - 60 if int(dd) > 60 else int(dd)
+    try:  # (without the century, 20YY: a leap year exactly when 19YY was or 18YY would be)
+        date(int(century + yy) if century else 2000 + int(yy), int(mm), day)
+    except ValueError:
+        return False
+    digits = yy + mm + dd + tail
+    total = 0
+    for position, digit in enumerate(digits):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
 
 
 def _with_defaults(typed: dict, defaults: dict) -> dict:

@@ -16,6 +16,7 @@ from .compiler import compile_condition
 from .errors import Problem, closest
 from .parser import ConditionSyntaxError, parse_condition
 from .privacy import echo, identifying_fields
+from .provenance import text_hash
 from .resources import load_schema
 from .types import DECLARED_TYPES, Names, OutputSpec, Type, type_of_value
 from .yamlsource import SourceDoc, shorten
@@ -76,6 +77,7 @@ class PolicyVersion:
     file: str
     document: dict  # the plain YAML value, for render and diff
     index_keys: frozenset = frozenset()  # field combinations its counts bucket history by
+    content_hash: str = ""  # sha256 of the file's text (provenance.text_hash): contract §7
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -379,7 +381,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
         applies_text=" ".join(d["applies_when"].split()), applies_when=applies_node,
         applies=compile_condition(applies_node, params), applies_traced=compile_condition(applies_node, params, traced=True),
         parameters=params, parameter_types=ptypes, rules=tuple(rules), file=doc.file, document=d,
-        index_keys=frozenset(index_keys),
+        index_keys=frozenset(index_keys), content_hash=text_hash(doc.text),
     ), []
 
 

@@ -259,5 +259,6 @@ def decide_patient(policy_set, contacts: list[dict]) -> list[Outcome]:
 
 def outcome_of(decision: dict) -> Outcome:
     """An engine decision reduced to what the reference decides."""
-    return Outcome(decision["status"], decision["policies"], decision["outputs"],
+    policies = [{"id": p["id"], "version": p["version"]} for p in decision["policies"]]
+    return Outcome(decision["status"], policies, decision["outputs"],
                    [(f["policy"], f["rule"], f["result"]) for f in decision["findings"]])

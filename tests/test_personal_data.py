@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import urllib.error
 import urllib.request
 
 import pytest
+from _service import service_in_thread
 from click.testing import CliRunner
 
 from evaluator import load_repository
 from evaluator.cli import main
-from evaluator.http import make_server
 from evaluator.privacy import echo, identifying_fields
 from evaluator.resources import load_schema
 
@@ -51,12 +50,8 @@ def _assert_text_clean(text: str, field: str, value) -> None:
 
 @pytest.fixture(scope="module")
 def server(repo):
-    srv = make_server(repo, "127.0.0.1", 0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-    srv.server_close()
+    with service_in_thread(repo) as (url, _):
+        yield url
 
 
 def _post(url, body: bytes):

@@ -14,6 +14,7 @@ from .compile import compile_
 from .diff import diff
 from .evaluate import evaluate, explain
 from .fmt import fmt
+from .impact import impact
 from .init import init, schemas
 from .new_version import new_version
 from .policies import policies
@@ -38,6 +39,6 @@ def main() -> None:
     """
 
 
-for command in (init, validate, test, fmt, diff, render, new_version, evaluate, explain, policies, serve, schemas,
+for command in (init, validate, test, fmt, diff, impact, render, new_version, evaluate, explain, policies, serve, schemas,
                 compile_):
     main.add_command(command)

@@ -61,6 +61,9 @@ def run_hypothesis(name: str, seconds: float, batch: int) -> tuple[int, list[str
                 seen.add(key)
                 findings.append(text)
                 print(f"[{name}] FINDING:\n{text}", file=sys.stderr, flush=True)
+    from .targets import release_state  # (loaded by now: TARGETS came from it)
+
+    release_state()
     return counter["n"], findings
 
 
