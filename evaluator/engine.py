@@ -19,6 +19,7 @@ from .citation import document_of
 from .compiler import Bucket, Context, Entry, Trace, bucket_key_function
 from .contacts import ContactChecker, core_checker
 from .policy import PolicyVersion, Rule
+from .program import Program
 from .provenance import provenance_of
 from .repository import PolicySet
 from .resources import load_schema
@@ -89,6 +90,10 @@ def _text(value) -> str:
 
 
 _NONE = {"sv": "inga", "en": "none"}
+
+# The trace of a rule that fired without counting history: nothing missing, no evidence. Only
+# read (findings copy its lists), never given to a traced run.
+_NOTHING_SEEN = Trace()
 
 
 def render_message(parts: tuple, lang: str, params: dict, contact: dict, evidence, missing) -> str:
@@ -211,6 +216,11 @@ class Engine:
                      if isinstance(n, ast.Was)}
         self._replay_rules = {id(v): tuple(r for r in v.rules if read_back.intersection(r.decides))
                               for v in policy_set.versions()}
+        # Every version as generated code (codegen.py), which decides contacts outside explain.
+        self.program = Program(policy_set, self.outputs)
+        self._programs = self.program.versions
+        self._blank = self.program.blank
+        self._todo: dict = {}
         # Contract §7: the same for every decision of this set, so its JSON is made once and
         # spliced into each NDJSON line as it is (an orjson Fragment) instead of serialised anew.
         self.provenance = provenance_of(policy_set)
@@ -247,6 +257,18 @@ class Engine:
         self.unguarded = tuple(unguarded)
         self.by_value = {k: tuple(sorted(vs + unguarded, key=lambda v: order[id(v)])) for k, vs in by_value.items()}
 
+    def _versions_for(self, key: tuple) -> tuple:
+        """(version, its generated code) of the versions a contact with this dispatch value
+        (see _build_dispatch) can fall under on this day, remembered."""
+        value, day = key
+        candidates = self.by_value.get(value, self.unguarded) if self.dispatch_field else self.unguarded
+        todo = tuple((v, self._programs[id(v)].code) for v in candidates
+                     if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to))
+        if len(self._todo) >= 65_536:
+            self._todo.clear()
+        self._todo[key] = todo  # (the dispatch field is a required field: text)
+        return todo
+
     # -- one contact ---------------------------------------------------------------------
     def decide(self, ctx: Context, explain: list | None = None, outputs_only: bool = False) -> dict:
         """Decide ctx.cur, the patient's next contact. With `outputs_only` (replaying a history
@@ -258,15 +280,44 @@ class Engine:
         applied = []
         findings = []
         unsure = []  # policies whose applies_when was unknown: reported only if none applied
-        contributions: dict[str, list] = {}
-        undetermined: set = set()
+        acc = None
         if explain is None:
-            # Only the versions that can apply (see _build_dispatch), in force on the day.
+            # Only the versions that can apply (see _build_dispatch), in force on the day, each
+            # as generated code (codegen.py), remembered by the dispatch value and the day.
             field = self.dispatch_field
-            candidates = self.by_value.get(contact.get(field), self.unguarded) if field else self.unguarded
-            todo = [v for v in candidates
-                    if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to)]
+            key = (contact.get(field) if field else None, day)
+            todo = self._todo.get(key)
+            if todo is None:
+                todo = self._versions_for(key)
+            # Each version's code decides the contact and gathers its outputs in `acc`; the
+            # findings of the rules it reports are made here.
+            acc = self._blank[:]
+            for v, code in todo:
+                hits = (code.replay if outputs_only else code.decide)(ctx, acc)
+                if hits is False:
+                    continue
+                if hits is None:
+                    unsure.append(self._unsure(ctx, v, code.applies_traced))
+                    continue
+                applied.append(self._applied_entry(v))
+                for k, result in hits:
+                    rule = v.rules[k]
+                    # A fired rule's finding shows the contacts its counts used; a rule that
+                    # counts nothing has none, so only an undetermined one is run again, to
+                    # name what was missing.
+                    if rule.uses_history:
+                        ctx.trace = trace = Trace()
+                        code.rules_traced[k](ctx)
+                        ctx.trace = None
+                    elif result is None:
+                        trace = Trace(self._missing(rule, ctx, code.rules_traced[k]))
+                    else:
+                        trace = _NOTHING_SEEN
+                    findings.append(self._finding(v, rule, result, contact, trace))
         else:
+            # explain, and the plain reference engine: every rule run traced.
+            contributions: dict[str, list] = {}
+            undetermined: set = set()
             todo = []
             for policy in self.policies:
                 v = policy.in_force_on(day)
@@ -274,66 +325,50 @@ class Engine:
                     explain.append(VersionTrace(policy.id, None, None))
                 else:
                     todo.append(v)
-        for v in todo:
-            if outputs_only and not self._replay_rules[id(v)]:
-                continue
-            applies = v.applies(ctx)
-            if applies is not True:
-                missing = []
-                if applies is None:
-                    ctx.trace = Trace()
-                    v.applies_traced(ctx)
-                    missing = ctx.trace.missing
-                    ctx.trace = None
-                    unsure.append({
-                        "policy": v.id, "version": v.version, "rule": "applies_when", "severity": "warning",
-                        "message": {
-                            "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
-                            "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
-                        },
-                        "source": document_of(v.source), "evidence": [], "result": "not_applied", "missing": missing,
-                    })
-                if explain is not None:
+            for v in todo:
+                if outputs_only and not self._replay_rules[id(v)]:
+                    continue
+                applies = v.applies(ctx)
+                if applies is not True:
+                    missing = []
+                    if applies is None:
+                        finding = self._unsure(ctx, v, v.applies_traced)
+                        missing = finding["missing"]
+                        unsure.append(finding)
                     explain.append(VersionTrace(v.id, v, applies, missing))
-                continue
-            applied.append({"id": v.id, "version": v.version, "content_hash": v.content_hash})
-            if explain is not None:
+                    continue
+                applied.append(self._applied_entry(v))
                 vtrace = VersionTrace(v.id, v, True)
                 explain.append(vtrace)
                 self._run_explained(ctx, v, vtrace, contributions, undetermined, findings, outputs_only)
-                continue
-            for rule in (self._replay_rules[id(v)] if outputs_only else v.rules):
-                result = rule.run(ctx)
-                if result is False:  # the common case first
-                    effects = rule.otherwise
-                    if effects:
-                        for name, value in effects.items():
-                            contributions.setdefault(name, []).append((value, v, rule))
-                    continue
-                if result is True:
-                    for name, value in rule.then.items():
-                        contributions.setdefault(name, []).append((value, v, rule))
-                else:
-                    undetermined.update(rule.decides)
-                if outputs_only:
-                    continue
-                trace = Trace()
-                # A fired rule's finding shows the contacts its counts used; a rule that counts
-                # nothing has none, so only an undetermined one is run again, to name what was
-                # missing.
-                if rule.uses_history:
-                    ctx.trace = trace
-                    rule.run_traced(ctx)
-                    ctx.trace = None
-                elif result is None:
-                    trace.missing = self._missing(rule, ctx)
-                findings.append(self._finding(v, rule, result, contact, trace))
         if not applied:
             return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": self._no_outputs(),
                     "findings": unsure, "errors": []}
-        outputs = self._combine(contributions, undetermined, findings)
+        outputs = (self.program.finish(acc, findings) if acc is not None
+                   else self._combine(contributions, undetermined, findings))
         return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
                 "findings": findings, "errors": []}
+
+    @staticmethod
+    def _applied_entry(v: PolicyVersion) -> dict:
+        """A decision's entry for a policy version that applied (new for each decision): the one
+        place both the generated path and the explain path make it."""
+        return {"id": v.id, "version": v.version, "content_hash": v.content_hash}
+
+    def _unsure(self, ctx: Context, v: PolicyVersion, applies_traced) -> dict:
+        """The warning that whether a version applies cannot be told, naming the missing facts."""
+        ctx.trace = Trace()
+        applies_traced(ctx)
+        missing = ctx.trace.missing
+        ctx.trace = None
+        return {
+            "policy": v.id, "version": v.version, "rule": "applies_when", "severity": "warning",
+            "message": {
+                "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
+                "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
+            },
+            "source": document_of(v.source), "evidence": [], "result": "not_applied", "missing": missing,
+        }
 
     def _finding(self, v: PolicyVersion, rule: Rule, result: bool | None, contact: dict, trace: Trace) -> dict:
         """The finding of a rule that fired (result True) or was left undetermined (None)."""
@@ -373,7 +408,7 @@ class Engine:
             self._said[key] = (sv, en)
         return {"sv": sv, "en": en}
 
-    def _missing(self, rule: Rule, ctx: Context) -> list[str]:
+    def _missing(self, rule: Rule, ctx: Context, run_traced=None) -> list[str]:
         """The facts a rule that counts no history was left undetermined for, from a traced
         run; remembered by the values of the fields its condition reads, on which alone they
         depend."""
@@ -384,7 +419,7 @@ class Engine:
             key = found = None
         if found is None:
             ctx.trace = trace = Trace()
-            rule.run_traced(ctx)
+            (run_traced or rule.run_traced)(ctx)
             ctx.trace = None
             found = tuple(trace.missing)
             if key is not None:

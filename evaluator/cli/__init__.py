@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
+from .compile import compile_
 from .diff import diff
 from .evaluate import evaluate, explain
 from .fmt import fmt
@@ -38,5 +39,6 @@ def main() -> None:
     """
 
 
-for command in (init, validate, test, fmt, diff, impact, render, new_version, evaluate, explain, policies, serve, schemas):
+for command in (init, validate, test, fmt, diff, impact, render, new_version, evaluate, explain, policies, serve, schemas,
+                compile_):
     main.add_command(command)

@@ -1,0 +1,210 @@
+"""The generated code against the reference interpreter (evaluator/reference.py): on random
+conditions over random contacts and histories (unknown facts, count ranges), and on the bundled
+policies over a sample of the benchmark's data."""
+
+from __future__ import annotations
+
+import importlib.util
+import textwrap
+from datetime import date, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from evaluator import load_repository
+from evaluator.reference import decide_patient, outcome_of
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def reference_decisions(repo, records: list[dict]) -> list:
+    """The reference's outcome of every record (all valid, ids unique), in input order."""
+    checker = repo.engine.contact_checker
+    groups: dict = {}
+    for i, record in enumerate(records):
+        typed, errors = checker.check(record, copy=True)
+        assert not errors, errors
+        groups.setdefault(typed["patient"], []).append(
+            ((typed["date"], typed.get("time") is not None, typed.get("time") or "", i), typed))
+    out: list = [None] * len(records)
+    for items in groups.values():
+        items.sort(key=lambda item: item[0])
+        for (key, _), outcome in zip(items, decide_patient(repo.policy_set, [typed for _, typed in items]), strict=True):
+            out[key[3]] = outcome
+    return out
+
+
+def assert_same(repo, records: list[dict]) -> None:
+    decided = [outcome_of(d) for d in repo.evaluate([dict(r) for r in records])]
+    expected = reference_decisions(repo, records)
+    for record, got, want in zip(records, decided, expected, strict=True):
+        assert got == want, record["id"]
+
+
+# -- the bundled policies over the benchmark's data ----------------------------------------------
+
+def _generator():
+    spec = importlib.util.spec_from_file_location("bench_generate", ROOT / "benchmarks" / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bundled_policies_on_a_benchmark_sample_decide_as_the_reference(tmp_path):
+    out = tmp_path / "sample.ndjson"
+    _generator().main(["--contacts", "4000", "--patients", "300", "--units", "10", "--seed", "3",
+                       "--out", str(out), "--quiet"])
+    records = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert len(records) >= 4000
+    repo = load_repository()
+    assert_same(repo, records)
+    # the sample exercises what it should: every region's policies, caps that bite, unknown facts
+    decided = repo.evaluate([dict(r) for r in records])
+    results = {f["result"] for d in decided for f in d["findings"]}
+    assert {"fired", "unknown"} <= results
+    assert {p["id"] for d in decided for p in d["policies"]} >= {"vgr-rehab-written-contact", "halland-distance-contact"}
+
+
+# -- random conditions ------------------------------------------------------------------------------
+
+OUTPUTS = textwrap.dedent("""\
+    outputs:
+      reimbursable: {type: yes/no, combine: all, description: r}
+      distance_contact: {type: yes/no, combine: all, description: d}
+      contact_type: {type: whole number, combine: single, description: t}
+      kva: {type: list of texts, combine: union, description: k}
+    """)
+
+BOOLS = ["dialogue", "documented", "booked"]
+TEXTS = {"channel": ["written", "physical", "video"], "unit": ["u1", "u2"], "care_choice": ["a", "b"]}
+
+
+def _text_test(draw, earlier: bool):
+    name = draw(st.sampled_from(sorted(TEXTS)))
+    value = draw(st.sampled_from(TEXTS[name]))
+    kind = draw(st.sampled_from(["=", "!=", "in"]))
+    if kind == "in":
+        values = draw(st.lists(st.sampled_from(TEXTS[name]), min_size=1, max_size=2, unique=True))
+        return f"{name} {draw(st.sampled_from(['in', 'not in']))} [{', '.join(f'{chr(34)}{v}{chr(34)}' for v in values)}]"
+    return f'{name} {kind} "{value}"'
+
+
+@st.composite
+def filters(draw, depth=0):
+    """A history filter: about the earlier contact, windows, `was`, `since latest`."""
+    atoms = [
+        lambda: draw(st.sampled_from(BOOLS)),
+        lambda: _text_test(draw, True),
+        lambda: f"same {draw(st.sampled_from(['unit', 'care_choice', 'channel', 'documented']))}",
+        lambda: f"within {draw(st.integers(1, 20))} {draw(st.sampled_from(['days', 'weeks', 'months']))}",
+        lambda: draw(st.sampled_from(["same iso week", "same month", "same year"])),
+        lambda: f"was {draw(st.sampled_from(['reimbursable', 'distance_contact']))}",
+        lambda: f"{draw(st.sampled_from(BOOLS))} is {draw(st.sampled_from(['known', 'missing']))}",
+        lambda: f"current.{draw(st.sampled_from(BOOLS))} = {draw(st.sampled_from(BOOLS))}",
+    ]
+    if depth == 0:
+        atoms.append(lambda: f"since latest ({draw(filters(depth=1))})")
+    parts = [draw(st.sampled_from(atoms))() for _ in range(draw(st.integers(1, 3)))]
+    joined = f" {draw(st.sampled_from(['and', 'or']))} ".join(f"({p})" for p in parts)
+    return f"not ({joined})" if draw(st.booleans()) and depth else joined
+
+
+@st.composite
+def conditions(draw, depth=0):
+    """A yes/no condition about the current contact and its history."""
+    atoms = [
+        lambda: draw(st.sampled_from(BOOLS)),
+        lambda: _text_test(draw, False),
+        lambda: f"{draw(st.sampled_from(BOOLS + sorted(TEXTS)))} is {draw(st.sampled_from(['known', 'missing']))}",
+        lambda: (f"count of earlier contacts where ({draw(filters())}) "
+                 f"{draw(st.sampled_from(['>=', '>', '<', '<=', '=', '!=']))} {draw(st.integers(0, 4))}"),
+        lambda: f"{draw(st.sampled_from(['any earlier contact', 'no earlier contact']))} where ({draw(filters())})",
+        lambda: (f"count of earlier contacts where ({draw(filters())}) {draw(st.sampled_from(['+', '-']))} "
+                 f"count of earlier contacts where ({draw(filters())}) >= {draw(st.integers(-1, 3))}"),
+        lambda: f"count of earlier contacts where ({draw(filters())}) in [{draw(st.integers(0, 2))}, {draw(st.integers(1, 4))}]",
+        lambda: f"weekday(date) {draw(st.sampled_from(['<', '>=']))} {draw(st.integers(1, 7))}",
+    ]
+    if depth < 2:
+        atoms.append(lambda: f"not ({draw(conditions(depth=depth + 1))})")
+        atoms.append(lambda: draw(conditions(depth=depth + 1)))
+    # a chain of one to three parts under one operator: `and`/`or` chains run as one loop
+    parts = [draw(st.sampled_from(atoms))() for _ in range(draw(st.integers(1, 3)))]
+    return f" {draw(st.sampled_from(['and', 'or']))} ".join(f"({p})" for p in parts)
+
+
+def _policy(conds: list[str]) -> str:
+    effects = [("{reimbursable: false}", "{reimbursable: true}"), ("{distance_contact: true}", "{}"),
+               ("{contact_type: 1}", "{contact_type: 2}"), ('{kva: ["A"]}', '{kva: ["B"]}')]
+    rules = []
+    for i, cond in enumerate(conds):
+        then, otherwise = effects[i % len(effects)]
+        rules.append(f"  - id: r{i}\n    section: S\n    passage: P\n    when: {orjson.dumps(cond).decode()}\n"
+                     f"    then: {then}\n    otherwise: {otherwise}\n    severity: info\n"
+                     f"    message: {{sv: m, en: m}}\n")
+    return ("id: gen\nversion: \"1.0\"\ntitle: T\nissuer: T\nregion: any\nvalid_from: 2020-01-01\n"
+            "source: {seed: 000_x.txt, title: T}\napplies_when: 'region = \"x\"'\nrules:\n" + "".join(rules))
+
+
+def repository(tmp: Path, conds: list[str]):
+    (tmp / "any" / "gen").mkdir(parents=True, exist_ok=True)
+    (tmp / "outputs.yaml").write_text(OUTPUTS, encoding="utf-8")
+    (tmp / "any" / "gen" / "1.0.yaml").write_text(_policy(conds), encoding="utf-8")
+    return load_repository(tmp)
+
+
+sparse_bool = st.sampled_from([True, False, None])
+contact = st.fixed_dictionaries({
+    "patient": st.sampled_from(["p1", "p2"]),
+    "unit": st.sampled_from(["u1", "u2"]),
+    "day": st.integers(0, 70),
+    "channel": st.sampled_from(["written", "physical", "video"]),
+    "care_choice": st.sampled_from(["a", "b", None]),
+    "dialogue": sparse_bool, "documented": sparse_bool, "booked": sparse_bool,
+}, optional={"time": st.sampled_from(["08:00", "12:00"])})
+
+
+def _records(raw: list[dict]) -> list[dict]:
+    out = []
+    for i, r in enumerate(raw):
+        c = {k: v for k, v in r.items() if v is not None}
+        c["date"] = (date(2025, 1, 1) + timedelta(days=c.pop("day"))).isoformat()
+        c["id"], c["region"] = f"c{i}", "x"
+        out.append(c)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_conditions_decide_as_the_reference(tmp_path_factory, seed):
+    @settings(max_examples=30, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(conditions(), min_size=1, max_size=4),
+           st.lists(contact, min_size=1, max_size=25).map(_records))
+    def check(conds, records):
+        repo = repository(tmp_path_factory.mktemp(f"gen{seed}"), conds)
+        assert_same(repo, records)
+        # and evaluate_one replays the history the same way
+        last = records[-1]
+        history = [r for r in records[:-1] if r["patient"] == last["patient"]]
+        expected = reference_decisions(repo, history + [last])[-1]
+        assert outcome_of(repo.evaluate_one(dict(last), [dict(r) for r in history])) == expected
+
+    check()
+
+
+def test_count_ranges_and_unknown_facts_reach_the_comparison(tmp_path):
+    """A fixed case that must give a range: two earlier contacts of unknown match."""
+    repo = repository(tmp_path, ["count of earlier contacts where (documented) >= 2",
+                                 "count of earlier contacts where (documented) in [1, 2]"])
+    records = _records([
+        {"patient": "p1", "unit": "u1", "day": 0, "channel": "written", "documented": None},
+        {"patient": "p1", "unit": "u1", "day": 1, "channel": "written", "documented": True},
+        {"patient": "p1", "unit": "u1", "day": 2, "channel": "written", "documented": None},
+        {"patient": "p1", "unit": "u1", "day": 3, "channel": "written"},
+    ])
+    assert_same(repo, records)
+    last = repo.evaluate(records)[-1]
+    assert last["outputs"]["reimbursable"] is None  # 1..3 documented contacts: maybe 2
+    assert ("gen", "r1", "unknown") in outcome_of(last).findings  # 1..3 in [1, 2]: unknown
