@@ -41,7 +41,7 @@ import orjson
 from . import parallel
 from .contacts import check_contact
 from .engine import cyclic_gc_paused
-from .formats import CHUNK, Chunk, ndjson_lines, pyarrow_modules, read_chunks
+from .formats import CHUNK, Chunk, FormatError, ndjson_lines, pyarrow_modules, read_chunks
 
 # Contacts a partition is made to hold; one that holds more than twice this is dealt again.
 PARTITION = 20_000
@@ -83,14 +83,17 @@ def patient_keys(path: str, fmt: str) -> Iterator[bytes]:
                 yield parallel.patient_key(line)
     elif fmt == "parquet":
         pa, pq = pyarrow_modules()
-        parquet = pq.ParquetFile(path)
-        if "patient" not in parquet.schema_arrow.names:
-            for _ in range(parquet.metadata.num_rows):
-                yield b""
-            return
-        for batch in parquet.iter_batches(batch_size=65_536, columns=["patient"]):
-            for value in batch.column(0).to_pylist():
-                yield parallel._key(value)
+        try:
+            parquet = pq.ParquetFile(path)
+            if "patient" not in parquet.schema_arrow.names:
+                for _ in range(parquet.metadata.num_rows):
+                    yield b""
+                return
+            for batch in parquet.iter_batches(batch_size=65_536, columns=["patient"]):
+                for value in batch.column(0).to_pylist():
+                    yield parallel._key(value)
+        except pa.ArrowException as exc:
+            raise FormatError(f"{path} cannot be read as Parquet: {exc}") from None
     else:
         for chunk in read_chunks(path, fmt, {}, CHUNK, path):
             for record in chunk.records:
@@ -396,6 +399,8 @@ def _partitioned(engine, chunks, write, size, jobs, ids: IdIndex, folder, progre
             block = []
     if block:
         _emit(block, write, progress, summary)
+    for out in outs:
+        os.unlink(out)
 
 
 def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, decided) -> None:

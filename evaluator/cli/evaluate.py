@@ -29,7 +29,7 @@ def _fail_input(message: str):
 
 
 @click.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", required=False, type=click.Path(allow_dash=True))
 @POLICIES_OPTION
 @INPUT_FORMAT_OPTION
 @click.option("--output-format", type=click.Choice(FORMATS), default=None,
@@ -68,7 +68,7 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
         from ..dask import evaluate_on_cluster
 
         try:
-            evaluate_on_cluster(file, out_path, dask_address, policies_dir)
+            evaluate_on_cluster(file, out_path, dask_address, policies_dir, output_format)
         except FormatError as exc:
             _fail_input(str(exc))
         return
@@ -77,6 +77,8 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
         out_fmt = format_of(out_path, output_format)
     except FormatError as exc:
         raise click.UsageError(str(exc)) from None
+    if file not in (None, "-") and os.path.isdir(file):
+        _fail_input(f"cannot read {file}: it is a folder (a folder of Parquet files is read with --dask)")
     folder = tempfile.mkdtemp(prefix="regelverk-")
     try:
         path = file
