@@ -44,19 +44,26 @@ def _repository(policies):
         return repo
 
 
-def decide_partition(frame, policies=None, reused: dict | None = None):
+def decide_partition(frame, policies=None, firsts: dict | None = None):
     """Decide the contacts of one pandas DataFrame that holds every contact of its patients:
     one row per contact, a column per field, and `_row`, the contact's number in the whole
     input. Returns a pandas DataFrame with `_row` and `decision` (the decision as NDJSON text),
-    in the frame's row order. `reused`: input number -> number of the earlier contact that used
-    the same id (evaluate_dataframe finds them). Usable with any scheduler, or none."""
+    by `_row`. `firsts`: contact id -> the number of the first row that uses it,
+    for the ids used more than once (evaluate_dataframe finds them); a later use is invalid.
+    Usable with any scheduler, or none."""
     import pandas
 
     repo = _repository(policies)
+    # In input order: a shuffle leaves a partition's rows in any order, and the order of input
+    # decides between contacts of one patient at the same date and time (contract section 2).
+    frame = frame.sort_values("_row", kind="stable")
     rows = [int(n) for n in frame["_row"]]
     records = records_from_frame(frame.drop(columns=["_row"]))
-    reused = reused or {}
-    items = [[row, record, None, reused.get(row)] for row, record in zip(rows, records, strict=True)]
+    firsts = firsts or {}
+    items = []
+    for row, record in zip(rows, records, strict=True):
+        first = firsts.get(record.get("id")) if firsts and isinstance(record.get("id"), str) else None
+        items.append([row, record, None, first if first is not None and first != row else None])
     with _LOCK:  # the engine's caches are one per process
         lines = decide_items(repo.engine, items)
     return pandas.DataFrame({"_row": pandas.Series(rows, dtype="int64"),
@@ -83,22 +90,16 @@ def evaluate_dataframe(contacts, policies=None, in_order: bool = True):
         total += int(length)
     meta = contacts._meta.assign(_row=pandas.Series(dtype="int64"))
     numbered = contacts.map_partitions(_numbered, offsets, meta=meta)
-    reused: dict = {}
+    firsts: dict = {}
     if "id" in contacts.columns:
-        counts = numbered["id"].value_counts()
-        twice = counts[counts > 1].compute()
-        if len(twice):
-            used = numbered[numbered["id"].isin(list(twice.index))][["id", "_row"]].compute().sort_values("_row")
-            first: dict = {}
-            for cid, row in zip(used["id"], used["_row"], strict=True):
-                if isinstance(cid, str):
-                    if cid in first:
-                        reused[int(row)] = first[cid]
-                    else:
-                        first[cid] = int(row)
+        # The first row of each id used more than once (a small table, brought here). Not by
+        # filtering the rows on those ids: the optimiser may filter before numbering them.
+        uses = numbered.groupby("id")["_row"].agg(["min", "count"])
+        twice = uses[uses["count"] > 1].compute()
+        firsts = {cid: int(first) for cid, first in zip(twice.index, twice["min"], strict=True) if isinstance(cid, str)}
     shuffled = numbered.shuffle(on="patient") if "patient" in contacts.columns else numbered
     out_meta = pandas.DataFrame({"_row": pandas.Series(dtype="int64"), "decision": pandas.Series(dtype=object)})
-    decided = shuffled.map_partitions(decide_partition, policies, reused, meta=out_meta)
+    decided = shuffled.map_partitions(decide_partition, policies, firsts, meta=out_meta)
     return decided.sort_values("_row") if in_order else decided
 
 

@@ -193,7 +193,8 @@ def _line(decision: dict) -> bytes:
 
 def decide_items(engine, items: list, jobs: int = 1) -> list[bytes]:
     """The NDJSON decision line (with its line feed) of each item, in the items' order. Items
-    hold whole patients. A contact whose id was used before is invalid, naming that input."""
+    hold whole patients, in input order (which breaks ties in a patient's history). A contact
+    whose id was used before is invalid, naming that input."""
     records, errors, reused = [], {}, {}
     for k, (_, record, problems, first) in enumerate(items):
         if problems is not None:
