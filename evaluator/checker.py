@@ -17,6 +17,9 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Type]] = {
     "month_of": (("date",), INTEGER),
     "day_of": (("date",), INTEGER),
     "length": (("list",), INTEGER),
+    # Whole years from the first date to the second (an age: years_between(birth_date, date)),
+    # with month ends clamped as in date arithmetic: born 2004-02-29, 1 year old on 2005-02-28.
+    "years_between": (("date", "date"), INTEGER),
 }
 
 KEYWORDS = frozenset(

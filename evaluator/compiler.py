@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from . import ast
-from .dates import shift
+from .dates import shift, whole_years
 
 WAS_PREFIX = "was:"  # a bucket key part that is an earlier decision's output, not a field
 
@@ -459,6 +459,14 @@ class Compiler:
         return lambda ctx: ctx.contact.get(name)
 
     def _call(self, node: ast.Call, args):
+        if len(args) == 2:
+            first, second = args
+            fn2 = {"years_between": whole_years}[node.function]
+
+            def call2(ctx):
+                a, b = first(ctx), second(ctx)
+                return None if a is None or b is None else fn2(a, b)
+            return call2
         arg = args[0]
         fn = {
             "iso_week": lambda d: d.isocalendar()[1],

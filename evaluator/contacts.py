@@ -161,10 +161,19 @@ def _field_check(name: str, spec: dict):
             if items == "string" and not all(isinstance(v, str) for v in value):
                 k, bad = next((k, v) for k, v in enumerate(value, start=1) if not isinstance(v, str))
                 return None, f"must be a list of texts; item {k} is {_describe(bad)}"
+            if items == "integer" and not all(_whole(v) for v in value):
+                k, bad = next((k, v) for k, v in enumerate(value, start=1) if not _whole(v))
+                return None, f"must be a list of whole numbers; item {k} is {_describe(bad)}"
+            if items == "integer":
+                return [int(v) for v in value], None
             return list(value), None
         return value, None
 
     return check
+
+
+def _whole(value) -> bool:
+    return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
 
 
 _PLAIN_TEXT, _YES_NO, _ONE_OF, _NONEMPTY_TEXT, _OTHER = range(5)
@@ -186,88 +195,97 @@ def _quick_kind(spec: dict):
     return _OTHER, None
 
 
-@lru_cache(maxsize=1)
-def _checker():
-    schema = load_schema("contact.schema.json")
-    props = schema["properties"]
-    # name -> (quick kind, allowed values, full check); the full check also words the error.
-    checks = {name: (*_quick_kind(spec), _field_check(name, spec)) for name, spec in props.items()}
-    defaults = {name: spec["default"] for name, spec in props.items() if "default" in spec}
-    return tuple(schema["required"]), checks, defaults
+class ContactChecker:
+    """The contact check for one contact schema: the contract's core fields, plus the facts a
+    policy repository declares (facts.contact_schema_with)."""
 
+    def __init__(self, schema: dict):
+        props = schema["properties"]
+        # name -> (quick kind, allowed values, full check); the full check also words the error.
+        self.checks = {name: (*_quick_kind(spec), _field_check(name, spec)) for name, spec in props.items()}
+        self.defaults = {name: spec["default"] for name, spec in props.items() if "default" in spec}
+        self.required = tuple(schema["required"])
 
-def check_contact(record, copy: bool = True) -> tuple[dict | None, list[dict]]:
-    """A typed contact (date as datetime.date, defaults filled) or None and the errors.
+    def check(self, record, copy: bool = True) -> tuple[dict | None, list[dict]]:
+        """A typed contact (date as datetime.date, defaults filled) or None and the errors.
 
-    An optional fact given as null counts as absent (unknown). Fields the schema does not name
-    pass through untouched. The common case, a valid contact, takes a quick path; anything
-    wrong is worded by the full check below, which names every field at fault. With
-    `copy=False` a valid record is typed in place (for records nobody else holds, e.g. just
-    parsed); an invalid one is left as it was.
-    """
-    if type(record) is not dict:
-        return _full_check(record)
-    required, checks, defaults = _checker()
-    for name in required:
-        if record.get(name) is None:
-            return _full_check(record)
-    converted = []
-    for name, value in record.items():
-        spec = checks.get(name)
-        if spec is None or value is None:
-            continue
-        quick, allowed, check = spec
-        if quick == _YES_NO:
-            if value is True or value is False:
+        An optional fact given as null counts as absent (unknown). Fields the schema does not
+        name pass through untouched. The common case, a valid contact, takes a quick path;
+        anything wrong is worded by the full check, which names every field at fault. With
+        `copy=False` a valid record is typed in place (for records nobody else holds, e.g.
+        just parsed); an invalid one is left as it was.
+        """
+        if type(record) is not dict:
+            return self.full_check(record)
+        checks = self.checks
+        for name in self.required:
+            if record.get(name) is None:
+                return self.full_check(record)
+        converted = []
+        for name, value in record.items():
+            spec = checks.get(name)
+            if spec is None or value is None:
                 continue
-        elif quick == _PLAIN_TEXT:
-            if type(value) is str:
-                continue
-        elif quick == _ONE_OF:
-            if type(value) is str and value in allowed:
-                continue
-        elif quick == _NONEMPTY_TEXT:
-            if type(value) is str and value:
-                continue
-        else:
-            good, problem = check(value)
-            if problem is None:
-                if good is not value:
-                    converted.append((name, good))
-                continue
-        return _full_check(record)
-    typed = dict(record) if copy else record
-    for name, good in converted:
-        typed[name] = good
-    return _with_defaults(typed, defaults), []
-
-
-def _full_check(record) -> tuple[dict | None, list[dict]]:
-    """Every field's full check: names each field at fault, in plain words."""
-    if not isinstance(record, dict):
-        return None, [{"field": None, "message": f"a contact must be a JSON object, not {_describe(record)}"}]
-    required, checks, defaults = _checker()
-    errors = []
-    typed = {}
-    for name in required:
-        if record.get(name) is None:
-            errors.append({"field": name, "message": "is required but missing"})
-    for name, value in record.items():
-        spec = checks.get(name)
-        if spec is None:
-            typed[name] = value
-            continue
-        if value is None:
-            continue
-        check = spec[2]
-        good, problem = check(value)
-        if problem is not None:
-            errors.append({"field": name, "message": problem})
-        else:
+            quick, allowed, check = spec
+            if quick == _YES_NO:
+                if value is True or value is False:
+                    continue
+            elif quick == _PLAIN_TEXT:
+                if type(value) is str:
+                    continue
+            elif quick == _ONE_OF:
+                if type(value) is str and value in allowed:
+                    continue
+            elif quick == _NONEMPTY_TEXT:
+                if type(value) is str and value:
+                    continue
+            else:
+                good, problem = check(value)
+                if problem is None:
+                    if good is not value:
+                        converted.append((name, good))
+                    continue
+            return self.full_check(record)
+        typed = dict(record) if copy else record
+        for name, good in converted:
             typed[name] = good
-    if errors:
-        return None, errors
-    return _with_defaults(typed, defaults), []
+        return _with_defaults(typed, self.defaults), []
+
+    def full_check(self, record) -> tuple[dict | None, list[dict]]:
+        """Every field's full check: names each field at fault, in plain words."""
+        if not isinstance(record, dict):
+            return None, [{"field": None, "message": f"a contact must be a JSON object, not {_describe(record)}"}]
+        errors = []
+        typed = {}
+        for name in self.required:
+            if record.get(name) is None:
+                errors.append({"field": name, "message": "is required but missing"})
+        for name, value in record.items():
+            spec = self.checks.get(name)
+            if spec is None:
+                typed[name] = value
+                continue
+            if value is None:
+                continue
+            good, problem = spec[2](value)
+            if problem is not None:
+                errors.append({"field": name, "message": problem})
+            else:
+                typed[name] = good
+        if errors:
+            return None, errors
+        return _with_defaults(typed, self.defaults), []
+
+
+@lru_cache(maxsize=1)
+def core_checker() -> ContactChecker:
+    """The check of the contract's core fields alone (schemas/contact.schema.json)."""
+    return ContactChecker(load_schema("contact.schema.json"))
+
+
+def check_contact(record, copy: bool = True, checker: ContactChecker | None = None) -> tuple[dict | None, list[dict]]:
+    """`record` checked by `checker` (default: the contract's core fields); see ContactChecker.check."""
+    return (checker or core_checker()).check(record, copy)
 
 
 def _with_defaults(typed: dict, defaults: dict) -> dict:

@@ -40,3 +40,12 @@ def iso_week(day: date) -> tuple[int, int]:
 def week_start(day: date) -> date:
     """The Monday of `day`'s ISO week."""
     return day - timedelta(days=day.weekday())
+
+
+def whole_years(start: date, end: date) -> int:
+    """Whole years from `start` to `end` (an age on `end` for a birth date `start`): the largest
+    n with start + n years <= end, month ends clamped as in `shift` (born on 29 February, a
+    year older on 28 February in a year that has no 29th). Negative when `end` is earlier."""
+    years = end.year - start.year
+    # start + years lands in end's year, start + (years + 1) after it: one of the two is n.
+    return years - 1 if add_months(start, 12 * years) > end else years

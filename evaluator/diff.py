@@ -22,8 +22,7 @@ from .api import Repository
 from .errors import PolicyError
 from .policy import PolicyVersion, version_key
 from .repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet, load_policy_set
-from .resources import policies_dir
-from .testing import policies_root_for
+from .settings import LocateError, Settings, locate_policies
 from .yamlsource import display_path, parse_yaml
 
 METADATA_KEYS = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "description", "applies_when")
@@ -45,6 +44,7 @@ class Side:
     text: str
     outputs_text: str
     policy_set: PolicySet | None = None
+    settings: Settings | None = None  # the repository whose declared facts the policy reads
 
     @property
     def version(self) -> PolicyVersion:
@@ -91,10 +91,9 @@ def _from_git(policy_id: str, rev: str, root: Path) -> Side:
 
 
 def _outputs_text(root: Path | None) -> str:
-    for candidate in ([root / OUTPUTS_FILE] if root else []) + [policies_dir() / OUTPUTS_FILE]:
-        if candidate.is_file():
-            return candidate.read_text(encoding="utf-8")
-    raise DiffInputError("cannot find outputs.yaml")  # pragma: no cover - the bundled one exists
+    if root is not None and (root / OUTPUTS_FILE).is_file():
+        return (root / OUTPUTS_FILE).read_text(encoding="utf-8")
+    raise DiffInputError(f"cannot find the outputs.yaml of the policy folder {root}")
 
 
 def _read(path: Path, label: str) -> str:
@@ -115,10 +114,23 @@ def _from_disk(policy_id: str, root: Path) -> Side:
 
 def resolve_side(spec: str, policies_root: Path | None = None) -> Side:
     """Read one side: a file, POLICY_ID@REV, or POLICY_ID; then load it as a policy set of its own."""
-    root = Path(policies_root) if policies_root else policies_dir()
     path = Path(spec)
+    try:
+        # A file is read with the policy folder and repository it stands in (a loose file:
+        # with the policies the command means); a policy id is looked up in the policies the
+        # command means (settings.locate_policies).
+        source = None
+        if path.is_file():
+            try:
+                source = locate_policies(path.parent)
+            except LocateError:
+                pass
+        source = source or locate_policies(policies_root)
+    except LocateError as exc:
+        raise DiffInputError(str(exc)) from exc
+    root = source.root
     if path.is_file():
-        side = Side(display_path(path), _read(path, spec), _outputs_text(policies_root_for(path.parent)))
+        side = Side(display_path(path), _read(path, spec), _outputs_text(root))
     elif "@" in spec:
         policy_id, rev = spec.rsplit("@", 1)
         if not policy_id or not rev:
@@ -128,6 +140,7 @@ def resolve_side(spec: str, policies_root: Path | None = None) -> Side:
         raise DiffInputError(f"there is no file {spec}")
     else:
         side = _from_disk(spec, root)
+    side.settings = source.settings
     _load(side)
     return side
 
@@ -149,7 +162,7 @@ def _load(side: Side) -> None:
         target = root / place[0] / place[1] / f"{place[2]}.yaml"
         target.parent.mkdir(parents=True)
         target.write_text(side.text, encoding="utf-8")
-        policy_set, problems = load_policy_set(root)
+        policy_set, problems = load_policy_set(root, side.settings or Settings(None, {}))
         shown = display_path(target)
     if policy_set is None:
         raise PolicyError([

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from . import ast
 from .compiler import Bucket, Context, Entry, Trace, bucket_key_function
-from .contacts import check_contact
+from .contacts import ContactChecker, core_checker
 from .policy import PolicyVersion, Rule
 from .repository import PolicySet
 from .resources import load_schema
@@ -172,6 +172,9 @@ class Engine:
         optimised path against. The decisions must be the same."""
         self.policy_set = policy_set
         self.reference = reference
+        # Contacts are checked against the core fields and this repository's declared facts.
+        self.contact_checker = (ContactChecker(policy_set.contact_schema) if policy_set.facts
+                                else core_checker())
         self.policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
         self.outputs = list(policy_set.outputs.values())
         self._null_outputs = {o.name: None for o in self.outputs}
@@ -266,7 +269,7 @@ class Engine:
                             "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
                             "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
                         },
-                        "source": v.source["seed"], "evidence": [], "result": "not_applied", "missing": missing,
+                        "source": v.source.get("seed") or v.source.get("document_id") or v.source.get("title", ""), "evidence": [], "result": "not_applied", "missing": missing,
                     })
                 if explain is not None:
                     explain.append(VersionTrace(v.id, v, applies, missing))
@@ -469,13 +472,14 @@ class Engine:
         decisions: list = [None] * len(records)
         groups: dict[str, list] = {}
         first_line: dict[str, int] = {}
+        check = self.contact_checker.check
         for i, record in enumerate(records):
             if line_errors and i in line_errors:
                 decisions[i] = self.invalid(None, line_errors[i])
                 continue
             if emit is not None:
                 records[i] = None  # the typed copy is all that is needed from here on
-            typed, errors = check_contact(record, copy=not own)
+            typed, errors = check(record, copy=not own)
             if typed is not None and typed["id"] in first_line:
                 errors = [{"field": "id", "message": f"the id {typed['id']} is already used by input {first_line[typed['id']] + 1}"}]
             if errors:

@@ -47,7 +47,16 @@ def _value(v) -> str:
     return str(v)
 
 
-def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict | None, lang: str = "en") -> str:
+def _field_names(names, facts: dict | None, lang: str) -> str:
+    """Field names as explain shows them: a fact the repository declares with its meaning."""
+    facts = facts or {}
+    return ", ".join(f"{n} ({facts[n].description.get(lang, '')})" if n in facts else n for n in names)
+
+
+def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict | None, lang: str = "en",
+                facts: dict | None = None) -> str:
+    """The explanation for a person; `facts`: the repository's declared facts, whose meaning
+    is given where one is missing."""
     w = WORDS[lang]
     lines = [f"{w['contact']} {decision['contact']}"
              + (f" ({contact.get('date').isoformat()}, {contact.get('region')}, {contact.get('channel')})" if contact else ""),
@@ -70,7 +79,7 @@ def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict 
             lines.append(f"{head}: {w['not_applies']}")
             continue
         if vt.applies is None:
-            lines.append(f"{head}: {w['unknown_applies']} {', '.join(vt.missing)}")
+            lines.append(f"{head}: {w['unknown_applies']} {_field_names(vt.missing, facts, lang)}")
             continue
         lines.append(f"{head}: {w['applies']} — {v.title}")
         for rt in vt.rules:
@@ -83,7 +92,7 @@ def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict 
             if used:
                 lines.append(f"    {w['parameters']}: " + ", ".join(f"{name} = {_value(v.parameters[name])}" for name in used))
             if rt.missing:
-                lines.append(f"    {w['missing']}: {', '.join(rt.missing)}")
+                lines.append(f"    {w['missing']}: {_field_names(rt.missing, facts, lang)}")
             if rt.evidence:
                 lines.append(f"    {w['counted']} ({len(rt.evidence)}): " + ", ".join(f"{e.id} ({e.date.isoformat()})" for e in rt.evidence))
             if rt.result is True and contact is not None:

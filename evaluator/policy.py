@@ -225,7 +225,7 @@ def _parameter(name, raw) -> tuple[object, Type | None, str | None]:
             if inferred is None or inferred.kind != want.kind or (
                 want.kind == "list" and value and inferred.element != want.element
             ):
-                return value, None, f"parameter '{name}' is declared {declared} but its value is {value!r}"
+                return value, None, f"parameter '{name}' is declared {declared} but its value {value!r} is {inferred or 'of no known kind'}"
             return value, want, None
         raw = value
     t = type_of_value(raw)
@@ -293,7 +293,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
     seen: dict[str, int] = {}
     required = frozenset(load_schema("contact.schema.json").get("required", ()))
     index_keys: set = set()
-    seed = d["source"]["seed"]
+    seed = d["source"].get("seed") or d["source"].get("document_id") or d["source"].get("title", "")
     placeholders_ok = set(params) | set(fields) | set(SPECIAL_PLACEHOLDERS)
     for i, r in enumerate(d["rules"]):
         rpath = ("rules", i)

@@ -83,12 +83,13 @@ def render_site(policy_set: PolicySet, fmt: str = "html") -> dict[str, str]:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}")
     policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
     pages = {}
+    facts = [policy_set.facts[k] for k in sorted(policy_set.facts)]
     if fmt == "html":
-        pages[f"index.{fmt}"] = html_index(policies)
+        pages[f"index.{fmt}"] = html_index(policies, facts)
         for p in policies:
             pages[page_name(p.id, fmt)] = html_policy(p)
     else:
-        pages[f"index.{fmt}"] = md_index(policies)
+        pages[f"index.{fmt}"] = md_index(policies, facts)
         for p in policies:
             pages[page_name(p.id, fmt)] = md_policy(p)
     return pages
@@ -157,7 +158,13 @@ def _anchor(*parts: str) -> str:
     return "-".join(p.replace(".", "_") for p in parts)
 
 
-def html_index(policies: list[Policy]) -> str:
+def _fact_kind(fact) -> str:
+    if fact.values:
+        return "one of " + ", ".join(fact.values)
+    return fact.kind
+
+
+def html_index(policies: list[Policy], facts: list | None = None) -> str:
     rows = []
     for p in policies:
         v = p.latest
@@ -174,6 +181,17 @@ def html_index(policies: list[Policy]) -> str:
         "<table>\n<thead><tr><th>Policy</th><th>Region</th><th>Issuer</th><th>Latest version</th>"
         "<th>In force</th><th>Versions</th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
     )
+    if facts:
+        fact_rows = "\n".join(
+            f"<tr><td><code>{_e(f.name)}</code></td><td>{_e(_fact_kind(f))}</td>"
+            f'<td lang="sv">{_e(f.description.get("sv", ""))}</td><td>{_e(f.description.get("en", ""))}</td></tr>'
+            for f in facts)
+        body += (
+            '\n<h2 id="facts">Declared facts</h2>\n'
+            "<p class=\"sub\">Facts these policies read beyond the contract's core contact fields "
+            "(facts.yaml). A contact that lacks one has it unknown.</p>\n"
+            "<table>\n<thead><tr><th>Fact</th><th>Kind of value</th><th>Betydelse</th><th>Meaning</th></tr></thead>\n"
+            f"<tbody>\n{fact_rows}\n</tbody>\n</table>")
     return _page("Policies", body)
 
 
@@ -269,7 +287,7 @@ def _md_code(text) -> str:
     return f"{fence}{text}{fence}"
 
 
-def md_index(policies: list[Policy]) -> str:
+def md_index(policies: list[Policy], facts: list | None = None) -> str:
     out = ["# Policies", "", "| Policy | Region | Issuer | Latest version | In force | Versions |",
            "|---|---|---|---|---|---|"]
     for p in policies:
@@ -277,6 +295,13 @@ def md_index(policies: list[Policy]) -> str:
         out.append(f"| [{_md_cell(v.title)}]({page_name(p.id, 'md')}) ({_md_code(p.id)}) | {_md_cell(v.region)} "
                    f"| {_md_cell(v.issuer)} | {_md_cell(v.version)} | {v.valid_from.isoformat()} – {_until(v)} "
                    f"| {len(p.versions)} |")
+    if facts:
+        out += ["", "## Declared facts", "",
+                "Facts these policies read beyond the contract's core contact fields (facts.yaml). "
+                "A contact that lacks one has it unknown.", "",
+                "| Fact | Kind of value | Betydelse | Meaning |", "|---|---|---|---|"]
+        out += [f"| {_md_code(f.name)} | {_md_cell(_fact_kind(f))} | {_md_cell(f.description.get('sv', ''))} "
+                f"| {_md_cell(f.description.get('en', ''))} |" for f in facts]
     return "\n".join(out) + "\n"
 
 

@@ -9,12 +9,16 @@ from pathlib import Path
 
 from .errors import Location, PolicyError, Problem
 from .policy import PolicyVersion, compile_version, expected_place
-from .resources import load_schema, policies_dir
-from .types import DECLARED_TYPES, Names, OutputSpec, field_types_from_schema
+from .checker import KEYWORDS
+from .facts import Fact, contact_schema_with, load_facts
+from .resources import load_schema
+from .settings import LocateError, Settings, locate_policies
+from .types import DECLARED_TYPES, Names, OutputSpec, field_types_from_schema, kind_problem
 from .yamlsource import display_path, load_yaml
 
 OUTPUTS_FILE = "outputs.yaml"
 COMBINE_STRATEGIES = ("all", "single", "union")
+OUTPUT_KINDS = ("yes/no", "whole number", "text", "list of texts")
 TEST_SUFFIX = ".test.yaml"
 
 
@@ -38,11 +42,17 @@ class Policy:
 
 @dataclass(frozen=True)
 class PolicySet:
+    """Every policy of a policy folder, checked, with what they were checked against: the
+    outputs, the contact's fields (the contract's core and the repository's declared facts)."""
+
     root: Path
     outputs: dict[str, OutputSpec]
     policies: dict[str, Policy]
     fields: dict
     warnings: tuple[Problem, ...] = field(default=())
+    settings: Settings = field(default_factory=lambda: Settings(None, {}))
+    facts: dict[str, Fact] = field(default_factory=dict)
+    contact_schema: dict = field(default_factory=dict)
 
     def versions(self):
         for policy in self.policies.values():
@@ -52,7 +62,8 @@ class PolicySet:
 def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
     path = root / OUTPUTS_FILE
     if not path.exists():
-        path = policies_dir() / OUTPUTS_FILE
+        return {}, [Problem("outputs", f"{display_path(root)} has no {OUTPUTS_FILE}: the outputs a decision carries",
+                            hint="regelverk init writes the standard one; copy it from there")]
     doc, problems = load_yaml(path, display_path(path))
     if doc is None or problems:
         return {}, problems
@@ -65,10 +76,11 @@ def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
         if not isinstance(spec, dict):
             problems.append(doc.problem("outputs", f"output '{name}' needs 'type' and 'combine'", p))
             continue
-        t = DECLARED_TYPES.get(spec.get("type"))
+        t = DECLARED_TYPES.get(spec.get("type")) if isinstance(spec.get("type"), str) else None
         combine = spec.get("combine")
         if t is None:
-            problems.append(doc.problem("outputs", f"output '{name}': type must be boolean, integer, string or list", p + ("type",)))
+            message, hint = kind_problem(spec.get("type"), OUTPUT_KINDS)
+            problems.append(doc.problem("outputs", f"output '{name}': {message}", p + ("type",), hint=hint))
             continue
         if combine not in COMBINE_STRATEGIES:
             problems.append(doc.problem("outputs", f"output '{name}': combine must be one of {', '.join(COMBINE_STRATEGIES)}", p + ("combine",)))
@@ -91,19 +103,34 @@ def policy_files(root: Path) -> list[Path]:
     return [p for p in files_under(root, "*.yaml") if p.name != OUTPUTS_FILE and not p.name.endswith(TEST_SUFFIX)]
 
 
-def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, list[Problem]]:
-    """Load every policy version under `root`. Returns the set (None if any error) and all
-    problems: errors, and warnings such as gaps between versions."""
-    root = Path(root) if root is not None else policies_dir()
+def load_policy_set(root: Path | str | None = None, settings: Settings | None = None) -> tuple[PolicySet | None, list[Problem]]:
+    """Load every policy version of a policy folder. `root`: the folder, or a path in it, as
+    `settings.locate_policies` reads it (None: the repository of the current folder, else the
+    bundled policies). `settings`: the repository whose facts the policies read, for a folder
+    outside it (a copy being compared). Returns the set (None if any error) and all problems:
+    errors, and warnings such as gaps between versions."""
+    if settings is None:
+        try:
+            source = locate_policies(root)
+        except LocateError as exc:
+            return None, [Problem("io", exc.message, hint=exc.hint)]
+        root, settings = source.root, source.settings
+    root = Path(root)
     if not root.is_dir():
         return None, [Problem("io", f"{root} is not a folder of policies")]
-    outputs, problems = _load_outputs(root)
+    core = field_types_from_schema(load_schema("contact.schema.json"))
+    facts_file = settings.facts_file
+    facts, problems = (load_facts(facts_file, core, KEYWORDS, required="facts" in settings.raw)
+                       if facts_file is not None else ({}, []))
+    outputs, found = _load_outputs(root)
+    problems += found
     if any(p.severity == "error" for p in problems):
-        # Every rule names outputs: checked against none, each would be an error of its own
-        # and bury the one that matters.
-        return None, problems + [Problem("outputs", "the policy files are checked once outputs.yaml loads",
+        # Every rule names outputs and facts: checked against none, each would be an error of
+        # its own and bury the one that matters.
+        return None, problems + [Problem("outputs", "the policy files are checked once outputs.yaml and the facts load",
                                          severity="warning")]
-    fields = field_types_from_schema(load_schema("contact.schema.json"))
+    contact_schema = contact_schema_with(facts)
+    fields = field_types_from_schema(contact_schema)
     names = Names(fields=fields, outputs=outputs)
     by_id: dict[str, list[PolicyVersion]] = {}
     files = policy_files(root)
@@ -168,12 +195,12 @@ def load_policy_set(root: Path | str | None = None) -> tuple[PolicySet | None, l
     everything = sorted(problems + warnings, key=Problem.sort_key)
     if errors:
         return None, everything
-    return PolicySet(root, outputs, policies, fields, tuple(warnings)), everything
+    return PolicySet(root, outputs, policies, fields, tuple(warnings), settings, facts, contact_schema), everything
 
 
-def load_policies(root: Path | str | None = None) -> PolicySet:
+def load_policies(root: Path | str | None = None, settings: Settings | None = None) -> PolicySet:
     """Load policies or raise PolicyError listing every error."""
-    policy_set, problems = load_policy_set(root)
+    policy_set, problems = load_policy_set(root, settings)
     if policy_set is None:
         raise PolicyError([p for p in problems if p.severity == "error"])
     return policy_set

@@ -30,6 +30,13 @@ def policies_dir() -> Path:
     return _find("policies")
 
 
+def bundled_root() -> Path:
+    """The folder that holds the bundled policies' regelverk.yaml: evaluator/_bundled/ in a
+    wheel, this repository's top level in a checkout."""
+    bundled = _PACKAGE / "_bundled"
+    return bundled if (bundled / "regelverk.yaml").is_file() else _PACKAGE.parent
+
+
 def examples_dir() -> Path:
     return _find("examples")
 

@@ -83,3 +83,105 @@ def read_settings(root: Path) -> tuple[Settings, list[Problem]]:
         if key in value and not isinstance(value[key], str):
             problems.append(doc.problem("settings", f"'{key}' must be a folder or file name, relative to {MARKER}", (key,)))
     return Settings(root, value), problems
+
+
+@dataclass(frozen=True)
+class PolicySource:
+    """Where a command's policies come from: the policy folder, the repository's settings, and
+    how it was found (`given`: a path or --policies; `repository`: the repository the command
+    runs in; `bundled`: the copy installed with regelverk). `within` is the narrower part of the
+    folder a path named (a region, a policy, a test file), for the commands that narrow."""
+
+    root: Path
+    settings: Settings
+    origin: str
+    within: Path | None = None
+
+    @property
+    def bundled(self) -> bool:
+        return self.origin == "bundled"
+
+
+class LocateError(Exception):
+    """No policies can be found where a command was pointed; says what to do instead."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message + (f" ({self.hint})" if self.hint else "")
+
+
+def bundled_source() -> PolicySource:
+    """The policies installed with regelverk, and the settings they came with."""
+    from .resources import bundled_root
+
+    root = bundled_root()
+    settings = Settings(root, {})
+    if (root / MARKER).is_file():
+        settings, _ = read_settings(root)
+    return PolicySource(settings.policies_dir or root / DEFAULT_POLICIES, settings, "bundled")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _repository(root: Path) -> Settings:
+    settings, problems = read_settings(root)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise LocateError("regelverk.yaml cannot be read: " + "; ".join(p.headline() for p in errors))
+    folder = settings.policies_dir
+    if folder is None or not folder.is_dir():
+        raise LocateError(f"{root / MARKER} names the policy folder '{settings.raw.get('policies', DEFAULT_POLICIES)}', "
+                          "which does not exist", hint="create it or correct 'policies' in regelverk.yaml")
+    return settings
+
+
+def locate_policies(path: Path | str | None = None, cwd: Path | str | None = None) -> PolicySource:
+    """The one meaning of "the policies" for every command and the Python API:
+
+    1. a path (an argument or --policies): the policy folder it is, or is inside, or holds;
+    2. else the policy repository that contains the current folder (its regelverk.yaml);
+    3. else the policies bundled with regelverk (the caller says so on standard error).
+
+    Raises LocateError for a path that is neither in a policy repository nor a policy folder.
+    """
+    if path is None:
+        here = Path(cwd) if cwd is not None else Path.cwd()
+        root = find_repository_root(here)
+        if root is None:
+            return bundled_source()
+        settings = _repository(root)
+        return PolicySource(settings.policies_dir, settings, "repository")
+    given = Path(path).resolve()
+    if not given.exists():
+        raise LocateError(f"{path} does not exist")
+    root = find_repository_root(given)
+    if root is not None:
+        settings = _repository(root)
+        folder = settings.policies_dir
+        if _inside(given, folder):
+            return PolicySource(folder, settings, "given", None if given == folder else given)
+        if given.is_dir() and _inside(folder, given):
+            # The repository itself, or a folder between it and its policies.
+            return PolicySource(folder, settings, "given")
+    # A policy folder of its own (outputs.yaml at its top), or a part of one, outside any
+    # repository's policy folder: test fixtures, a copy being compared.
+    start = given if given.is_dir() else given.parent
+    for folder in (start, *start.parents):
+        if (folder / "outputs.yaml").is_file():
+            return PolicySource(folder, Settings(None, {}), "given", None if given == folder else given)
+        if root is not None and folder == root:
+            break
+    where = "this folder" if given == Path.cwd().resolve() else str(path)
+    if root is not None:
+        raise LocateError(f"{where} is outside the policy folder of the repository at {root} "
+                          f"({settings.policies_dir})", hint="name a folder or file under the policy folder")
+    raise LocateError(
+        f"{where} is not in a policy repository (no regelverk.yaml in it or above it) and is not a policy "
+        "folder (no outputs.yaml in it or above it)",
+        hint="run 'regelverk init' to start a repository, or name the policy folder")

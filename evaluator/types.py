@@ -60,11 +60,30 @@ def type_of_value(value) -> Type | None:
     return None
 
 
+# The one vocabulary of value kinds: what a policy author writes after `type:` (parameters,
+# outputs.yaml, facts.yaml), what errors and rendered pages say, what the docs list.
 DECLARED_TYPES = {
-    "boolean": BOOLEAN, "integer": INTEGER, "string": STRING, "date": DATE,
-    "list": list_of("string"), "list of strings": list_of("string"),
-    "list of integers": list_of("integer"),
+    "yes/no": BOOLEAN, "whole number": INTEGER, "text": STRING, "date": DATE,
+    "list of texts": list_of("string"), "list of whole numbers": list_of("integer"),
 }
+# A fact may also be one of a list of values (`type: one of` with `values: [...]`).
+ONE_OF = "one of"
+KIND_NAMES = (*DECLARED_TYPES, ONE_OF)
+# Names of other tools' vocabularies (JSON Schema, Python) an author may write by habit.
+_HABITS = {
+    "boolean": "yes/no", "bool": "yes/no", "integer": "whole number", "int": "whole number",
+    "number": "whole number", "string": "text", "str": "text", "list": "list of texts",
+    "list of strings": "list of texts", "list of integers": "list of whole numbers",
+    "enum": ONE_OF,
+}
+
+
+def kind_problem(written, allowed=tuple(DECLARED_TYPES)) -> tuple[str, str | None]:
+    """What is wrong with a kind an author wrote, and a hint: the kinds allowed, or the word
+    for a kind written in another tool's vocabulary."""
+    message = f"{written!r} is not a kind of value; the kinds are: {', '.join(allowed)}"
+    word = _HABITS.get(written) if isinstance(written, str) else None
+    return message, (f"write '{word}'" if word in allowed else None)
 
 
 def field_types_from_schema(schema: dict) -> dict[str, Type]:

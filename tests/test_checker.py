@@ -209,7 +209,7 @@ def test_a_broken_outputs_file_is_reported_alone_not_buried(tmp_path):
     errors = [p for p in problems if p.severity == "error"]
     assert [(p.code, p.location.file.split("/")[-1]) for p in errors] == [("yaml_syntax", "outputs.yaml")]
     assert [p.message for p in problems if p.severity == "warning"] == [
-        "the policy files are checked once outputs.yaml loads"]
+        "the policy files are checked once outputs.yaml and the facts load"]
 
 
 def test_a_file_that_is_not_utf8_is_placed_at_its_bad_byte(tmp_path):

@@ -85,14 +85,16 @@ def test_a_folder_without_policies_is_an_error_not_a_clean_run(tmp_path, fixture
     empty = tmp_path / "empty"
     empty.mkdir()
     shutil.copy(fixture_policies / "outputs.yaml", empty / "outputs.yaml")
-    for folder in (tmp_path / "bare", empty):
+    # A folder that is neither in a policy repository nor a policy folder says what to do.
+    cases = ((tmp_path / "bare", "is not in a policy repository", "io"), (empty, "holds no policy file", "empty"))
+    for folder, words, code in cases:
         folder.mkdir(exist_ok=True)
         result = run("validate", str(folder))
-        assert result.exit_code == 1 and "holds no policy file" in result.output
+        assert result.exit_code == 1 and words in result.output
         result = run("validate", str(folder), "--format", "github")
-        assert result.exit_code == 1 and result.output.startswith("::error title=regelverk empty::")  # no place: no file=
+        assert result.exit_code == 1 and result.output.startswith(f"::error title=regelverk {code}::")  # no place: no file=
         result = CliRunner().invoke(main, ["evaluate", "--policies", str(folder)], input=json.dumps(chat("a", "2024-03-04")))
-        assert result.exit_code == 3 and "holds no policy file" in result.output
+        assert result.exit_code == 3 and words in result.output
 
 
 def test_evaluate_missing_file_is_a_usage_error():

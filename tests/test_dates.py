@@ -48,3 +48,19 @@ def test_iso_week_at_new_year(day, expected):
 def test_week_start_is_monday():
     assert week_start(date(2027, 1, 3)) == date(2026, 12, 28)
     assert week_start(date(2025, 3, 3)) == date(2025, 3, 3)
+
+
+def test_whole_years_is_an_age_with_month_ends_clamped():
+    from evaluator.dates import whole_years
+
+    born = date(2006, 3, 15)
+    assert whole_years(born, date(2025, 3, 14)) == 18
+    assert whole_years(born, date(2025, 3, 15)) == 19
+    assert whole_years(born, date(2026, 3, 14)) == 19  # "up to and including 19"
+    assert whole_years(born, date(2026, 3, 15)) == 20
+    leap = date(2004, 2, 29)
+    assert whole_years(leap, date(2005, 2, 27)) == 0
+    assert whole_years(leap, date(2005, 2, 28)) == 1
+    assert whole_years(leap, date(2008, 2, 28)) == 3 and whole_years(leap, date(2008, 2, 29)) == 4
+    assert whole_years(date(2020, 6, 1), date(2019, 6, 2)) == -1  # the largest n with start + n years <= end
+    assert whole_years(date(2020, 6, 1), date(2020, 6, 1)) == 0

@@ -17,8 +17,14 @@ def _examples() -> list[str]:
     return re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
 
 
+def _example(first_key: str) -> str:
+    """The doc's one YAML example whose top-level keys include `first_key`."""
+    (found,) = [e for e in _examples() if re.search(rf"^{first_key}:", e, re.M)]
+    return found
+
+
 def test_the_policy_example_loads_without_a_problem(tmp_path):
-    policy, _ = _examples()
+    policy = _example("rules")
     shutil.copy(policies_dir() / "outputs.yaml", tmp_path / "outputs.yaml")
     place = tmp_path / "vgr" / "vgr-rehab-written-contact" / "4.0.yaml"
     place.parent.mkdir(parents=True)
@@ -30,7 +36,7 @@ def test_the_policy_example_loads_without_a_problem(tmp_path):
 
 
 def test_the_test_example_passes_against_the_bundled_policies(tmp_path):
-    _, cases = _examples()
+    cases = _example("cases")
     folder = tmp_path / "policies"
     shutil.copytree(policies_dir(), folder)
     path = folder / "vgr" / "vgr-rehab-written-contact" / "example.test.yaml"
@@ -39,3 +45,14 @@ def test_the_test_example_passes_against_the_bundled_policies(tmp_path):
     assert policy_set is not None, problems
     run = run_tests(policy_set, path)
     assert run.ok and run.passed == 1, run
+
+
+def test_the_facts_example_declares_facts_a_policy_can_read(tmp_path):
+    folder = tmp_path / "policies"
+    shutil.copytree(policies_dir(), folder)
+    (tmp_path / "regelverk.yaml").write_text("policies: policies\n", encoding="utf-8")
+    (tmp_path / "facts.yaml").write_text(_example("facts"), encoding="utf-8")
+    policy_set, problems = load_policy_set(tmp_path)
+    assert policy_set is not None, [p.render() for p in problems]
+    assert policy_set.facts["profession"].values == ("fysioterapeut", "arbetsterapeut", "dietist")
+    assert policy_set.facts["birth_date"].type.kind == "date"

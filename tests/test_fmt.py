@@ -89,10 +89,11 @@ def test_check_lists_without_writing_then_fmt_rewrites(tmp_path, monkeypatch):
     root = tmp_path / "policies"
     shutil.copytree(MESSY_ROOT, root)
     (root / "messy" / "messy-policy" / "messy.test.yaml").write_text("policy: messy-policy\ncases: []\n", encoding="utf-8")
+    (tmp_path / "regelverk.yaml").write_text("policies: policies\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     original = (root / "messy" / "messy-policy" / "1.0.yaml").read_text(encoding="utf-8")
 
-    result = _fmt("--check")  # default: ./policies
+    result = _fmt("--check")  # default: the repository's policy folder
     assert result.exit_code == 1
     assert result.output == ("would reformat policies/messy/messy-policy/1.0.yaml\n"
                              "1 file(s) would be reformatted, 0 already in the canonical layout\n")
@@ -118,7 +119,7 @@ def test_check_lists_without_writing_then_fmt_rewrites(tmp_path, monkeypatch):
 def test_errors(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = _fmt()
-    assert result.exit_code == 2 and "there is no ./policies" in result.output
+    assert result.exit_code == 2 and "there is no policy repository here" in result.output
     assert _fmt("no-such-file.yaml").exit_code == 2
 
     broken = tmp_path / "broken.yaml"
@@ -174,7 +175,7 @@ parameters:
   # the cap
   cap:
     value: 2
-    type: integer
+    type: whole number
 # the end
 """
 

@@ -23,6 +23,7 @@ WRITTEN = Path("policies/sorland/sorland-written-contact")
 @pytest.fixture
 def work(tmp_path, monkeypatch) -> Path:
     shutil.copytree(TOOLCHAIN / "policies", tmp_path / "policies")
+    (tmp_path / "regelverk.yaml").write_text("policies: policies\n", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -126,8 +127,14 @@ def test_nothing_is_written_when_the_result_does_not_validate(work, monkeypatch)
 
 def test_policies_folder_missing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    # Outside a policy repository new-version never writes into the bundled policies.
     result = _run("x", "--from", "2026-01-01")
-    assert result.exit_code == 2 and "policies is not a folder" in result.output
+    assert result.exit_code == 2 and "there is no policy repository here" in result.output
+    assert _run("x", "--from", "2026-01-01", "--policies", "nowhere").exit_code == 2
+    # A repository whose settings name a folder that is not there.
+    (tmp_path / "regelverk.yaml").write_text("policies: policies\n", encoding="utf-8")
+    result = _run("x", "--from", "2026-01-01")
+    assert result.exit_code == 3 and "names the policy folder 'policies', which does not exist" in result.output
 
 
 def test_help_shows_an_example():

@@ -13,6 +13,7 @@ from .. import __version__
 from .diff import diff
 from .evaluate import evaluate, explain
 from .fmt import fmt
+from .init import init, schemas
 from .new_version import new_version
 from .policies import policies
 from .render import render
@@ -36,5 +37,5 @@ def main() -> None:
     """
 
 
-for command in (validate, test, fmt, diff, render, new_version, evaluate, explain, policies, serve):
+for command in (init, validate, test, fmt, diff, render, new_version, evaluate, explain, policies, serve, schemas):
     main.add_command(command)

@@ -6,20 +6,57 @@ import errno
 import os
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
+from .. import __version__
 from ..api import Repository, split_ndjson
 from ..errors import PolicyError
+from ..repository import load_policies
+from ..settings import LocateError, PolicySource, locate_policies
 
+POLICIES_HELP = ("Policy folder (default: the policy repository this command runs in, found by its "
+                 "regelverk.yaml; outside one, the policies bundled with regelverk).")
 POLICIES_OPTION = click.option(
     "--policies", "policies_dir", type=click.Path(file_okay=False, exists=True), default=None,
-    help="Policy folder (default: the policies that ship with regelverk).")
+    help=POLICIES_HELP)
 
 
-def load_or_exit(policies_dir) -> Repository:
+def locate_or_exit(path=None) -> PolicySource:
+    """The policies a command means (settings.locate_policies): exit 3 with what to do when a
+    path names none; a line on standard error when they are the bundled ones."""
     try:
-        return Repository.load(policies_dir)
+        source = locate_policies(path)
+    except LocateError as exc:
+        click.echo(f"regelverk: {exc}", err=True)
+        sys.exit(3)
+    if source.bundled:
+        click.echo(f"regelverk: no policy repository here (no regelverk.yaml in {Path.cwd()} or above); "
+                   f"using the policies bundled with regelverk {__version__}", err=True)
+    return source
+
+
+def locate_policies_to_change(path, command: str) -> PolicySource:
+    """The policies a command that writes files means: as for every command, but never the
+    copy installed with regelverk (exit 2 with what to do)."""
+    try:
+        source = locate_policies(path)
+    except LocateError as exc:
+        click.echo(f"regelverk: {exc}", err=True)
+        sys.exit(3)
+    if source.bundled:
+        raise click.UsageError(f"{command} changes policy files, and there is no policy repository here "
+                               f"(no regelverk.yaml in {Path.cwd()} or above); run it in your policy repository, "
+                               "or start one with 'regelverk init'")
+    return source
+
+
+def load_or_exit(path=None, source: PolicySource | None = None) -> Repository:
+    """The policies a command means, loaded: exit 3 listing every problem when they cannot be."""
+    source = source or locate_or_exit(path)
+    try:
+        return Repository(load_policies(source.root, source.settings))
     except PolicyError as exc:
         click.echo(f"regelverk: the policies cannot be loaded ({len(exc.problems)} problem(s)):", err=True)
         for p in exc.problems:

@@ -194,4 +194,4 @@ def explain(file, contact_id, lang, fmt, input_format, policies_dir):
         if fmt == "json":
             click.echo(json.dumps({"decision": decision, "trace": trace_json(trace)}, ensure_ascii=False, indent=2))
         else:
-            click.echo(render_text(decision, trace, contact, lang), nl=False)
+            click.echo(render_text(decision, trace, contact, lang, repo.policy_set.facts), nl=False)

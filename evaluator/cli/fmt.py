@@ -10,6 +10,7 @@ import click
 
 from ..fmt import format_file, policy_files_in
 from ..yamlsource import display_path
+from .common import locate_policies_to_change
 
 
 
@@ -23,7 +24,7 @@ def fmt(paths, check, show_diff):
     section, passage, reading, when, then, otherwise, severity, message), 2-space indentation.
     Comments, blank lines, quoting and block styles stay as written.
 
-    PATHS are policy files or folders (default: ./policies). outputs.yaml and *.test.yaml are
+    PATHS are policy files or folders (default: the policy folder of the repository this runs in). outputs.yaml and *.test.yaml are
     left alone.
 
     Exit 0 when done (with --check: when nothing would change); 1 with --check when a file would
@@ -35,10 +36,7 @@ def fmt(paths, check, show_diff):
       regelverk fmt --check --diff policies/my-region/my-policy/4.0.yaml
     """
     if not paths:
-        default = Path("policies")
-        if not default.is_dir():
-            raise click.UsageError("name the policy files or folders to format (there is no ./policies)")
-        paths = (default,)
+        paths = (locate_policies_to_change(None, "fmt").root,)
     files = policy_files_in(list(paths))
     changed, unreadable, broken, failed = [], False, False, 0
     for path in files:

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from ..new_version import NewVersionError, plan, write
-from .common import load_or_exit
+from ..yamlsource import display_path
+from .common import load_or_exit, locate_policies_to_change
 
 
 @click.command("new-version")
@@ -17,8 +18,8 @@ from .common import load_or_exit
               help="First day the new version is in force (YYYY-MM-DD).")
 @click.option("--version", "version", default=None,
               help="The new version's number (default: the next major one, 4.0 → 5.0).")
-@click.option("--policies", "policies_dir", type=click.Path(file_okay=False), default="policies",
-              show_default=True, help="Policy folder.")
+@click.option("--policies", "policies_dir", type=click.Path(file_okay=False), default=None,
+              help="Policy folder (default: the policy repository this runs in).")
 def new_version(policy, valid_from, version, policies_dir):
     """Copy POLICY's latest version file to the next version, in force from --from and until
     further notice, and end the previous version the day before (if it ran longer). Comments
@@ -33,9 +34,10 @@ def new_version(policy, valid_from, version, policies_dir):
       regelverk new-version my-policy --from 2027-01-31
       regelverk new-version other-policy --from 2026-01-01 --version 1.1
     """
-    if not Path(policies_dir).is_dir():
+    if policies_dir is not None and not Path(policies_dir).is_dir():
         raise click.BadParameter(f"{policies_dir} is not a folder", param_hint="--policies")
-    repo = load_or_exit(policies_dir)
+    source = locate_policies_to_change(policies_dir, "new-version")
+    repo = load_or_exit(source=source)
     try:
         result = plan(repo.policy_set, policy, valid_from.date(), version)
     except NewVersionError as exc:
@@ -47,7 +49,7 @@ def new_version(policy, valid_from, version, policies_dir):
                    err=True)
         sys.exit(1)
     write(result)
-    shown = lambda p: p.as_posix() if not p.is_absolute() else str(p)
+    shown = display_path
     click.echo(f"created {shown(result.new_file)}: version {result.version}, in force from {result.valid_from} "
                "until further notice")
     if result.new_old_valid_to != result.old_valid_to:

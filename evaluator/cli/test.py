@@ -8,9 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..resources import policies_dir
-from ..testing import policies_root_for, run_tests
-from .common import load_or_exit
+from ..testing import run_tests
+from .common import load_or_exit, locate_or_exit
 
 
 def _show(value) -> str:
@@ -20,7 +19,8 @@ def _show(value) -> str:
 @click.command("test")
 @click.argument("path", required=False, type=click.Path(exists=True))
 @click.option("--policies", "policies_opt", type=click.Path(file_okay=False, exists=True), default=None,
-              help="Policy folder (default: the one holding PATH, else the bundled policies).")
+              help="Policy folder (default: the one PATH is in; without PATH, the policy repository this runs in, "
+                   "else the bundled policies).")
 @click.option("--coverage", is_flag=True, help="Show for each rule whether a test made it fire and not fire.")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
               help="Fail when rule coverage (fired and not fired, per rule) is below this percentage.")
@@ -34,9 +34,9 @@ def test(path, policies_opt, coverage, min_coverage, verbose):
     Example:
       regelverk test policies/ --coverage --min-coverage 100
     """
-    target = Path(path) if path else Path(policies_opt) if policies_opt else policies_dir()
-    root = policies_opt or policies_root_for(target) or policies_dir()
-    repo = load_or_exit(root)
+    source = locate_or_exit(policies_opt or path)
+    target = Path(path) if path else source.root
+    repo = load_or_exit(source=source)
     run = run_tests(repo.policy_set, target)
     for p in run.problems:
         click.echo(p.render())

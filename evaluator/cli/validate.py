@@ -11,16 +11,18 @@ import click
 from ..errors import Problem
 from ..lint import lint_policy_set
 from ..repository import load_policy_set
-from ..resources import policies_dir
+from ..settings import LocateError, locate_policies
 from ..testing import find_test_files, load_cases
+from .common import locate_or_exit
 
 
 @click.command()
-@click.argument("directory", required=False, type=click.Path(file_okay=False, exists=True))
+@click.argument("directory", required=False, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True,
               help="github prints GitHub Actions annotations, so problems show on the pull request's lines.")
 def validate(directory, fmt):
-    """Check every policy in DIRECTORY (default: the bundled policies): YAML, schema, conditions
+    """Check every policy in DIRECTORY (default: the policy repository this runs in; outside one,
+    the bundled policies), or the part of it DIRECTORY names: YAML, schema, conditions
     and their types, placement, overlapping versions, and the form of its policy tests
     (*.test.yaml; `regelverk test` runs them); then, when they load, lint them: unused
     parameters, rules no contact can reach, single outputs two rules can set differently.
@@ -31,12 +33,21 @@ def validate(directory, fmt):
       regelverk validate policies/
       regelverk validate policies/ --format github
     """
-    policy_set, problems = load_policy_set(directory)
-    # The policy tests' own form (YAML, test schema); `regelverk test` runs them.
-    for path in find_test_files(Path(directory) if directory else policies_dir()):
-        problems = problems + load_cases(path)[1]
-    if policy_set is not None:
-        problems = problems + lint_policy_set(policy_set)
+    try:
+        source = locate_policies(directory)
+    except LocateError as exc:
+        policy_set, problems, source = None, [Problem("io", exc.message, hint=exc.hint)], None
+    else:
+        if source.bundled:
+            locate_or_exit(None)  # says on standard error that these are the bundled policies
+        policy_set, problems = load_policy_set(source.root, source.settings)
+        # The policy tests' own form (YAML, test schema); `regelverk test` runs them.
+        for path in find_test_files(source.within or source.root):
+            problems = problems + load_cases(path)[1]
+        if policy_set is not None:
+            problems = problems + lint_policy_set(policy_set)
+        if source.within is not None:  # a part of the folder: its problems, and those of no file
+            problems = [p for p in problems if p.location is None or _under(p.location.file, source.within)]
     problems = sorted(problems, key=Problem.sort_key)
     errors = [p for p in problems if p.severity == "error"]
     if fmt == "json":
@@ -59,6 +70,11 @@ def validate(directory, fmt):
         click.echo(f"{summary}; {versions} policy version(s) loaded" if policy_set else summary,
                    err=bool(errors))
     sys.exit(1 if errors else 0)
+
+
+def _under(file: str, within: Path) -> bool:
+    path = Path(file).resolve()
+    return path == within or within in path.parents
 
 
 def _github(text: str, prop: bool) -> str:

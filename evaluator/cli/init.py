@@ -1,0 +1,75 @@
+"""`regelverk init` and `regelverk schemas`: start a region's policy repository; its editor schemas."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..editor_schemas import SCHEMA_FILES, write_schemas
+from ..init import InitError, plan, write
+
+from ..settings import locate_policies
+from ..yamlsource import display_path
+from .common import POLICIES_OPTION, load_or_exit, locate_policies_to_change
+
+
+@click.command()
+@click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--region", required=True, help="The region's slug (lower case: vgr, halland, …).")
+@click.option("--requirement", default=None,
+              help="The pip requirement CI installs regelverk by (default: the source and version of "
+                   "the regelverk running now, e.g. 'regelverk @ git+https://…/regelverk@v0.2.0').")
+def init(directory, region, requirement):
+    """Start a policy repository for a region in DIRECTORY (default: here): regelverk.yaml with
+    its settings, facts.yaml, policies/outputs.yaml, an example policy with its tests, a CI
+    workflow, a pre-commit configuration, requirements.txt pinning regelverk, and the JSON
+    Schemas and editor settings (.vscode/settings.json) that check and complete the files as
+    you type. It passes its own checks at once; nothing is written over an existing file.
+
+    Exit 0 when written; 2 when the region is no slug or a file would be overwritten.
+
+    \b
+    Example:
+      regelverk init policies-halland --region halland
+      cd policies-halland && regelverk validate && regelverk test --coverage
+    """
+    root = directory.resolve()
+    try:
+        result = plan(root, region, requirement)
+    except InitError as exc:
+        raise click.UsageError(str(exc)) from exc
+    write(result)
+    repo = load_or_exit(root)
+    written = write_schemas(repo.policy_set, root / "schemas")
+    for path in sorted([*result.files, *written]):
+        click.echo(f"created {display_path(path)}")
+    click.echo(f"next: cd {display_path(root)}; regelverk validate; regelverk test --coverage; then replace "
+               "the example policy with your guideline (git init, and push to run the CI workflow)")
+
+
+@click.command()
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder to write them in (default: schemas/ of the policy repository this runs in).")
+@POLICIES_OPTION
+def schemas(out_dir, policies_dir):
+    """Write the JSON Schemas of the policy repository's files, with its declared facts: policy,
+    policy tests, contact, decision, facts, outputs and settings. Editors (the YAML language
+    server: VS Code's YAML extension, and others) use them to check and complete the files.
+
+    \b
+    Example:
+      regelverk schemas --out schemas
+    """
+    if out_dir is None:
+        source = locate_policies_to_change(policies_dir, "schemas without --out")
+        out_dir = source.settings.root / "schemas"
+    source = locate_policies(policies_dir) if policies_dir else None
+    repo = load_or_exit(policies_dir, source)
+    for path in write_schemas(repo.policy_set, out_dir):
+        click.echo(f"wrote {display_path(path)}: {SCHEMA_FILES[path.name]}")
+    sys.exit(0)
+
+
+
