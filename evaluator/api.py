@@ -105,9 +105,9 @@ def _contacts_of(contacts) -> list:
     if module in ("pandas", "polars", "pyarrow", "numpy") or isinstance(contacts, (dict, str, bytes)) \
             or not hasattr(contacts, "__iter__"):
         what = {"Series": "a Series (one column)", "LazyFrame": "a LazyFrame (collect() it first)"}.get(name, name)
-        raise TypeError(f"evaluate takes a list of contacts (dicts), a pandas or polars DataFrame "
-                        f"or an Arrow table, not {what} (one contact: evaluate_one; NDJSON text: "
-                        "evaluate_lines)")
+        raise TypeError(f"evaluate takes a list of contacts, not {what}: pass a list of dicts, a pandas "
+                        "or polars DataFrame or an Arrow table (one contact: evaluate_one; NDJSON "
+                        "text: evaluate_lines)")
     return list(contacts)
 
 

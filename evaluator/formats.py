@@ -207,7 +207,9 @@ def read_contacts(path, input_format: str | None = None, fields: dict | None = N
     """All contacts of a file in one batch, as Repository.evaluate and the engine take them:
     (records, errors by index) with None records for lines that could not be read. The format
     comes from `input_format` or the file's extension. For `regelverk impact` and tests; a
-    large file is better decided chunk by chunk (streaming.decide_stream)."""
+    large file is better decided chunk by chunk (streaming.decide_stream). `fields`: the field
+    table that types CSV cells (PolicySet.fields of the policies that will decide; default:
+    those of the policies the current folder means)."""
     if fields is None:
         from .repository import load_policies
 

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 import orjson
 
 from . import parallel
-from .contacts import check_contact
 from .engine import cyclic_gc_paused
 from .formats import CHUNK, Chunk, FormatError, ndjson_lines, pyarrow_modules, read_chunks
 
@@ -196,12 +195,13 @@ def decide_items(engine, items: list, jobs: int = 1) -> list[bytes]:
     hold whole patients, in input order (which breaks ties in a patient's history). A contact
     whose id was used before is invalid, naming that input."""
     records, errors, reused = [], {}, {}
+    check = engine.contact_checker.check  # the core fields and the repository's declared facts
     for k, (_, record, problems, first) in enumerate(items):
         if problems is not None:
             errors[k] = problems
             records.append(None)
             continue
-        if first is not None and check_contact(record)[0] is not None:
+        if first is not None and check(record)[0] is not None:
             cid = record["id"]
             reused[k] = engine.invalid(cid, [{"field": "id", "message": f"the id {cid} is already used by input {first}"}])
             errors[k] = []

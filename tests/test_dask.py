@@ -10,10 +10,8 @@ import dask.dataframe as dd
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
-from click.testing import CliRunner
 
 from evaluator import load_repository
-from evaluator.cli import main
 from evaluator.dask import decide_partition, evaluate_dataframe
 
 
@@ -71,19 +69,38 @@ def test_decide_partition_is_a_plain_function_of_a_frame():
     assert [orjson.loads(t) for t in got["decision"]] == load_repository().evaluate(contacts)
 
 
+CLUSTER_SCRIPT = """
+import subprocess, sys
+import dask.dataframe as dd
+from distributed import Client, LocalCluster
+from evaluator.dask import evaluate_dataframe
+
+folder, out, cli_out = sys.argv[1:4]
+with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                  dashboard_address=None) as cluster:
+    with Client(cluster):
+        got = evaluate_dataframe(dd.read_parquet(folder)).compute()
+    with open(out, "w") as f:
+        f.write("\\n".join(got["decision"]))
+    done = subprocess.run([sys.executable, "-m", "evaluator", "evaluate", folder, "--dask",
+                           cluster.scheduler_address, "--out", cli_out], capture_output=True, text=True)
+    sys.exit(done.returncode and print(done.stderr) or done.returncode)
+"""
+
+
 def test_two_worker_local_cluster_and_the_cli(tmp_path):
-    from distributed import Client, LocalCluster
+    # In a process of its own: distributed leaves threads running in the process that started
+    # a cluster, and a process with other threads does not fork (parallel.py), which later
+    # tests of forked workers need.
+    import subprocess
+    import sys
 
     contacts = _contacts()
     want = load_repository().evaluate(contacts)
     folder = _parquet_folder(tmp_path, contacts)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        with Client(cluster):
-            got = evaluate_dataframe(dd.read_parquet(folder)).compute()
-        assert [orjson.loads(text) for text in got["decision"]] == want
-        out = tmp_path / "decisions.ndjson"
-        result = CliRunner().invoke(main, ["evaluate", folder, "--dask", cluster.scheduler_address,
-                                           "--out", str(out)])
-        assert result.exit_code == 0, result.output
-        assert [orjson.loads(line) for line in out.read_bytes().splitlines()] == want
+    out, cli_out = tmp_path / "api.ndjson", tmp_path / "cli.ndjson"
+    done = subprocess.run([sys.executable, "-c", CLUSTER_SCRIPT, folder, str(out), str(cli_out)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert [orjson.loads(line) for line in out.read_bytes().splitlines()] == want
+    assert [orjson.loads(line) for line in cli_out.read_bytes().splitlines()] == want

@@ -68,7 +68,8 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
         from ..dask import evaluate_on_cluster
 
         try:
-            evaluate_on_cluster(file, out_path, dask_address, policies_dir, output_format)
+            # The workers load the policies this command found, from the same path.
+            evaluate_on_cluster(file, out_path, dask_address, str(repo.policy_set.root), output_format)
         except FormatError as exc:
             _fail_input(str(exc))
         return
