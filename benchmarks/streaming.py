@@ -79,6 +79,17 @@ def run(path: Path, jobs: int) -> dict:
     return {"lines": count, "seconds": wall, "rate": count / wall, "peak_mb": peak, "first_line": first}
 
 
+def unreadable_file(lines: int) -> Path:
+    """Lines that are none of them JSON (a truncated object each), for the memory of bad input."""
+    path = DATA / f"unreadable-{lines}.ndjson"
+    if not path.exists():
+        DATA.mkdir(exist_ok=True)
+        with open(path, "wb") as f:
+            for n in range(lines):
+                f.write(b'{"id": "u%d", "patient": "p%d", "date": "2025-01-0\n' % (n, n % 1000))
+    return path
+
+
 def run_dask(path: Path) -> float:
     """Contacts/s on a two-worker LocalCluster on loopback, reading the Parquet file."""
     sys.path.insert(0, str(ROOT))
@@ -104,6 +115,9 @@ def main() -> None:
     parser.add_argument("--formats", nargs="+", default=["ndjson", "parquet"])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--dask", action="store_true", help="also time a two-worker LocalCluster")
+    parser.add_argument("--unreadable", type=int, default=0, metavar="LINES",
+                        help="also the peak RSS for this many lines that are not JSON")
+    parser.add_argument("--dask-size", type=int, default=None, help="contacts for Dask (default: the largest size)")
     args = parser.parse_args()
     print("Figures from a shared machine; they move between runs.")
     peaks: dict = {}
@@ -121,8 +135,12 @@ def main() -> None:
             ratio = peaks[fmt, large] / peaks[fmt, small]
             print(f"{fmt:8} peak RSS {large:,} / {small:,}: {ratio:.2f}x (target at most 1.3x): "
                   f"{'met' if ratio <= 1.3 else 'NOT met'}", flush=True)
+    if args.unreadable:
+        got = run(unreadable_file(args.unreadable), args.jobs)
+        print(f"unreadable {args.unreadable:>8,} lines: {got['seconds']:7.1f} s, peak RSS {got['peak_mb']:7,.0f} MB",
+              flush=True)
     if args.dask:
-        size = max(args.sizes)
+        size = args.dask_size or max(args.sizes)
         rate = run_dask(parquet_file(size))
         inproc = rates.get(("parquet", size))
         beside = f" (in process, --jobs {args.jobs}: {inproc:,.0f}/s)" if inproc else ""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from .contacts import check_contact, read_json_again
+from .contacts import check_contact, forget_traceback, read_json_again
 from .engine import Engine, cyclic_gc_paused
 from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 from .repository import PolicySet, load_policies
@@ -57,6 +57,8 @@ def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = N
             except ValueError as exc:
                 errors[len(records)] = [{"field": None, "line": number, "message": _unreadable(line, number, exc)}]
                 records.append(None)
+                forget_traceback(exc)
+                forget_traceback(refused)
                 continue
         if type(record) is not dict:  # JSON, but no contact: say which line, in the check's words
             _, problems = check_contact(record)
