@@ -26,10 +26,12 @@ decided by forked processes, as parallel.py does for a batch in memory.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 import pickle
 import shutil
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -388,9 +390,9 @@ def _partitioned(engine, chunks, write, size, jobs, ids: IdIndex, folder, progre
             progress.read(len(chunk.records))
             yield _items(chunk, ids.mark(chunk)), 0
 
-    _deal(dealt(), paths)
+    counts = _deal(dealt(), paths)
     progress.phase("deciding")
-    _decide_partitions(engine, paths, outs, jobs, progress.decided)
+    _decide_partitions(engine, paths, outs, jobs, progress.decided, counts)
     progress.phase("writing")
     block: list[bytes] = []
     for _, line in heapq.merge(*map(_decided, outs), key=lambda pair: pair[0]):
@@ -404,10 +406,12 @@ def _partitioned(engine, chunks, write, size, jobs, ids: IdIndex, folder, progre
         os.unlink(out)
 
 
-def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, decided) -> None:
+def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, decided,
+                       counts: list[int] | None = None) -> None:
     """Each partition decided, by this process and up to jobs - 1 forked workers that take
     partitions from a pipe as they are ready (parallel.py's claims). A partition a worker did
-    not finish is decided here."""
+    not finish is decided here. decided(n) is told of each partition done (`counts`: how many
+    contacts each holds, for the workers' partitions)."""
     jobs = min(jobs, len(paths))
     done = bytearray(len(paths))
     if jobs <= 1 or not parallel._fork_is_safe():
@@ -420,14 +424,32 @@ def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, dec
     os.close(claims_out)
     reports_in, reports_out = os.pipe()
     pids = []
+
+    def take_reports(wait: bool) -> None:
+        os.set_blocking(reports_in, wait)
+        while True:
+            try:
+                got = os.read(reports_in, 4096)
+            except BlockingIOError:
+                return
+            if not got:
+                return
+            for (n,) in parallel._CLAIM.iter_unpack(got):  # 4-byte writes are never torn
+                done[n] = 1
+                decided(counts[n] if counts else 0)
+
     try:
         for _ in range(1, jobs):
-            with parallel._interrupts_held():
+            with parallel._interrupts_held() as mask:
                 pid = os.fork()
                 if pid == 0:
                     status = 1
                     try:
                         os.close(reports_in)
+                        for held in parallel._HELD:  # as parallel._work: interrupted, it just ends
+                            if signal.getsignal(held) is not signal.SIG_IGN:
+                                signal.signal(held, signal.SIG_DFL)
+                        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
                         for n, _ in parallel._claims(claims_in, paths):
                             _decide_partition(engine, paths[n], outs[n])
                             os.write(reports_out, parallel._CLAIM.pack(n))
@@ -442,19 +464,19 @@ def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, dec
         for n, _ in parallel._claims(claims_in, paths):
             decided(_decide_partition(engine, paths[n], outs[n]))
             done[n] = 1
+            take_reports(wait=False)
+        take_reports(wait=True)  # until every worker has closed its end: all have ended
         for pid in pids:
             os.waitpid(pid, 0)
         pids = []
-        while got := os.read(reports_in, 4096):
-            for (n,) in parallel._CLAIM.iter_unpack(got):
-                done[n] = 1
     finally:
-        for pid in pids:
-            try:
-                os.kill(pid, 9)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
+        with parallel._interrupts_held():
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.waitpid(pid, 0)
         for fd in (claims_in, reports_in, reports_out):
             if fd >= 0:
                 os.close(fd)
@@ -462,7 +484,7 @@ def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, dec
         # A partition file is removed once its decisions are written whole: one still there
         # was not finished by the worker that took it.
         if not done[n] and os.path.exists(paths[n]):
-            _decide_partition(engine, paths[n], outs[n])
+            decided(_decide_partition(engine, paths[n], outs[n]))
 
 
 def spool_stdin(folder: str, stream=None) -> str:

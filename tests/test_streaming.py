@@ -166,3 +166,21 @@ def test_unreadable_lines_leave_no_reference_cycles_behind():
     finally:
         gc.enable()
     assert len(errors) == 1000 and found < 100
+
+
+def test_a_worker_that_dies_leaves_its_partitions_to_this_process(repo, monkeypatch):
+    import os
+
+    contacts = _contacts(40, 10, seed=8)
+    random.Random(9).shuffle(contacts)
+    lines = _lines(contacts)
+    parent, real = os.getpid(), streaming._decide_partition
+
+    def dying(engine, path, out, depth=0):
+        if os.getpid() != parent:
+            os._exit(1)  # a worker killed as it starts its first partition
+        return real(engine, path, out, depth)
+
+    monkeypatch.setattr(streaming, "_decide_partition", dying)
+    assert _streamed(repo, lines, grouped=False, jobs=2, partition=30, monkeypatch=monkeypatch) == \
+        repo.evaluate_lines(lines)
