@@ -164,3 +164,21 @@ def test_explain_reads_parquet(tmp_path):
     result = CliRunner().invoke(main, ["explain", str(tmp_path / "c.parquet"), "--contact", "vgr-2"])
     assert result.exit_code == 0, result.output
     assert "one-per-week" in result.output
+
+
+def test_a_declared_fact_in_csv_is_typed_by_the_repository_that_decides(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "r", "--region", "ciland"]).exit_code == 0
+    (tmp_path / "c.csv").write_text(
+        "id,patient,unit,region,date,channel,dialogue,interpreter_used\n"
+        "a,p,u,ciland,2026-02-02,video,true,true\n"
+        "b,p,u,ciland,2026-02-03,video,true,ja\n"
+        "c,p,u,ciland,2026-02-04,video,true,\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "r")
+    result = runner.invoke(main, ["evaluate", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    a, b, c = (orjson.loads(line) for line in result.stdout_bytes.splitlines())
+    assert [f["rule"] for f in a["findings"]] == ["interpreter-noted"]  # "true" read as yes
+    assert b["status"] == "invalid" and [e["field"] for e in b["errors"]] == ["interpreter_used"]
+    assert [(f["result"], f["missing"]) for f in c["findings"]] == [("unknown", ["interpreter_used"])]  # empty
