@@ -627,3 +627,44 @@ def open_writer(fmt: str, out: BinaryIO, kinds: dict) -> DecisionWriter:
     if fmt == "parquet":
         return ParquetWriter(out, kinds)
     raise FormatError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
+
+
+# -- for an HTTP route -------------------------------------------------------------------------
+
+MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+_MEDIA_ALIASES = {"application/x-ndjson": "ndjson", "application/ndjson": "ndjson", "application/jsonl": "ndjson",
+                  "application/json-seq": "ndjson", "text/csv": "csv", "application/vnd.apache.parquet": "parquet",
+                  "application/x-parquet": "parquet", "application/parquet": "parquet"}
+
+
+def format_of_media_type(value: str | None, default: str = "ndjson") -> str | None:
+    """The format a Content-Type or Accept header names (its first type that is one of ours;
+    none, or */*: `default`); None when it names only types none of the formats is."""
+    if not value:
+        return default
+    for part in value.split(","):
+        media = part.split(";")[0].strip().lower()
+        if media in ("*/*", "application/*", ""):
+            return default
+        if media in _MEDIA_ALIASES:
+            return _MEDIA_ALIASES[media]
+    return None
+
+
+def decide_bytes(repo, body: bytes, in_fmt: str = "ndjson", out_fmt: str = "ndjson") -> bytes:
+    """A request body of contacts (in `in_fmt`) decided, as the body of the answer (in
+    `out_fmt`, whose media type is MEDIA_TYPES[out_fmt]): for an HTTP batch route, whose bodies
+    are limited in size. Raises FormatError, whose message says what is wrong, for a body that
+    cannot be read at all (not Parquet, a CSV without a header): a 400."""
+    records: list = []
+    errors: dict = {}
+    for chunk in read_chunks(io.BytesIO(body), in_fmt, repo.policy_set.fields, name="the body"):
+        for k, problems in chunk.errors.items():
+            errors[len(records) + k] = problems
+        records.extend(chunk.records)
+    decisions, _ = repo.engine.evaluate(records, line_errors=errors, own=True)
+    out = io.BytesIO()
+    writer = open_writer(out_fmt, out, output_kinds(repo.policy_set))
+    writer.write(decisions)
+    writer.close()
+    return out.getvalue()

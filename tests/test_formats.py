@@ -182,3 +182,22 @@ def test_a_declared_fact_in_csv_is_typed_by_the_repository_that_decides(tmp_path
     assert [f["rule"] for f in a["findings"]] == ["interpreter-noted"]  # "true" read as yes
     assert b["status"] == "invalid" and [e["field"] for e in b["errors"]] == ["interpreter_used"]
     assert [(f["result"], f["missing"]) for f in c["findings"]] == [("unknown", ["interpreter_used"])]  # empty
+
+
+def test_an_http_route_decides_a_body_in_any_format(repo):
+    from evaluator.formats import MEDIA_TYPES, FormatError, decide_bytes, format_of_media_type
+
+    assert format_of_media_type("text/csv; charset=utf-8") == "csv"
+    assert format_of_media_type(None) == "ndjson" and format_of_media_type("image/png") is None
+    assert format_of_media_type("application/vnd.apache.parquet, */*") == "parquet"
+    table = io.BytesIO()
+    pq.write_table(_table(_contacts()), table)
+    parquet = decide_bytes(repo, table.getvalue(), "parquet", "parquet")
+    ndjson = decide_bytes(repo, EXAMPLE.read_bytes(), "ndjson", "ndjson")
+    good = [orjson.loads(line) for line in ndjson.splitlines() if b'"line"' not in line]
+    from evaluator.formats import decisions_from_table
+
+    assert decisions_from_table(pq.read_table(io.BytesIO(parquet)), output_kinds(repo.policy_set)) == good
+    assert MEDIA_TYPES["parquet"] == "application/vnd.apache.parquet"
+    with pytest.raises(FormatError, match="the body cannot be read as Parquet"):
+        decide_bytes(repo, b"nope", "parquet")
