@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import ast
+from .citation import document_of
 from .compiler import Bucket, Context, Entry, Trace, bucket_key_function
 from .contacts import ContactChecker, core_checker
 from .policy import PolicyVersion, Rule
@@ -269,7 +270,7 @@ class Engine:
                             "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
                             "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
                         },
-                        "source": v.source.get("seed") or v.source.get("document_id") or v.source.get("title", ""), "evidence": [], "result": "not_applied", "missing": missing,
+                        "source": document_of(v.source), "evidence": [], "result": "not_applied", "missing": missing,
                     })
                 if explain is not None:
                     explain.append(VersionTrace(v.id, v, applies, missing))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import ast
+from . import ast, citation
 from .engine import VersionTrace, render_message
 
 WORDS = {
@@ -14,7 +14,7 @@ WORDS = {
         "unknown": "KAN INTE AVGÖRAS", "missing": "saknas", "counted": "räknade kontakter",
         "source": "Källa", "reading": "Tolkning", "condition": "Villkor", "sets": "sätter",
         "errors": "Fel i indata", "findings": "Fynd", "none": "inga", "passage": "Text",
-        "parameters": "Parametrar",
+        "parameters": "Parametrar", "document": "Dokument",
         "statuses": {"decided": "beslutad", "no_policy": "ingen policy gäller", "invalid": "ogiltig"},
         "combine": "Så vägs reglerna samman: för ett ja/nej-utfall vinner false, sedan okänt (null), "
                    "sedan true; ett listutfall får alla värden som krävs; ett enkelt värde som "
@@ -28,7 +28,7 @@ WORDS = {
         "unknown": "UNDETERMINED", "missing": "missing", "counted": "contacts counted",
         "source": "Source", "reading": "Reading", "condition": "Condition", "sets": "sets",
         "errors": "Input errors", "findings": "Findings", "none": "none", "passage": "Passage",
-        "parameters": "Parameters",
+        "parameters": "Parameters", "document": "Document",
         "statuses": {},
         "combine": "How the rules combine: for a yes/no output a false wins, then unknown (null), "
                    "then true; a list output gets every value required; a single value given two "
@@ -43,7 +43,7 @@ def _value(v) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list):
-        return "[" + ", ".join(v) + "]"
+        return "[" + ", ".join(_value(x) for x in v) + "]"
     return str(v)
 
 
@@ -82,6 +82,7 @@ def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict 
             lines.append(f"{head}: {w['unknown_applies']} {_field_names(vt.missing, facts, lang)}")
             continue
         lines.append(f"{head}: {w['applies']} — {v.title}")
+        lines.append(f"  {w['document']}: {citation.full(v.source)}")
         for rt in vt.rules:
             r = rt.rule
             state = {True: w["fired"], False: w["not_fired"], None: w["unknown"]}[rt.result]
@@ -109,7 +110,8 @@ def trace_json(trace: list[VersionTrace] | None) -> list[dict]:
     out = []
     for vt in trace or []:
         item = {"policy": vt.policy, "version": vt.version.version if vt.version else None,
-                "in_force": vt.version is not None, "applies": vt.applies, "missing": vt.missing, "rules": []}
+                "in_force": vt.version is not None, "applies": vt.applies, "missing": vt.missing,
+                "document": citation.fields(vt.version.source) if vt.version else None, "rules": []}
         for rt in vt.rules:
             item["rules"].append({"rule": rt.rule.id, "result": rt.result, "outputs": rt.outputs,
                                   "evidence": [e.id for e in rt.evidence], "missing": rt.missing,

@@ -33,7 +33,7 @@ from .yamlsource import parse_yaml
 TOP_ORDER = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "source",
              "description", "applies_when", "parameters", "rules")
 RULE_ORDER = ("id", "section", "passage", "reading", "when", "then", "otherwise", "severity", "message")
-SOURCE_ORDER = ("seed",)  # then the other source keys in the author's order
+SOURCE_ORDER = ("title", "document_id", "version", "url")  # then the other source keys in the author's order
 MESSAGE_ORDER = ("sv", "en")
 PARAMETER_ORDER = ("type", "value", "description")
 

@@ -23,6 +23,7 @@ from .fmt import _yaml
 from .lint import lint_policy_set
 from .policy import PolicyVersion, version_key
 from .repository import PolicySet, load_policy_set
+from .testing import find_test_files, load_cases
 from .yamlsource import display_path
 
 VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
@@ -138,6 +139,48 @@ def _relocate(problem: Problem, tmp: str, root: Path) -> Problem:
     rel = loc.file.split(tmp, 1)[1].lstrip("/")
     return replace(problem, location=replace(loc, file=display_path(root / rel)))
 
+
+
+@dataclass(frozen=True)
+class DatedCase:
+    """A policy test case and the date of its contact."""
+
+    file: str
+    line: int
+    name: str
+    date: date
+
+
+def cases_from(policy_set: PolicySet, policy_id: str, valid_from: date) -> list[DatedCase]:
+    """The test cases of `policy_id` whose contact is dated `valid_from` or later: once a new
+    version starts that day, they test it, not the version they were written for. A case is the
+    policy's when its file lies in the policy's folder or names the policy (`policy:`)."""
+    root = Path(policy_set.root)
+    policy = policy_set.policies[policy_id]
+    folder = (root / policy.latest.region / policy_id).resolve()
+    found = []
+    for path in find_test_files(root):
+        doc, _ = load_cases(path)
+        if doc is None:  # (validate and test report an unreadable test file)
+            continue
+        spec = doc.value
+        if spec.get("policy") != policy_id and not path.resolve().is_relative_to(folder):
+            continue
+        default = (spec.get("defaults") or {}).get("date")
+        for i, case in enumerate(spec["cases"]):
+            day = _as_date((case.get("contact") or {}).get("date", default))
+            if day is not None and day >= valid_from:
+                found.append(DatedCase(doc.file, doc.location(("cases", i)).line, case["name"], day))
+    return found
+
+
+def _as_date(value) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def write(result: NewVersion) -> None:

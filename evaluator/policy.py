@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from . import ast
 from .checker import KEYWORDS, check_condition
+from .citation import finding_source
 from .compiler import compile_condition
 from .errors import Problem, closest
 from .parser import ConditionSyntaxError, parse_condition
@@ -43,7 +44,7 @@ class Rule:
     otherwise: dict
     severity: str
     message: Message
-    source: str  # "seed, section", as findings cite it
+    source: str  # "document id (or title), section", as findings cite it
     run: object  # compiled condition (fast)
     run_traced: object  # compiled condition that records missing facts and evidence
     uses_history: bool
@@ -161,7 +162,8 @@ def _schema_message(error, root=None) -> tuple[str, str | None, bool]:
     if v == "enum":
         return f"{where} must be one of {', '.join(map(str, error.validator_value))}", None, False
     if v == "pattern":
-        return f"{where}: '{error.instance}' is not in the expected form", None, False
+        # the field's description says what form it takes (a document's address: http or https)
+        return f"{where}: '{error.instance}' is not in the expected form", error.schema.get("description"), False
     if v == "format":
         return f"{where}: '{error.instance}' is not a valid {error.validator_value}", None, False
     if v == "type":
@@ -293,7 +295,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
     seen: dict[str, int] = {}
     required = frozenset(load_schema("contact.schema.json").get("required", ()))
     index_keys: set = set()
-    seed = d["source"].get("seed") or d["source"].get("document_id") or d["source"].get("title", "")
+    cited = d["source"]
     placeholders_ok = set(params) | set(fields) | set(SPECIAL_PLACEHOLDERS)
     for i, r in enumerate(d["rules"]):
         rpath = ("rules", i)
@@ -346,7 +348,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
             when_text=" ".join(r["when"].split()), when=node, then=then, otherwise=otherwise,
             severity=r["severity"],
             message=Message(_template(" ".join(r["message"]["sv"].split())), _template(" ".join(r["message"]["en"].split())), r["message"]),
-            source=f"{seed}, {r['section']}",
+            source=finding_source(cited, r["section"]),
             run=compile_condition(node, params, required=required, index_keys=index_keys),
             run_traced=compile_condition(node, params, traced=True, required=required, index_keys=index_keys),
             uses_history=any(isinstance(n, ast.Aggregate) for n in ast.walk(node)),

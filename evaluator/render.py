@@ -10,21 +10,26 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from . import citation
 from .policy import PolicyVersion, Rule
 from .repository import Policy, PolicySet
 
 FORMATS = ("html", "md")
 
+# The published document, as a reader finds it. (`seed`, the maintainers' note of where the
+# text came from, is not shown.)
 SOURCE_FIELDS = (
-    ("seed", "Source text"),
+    ("title", "Document"),
     ("document_id", "Document id"),
+    ("version", "Document version"),
+    ("url", "Address"),
     ("document_type", "Document type"),
     ("approved_by", "Approved by"),
     ("content_owner", "Content owner"),
-    ("url", "Address"),
     ("validity", "Validity"),
     ("note", "Note"),
 )
+SWEDISH_SOURCE_FIELDS = ("title", "version", "document_type", "approved_by", "content_owner")
 
 
 def _fold(text) -> str:
@@ -238,7 +243,10 @@ def html_policy(policy: Policy) -> str:
              ("Region", _e(latest.region), False)]
     for key, label in SOURCE_FIELDS:
         if src.get(key):
-            facts.append((label, _e(_fold(src[key])), key not in ("seed", "validity", "note", "url")))
+            text = _e(_fold(src[key]))
+            if key == "url" and citation.link(src):
+                text = f'<a href="{_e(citation.link(src))}">{text}</a>'
+            facts.append((label, text, key in SWEDISH_SOURCE_FIELDS))
     timeline = "\n".join(
         f'<li><a href="#{_e(_anchor("v" + v.version))}">version {_e(v.version)}</a>: '
         f"{_e(v.valid_from.isoformat())} – {_e(_until(v))} ({len(v.rules)} rules)</li>"
@@ -258,6 +266,8 @@ def html_policy(policy: Policy) -> str:
         facts = [("File", f"<code>{_e(v.file)}</code>", False)]
         if v.title != latest.title:
             facts.append(("Title", _e(v.title), True))
+        if v is not latest and citation.full(v.source) != citation.full(latest.source):
+            facts.append(("Document", _e(citation.full(v.source)), True))
         if v.source.get("validity") and v is not latest:
             facts.append(("Validity", _e(_fold(v.source["validity"])), False))
         body.append(_facts(facts))
@@ -316,13 +326,18 @@ def md_policy(policy: Policy) -> str:
            "| | |", "|---|---|", f"| Issuer | {_md_cell(latest.issuer)} |", f"| Region | {_md_cell(latest.region)} |"]
     for key, label in SOURCE_FIELDS:
         if latest.source.get(key):
-            out.append(f"| {label} | {_md_cell(_fold(latest.source[key]))} |")
+            text = _md_cell(_fold(latest.source[key]))
+            if key == "url" and citation.link(latest.source):
+                text = f"<{citation.link(latest.source)}>"
+            out.append(f"| {label} | {text} |")
     if latest.description:
         out += ["", _fold(latest.description)]
     out += ["", "## Versions", ""]
     out += [f"- version {v.version}: {v.valid_from.isoformat()} – {_until(v)} ({len(v.rules)} rules)" for v in policy.versions]
     for v in reversed(policy.versions):
         out += ["", f"## Version {v.version}: {v.valid_from.isoformat()} – {_until(v)}", "", f"File: {_md_code(v.file)}", ""]
+        if v is not latest and citation.full(v.source) != citation.full(latest.source):
+            out += [f"Document: {_md_cell(citation.full(v.source))}", ""]
         if v is not latest and v.source.get("validity"):
             out += [f"Validity: {_fold(v.source['validity'])}", ""]
         out += ["Applies when:", ""] + _md_block(v.document.get("applies_when", v.applies_text))

@@ -36,9 +36,11 @@ class CaseResult:
 
 @dataclass
 class Coverage:
-    """For every rule of every loaded version: was it seen to fire, not fire, stay unknown."""
+    """For every rule of the versions measured (every loaded version, or those of the policies
+    in `policies`): was it seen to fire, not fire, stay unknown."""
 
     seen: dict = field(default_factory=dict)  # (policy, version, rule) -> set of results
+    policies: frozenset[str] | None = None  # the policies measured; None: all
 
     def add(self, key, result) -> None:
         self.seen.setdefault(key, set()).add(result)
@@ -46,6 +48,8 @@ class Coverage:
     def table(self, policy_set: PolicySet) -> list[tuple[str, str, str, bool, bool, bool]]:
         rows = []
         for v in policy_set.versions():
+            if self.policies is not None and v.id not in self.policies:
+                continue
             for r in v.rules:
                 got = self.seen.get((v.id, v.version, r.id), set())
                 rows.append((v.id, v.version, r.id, True in got, False in got, None in got))
@@ -91,6 +95,24 @@ def policies_root_for(path: Path) -> Path | None:
         if (candidate / OUTPUTS_FILE).is_file():
             return candidate
     return None
+
+
+def policies_under(policy_set: PolicySet, path: Path) -> frozenset[str] | None:
+    """The policies a test run of `path` measures: those whose folder lies under `path`, or
+    holds it (a test file, a folder inside a policy's folder). None (all of them) when `path` is
+    the policy root, or lies outside it."""
+    root = policy_set.root.resolve()
+    place = path.resolve()
+    if place.is_file():
+        place = place.parent
+    if place == root or not place.is_relative_to(root):
+        return None
+    found = set()
+    for v in policy_set.versions():
+        folder = root / v.region / v.id
+        if folder.is_relative_to(place) or place.is_relative_to(folder):
+            found.add(v.id)
+    return frozenset(found)
 
 
 def _plain(value):
@@ -226,7 +248,7 @@ def _not_tried(engine: Engine, key: tuple) -> str:
 
 def run_tests(policy_set: PolicySet, path: Path) -> TestRun:
     engine = Engine(policy_set)
-    coverage = Coverage()
+    coverage = Coverage(policies=policies_under(policy_set, path))
     results: list[CaseResult] = []
     problems: list[Problem] = []
     files = find_test_files(path)

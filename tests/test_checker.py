@@ -18,7 +18,7 @@ issuer: T
 region: t
 valid_from: 2025-01-01
 source:
-  seed: s.txt
+  title: T
 applies_when: channel = "written"
 parameters:
   cap: 2
@@ -104,7 +104,7 @@ def test_syntax_error_located_in_file(tmp_path):
 
 def test_every_invalid_document_is_reported(tmp_path):
     write_policy(tmp_path, POLICY.format(when="chanel = 1"))
-    bad2 = POLICY.format(when="dialogue").replace("t-policy", "u-policy").replace('seed: s.txt', 'seed: s.txt\n  colour: red')
+    bad2 = POLICY.format(when="dialogue").replace("t-policy", "u-policy").replace('  title: T\n', '  title: T\n  colour: red\n')
     write_policy(tmp_path, bad2, "t/u-policy/1.0.yaml")
     write_policy(tmp_path, "id: [unclosed\n", "t/v-policy/1.0.yaml")
     _, problems = load_policy_set(tmp_path)

@@ -110,7 +110,7 @@ def test_explain_text_both_languages(tmp_path, fixture_policies):
     assert "Rule per-week: FIRED → sets reimbursable=false" in en.output
     assert "contacts counted (1): a (2024-03-04)" in en.output
     assert "    Parameters: " in en.output and "a false wins" in en.output
-    assert "Source: test-seed.txt, Tak" in en.output and "Passage: “En per vecka.”" in en.output
+    assert "Source: Testlands riktlinje, Tak" in en.output and "  Document: Testlands riktlinje\n" in en.output and "Passage: “En per vecka.”" in en.output
     sv = run("explain", str(path), "--contact", "b", "--lang", "sv", "--policies", str(fixture_policies))
     assert "Regel per-week: UTLÖSTES" in sv.output and "räknade kontakter (1): a (2024-03-04)" in sv.output
     assert "Status: decided (beslutad)" in sv.output
@@ -129,6 +129,8 @@ def test_policies_timeline(fixture_policies):
     assert "1.0  2024-01-01 – 2024-12-31" in result.output and "2.0  2025-01-01 – until further notice" in result.output
     data = json.loads(run("policies", "--policies", str(fixture_policies), "--format", "json").output)
     assert [v["version"] for v in data[0]["versions"]] == ["1.0", "2.0"]
+    assert data[0]["versions"][0]["document"] == {"title": "Testlands riktlinje", "document_id": None,
+                                                  "version": None, "url": None}
 
 
 def test_test_command_reports_failures_with_place(tmp_path, fixture_policies):

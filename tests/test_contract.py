@@ -29,7 +29,7 @@ def test_the_contracts_example_decision():
     (finding,) = decision["findings"]
     assert {k: finding[k] for k in ("policy", "version", "rule", "severity", "source", "evidence")} == {
         "policy": "vgr-rehab-written-contact", "version": "4.0", "rule": "one-per-week", "severity": "info",
-        "source": "000_82c5ab9f72e1ed51.txt, Avgränsningar", "evidence": ["c6"]}
+        "source": "OSN11757-1980785390-27, Avgränsningar", "evidence": ["c6"]}
     assert set(finding["message"]) == {"sv", "en"} and "c6" in finding["message"]["sv"]
     assert decision["errors"] == []
 
@@ -87,3 +87,26 @@ def test_the_readmes_example_decision_is_what_the_example_gives():
     lines = (examples_dir() / "contacts.ndjson").read_text(encoding="utf-8").splitlines()
     actual = next(d for d in REPO.evaluate_lines(lines) if d["contact"] == "vgr-2")
     assert actual == shown
+
+
+def test_findings_cite_the_published_document_and_section():
+    """Contract §3: a finding's source is the document id (or the title where there is none) and
+    the section, never the file the text came in."""
+    lines = (examples_dir() / "contacts.ndjson").read_text(encoding="utf-8").splitlines()
+    versions = {(v.id, v.version): v for v in REPO.policy_set.versions()}
+    cited = set()
+    for decision in REPO.evaluate_lines(lines):
+        for finding in decision["findings"]:
+            v = versions[(finding["policy"], finding["version"])]
+            assert ".txt" not in finding["source"] and v.source.get("seed", "-") not in finding["source"]
+            document = v.source.get("document_id") or v.source["title"]
+            if finding["result"] == "not_applied":
+                assert finding["source"] == document
+                continue
+            (rule,) = [r for r in v.rules if r.id == finding["rule"]]
+            assert finding["source"] == f"{document}, {rule.section}"
+            cited.add(finding["policy"])
+    assert len(cited) == 5  # every bundled policy was cited at least once
+    written = versions[("vgr-rehab-written-contact", "4.0")].source
+    assert (written["title"], written["document_id"], written["version"]) == (
+        "Tillämpningsanvisning av skriftlig digital distanskontakt inom vårdval rehab", "OSN11757-1980785390-27", "4.0")

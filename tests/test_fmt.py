@@ -155,7 +155,7 @@ region: t
 valid_from: 2025-01-01
 # where the text comes from
 source:
-  seed: s.txt
+  title: T
   # the document id
   doc: x
 # rules come after the parameters

@@ -140,3 +140,69 @@ def test_policies_folder_missing(tmp_path, monkeypatch):
 def test_help_shows_an_example():
     result = CliRunner().invoke(new_version, ["--help"])
     assert result.exit_code == 0 and "Example:" in result.output
+
+
+def test_the_cases_dated_in_the_new_period_are_listed(work):
+    (work / VIDEO / "video.test.yaml").write_text("""\
+policy: sorland-video-contact
+defaults: {region: sorland, channel: video, patient: p1, unit: u1, date: 2026-03-02}
+cases:
+  - name: before the new version
+    contact: {id: c1, date: 2026-02-28}
+    expect: {status: decided}
+  - name: on its first day
+    contact: {id: c2, date: 2026-03-01}
+    expect: {status: decided}
+  - name: dated by the defaults
+    contact: {id: c3}
+    expect: {status: decided}
+""", encoding="utf-8")
+    (work / "policies/sorland/elsewhere.test.yaml").write_text("""\
+policy: sorland-video-contact
+cases:
+  - name: in another folder, naming the policy
+    contact: {id: c4, region: sorland, channel: phone, patient: p1, unit: u1, date: 2027-01-05}
+    expect: {status: decided}
+""", encoding="utf-8")
+    (work / WRITTEN / "written.test.yaml").write_text("""\
+policy: sorland-written-contact
+cases:
+  - name: another policy's case
+    contact: {id: c5, region: sorland, channel: written, patient: p1, unit: u1, date: 2026-05-01}
+    expect: {status: decided}
+""", encoding="utf-8")
+    result = _run("sorland-video-contact", "--from", "2026-03-01")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    start = lines.index("3 test case(s) are dated from 2026-03-01: they now test version 3.0:")
+    assert lines[start + 1:start + 5] == [
+        "  policies/sorland/elsewhere.test.yaml:3  in another folder, naming the policy  (2027-01-05; tested version 2.0 until now)",
+        "  policies/sorland/sorland-video-contact/video.test.yaml:7  on its first day  (2026-03-01; tested version 2.0 until now)",
+        "  policies/sorland/sorland-video-contact/video.test.yaml:10  dated by the defaults  (2026-03-02; tested version 2.0 until now)",
+        "  for each, decide: to keep it testing version 2.0, date it (and its history) before 2026-03-01; "
+        "or keep it, with version 3.0's expectations",
+    ]
+    assert "before the new version" not in result.output and "another policy's case" not in result.output
+
+
+def test_a_case_after_the_old_end_tested_no_version(work):
+    path = work / WRITTEN / "1.0.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "valid_from: 2025-01-01\n", "valid_from: 2025-01-01\nvalid_to: 2025-06-30\n"), encoding="utf-8")
+    (work / WRITTEN / "w.test.yaml").write_text("""\
+policy: sorland-written-contact
+defaults: {region: sorland, channel: written, patient: p1, unit: u1}
+cases:
+  - name: after the end
+    contact: {id: c1, date: 2025-07-01}
+    expect: {status: no_policy}
+  - name: in the new period
+    contact: {id: c2, date: 2025-09-02}
+    expect: {status: no_policy}
+""", encoding="utf-8")
+    result = _run("sorland-written-contact", "--from", "2025-09-01")
+    assert result.exit_code == 0, result.output
+    assert "1 test case(s) are dated from 2025-09-01: they now test version 2.0:" in result.output
+    assert ("  policies/sorland/sorland-written-contact/w.test.yaml:7  in the new period  "
+            "(2025-09-02; tested no version in force until now)") in result.output
+    assert "after the end" not in result.output

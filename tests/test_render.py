@@ -45,8 +45,15 @@ def test_html_pages_are_static_offline_and_utf8(here, tmp_path):
     page = (tmp_path / "sorland-video-contact.html").read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert '<meta charset="utf-8">' in page
-    # nothing fetched: no scripts, no external style sheets, fonts or images, no remote addresses
-    assert not re.search(r"<script|<link|<img|@import|url\(|https?://", page)
+    # nothing fetched: no scripts, no external style sheets, fonts or images; a remote address
+    # only as a link the reader may follow (the cited document's)
+    link = '<a href="https://www.example.org/sorland/distanskontakt">https://www.example.org/sorland/distanskontakt</a>'
+    assert page.count(link) == 1
+    assert not re.search(r"<script|<link|<img|@import|url\(|https?://", page.replace(link, ""))
+    # the citation a reader can follow, never the maintainers' note of the text's file
+    assert '<tr><th>Document</th><td lang="sv">Distanskontakt via video och telefon i Vårdval Sörland</td></tr>' in page
+    assert "<tr><th>Document id</th><td>RS-2025-03</td></tr>" in page
+    assert "sorland_distans.txt" not in page
     assert "<style>" in page
     # the whole timeline, newest version first in the body; both versions' rules
     assert "version 1.0</a>: 2024-01-01 – 2024-12-31 (4 rules)" in page

@@ -17,7 +17,7 @@ title: R
 issuer: R
 region: r
 valid_from: 2025-01-01
-source: {seed: r.txt}
+source: {title: R, seed: r.txt}
 applies_when: region = "r"
 rules:
 """

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..new_version import NewVersionError, plan, write
+from ..new_version import NewVersionError, cases_from, plan, write
 from ..yamlsource import display_path
 from .common import load_or_exit, locate_policies_to_change
 
@@ -59,5 +59,15 @@ def new_version(policy, valid_from, version, policies_dir):
     else:
         click.echo(f"kept {shown(result.old_file)}: version {result.previous.version} already ends "
                    f"{result.old_valid_to}, before the new version starts")
+    moved = cases_from(repo.policy_set, policy, result.valid_from)
+    if moved:
+        click.echo(f"{len(moved)} test case(s) are dated from {result.valid_from}: they now test version "
+                   f"{result.version}:")
+        for case in moved:
+            ended = result.old_valid_to is not None and case.date > result.old_valid_to
+            was = "no version in force" if ended else f"version {result.previous.version}"
+            click.echo(f"  {case.file}:{case.line}  {case.name}  ({case.date}; tested {was} until now)")
+        click.echo(f"  for each, decide: to keep it testing version {result.previous.version}, date it (and its "
+                   f"history) before {result.valid_from}; or keep it, with version {result.version}'s expectations")
     click.echo("next: edit the new version's rules, its source (document id, validity) and description, "
                f"and add test cases dated from {result.valid_from}")

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from .. import citation
 from .common import POLICIES_OPTION, load_or_exit
 
 
@@ -26,6 +27,7 @@ def policies(policies_dir, fmt):
             {"id": p.id, "versions": [{"version": v.version, "valid_from": v.valid_from.isoformat(),
                                        "valid_to": v.valid_to.isoformat() if v.valid_to else None,
                                        "title": v.title, "region": v.region, "file": v.file,
+                                       "document": citation.fields(v.source),
                                        "rules": [r.id for r in v.rules]} for v in p.versions]}
             for p in ps.policies.values()], ensure_ascii=False, indent=2))
         return

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ..testing import run_tests
+from ..testreport import to_json, to_junit
 from .common import load_or_exit, locate_or_exit
 
 
@@ -25,19 +26,35 @@ def _show(value) -> str:
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
               help="Fail when rule coverage (fired and not fired, per rule) is below this percentage.")
 @click.option("--verbose", "-v", is_flag=True, help="List every case, not only failures.")
-def test(path, policies_opt, coverage, min_coverage, verbose):
-    """Run the policy tests (*.test.yaml) under PATH (default: the policy folder).
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True,
+              help="junit: JUnit XML, one testsuite per test file, one testcase per case, for CI test reports.")
+def test(path, policies_opt, coverage, min_coverage, verbose, fmt):
+    """Run the policy tests (*.test.yaml) under PATH (default: the policy folder). PATH may be
+    the policy folder, a region's folder, a policy's folder or one test file: the cases run,
+    and the rule coverage measured, are those of the policies under it.
 
     Exit 0 when every case passes (and coverage reaches --min-coverage), 1 otherwise.
 
     \b
     Example:
       regelverk test policies/ --coverage --min-coverage 100
+      regelverk test policies/halland --min-coverage 100
+      regelverk test policies/ --format junit > policy-tests.xml
     """
+    # The policies PATH is in (or --policies); the cases run and the coverage measured are
+    # those of the policies under PATH (testing.policies_under).
     source = locate_or_exit(policies_opt or path)
     target = Path(path) if path else source.root
     repo = load_or_exit(source=source)
     run = run_tests(repo.policy_set, target)
+    if fmt != "text":
+        percent = run.coverage.percent(repo.policy_set)
+        report = to_json if fmt == "json" else to_junit
+        click.echo(report(run, repo.policy_set, min_coverage), nl=fmt == "json")
+        below = min_coverage is not None and percent < min_coverage
+        if below:
+            click.echo(f"rule coverage {percent:.1f}% is below the required {min_coverage:g}%", err=True)
+        sys.exit(1 if not run.ok or below else 0)
     for p in run.problems:
         click.echo(p.render())
     for r in run.results:
