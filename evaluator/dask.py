@@ -21,6 +21,8 @@ ids: the later use is invalid and names the input that used it first, as everywh
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 
 import orjson
@@ -29,6 +31,10 @@ from .formats import FormatError, open_writer, output_kinds, records_from_frame
 from .streaming import decide_items
 
 _REPOSITORIES: dict = {}
+
+
+class SchedulerUnreachable(Exception):
+    """No Dask scheduler answers at the address given."""
 _LOCK = threading.Lock()
 
 
@@ -125,9 +131,18 @@ def evaluate_on_cluster(source, out_path, address: str, policies=None, out_forma
     kinds = output_kinds(repo.policy_set)
     fmt = format_of(out_path, out_format)
     count = 0
-    with Client(address) as client:
+    # As without Dask: a file is written under a temporary name and renamed once complete.
+    partial = None
+    if out_path:
+        final = os.path.abspath(out_path)
+        partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial-{os.getpid()}")
+    try:
+        client = Client(address, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise SchedulerUnreachable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    with client:
         decided = evaluate_dataframe(contacts, policies)
-        stream = open(out_path, "wb") if out_path else sys.stdout.buffer  # noqa: SIM115
+        stream = open(partial, "wb") if partial else sys.stdout.buffer  # noqa: SIM115
         try:
             writer = open_writer(fmt, stream, kinds)
             for part in decided.to_delayed():
@@ -139,7 +154,12 @@ def evaluate_on_cluster(source, out_path, address: str, policies=None, out_forma
                     writer.write([orjson.loads(line) for line in lines])
                 count += len(lines)
             writer.close()
-        finally:
-            if out_path:
+            if partial:
                 stream.close()
+                os.replace(partial, final)
+        finally:
+            if partial:
+                stream.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(partial)
     return count

@@ -65,13 +65,22 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
     """
     repo = load_or_exit(policies_dir)
     if dask_address:
-        from ..dask import evaluate_on_cluster
+        from ..dask import SchedulerUnreachable, evaluate_on_cluster
 
         try:
             # The workers load the policies this command found, from the same path.
             evaluate_on_cluster(file, out_path, dask_address, str(repo.policy_set.root), output_format)
         except FormatError as exc:
             _fail_input(str(exc))
+        except SchedulerUnreachable as exc:
+            click.echo(f"regelverk: {exc}", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            click.echo(f"regelverk: cannot write {out_path or 'the output'}: {exc.strerror or exc}", err=True)
+            sys.exit(5)
+        except Exception as exc:  # noqa: BLE001 - a worker's failure, as Dask reports it
+            click.echo(f"regelverk: the Dask run failed: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
         return
     try:
         in_fmt = format_of(file, input_format)
