@@ -37,6 +37,17 @@ def ndjson_file(contacts: int) -> Path:
     return path
 
 
+def prepared(kind: str, contacts: int) -> Path:
+    """The input file of `kind` (ndjson, parquet, grouped), made in a process of its own if
+    missing: a peak is read from wait4 of a child of this process, and a child forked from a
+    process that grew while converting data starts with all of that process's pages."""
+    path = {"ndjson": DATA / f"contacts-{contacts}.ndjson", "parquet": DATA / f"contacts-{contacts}.parquet",
+            "grouped": DATA / f"contacts-{contacts}-grouped.ndjson"}[kind]
+    if not path.exists():
+        subprocess.run([sys.executable, __file__, "--prepare", kind, str(contacts)], check=True)
+    return path
+
+
 def grouped_file(contacts: int) -> Path:
     """The NDJSON file with each patient's contacts together (in input order within a patient),
     as an export ordered by patient would be: dealt by patient into 64 files, then each sorted."""
@@ -53,12 +64,13 @@ def grouped_file(contacts: int) -> Path:
                 parts[hash(json.loads(line)["patient"]) % 64].write(line)
         for part in parts:
             part.close()
-        with open(path, "wb") as out:
+        with open(f"{path}.part", "wb") as out:
             for n in range(64):
                 with open(os.path.join(folder, str(n)), "rb") as f:
                     lines = f.readlines()
                 lines.sort(key=lambda line: json.loads(line)["patient"])  # stable: input order kept
                 out.writelines(lines)
+        os.replace(f"{path}.part", path)
     return path
 
 
@@ -77,11 +89,12 @@ def parquet_file(contacts: int) -> Path:
     fields = load_policies(None).fields
     arrow = {"boolean": pa.bool_(), "integer": pa.int64(), "list": pa.list_(pa.string())}
     schema = pa.schema([(name, arrow.get(t.kind, pa.string())) for name, t in fields.items()])
-    with pq.ParquetWriter(path, schema) as writer:
+    with pq.ParquetWriter(f"{path}.part", schema) as writer:
         for chunk in read_chunks(ndjson_file(contacts), "ndjson", fields, size=100_000):
             rows = [r for r in chunk.records if r is not None]
             writer.write_table(pa.Table.from_pydict(
                 {name: [r.get(name) for r in rows] for name in schema.names}, schema=schema))
+    os.replace(f"{path}.part", path)
     return path
 
 
@@ -135,6 +148,10 @@ def run_dask(path: Path) -> float:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--prepare"]:  # (in a process of its own, see prepared)
+        kind, contacts = sys.argv[2], int(sys.argv[3])
+        {"ndjson": ndjson_file, "parquet": parquet_file, "grouped": grouped_file}[kind](contacts)
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
     parser.add_argument("--formats", nargs="+", default=["ndjson", "parquet"],
@@ -150,7 +167,7 @@ def main() -> None:
     rates: dict = {}
     for fmt in args.formats:
         for size in args.sizes:
-            path = {"ndjson": ndjson_file, "parquet": parquet_file, "grouped": grouped_file}[fmt](size)
+            path = prepared(fmt, size)
             got = run(path, args.jobs)
             peaks[fmt, size] = got["peak_mb"]
             rates[fmt, size] = got["rate"]
@@ -162,12 +179,12 @@ def main() -> None:
             print(f"{fmt:8} peak RSS {large:,} / {small:,}: {ratio:.2f}x (target at most 1.3x): "
                   f"{'met' if ratio <= 1.3 else 'NOT met'}", flush=True)
     if args.unreadable:
-        got = run(unreadable_file(args.unreadable), args.jobs)
+        got = run(unreadable_file(args.unreadable), args.jobs)  # (written line by line: stays small)
         print(f"unreadable {args.unreadable:>8,} lines: {got['seconds']:7.1f} s, peak RSS {got['peak_mb']:7,.0f} MB",
               flush=True)
     if args.dask:
         size = args.dask_size or max(args.sizes)
-        rate = run_dask(parquet_file(size))
+        rate = run_dask(prepared("parquet", size))
         inproc = rates.get(("parquet", size))
         beside = f" (in process, --jobs {args.jobs}: {inproc:,.0f}/s)" if inproc else ""
         print(f"dask     {size:>10,} contacts on a two-worker LocalCluster: {rate:8,.0f}/s{beside}", flush=True)

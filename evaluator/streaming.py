@@ -391,6 +391,7 @@ def _partitioned(engine, chunks, write, size, jobs, ids: IdIndex, folder, progre
             yield _items(chunk, ids.mark(chunk)), 0
 
     counts = _deal(dealt(), paths)
+    _release_arrow_memory()  # before the workers fork: they would start with the parent's pages
     progress.phase("deciding")
     _decide_partitions(engine, paths, outs, jobs, progress.decided, counts)
     progress.phase("writing")
@@ -404,6 +405,13 @@ def _partitioned(engine, chunks, write, size, jobs, ids: IdIndex, folder, progre
         _emit(block, write, progress, summary)
     for out in outs:
         os.unlink(out)
+
+
+def _release_arrow_memory() -> None:
+    """Give back the memory pyarrow's allocator keeps for reuse, if pyarrow was used."""
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
 
 
 def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, decided,
