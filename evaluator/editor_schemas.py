@@ -52,12 +52,33 @@ def repository_schemas(policy_set: PolicySet) -> dict[str, dict]:
     return schemas
 
 
+def schema_texts(policy_set: PolicySet) -> dict[str, str]:
+    """Each schema file's text, as written."""
+    return {name: json.dumps(schema, ensure_ascii=False, indent=2) + "\n"
+            for name, schema in repository_schemas(policy_set).items()}
+
+
 def write_schemas(policy_set: PolicySet, out: Path) -> list[Path]:
     """Write the repository's schemas into `out` (created if need be); the paths written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, schema in repository_schemas(policy_set).items():
+    for name, text in schema_texts(policy_set).items():
         path = out / name
-        path.write_text(json.dumps(schema, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
+
+
+def stale_schemas(policy_set: PolicySet, out: Path) -> list[Path]:
+    """The schema files in `out` that are missing or differ from what would be written now (a
+    fact added to facts.yaml, a newer regelverk)."""
+    stale = []
+    for name, text in schema_texts(policy_set).items():
+        path = out / name
+        try:
+            current = path.read_text(encoding="utf-8")
+        except OSError:
+            current = None
+        if current != text:
+            stale.append(path)
+    return stale

@@ -11,6 +11,7 @@ API's description all see the core fields plus that repository's facts.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from .errors import Location, Problem
 from .resources import load_schema
 from .types import DECLARED_TYPES, KIND_NAMES, ONE_OF, Type, kind_problem
 
+_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 # The largest whole number every JSON reader reads exactly (as the core schema's bound).
 _LARGEST = 2**53 - 1
 
@@ -57,6 +59,15 @@ def load_facts(path: Path, core_fields, keywords=frozenset(), *, required: bool 
         return {}, problems
     if doc.value is None:
         return {}, []
+    # A name in the wrong form is placed at its own key (the schema's check of property names
+    # would point at the mapping that holds it).
+    declared = doc.value.get("facts") if isinstance(doc.value, dict) else None
+    if isinstance(declared, dict):
+        bad = [doc.problem("facts", f"'{name}' cannot be a fact's name: write lower-case letters, digits and _, "
+                                    "starting with a letter or _ (as birth_date)", ("facts", name), key=True)
+               for name in declared if not isinstance(name, str) or not _NAME.fullmatch(name)]
+        if bad:
+            return {}, bad
     problems = schema_problems(doc, _validator(), code="facts")
     if problems:
         return {}, problems

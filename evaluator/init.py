@@ -11,11 +11,10 @@ from pathlib import Path
 
 from . import __version__
 from .resources import policies_dir
-from .settings import MARKER
+from .settings import MARKER, find_repository_root
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "init"
 REGION = re.compile(r"[a-z][a-z0-9_-]*")
-PROJECT_URL = "https://pypi.org/project/regelverk/"
 
 
 class InitError(Exception):
@@ -28,11 +27,18 @@ class Plan:
 
     root: Path
     files: dict[Path, str] = field(default_factory=dict)
+    to_fill_in: bool = False  # requirements.txt holds the documented form, to be completed
+    inside: Path | None = None  # a repository the new one is nested in (commands below it use the new one)
 
 
-def installed_requirement() -> str:
+# Where pip recorded no repository to install regelverk from again: the documented form, for
+# the region to fill in (regelverk is installed from its repository at a tag, or a wheel).
+TO_FILL_IN = f"regelverk @ git+https://<host>/<org>/regelverk@v{__version__}"
+
+
+def installed_requirement() -> str | None:
     """The pip requirement of the regelverk running now, as a region pins it: the repository
-    and revision it was installed from where pip recorded one (PEP 610), else its version."""
+    and revision it was installed from, where pip recorded one (PEP 610); else None."""
     try:
         direct = metadata.distribution("regelverk").read_text("direct_url.json")
     except metadata.PackageNotFoundError:
@@ -43,7 +49,7 @@ def installed_requirement() -> str:
         if vcs and info.get("url"):
             revision = vcs.get("requested_revision") or vcs.get("commit_id")
             return f"regelverk @ {vcs.get('vcs', 'git')}+{info['url']}@{revision}"
-    return f"regelverk=={__version__}"
+    return None
 
 
 def _target(relative: str, region: str) -> Path:
@@ -61,13 +67,14 @@ def plan(root: Path, region: str, requirement: str | None = None, year: int | No
                         "starting with a letter (vgr, halland, stockholm)")
     if (root / MARKER).exists():
         raise InitError(f"{root} is a policy repository already (it has {MARKER})")
+    requirement = requirement or installed_requirement()
     values = {
         "region": region,
         "year": str(year or date.today().year),
-        "requirement": requirement or installed_requirement(),
-        "regelverk_url": PROJECT_URL,
+        "requirement": requirement or TO_FILL_IN,
     }
-    result = Plan(root)
+    result = Plan(root, to_fill_in=requirement is None,
+                  inside=find_repository_root(root.parent) if root.parent != root else None)
     for template in sorted(p for p in TEMPLATES.rglob("*") if p.is_file()):
         text = template.read_text(encoding="utf-8")
         for key, value in values.items():

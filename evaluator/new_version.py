@@ -121,7 +121,7 @@ def plan(policy_set: PolicySet, policy_id: str, valid_from: date, version: str |
         shutil.copytree(root, copy)
         for path, text in result.texts.items():
             (copy / path.relative_to(root)).write_text(text, encoding="utf-8")
-        checked, problems = load_policy_set(copy)
+        checked, problems = load_policy_set(copy, policy_set.settings)
         if checked is not None:
             problems = problems + lint_policy_set(checked)
         # Show the problems at the real places, not in the temporary copy; of the warnings,

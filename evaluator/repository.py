@@ -113,7 +113,7 @@ def load_policy_set(root: Path | str | None = None, settings: Settings | None = 
         try:
             source = locate_policies(root)
         except LocateError as exc:
-            return None, [Problem("io", exc.message, hint=exc.hint)]
+            return None, exc.problems or [Problem("io", exc.message, hint=exc.hint)]
         root, settings = source.root, source.settings
     root = Path(root)
     if not root.is_dir():

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import Location, Problem
+from .errors import Problem
 
 MARKER = "regelverk.yaml"
 DEFAULT_POLICIES = "policies"
@@ -75,14 +75,25 @@ def read_settings(root: Path) -> tuple[Settings, list[Problem]]:
         return Settings(root, {}), problems
     value = doc.value
     if value is None:
-        value = {}
-    if not isinstance(value, dict):
-        return Settings(root, {}), [Problem("settings", f"{MARKER} must hold a mapping of settings",
-                                            Location(doc.file, 1, 1))]
-    for key in ("policies", "facts"):
-        if key in value and not isinstance(value[key], str):
-            problems.append(doc.problem("settings", f"'{key}' must be a folder or file name, relative to {MARKER}", (key,)))
-    return Settings(root, value), problems
+        return Settings(root, {}), []
+    from jsonschema import Draft202012Validator
+
+    from .policy import schema_problems
+    from .resources import load_schema
+
+    problems = schema_problems(doc, Draft202012Validator(load_schema("settings.schema.json")), "settings")
+    if problems:
+        return Settings(root, {}), problems
+    settings = Settings(root, value)
+    folder = settings.policies_dir
+    if not folder.is_dir():
+        problems.append(doc.problem("settings", f"the policy folder '{value.get('policies', DEFAULT_POLICIES)}' does not exist",
+                                    ("policies",), hint="create it, or correct 'policies'"))
+    facts = settings.facts_file
+    if "facts" in value and not facts.is_file():
+        problems.append(doc.problem("settings", f"the facts file '{value['facts']}' does not exist", ("facts",),
+                                    hint="create it (regelverk init writes one), or correct 'facts'"))
+    return settings, problems
 
 
 @dataclass(frozen=True)
@@ -103,12 +114,14 @@ class PolicySource:
 
 
 class LocateError(Exception):
-    """No policies can be found where a command was pointed; says what to do instead."""
+    """No policies can be found where a command was pointed; says what to do instead.
+    `problems`: what is wrong with a repository's settings, at their places."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, problems: list[Problem] | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.problems = problems or []
 
     def __str__(self) -> str:
         return self.message + (f" ({self.hint})" if self.hint else "")
@@ -133,11 +146,7 @@ def _repository(root: Path) -> Settings:
     settings, problems = read_settings(root)
     errors = [p for p in problems if p.severity == "error"]
     if errors:
-        raise LocateError("regelverk.yaml cannot be read: " + "; ".join(p.headline() for p in errors))
-    folder = settings.policies_dir
-    if folder is None or not folder.is_dir():
-        raise LocateError(f"{root / MARKER} names the policy folder '{settings.raw.get('policies', DEFAULT_POLICIES)}', "
-                          "which does not exist", hint="create it or correct 'policies' in regelverk.yaml")
+        raise LocateError(f"the repository's settings ({root / MARKER}) are wrong", problems=errors)
     return settings
 
 

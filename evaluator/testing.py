@@ -9,6 +9,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
+from .contacts import ContactChecker
 from .engine import Engine
 from .errors import Location, Problem, closest
 from .policy import schema_problems
@@ -141,6 +142,56 @@ def load_cases(path: Path) -> tuple[SourceDoc | None, list[Problem]]:
     problems = schema_problems(doc, validator, "test_schema")
     return (None if problems else doc), problems
 
+
+
+def contact_field_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Problem]:
+    """The test file's contacts (defaults, each case's contact and history) checked field by
+    field against the contact's core fields and the repository's declared facts: a value of the
+    wrong kind or outside its list is an error at the value; a field the contact has no such
+    name for (most likely a misspelt fact) a warning at the key, with "did you mean". A case
+    that expects its contact to be invalid is left alone: its bad values are the point."""
+    checks = ContactChecker(policy_set.contact_schema).checks if policy_set.contact_schema else {}
+    problems: list[Problem] = []
+    spec = doc.value if isinstance(doc.value, dict) else {}
+    places: list[tuple] = []
+    if isinstance(spec.get("defaults"), dict):
+        places.append(("defaults",))
+    for i, case in enumerate(spec.get("cases") or []):
+        if not isinstance(case, dict):
+            continue
+        expect = case.get("expect") if isinstance(case.get("expect"), dict) else {}
+        if expect.get("status") == "invalid" or expect.get("errors"):
+            continue  # a case about a bad contact: its bad values are the point
+        if isinstance(case.get("contact"), dict):
+            places.append(("cases", i, "contact"))
+        for k, h in enumerate(case.get("history") or []):
+            if isinstance(h, dict):
+                places.append(("cases", i, "history", k))
+    for place in places:
+        record = doc.value
+        for step in place:
+            record = record[step]
+        for name, value in record.items():
+            at = place + (name,)
+            check = checks.get(name)
+            if check is None:
+                guess = closest(str(name), checks)
+                problems.append(doc.problem(
+                    "test_field", f"'{name}' is neither a field of the contact nor a fact this repository declares",
+                    at, key=True, severity="warning",
+                    hint=f"did you mean '{guess}'?" if guess else "declare it in facts.yaml, or remove it"))
+                continue
+            if value is None:
+                continue
+            _, wrong = check[2](_plain(value))
+            if wrong is None:
+                continue
+            if "history" in place:  # an invalid earlier contact may be the point of the case
+                problems.append(doc.problem("test_field", f"{name}: {wrong}; this earlier contact is invalid and "
+                                            "takes no part in the history", at, severity="warning"))
+            else:
+                problems.append(doc.problem("test_field", f"{name}: {wrong}", at))
+    return problems
 
 
 def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | None) -> CaseResult:

@@ -134,7 +134,7 @@ def test_policies_folder_missing(tmp_path, monkeypatch):
     # A repository whose settings name a folder that is not there.
     (tmp_path / "regelverk.yaml").write_text("policies: policies\n", encoding="utf-8")
     result = _run("x", "--from", "2026-01-01")
-    assert result.exit_code == 3 and "names the policy folder 'policies', which does not exist" in result.output
+    assert result.exit_code == 3 and "regelverk.yaml:1:11: error: the policy folder 'policies' does not exist" in result.output
 
 
 def test_help_shows_an_example():

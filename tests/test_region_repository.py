@@ -123,6 +123,7 @@ def test_init_writes_a_repository_that_passes_its_own_checks(region, monkeypatch
     # Every command of its CI passes, run in the repository.
     assert run("validate", cwd=region, monkeypatch=monkeypatch).exit_code == 0
     assert run("fmt", "--check", cwd=region, monkeypatch=monkeypatch).exit_code == 0
+    assert run("schemas", "--check", cwd=region, monkeypatch=monkeypatch).exit_code == 0
     result = run("test", "--min-coverage", "100", cwd=region, monkeypatch=monkeypatch)
     assert result.exit_code == 0 and "4 passed, 0 failed" in result.output
     # A second init never writes over it.
@@ -134,6 +135,14 @@ def test_init_refuses_a_region_that_is_no_slug(tmp_path, monkeypatch):
     result = run("init", tmp_path / "x", "--region", "Sörland", cwd=tmp_path, monkeypatch=monkeypatch)
     assert result.exit_code == 2 and "is not a region slug" in result.output
     assert not (tmp_path / "x").exists()
+
+
+def test_schemas_check_notices_a_fact_added_since(region, monkeypatch):
+    _add_youth_policy(region)
+    result = run("schemas", "--check", cwd=region, monkeypatch=monkeypatch)
+    assert result.exit_code == 1 and "out of date: schemas/contact.schema.json" in result.output
+    assert run("schemas", cwd=region, monkeypatch=monkeypatch).exit_code == 0
+    assert run("schemas", "--check", cwd=region, monkeypatch=monkeypatch).exit_code == 0
 
 
 def _add_youth_policy(region: Path) -> None:
@@ -285,6 +294,8 @@ def test_this_checkout_is_a_repository():
     ("facts:\n  kind:\n    type: text\n    values: [a]\n    description: {sv: a, en: b}\n",
      "'values' belong to a fact that is 'one of'", 4),
     ("facts:\n  kind:\n    type: text\n    description: {sv: a}\n", "lacks the key 'en'", 4),
+    ("facts:\n  ok:\n    type: text\n    description: {sv: a, en: b}\n  Birth-date:\n    type: date\n",
+     "'Birth-date' cannot be a fact's name: write lower-case letters, digits and _", 5),
 ])
 def test_facts_file_problems_are_placed(region, facts, words, line):
     (region / "facts.yaml").write_text(facts, encoding="utf-8")
@@ -319,3 +330,43 @@ def test_a_copy_of_a_repository_moves_with_its_facts(region, tmp_path):
     policy_set, problems = load_policy_set(moved / "policies" / "sorland")
     assert policy_set is not None, [p.render() for p in problems]
     assert "birth_date" in policy_set.facts
+
+
+@pytest.mark.parametrize("settings, words, line", [
+    ("regelverk: 1\nfact: myfacts.yaml\n", "'fact' is not one of its keys", 2),
+    ("regelverk: 2\n", "regelverk", 1),
+    ("regelverk: 1\npolicies: policy\n", "the policy folder 'policy' does not exist", 2),
+    ("regelverk: 1\nfacts: other.yaml\n", "the facts file 'other.yaml' does not exist", 2),
+    ("regelverk: 1\npolicies: [a\n", "YAML", 3),  # where YAML notices it: the end
+])
+def test_settings_problems_are_placed_in_regelverk_yaml(region, monkeypatch, settings, words, line):
+    (region / "regelverk.yaml").write_text(settings, encoding="utf-8")
+    result = run("validate", "--format", "json", cwd=region, monkeypatch=monkeypatch)
+    assert result.exit_code == 1
+    problems = json.loads(result.stdout)["problems"]
+    assert any(words in p["message"] and p["file"].endswith("regelverk.yaml") and p["line"] == line
+               for p in problems), problems
+    result = run("evaluate", cwd=region, monkeypatch=monkeypatch, input="")
+    assert result.exit_code == 3 and f"regelverk.yaml:{line}:" in result.output
+
+
+def test_validate_checks_test_contacts_against_the_declared_facts(region, monkeypatch):
+    _add_youth_policy(region)
+    path = region / "policies/sorland/sorland-youth-video/sorland-youth-video.test.yaml"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("contact: {id: b, birth_date: 2006-03-15, profession: arbetsterapeut}",
+                        "contact: {id: b, birth_date: 2006-03-15, profession: kurator, profesion: x}")
+    path.write_text(text, encoding="utf-8")
+    result = run("validate", cwd=region, monkeypatch=monkeypatch)
+    assert result.exit_code == 1
+    assert ("sorland-youth-video.test.yaml:8:58: error: profession: 'kurator' is not one of fysioterapeut, "
+            "arbetsterapeut, dietist") in result.output, result.output
+    assert "warning: 'profesion' is neither a field of the contact nor a fact" in result.output
+    assert "did you mean 'profession'?" in result.output
+
+
+def test_new_version_checks_the_next_version_with_the_repository_facts(region, monkeypatch):
+    _add_youth_policy(region)
+    result = run("new-version", "sorland-youth-video", "--from", "2027-01-01", cwd=region, monkeypatch=monkeypatch)
+    assert result.exit_code == 0, result.output
+    assert (region / "policies/sorland/sorland-youth-video/2.0.yaml").is_file()

@@ -29,12 +29,18 @@ def locate_or_exit(path=None) -> PolicySource:
     try:
         source = locate_policies(path)
     except LocateError as exc:
-        click.echo(f"regelverk: {exc}", err=True)
+        _say(exc)
         sys.exit(3)
     if source.bundled:
         click.echo(f"regelverk: no policy repository here (no regelverk.yaml in {Path.cwd()} or above); "
                    f"using the policies bundled with regelverk {__version__}", err=True)
     return source
+
+
+def _say(exc: LocateError) -> None:
+    click.echo(f"regelverk: {exc}", err=True)
+    for p in exc.problems:
+        click.echo(p.render(), err=True)
 
 
 def locate_policies_to_change(path, command: str) -> PolicySource:
@@ -43,10 +49,10 @@ def locate_policies_to_change(path, command: str) -> PolicySource:
     try:
         source = locate_policies(path)
     except LocateError as exc:
-        click.echo(f"regelverk: {exc}", err=True)
+        _say(exc)
         sys.exit(3)
     if source.bundled:
-        raise click.UsageError(f"{command} changes policy files, and there is no policy repository here "
+        raise click.UsageError(f"{command} writes into a policy repository, and there is no policy repository here "
                                f"(no regelverk.yaml in {Path.cwd()} or above); run it in your policy repository, "
                                "or start one with 'regelverk init'")
     return source

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..editor_schemas import SCHEMA_FILES, write_schemas
+from ..editor_schemas import SCHEMA_FILES, stale_schemas, write_schemas
 from ..init import InitError, plan, write
 
 from ..settings import locate_policies
@@ -45,28 +45,48 @@ def init(directory, region, requirement):
     written = write_schemas(repo.policy_set, root / "schemas")
     for path in sorted([*result.files, *written]):
         click.echo(f"created {display_path(path)}")
-    click.echo(f"next: cd {display_path(root)}; regelverk validate; regelverk test --coverage; then replace "
+    if result.inside is not None:
+        click.echo(f"regelverk: note: {display_path(root)} is inside the policy repository at {result.inside}; "
+                   "commands run below it use the new repository, not that one", err=True)
+    if result.to_fill_in:
+        click.echo("regelverk: fill in requirements.txt: where your organisation installs regelverk from "
+                   "(pip did not record it); CI and pre-commit install that line", err=True)
+    go = "" if root == Path.cwd().resolve() else f"cd {display_path(root)}; "
+    click.echo(f"next: {go}regelverk validate; regelverk test --coverage; then replace "
                "the example policy with your guideline (git init, and push to run the CI workflow)")
 
 
 @click.command()
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder to write them in (default: schemas/ of the policy repository this runs in).")
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 listing the schema files that are missing or out of date.")
 @POLICIES_OPTION
-def schemas(out_dir, policies_dir):
+def schemas(out_dir, check, policies_dir):
     """Write the JSON Schemas of the policy repository's files, with its declared facts: policy,
     policy tests, contact, decision, facts, outputs and settings. Editors (the YAML language
     server: VS Code's YAML extension, and others) use them to check and complete the files.
 
     \b
+    Run it again after changing facts.yaml; CI runs `regelverk schemas --check`, which exits 1
+    when the files differ from what would be written.
+
+    \b
     Example:
       regelverk schemas --out schemas
+      regelverk schemas --check
     """
     if out_dir is None:
-        source = locate_policies_to_change(policies_dir, "schemas without --out")
+        source = locate_policies_to_change(policies_dir, "schemas (without --out)")
         out_dir = source.settings.root / "schemas"
     source = locate_policies(policies_dir) if policies_dir else None
     repo = load_or_exit(policies_dir, source)
+    if check:
+        stale = stale_schemas(repo.policy_set, out_dir)
+        for path in stale:
+            click.echo(f"out of date: {display_path(path)} (regelverk schemas writes it anew)")
+        click.echo(f"{len(stale)} schema file(s) out of date" if stale else "the schemas are up to date")
+        sys.exit(1 if stale else 0)
     for path in write_schemas(repo.policy_set, out_dir):
         click.echo(f"wrote {display_path(path)}: {SCHEMA_FILES[path.name]}")
     sys.exit(0)

@@ -10,11 +10,19 @@ from ..render import render_site
 from .common import POLICIES_OPTION, load_or_exit
 
 
+def locate_policies_bundled(repo) -> bool:
+    """Whether the loaded policies are the copy installed with regelverk (never written into)."""
+    from ..settings import bundled_source
+
+    return repo.policy_set.root == bundled_source().root
+
+
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html", show_default=True,
               help="html: static pages that work offline (style inline, nothing fetched); md: Markdown.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, writable=True), default="out/site",
-              show_default=True, help="Folder to write the pages to (created when missing).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, writable=True), default=None,
+              help="Folder to write the pages to, created when missing (default: out/site at the policy "
+                   "repository's root; outside one, here).")
 @POLICIES_OPTION
 def render(fmt, out_dir, policies_dir):
     """Write a page per policy (title, issuer, source document, version timeline, and for each
@@ -30,7 +38,8 @@ def render(fmt, out_dir, policies_dir):
     """
     repo = load_or_exit(policies_dir)
     pages = render_site(repo.policy_set, fmt)
-    out = Path(out_dir)
+    root = repo.policy_set.settings.root
+    out = Path(out_dir) if out_dir else (root if root and not locate_policies_bundled(repo) else Path(".")) / "out" / "site"
     try:
         out.mkdir(parents=True, exist_ok=True)
         for name, text in pages.items():

@@ -12,7 +12,7 @@ from ..errors import Problem
 from ..lint import lint_policy_set
 from ..repository import load_policy_set
 from ..settings import LocateError, locate_policies
-from ..testing import find_test_files, load_cases
+from ..testing import contact_field_problems, find_test_files, load_cases
 from .common import locate_or_exit
 
 
@@ -36,14 +36,18 @@ def validate(directory, fmt):
     try:
         source = locate_policies(directory)
     except LocateError as exc:
-        policy_set, problems, source = None, [Problem("io", exc.message, hint=exc.hint)], None
+        policy_set, source = None, None
+        problems = exc.problems or [Problem("io", exc.message, hint=exc.hint)]
     else:
         if source.bundled:
             locate_or_exit(None)  # says on standard error that these are the bundled policies
         policy_set, problems = load_policy_set(source.root, source.settings)
         # The policy tests' own form (YAML, test schema); `regelverk test` runs them.
         for path in find_test_files(source.within or source.root):
-            problems = problems + load_cases(path)[1]
+            doc, found = load_cases(path)
+            problems = problems + found
+            if doc is not None and policy_set is not None:
+                problems = problems + contact_field_problems(doc, policy_set)
         if policy_set is not None:
             problems = problems + lint_policy_set(policy_set)
         if source.within is not None:  # a part of the folder: its problems, and those of no file
