@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from .contacts import check_contact, forget_traceback, read_json_again
-from .engine import Engine, cyclic_gc_paused
+from .engine import PROMOTE_MIN_RECORDS, Engine, cyclic_gc_paused
 from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 from .repository import PolicySet, load_policies
 
@@ -140,7 +140,7 @@ class Repository:
         records = _contacts_of(contacts)
         decisions = None
         if jobs != 1:
-            with cyclic_gc_paused():
+            with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
                 decisions = evaluate_records_in_processes(self.engine, records, jobs or default_jobs())
         if decisions is None:
             decisions, _ = self.engine.evaluate(records)

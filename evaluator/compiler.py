@@ -757,18 +757,19 @@ def _anchor_memo_fields(anchor: ast.Node) -> tuple[str, ...] | None:
 
 
 def _chain(node: ast.Node, kind: type) -> list[ast.Node]:
-    """The operands of a chain of one operator: a and (b and c) → [a, b, c]."""
-    if isinstance(node, kind):
-        return _chain(node.left, kind) + _chain(node.right, kind)
-    return [node]
+    """The operands of a chain of one operator, in order: a and (b and c) → [a, b, c]."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, kind):
+            stack.extend((n.right, n.left))
+        else:
+            out.append(n)
+    return out
 
 
 def _conjuncts(node: ast.Node | None) -> list[ast.Node]:
-    if node is None:
-        return []
-    if isinstance(node, ast.And):
-        return _conjuncts(node.left) + _conjuncts(node.right)
-    return [node]
+    return [] if node is None else _chain(node, ast.And)
 
 
 def _has_count(node: ast.Node) -> bool:

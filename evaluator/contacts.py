@@ -8,13 +8,13 @@ one place a field is defined; tests compare this checker with jsonschema itself.
 from __future__ import annotations
 
 import json
-import math
 import re
 from datetime import date
 from functools import lru_cache
 
 import orjson
 
+from .privacy import echo, kind_of
 from .resources import load_schema
 
 
@@ -28,12 +28,30 @@ def read_json(line):
     try:
         return orjson.loads(line)
     except ValueError as refused:
-        return read_json_again(line, refused)
+        try:
+            return read_json_again(line, refused)
+        finally:
+            refused.__traceback__ = None  # see read_json_again: no frame kept alive
 
 
 def read_json_again(line, refused: ValueError):
     """The line orjson refused with `refused`, read by the standard library (see read_json);
-    raises the error that says what is wrong when it is not JSON."""
+    raises the error that says what is wrong when it is not JSON.
+
+    The error raised carries no traceback: a traceback holds the frames it passed through,
+    and they hold the error, a cycle that kept each caller's whole batch alive until the
+    cyclic collector ran (which it does not during a batch: see engine.cyclic_gc_paused)."""
+    try:
+        return _read_json_again(line, refused)
+    except ValueError as exc:
+        exc.__traceback__ = None
+        exc.__context__ = None
+        raise exc from None
+    finally:
+        del refused
+
+
+def _read_json_again(line, refused: ValueError):
     if not isinstance(line, (str, bytes, bytearray, memoryview)):
         raise refused from None  # (bytes(n) of a number would make n zero bytes)
     try:
@@ -86,35 +104,30 @@ def _all_text_is_unicode(value) -> bool:
     return True
 
 
-def _describe(value) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return "an object" if isinstance(value, dict) else "a list"
-    if isinstance(value, float) and math.isinf(value):  # from read_json_again
-        return "a number too large to hold"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+def _describe(value, identifying: bool = False) -> str:
+    """A value as an error repeats it (privacy.echo): never an identifying field's value."""
+    return echo(value, identifying)
 
 
 def _text_check(spec: dict, pattern, is_date: bool, min_length):
+    hidden = bool(spec.get("x-identifying"))
+
     def check(value):
         if not isinstance(value, str):
-            return None, f"must be text, not {_describe(value)}"
+            return None, f"must be text, not {_describe(value, hidden)}"
         if min_length and len(value) < min_length:
             return None, "must not be empty"
         if pattern is not None and not pattern.fullmatch(value):
             if is_date:
-                return None, f"{_describe(value)} is not a date written YYYY-MM-DD"
+                return None, f"{_describe(value, hidden)} is not a date written YYYY-MM-DD"
             # x-form: the pattern in words, for the person who reads the error
-            return None, f"{_describe(value)} is not in the expected form ({spec.get('x-form') or spec['pattern']})"
+            return None, f"{_describe(value, hidden)} is not in the expected form ({spec.get('x-form') or spec['pattern']})"
         if is_date:
             try:
                 return date.fromisoformat(value), None
             except ValueError:
-                return None, f"{value} is not a real date"
+                # (the value matched the pattern: ten characters YYYY-MM-DD, shown as written)
+                return None, f"{'the date' if hidden else value} is not a real date"
         return value, None
     return check
 
@@ -149,36 +162,38 @@ def _field_check(name: str, spec: dict):
             return found
         return check
 
+    hidden = bool(spec.get("x-identifying"))
+
     def check(value):
         if enum is not None:
             if value in enum and isinstance(value, str):
                 return value, None
-            return None, f"{_describe(value)} is not one of {', '.join(enum)}"
+            return None, f"{_describe(value, hidden)} is not one of {', '.join(enum)}"
         if kind == "string":
             return text(value)
         if kind == "boolean":
             if isinstance(value, bool):
                 return value, None
-            return None, f"must be true or false, not {_describe(value)}"
+            return None, f"must be true or false, not {_describe(value, hidden)}"
         if kind == "integer":
             if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 isinstance(value, float) and not value.is_integer()
             ):
-                return None, f"must be a whole number, not {_describe(value)}"
+                return None, f"must be a whole number, not {_describe(value, hidden)}"
             if minimum is not None and value < minimum:
-                return None, f"must be at least {minimum}, not {_describe(value)}"
+                return None, f"must be at least {minimum}, not {_describe(value, hidden)}"
             if maximum is not None and value > maximum:
-                return None, f"must be at most {maximum}, not {_describe(value)}"
+                return None, f"must be at most {maximum}, not {_describe(value, hidden)}"
             return int(value), None
         if kind == "array":
             if not isinstance(value, list):
-                return None, f"must be a list, not {_describe(value)}"
+                return None, f"must be a list, not {_describe(value, hidden)}"
             if items == "string" and not all(isinstance(v, str) for v in value):
                 k, bad = next((k, v) for k, v in enumerate(value, start=1) if not isinstance(v, str))
-                return None, f"must be a list of texts; item {k} is {_describe(bad)}"
+                return None, f"must be a list of texts; item {k} is {_describe(bad, hidden)}"
             if items == "integer" and not all(_whole(v) for v in value):
                 k, bad = next((k, v) for k, v in enumerate(value, start=1) if not _whole(v))
-                return None, f"must be a list of whole numbers; item {k} is {_describe(bad)}"
+                return None, f"must be a list of whole numbers; item {k} is {_describe(bad, hidden)}"
             if items == "integer":
                 return [int(v) for v in value], None
             return list(value), None
@@ -261,6 +276,9 @@ class ContactChecker:
                         converted.append((name, good))
                     continue
             return self.full_check(record)
+        patient = record["patient"]
+        if 10 <= len(patient) <= 13 and patient[:2].isdigit() and looks_like_personnummer(patient):
+            return self.full_check(record)
         typed = dict(record) if copy else record
         for name, good in converted:
             typed[name] = good
@@ -269,7 +287,8 @@ class ContactChecker:
     def full_check(self, record) -> tuple[dict | None, list[dict]]:
         """Every field's full check: names each field at fault, in plain words."""
         if not isinstance(record, dict):
-            return None, [{"field": None, "message": f"a contact must be a JSON object, not {_describe(record)}"}]
+            # (the whole line: its value is not repeated, it may be anything a person typed)
+            return None, [{"field": None, "message": f"a contact must be a JSON object, not {kind_of(record)}"}]
         errors = []
         typed = {}
         for name in self.required:
@@ -287,6 +306,9 @@ class ContactChecker:
                 errors.append({"field": name, "message": problem})
             else:
                 typed[name] = good
+        patient = record.get("patient")
+        if isinstance(patient, str) and looks_like_personnummer(patient):
+            errors.append({"field": "patient", "message": PERSONNUMMER_MESSAGE})
         if errors:
             return None, errors
         return _with_defaults(typed, self.defaults), []
@@ -301,6 +323,42 @@ def core_checker() -> ContactChecker:
 def check_contact(record, copy: bool = True, checker: ContactChecker | None = None) -> tuple[dict | None, list[dict]]:
     """`record` checked by `checker` (default: the contract's core fields); see ContactChecker.check."""
     return (checker or core_checker()).check(record, copy)
+
+
+def _with_defaults(typed: dict, defaults: dict) -> dict:
+    """Absent or null fields that the schema gives a default (group: false) get it."""
+    for name, value in defaults.items():
+        if typed.get(name) is None:
+            typed[name] = value
+    return typed
+
+
+# Contract §1: patient ids are pseudonymous. A personnummer (or samordningsnummer) given as
+# one is refused, and never repeated back: not in the error, not in a log.
+PERSONNUMMER_MESSAGE = ("looks like a personnummer (a valid date and check digit); send the "
+                        "pseudonymous patient id instead (the value is not repeated here)")
+_PERSONNUMMER = re.compile(r"(\d{2})?(\d{2})(\d{2})(\d{2})[-+]?(\d{4})")
+
+
+def looks_like_personnummer(text: str) -> bool:
+    """Whether `text` is written as a Swedish personnummer or samordningsnummer: YYMMDD-NNNN,
+    YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDDNNNN or YYYYMMDD-NNNN, with a real date (the day plus
+    60 in a samordningsnummer) and a right Luhn check digit."""
+    found = _PERSONNUMMER.fullmatch(text)
+    if found is None:
+        return False
+    century, yy, mm, dd, tail = found.groups()
+    day = int(dd) - 60 if int(dd) > 60 else int(dd)
+    try:  # (without the century, 20YY: a leap year exactly when 19YY was or 18YY would be)
+        date(int(century + yy) if century else 2000 + int(yy), int(mm), day)
+    except ValueError:
+        return False
+    digits = yy + mm + dd + tail
+    total = 0
+    for position, digit in enumerate(digits):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
 
 
 def _with_defaults(typed: dict, defaults: dict) -> dict:

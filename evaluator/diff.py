@@ -13,20 +13,25 @@ import json
 import re
 import subprocess
 import tempfile
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from .api import Repository
 from .errors import PolicyError
+from .impact import ImpactReport, Window, compare_batch, rules_deciding, summarise
+from .impact_render import impact_json, markdown_body, text_body
+from .meaning import Part, parameters_read, parts, same
 from .policy import PolicyVersion, version_key
-from .repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet, load_policy_set
+from .repository import OUTPUTS_FILE, TEST_SUFFIX, Policy, PolicySet, load_policy_set
 from .settings import LocateError, Settings, locate_policies
 from .yamlsource import display_path, parse_yaml
 
 METADATA_KEYS = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "description", "applies_when")
 RULE_KEYS = ("section", "passage", "reading", "when", "then", "otherwise", "severity", "message")
+# What a rule decides; its other keys (section, passage, reading, message) are its words.
+MEANING_KEYS = ("then", "otherwise", "severity")
+# Metadata that changes what a version decides or when (applies_when is compared as a tree).
+MEANING_METADATA = ("id", "region", "valid_from", "valid_to")
 
 
 class DiffInputError(Exception):
@@ -216,11 +221,23 @@ class Change:
 @dataclass
 class RuleChange:
     id: str
-    changes: list[Change]
+    changes: list[Change]  # every key whose value changed, as text
+    when: list[Part] = field(default_factory=list)  # the parts of the condition that changed in meaning
+    renamed_from: str | None = None  # matched by meaning, not by id
 
     @property
     def keys(self) -> list[str]:
         return list(dict.fromkeys(c.what.split(".")[0] for c in self.changes))
+
+    @property
+    def meaning_changed(self) -> bool:
+        return bool(self.when) or any(c.what in MEANING_KEYS for c in self.changes)
+
+    @property
+    def wording(self) -> list[str]:
+        """The keys that changed in words (or layout) only."""
+        return [k for k in self.keys if k not in MEANING_KEYS and k != "when"] + (
+            ["when (layout)"] if "when" in self.keys and not self.when else [])
 
 
 @dataclass
@@ -236,6 +253,18 @@ class VersionDiff:
     rules_removed: list[dict] = field(default_factory=list)
     rules_changed: list[RuleChange] = field(default_factory=list)
     order_changed: bool = False
+    applies_when: list[Part] = field(default_factory=list)  # its parts that changed in meaning
+    parameter_readers: dict = field(default_factory=dict)  # parameter -> rules whose condition or effect reads it
+
+    @property
+    def meaning_changed(self) -> bool:
+        """Whether the change decides anything differently on some contact: dates, scope,
+        parameters that conditions or effects read, rules added, removed or changed in meaning."""
+        return bool(
+            any(c.what in MEANING_METADATA for c in self.metadata) or self.applies_when
+            or any(c.what.split(".")[0] in self.parameter_readers and not c.what.endswith(".description")
+                   for c in self.parameters)
+            or self.rules_added or self.rules_removed or any(rc.meaning_changed for rc in self.rules_changed))
 
     @property
     def empty(self) -> bool:
@@ -285,70 +314,79 @@ def compare(old: PolicyVersion, new: PolicyVersion, old_label: str = "", new_lab
 
     ra = {r["id"]: r for r in a.get("rules") or []}
     rb = {r["id"]: r for r in b.get("rules") or []}
-    diff.rules_removed = [r for rid, r in ra.items() if rid not in rb]
-    diff.rules_added = [r for rid, r in rb.items() if rid not in ra]
-    for rid, old_rule in ra.items():
-        new_rule = rb.get(rid)
-        if new_rule is None:
+    ca, cb = {r.id: r for r in old.rules}, {r.id: r for r in new.rules}
+    pa, pb = old.parameters, new.parameters
+    diff.applies_when = parts(old.applies_when, new.applies_when, pa, pb)
+    if not diff.applies_when:  # written differently, same meaning: said as such, not as a change
+        diff.metadata = [c for c in diff.metadata if c.what != "applies_when"]
+    removed = [rid for rid in ra if rid not in rb]
+    added = [rid for rid in rb if rid not in ra]
+    # A rule whose id changed but whose meaning did not is matched by its meaning: renamed.
+    renamed = {}
+    for rid in added:
+        match = next((o for o in removed if o not in renamed.values() and _same_rule(ca[o], cb[rid], pa, pb)), None)
+        if match is not None:
+            renamed[rid] = match
+    diff.rules_removed = [ra[rid] for rid in removed if rid not in renamed.values()]
+    diff.rules_added = [rb[rid] for rid in added if rid not in renamed]
+    for rid, new_rule in rb.items():
+        old_id = renamed.get(rid, rid)
+        old_rule = ra.get(old_id)
+        if old_rule is None:
             continue
         changes = _changes(old_rule, new_rule, [k for k in RULE_KEYS if k != "message"])
         changes += _changes(old_rule.get("message") or {}, new_rule.get("message") or {}, ("sv", "en"), "message.")
         changes.sort(key=lambda c: RULE_KEYS.index(c.what.split(".")[0]))
-        if changes:
-            diff.rules_changed.append(RuleChange(rid, changes))
-    common_a = [rid for rid in ra if rid in rb]
-    common_b = [rid for rid in rb if rid in ra]
+        when = parts(ca[old_id].when, cb[rid].when, pa, pb)
+        if changes or when or old_id != rid:
+            diff.rules_changed.append(RuleChange(rid, changes, when, old_id if old_id != rid else None))
+    common_a = [rid for rid in ra if rid in rb or rid in renamed.values()]
+    common_b = [renamed.get(rid, rid) for rid in rb if rid in ra or rid in renamed]
     diff.order_changed = common_a != common_b
+    for version in (old, new):
+        for rule in version.rules:
+            reads = parameters_read(rule.when, version.parameters)
+            raw = next((r for r in (version.document.get("rules") or []) if r.get("id") == rule.id), {})
+            for which in ("then", "otherwise"):
+                for value in (raw.get(which) or {}).values():
+                    if isinstance(value, dict) and value.get("parameter") in version.parameters:
+                        reads.add(value["parameter"])
+            for name in reads:
+                diff.parameter_readers.setdefault(name, [])
+                if rule.id not in diff.parameter_readers[name]:
+                    diff.parameter_readers[name].append(rule.id)
+        for name in parameters_read(version.applies_when, version.parameters):
+            diff.parameter_readers.setdefault(name, [])
+            if "applies_when" not in diff.parameter_readers[name]:
+                diff.parameter_readers[name].insert(0, "applies_when")
     return diff
+
+
+def _same_rule(a, b, pa: dict, pb: dict) -> bool:
+    """Two compiled rules that decide alike: the same condition, effects and severity."""
+    return same(a.when, b.when, pa, pb) and a.then == b.then and a.otherwise == b.otherwise and a.severity == b.severity
 
 
 # --- impact on contacts --------------------------------------------------------------------
 
 
-@dataclass
-class Example:
-    contact: str
-    changes: list[Change]  # what: "status" or an output name
+def _in_force_always(policy_set: PolicySet) -> PolicySet:
+    """The set with its one version in force on every date."""
+    (policy,) = policy_set.policies.values()
+    version = replace(policy.versions[0], valid_from=date.min, valid_to=None)
+    return replace(policy_set, policies={policy.id: Policy(policy.id, (version,))})
 
 
-@dataclass
-class Impact:
-    source: str
-    contacts: int
-    applies_old: int
-    applies_new: int
-    changed: int  # decisions whose status or outputs differ
-    findings_changed: int  # decisions whose status and outputs agree but whose findings differ
-    by_output: dict = field(default_factory=dict)  # name -> Counter((old, new) -> n)
-    examples: list[Example] = field(default_factory=list)
-
-
-def _finding_keys(decision: dict) -> list:
-    return sorted((f.get("rule") or "", f.get("severity") or "") for f in decision.get("findings", []))
-
-
-def impact(old: Side, new: Side, lines: list[str], source: str, examples: int = 5) -> Impact:
-    """How the decisions on NDJSON `lines` change from the old version to the new one."""
-    before = Repository(old.policy_set).evaluate_lines(lines)
-    after = Repository(new.policy_set).evaluate_lines(lines)
-    result = Impact(source, len(before), sum(d["status"] == "decided" for d in before),
-                    sum(d["status"] == "decided" for d in after), 0, 0)
-    for d1, d2 in zip(before, after, strict=True):
-        changes = []
-        if d1["status"] != d2["status"]:
-            changes.append(Change("status", d1["status"], d2["status"]))
-        for name in dict.fromkeys([*d1["outputs"], *d2["outputs"]]):
-            v1, v2 = d1["outputs"].get(name), d2["outputs"].get(name)
-            if v1 != v2:
-                changes.append(Change(name, v1, v2))
-                result.by_output.setdefault(name, Counter())[(json.dumps(v1), json.dumps(v2))] += 1
-        if changes:
-            result.changed += 1
-            if len(result.examples) < examples:
-                result.examples.append(Example(str(d1["contact"]), changes))
-        elif _finding_keys(d1) != _finding_keys(d2):
-            result.findings_changed += 1
-    return result
+def impact(old: Side, new: Side, lines: list, source: str, examples: int = 5) -> ImpactReport:
+    """How the decisions on NDJSON `lines` change when the new version decides them in place of
+    the old one: each contact decided by both, each taken as in force on the contact's date
+    (impact's counterfactual, over every date: two versions in force on different dates would
+    otherwise only ever disagree about which of them applies)."""
+    ov, nv = old.version, new.version
+    windows = [Window(nv.id, nv.version, ov.version, date.min, date.max)]
+    report = ImpactReport(old.label, new.label, source, counterfactual=True, windows=windows)
+    marks = compare_batch(_in_force_always(old.policy_set), _in_force_always(new.policy_set), lines, windows)
+    return summarise(marks, report, examples, rules_deciding(old.policy_set, new.policy_set))
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -374,38 +412,46 @@ def _change_words(c: Change) -> str:
     return f"{c.what}: {show(c.old)} → {show(c.new)}"
 
 
-def _impact_lines(result: Impact) -> list[str]:
-    out = [(f"{result.changed} of {result.contacts} decision(s) change "
-            f"(the policy applies to {result.applies_old} contact(s) before, {result.applies_new} after)")]
-    if result.findings_changed:
-        out.append(f"{result.findings_changed} more decision(s) keep their outputs but change their findings")
-    for name, counts in result.by_output.items():
-        total = sum(counts.values())
-        how = "; ".join(f"{_plain(a)} → {_plain(b)}: {n}"
-                        for (a, b), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-        out.append(f"{name}: {total} ({how})")
-    return out
+def _parameter_words(diff: VersionDiff, c: Change) -> str:
+    name = c.what.split(".")[0]
+    readers = diff.parameter_readers.get(name)
+    if c.what.endswith(".description"):
+        return _change_words(c) + " (words only)"
+    if readers:
+        return _change_words(c) + f" (read by {', '.join(readers)})"
+    return _change_words(c) + " (read by no condition or effect: words only)"
 
 
-def _plain(encoded: str) -> str:
-    return show(json.loads(encoded)) if encoded != "null" else "null"
-
-
-def _example_words(e: Example) -> str:
-    return f"{e.contact}: " + "; ".join(
-        f"{c.what} {_plain(json.dumps(c.old))} → {_plain(json.dumps(c.new))}" for c in e.changes)
-
-
-def render_text(diff: VersionDiff, result: Impact | None = None) -> str:
-    out = [f"{diff.policy} {diff.old_version} → {diff.new_version}",
-           f"  old: {diff.old_label}", f"  new: {diff.new_label}"]
+def meaning_words(diff: VersionDiff) -> str:
+    """The one-line verdict: does the change decide anything differently."""
     if diff.empty:
-        out.append("")
-        out.append("No changes.")
-    if diff.metadata:
-        out += ["", "Metadata and dates:"] + [f"  {_change_words(c)}" for c in diff.metadata]
+        return "No changes."
+    if diff.meaning_changed:
+        return "Meaning changed: some contacts may be decided differently."
+    return "No change in meaning: words, comments or layout only (the checked conditions and effects are the same)."
+
+
+def _rule_heading(rc: RuleChange) -> str:
+    renamed = f", renamed from {rc.renamed_from}" if rc.renamed_from else ""
+    if rc.meaning_changed:
+        what = (["when"] if rc.when else []) + [k for k in rc.keys if k in MEANING_KEYS]
+        more = f"; words: {', '.join(rc.wording)}" if rc.wording else ""
+        return f"meaning changed: {', '.join(what)}{more}{renamed}"
+    return f"words only, same meaning: {', '.join(rc.wording) or 'none'}{renamed}"
+
+
+def render_text(diff: VersionDiff, result: ImpactReport | None = None, lang: str = "en") -> str:
+    out = [f"{diff.policy} {diff.old_version} → {diff.new_version}",
+           f"  old: {diff.old_label}", f"  new: {diff.new_label}", "", meaning_words(diff)]
+    if diff.metadata or diff.applies_when:
+        out += ["", "Metadata and dates:"]
+        for c in diff.metadata:
+            if c.what == "applies_when":
+                out += [f"  applies_when: {p.words()}" for p in diff.applies_when]
+            else:
+                out.append(f"  {_change_words(c)}")
     if diff.parameters:
-        out += ["", "Parameters:"] + [f"  {_change_words(c)}" for c in diff.parameters]
+        out += ["", "Parameters:"] + [f"  {_parameter_words(diff, c)}" for c in diff.parameters]
     if diff.rules_added or diff.rules_removed or diff.rules_changed or diff.order_changed:
         out += ["", "Rules:"]
         for r in diff.rules_added:
@@ -415,17 +461,20 @@ def render_text(diff: VersionDiff, result: Impact | None = None) -> str:
             out.append(f"  - {r['id']} (removed, section {r.get('section')})")
             out += [f"      was: {line}" for line in _rule_summary(r)]
         for rc in diff.rules_changed:
-            out.append(f"  ~ {rc.id} (changed: {', '.join(rc.keys)})")
+            out.append(f"  ~ {rc.id} ({_rule_heading(rc)})")
+            out += [f"      when: {p.words()}" for p in rc.when]
             for c in rc.changes:
-                out.append(f"      {c.what}: {show(c.old)}")
-                out.append(f"      {' ' * len(c.what)}  → {show(c.new)}")
+                if c.what == "when":
+                    continue
+                if c.what in MEANING_KEYS:
+                    out.append(f"      {c.what}: {show(c.old)} → {show(c.new)}")
+                else:
+                    out.append(f"      {c.what}: {show(c.old)}")
+                    out.append(f"      {' ' * len(c.what)}  → {show(c.new)}")
         if diff.order_changed:
-            out.append("  the order of the rules changed")
+            out.append("  the order of the rules changed (it changes no decision, only the order of findings)")
     if result is not None:
-        out += ["", f"Impact on {result.source}:"] + [f"  {line}" for line in _impact_lines(result)]
-        if result.examples:
-            out.append("  examples:")
-            out += [f"    {_example_words(e)}" for e in result.examples]
+        out += ["", f"Impact on {result.source}:"] + [f"  {line}" if line else "" for line in text_body(result, lang)]
     return "\n".join(out) + "\n"
 
 
@@ -434,19 +483,29 @@ def _md(value) -> str:
     return "`" + show(value).replace("`", "'").replace("|", "\\|") + "`" if value is not None else "*(none)*"
 
 
+def _code(text: str | None) -> str:
+    return "*(none)*" if text is None else "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(diff: VersionDiff, result: Impact | None = None) -> str:
+def render_markdown(diff: VersionDiff, result: ImpactReport | None = None, lang: str = "en") -> str:
     out = [f"### `{diff.policy}` {diff.old_version} → {diff.new_version}", "",
-           f"Old: `{diff.old_label}`  ", f"New: `{diff.new_label}`"]
-    if diff.empty:
-        out += ["", "No changes."]
-    for title, changes in (("Metadata and dates", diff.metadata), ("Parameters", diff.parameters)):
-        if changes:
-            out += ["", f"#### {title}", "", "| | old | new |", "|---|---|---|"]
-            out += [f"| `{c.what}` | {_md(c.old)} | {_md(c.new)} |" for c in changes]
+           f"Old: `{diff.old_label}`  ", f"New: `{diff.new_label}`", "", f"**{meaning_words(diff)}**"]
+    meta = [c for c in diff.metadata if c.what != "applies_when"]
+    if meta or diff.applies_when:
+        out += ["", "#### Metadata and dates", "", "| | old | new |", "|---|---|---|"]
+        out += [f"| `{c.what}` | {_md(c.old)} | {_md(c.new)} |" for c in meta]
+        out += [f"| `applies_when`: parameter `{p.name}` | {_code(p.old)} | {_code(p.new)} |" if p.kind == "parameter"
+                else f"| `applies_when` ({p.kind.replace('_', ' ')}) | {_code(p.old)} | {_code(p.new)} |"
+                for p in diff.applies_when]
+    if diff.parameters:
+        out += ["", "#### Parameters", "", "| | old | new | read by |", "|---|---|---|---|"]
+        out += [f"| `{c.what}` | {_md(c.old)} | {_md(c.new)} | "
+                + (", ".join(f"`{r}`" for r in diff.parameter_readers.get(c.what.split('.')[0], []))
+                   if not c.what.endswith(".description") else "") + " |" for c in diff.parameters]
     if diff.rules_added or diff.rules_removed or diff.rules_changed or diff.order_changed:
         out += ["", "#### Rules", ""]
         for r in diff.rules_added:
@@ -454,48 +513,39 @@ def render_markdown(diff: VersionDiff, result: Impact | None = None) -> str:
         for r in diff.rules_removed:
             out.append(f"- **removed** `{r['id']}` ({r.get('section')}): was " + _cell("; ".join(_rule_summary(r))))
         for rc in diff.rules_changed:
-            out.append(f"- **changed** `{rc.id}`: {', '.join(rc.keys)}")
+            out.append(f"- **changed** `{rc.id}`: {_cell(_rule_heading(rc))}")
+            out += [f"  - `when`: {p.markdown()}" for p in rc.when]
             for c in rc.changes:
-                out.append(f"  - `{c.what}`: {_md(c.old)} → {_md(c.new)}")
+                if c.what != "when":
+                    out.append(f"  - `{c.what}`: {_md(c.old)} → {_md(c.new)}")
         if diff.order_changed:
-            out.append("- the order of the rules changed")
+            out.append("- the order of the rules changed (only the order of findings follows it)")
     if result is not None:
-        out += ["", f"#### Impact on `{result.source}`", ""] + [f"- {line}" for line in _impact_lines(result)]
-        if result.examples:
-            out += ["", "| contact | change |", "|---|---|"]
-            out += [f"| `{_cell(e.contact)}` | " + _cell("; ".join(
-                f"{c.what} {_plain(json.dumps(c.old))} → {_plain(json.dumps(c.new))}" for c in e.changes)) + " |"
-                for e in result.examples]
+        out += ["", f"#### Impact on `{result.source}`", ""] + markdown_body(result, lang)
     return "\n".join(out) + "\n"
 
 
-def to_json(diff: VersionDiff, result: Impact | None = None) -> dict:
+def to_json(diff: VersionDiff, result: ImpactReport | None = None) -> dict:
     report = {
         "policy": diff.policy,
         "old": {"file": diff.old_label, "version": diff.old_version},
         "new": {"file": diff.new_label, "version": diff.new_version},
         "changed": not diff.empty,
+        "meaning_changed": diff.meaning_changed,
         "metadata": [c.to_json() for c in diff.metadata],
+        "applies_when": [p.to_json() for p in diff.applies_when],
         "parameters": [c.to_json() for c in diff.parameters],
+        "parameter_readers": diff.parameter_readers,
         "rules": {
             "added": [r["id"] for r in diff.rules_added],
             "removed": [r["id"] for r in diff.rules_removed],
-            "changed": [{"id": rc.id, "keys": rc.keys, "changes": [c.to_json() for c in rc.changes]}
+            "changed": [{"id": rc.id, "keys": rc.keys, "meaning_changed": rc.meaning_changed,
+                         "renamed_from": rc.renamed_from, "when": [p.to_json() for p in rc.when],
+                         "wording": rc.wording, "changes": [c.to_json() for c in rc.changes]}
                         for rc in diff.rules_changed],
             "order_changed": diff.order_changed,
         },
     }
     if result is not None:
-        report["impact"] = {
-            "source": result.source,
-            "contacts": result.contacts,
-            "applies": {"old": result.applies_old, "new": result.applies_new},
-            "decisions_changed": result.changed,
-            "findings_only_changed": result.findings_changed,
-            "outputs": {name: [{"old": json.loads(a), "new": json.loads(b), "contacts": n}
-                               for (a, b), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-                        for name, counts in result.by_output.items()},
-            "examples": [{"contact": e.contact, "changes": [c.to_json() for c in e.changes]}
-                         for e in result.examples],
-        }
+        report["impact"] = impact_json(result)
     return report

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import threading
+
+import orjson
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -17,6 +19,7 @@ from .citation import document_of
 from .compiler import Bucket, Context, Entry, Trace, bucket_key_function
 from .contacts import ContactChecker, core_checker
 from .policy import PolicyVersion, Rule
+from .provenance import provenance_of
 from .repository import PolicySet
 from .resources import load_schema
 
@@ -131,21 +134,27 @@ def _placeholders(rule: Rule) -> tuple[tuple[str, ...], bool]:
 _gc_lock = threading.Lock()
 _gc_pauses = 0
 _gc_was_enabled = False
+_gc_promote = False
+# A batch at least this large has its objects moved to the oldest generation when it ends
+# (see cyclic_gc_paused); a smaller one leaves them to the collector as usual.
+PROMOTE_MIN_RECORDS = 5000
 
 
 @contextmanager
-def cyclic_gc_paused():
+def cyclic_gc_paused(promote: bool = False):
     """A batch allocates millions of small objects and frees none of them until it ends: the
     cyclic garbage collector would walk them again and again (about a third of the time) and
     find nothing, as deciding creates no reference cycles; reference counting still frees
     memory. Batches running at once in several threads share one pause: the collector comes
-    back when the last of them ends."""
-    global _gc_pauses, _gc_was_enabled
+    back when the last of them ends. `promote`: the pause holds a large batch (see below)."""
+    global _gc_pauses, _gc_was_enabled, _gc_promote
     with _gc_lock:
         if _gc_pauses == 0:
             _gc_was_enabled = gc.isenabled()
+            _gc_promote = False
             gc.disable()
         _gc_pauses += 1
+        _gc_promote = _gc_promote or promote
     try:
         yield
     finally:
@@ -158,7 +167,10 @@ def cyclic_gc_paused():
                 # oldest generation in one step instead; the collector treats them as it
                 # treats any long-lived object from then on. (Not when the program keeps
                 # objects frozen itself, e.g. before forking: unfreezing would undo that.)
-                if gc.get_freeze_count() == 0:
+                # Only after a large batch: garbage moved to the oldest generation this way
+                # does not count towards its next collection, so a long-running program
+                # deciding many small batches (the service) would pile it up.
+                if _gc_promote and gc.get_freeze_count() == 0:
                     gc.freeze()
                     gc.unfreeze()
                 gc.enable()
@@ -199,6 +211,15 @@ class Engine:
                      if isinstance(n, ast.Was)}
         self._replay_rules = {id(v): tuple(r for r in v.rules if read_back.intersection(r.decides))
                               for v in policy_set.versions()}
+        # Contract §7: the same for every decision of this set, so its JSON is made once and
+        # spliced into each NDJSON line as it is (an orjson Fragment) instead of serialised anew.
+        self.provenance = provenance_of(policy_set)
+        self._provenance_json = orjson.Fragment(orjson.dumps(self.provenance))
+
+    def _provenance_for(self, emit):
+        """What a decision's `provenance` holds: the serialised JSON for a decision that is only
+        emitted as its line; a copy of its own for a decision returned as a dict."""
+        return self._provenance_json if emit is not None else dict(self.provenance)
 
     def _build_dispatch(self) -> None:
         """Index versions by the required field their applies_when most often pins down
@@ -275,7 +296,7 @@ class Engine:
                 if explain is not None:
                     explain.append(VersionTrace(v.id, v, applies, missing))
                 continue
-            applied.append({"id": v.id, "version": v.version})
+            applied.append({"id": v.id, "version": v.version, "content_hash": v.content_hash})
             if explain is not None:
                 vtrace = VersionTrace(v.id, v, True)
                 explain.append(vtrace)
@@ -443,9 +464,10 @@ class Engine:
         return outputs
 
     # -- a batch ---------------------------------------------------------------------------
-    def invalid(self, contact_id, errors: list[dict]) -> dict:
+    def invalid(self, contact_id, errors: list[dict], provenance=None) -> dict:
         return {"contact": contact_id if isinstance(contact_id, str) else None, "status": "invalid",
-                "policies": [], "outputs": dict(self._null_outputs), "findings": [], "errors": errors}
+                "policies": [], "outputs": dict(self._null_outputs), "findings": [], "errors": errors,
+                "provenance": provenance if provenance is not None else dict(self.provenance)}
 
     def evaluate(self, records: list, *, line_errors: dict | None = None,
                  explain: set | None = None, full: set | None = None, emit=None,
@@ -458,7 +480,7 @@ class Engine:
         With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
         millions then holds short strings instead of nested dicts. Records are released as
         they are read. `own`: the records were parsed for this call (see _prepare)."""
-        with cyclic_gc_paused():
+        with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
             decisions, groups = self._prepare(records, line_errors, emit, own)
             traces: dict = {}
             for items in groups.values():
@@ -476,7 +498,7 @@ class Engine:
         check = self.contact_checker.check
         for i, record in enumerate(records):
             if line_errors and i in line_errors:
-                decisions[i] = self.invalid(None, line_errors[i])
+                decisions[i] = self.invalid(None, line_errors[i], self._provenance_for(emit))
                 continue
             if emit is not None:
                 records[i] = None  # the typed copy is all that is needed from here on
@@ -485,7 +507,7 @@ class Engine:
                 errors = [{"field": "id", "message": f"the id {typed['id']} is already used by input {first_line[typed['id']] + 1}"}]
             if errors:
                 given = record.get("id") if isinstance(record, dict) else None
-                decisions[i] = self.invalid(given, errors)
+                decisions[i] = self.invalid(given, errors, self._provenance_for(emit))
                 # An invalid contact's id is taken too: a later contact with it gets a second
                 # decision under the same id, which is what the duplicate check prevents.
                 if isinstance(given, str) and given not in first_line:
@@ -510,10 +532,12 @@ class Engine:
         indexes: dict | None = None if self.reference else {fields: {} for fields in index_keys}
         ctx = Context(None, history, ordinals, memo=memo, indexes=indexes)
         keyed = [(indexes[fields], self._bucket_keys[fields]) for fields in index_keys]
+        provenance = self._provenance_json if emit is not None else self.provenance
         for ordinal, _, _, i, typed in items:
             entry = Entry(typed, len(history))
             trace = [] if self.reference or (explain and entry.id in explain) else None
             decision = self.decide(ctx.at(entry), trace, full is not None and i not in full)
+            decision["provenance"] = provenance if emit is not None else dict(provenance)
             if trace is not None and explain and entry.id in explain:
                 traces[entry.id] = (entry, trace)
             decisions[i] = decision if emit is None else emit(decision)

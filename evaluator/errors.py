@@ -47,8 +47,8 @@ class Problem:
         """`file:line:col: message`, then the offending line with a caret under the column."""
         text = self.headline()
         if self.source_line is not None and self.location is not None:
-            line = self.source_line.rstrip("\n")
-            caret = " " * (self.location.column - 1) + "^"
+            line, column = _window(self.source_line.rstrip("\n"), self.location.column)
+            caret = " " * (column - 1) + "^"
             text += f"\n    {line}\n    {caret}"
         return text
 
@@ -63,6 +63,21 @@ class Problem:
             "line": loc.line if loc else None,
             "column": loc.column if loc else None,
         }
+
+
+SHOWN_LINE = 400  # characters of a long source line shown around the column (policy lines are shorter)
+
+
+def _window(line: str, column: int) -> tuple[str, int]:
+    """A long line cut to SHOWN_LINE characters around `column` (… where cut), and the column
+    within what is shown: a 500,000-character condition is not printed whole."""
+    if len(line) <= SHOWN_LINE:
+        return line, column
+    start = max(0, min(column - 1 - SHOWN_LINE // 2, len(line) - SHOWN_LINE))
+    shown = line[start:start + SHOWN_LINE]
+    lead = "…" if start > 0 else ""
+    tail = "…" if start + SHOWN_LINE < len(line) else ""
+    return lead + shown + tail, column - start + len(lead)
 
 
 @dataclass

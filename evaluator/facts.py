@@ -49,7 +49,11 @@ def load_facts(path: Path, core_fields, keywords=frozenset(), *, required: bool 
     from .policy import schema_problems
     from .yamlsource import display_path, load_yaml
 
-    if not path.exists():
+    try:
+        present = path.exists()
+    except OSError:  # a name the system refuses
+        present = False
+    if not present:
         if required:
             return {}, [Problem("facts", f"the facts file {display_path(path)} named in regelverk.yaml does not exist",
                                 hint="create it (regelverk init writes one) or correct 'facts' in regelverk.yaml")]

@@ -199,9 +199,10 @@ class FormatError(Exception):
 def format_text(text: str, name: str = "<policy>") -> str:
     """The canonical layout of one policy file's text. Raises FormatError when it is not one."""
     # What the evaluator's loader refuses with a place (a syntax error, a date the calendar
-    # lacks, aliases that multiply) is not formatted, and is told in the loader's words.
+    # lacks, aliases that multiply, a file or nesting over the limits: ruamel recurses once per
+    # level) is not formatted, and is told in the loader's words.
     _, problems = parse_yaml(text, name)
-    refused = [p for p in problems if p.code in ("yaml_syntax", "yaml_value", "yaml_size")]
+    refused = [p for p in problems if p.code in ("yaml_syntax", "yaml_value", "yaml_size", "limit")]
     if refused:
         raise FormatError(refused[0])
     y = _yaml()

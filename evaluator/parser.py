@@ -7,11 +7,16 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from lark import Lark, Token, Transformer, v_args
+from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast
+from . import limits as _limits
 from .resources import grammar_dir
+
+# A whole number longer than this is no count, cap or code (and Python refuses to turn one of
+# more than 4,300 digits into text).
+MAX_DIGITS = 30
 
 
 @dataclass
@@ -40,6 +45,9 @@ class _Builder(Transformer):
     """Builds nodes only; it never evaluates anything."""
 
     def int_lit(self, meta, c):
+        if len(c[0]) > MAX_DIGITS:
+            raise ConditionSyntaxError(f"a whole number of {len(c[0]):,} digits is too long "
+                                       f"(at most {MAX_DIGITS})", meta.start_pos)
         return ast.Literal(meta.start_pos, int(c[0]))
 
     def str_lit(self, meta, c):
@@ -75,10 +83,10 @@ class _Builder(Transformer):
         return ast.Not(meta.start_pos, c[0])
 
     def and_(self, meta, c):
-        return ast.And(meta.start_pos, c[0], c[1])
+        return balanced(ast.And, c)
 
     def or_(self, meta, c):
-        return ast.Or(meta.start_pos, c[0], c[1])
+        return balanced(ast.Or, c)
 
     def compare(self, meta, c):
         return ast.Compare(meta.start_pos, str(c[1]), c[0], c[2])
@@ -151,6 +159,32 @@ class _Builder(Transformer):
 
     def was(self, meta, c):
         return ast.Was(meta.start_pos, str(c[0]))
+
+
+def balanced(kind: type, operands: list) -> ast.Node:
+    """A chain a and b and c … as a balanced tree of binary nodes, operands in their order: its
+    depth grows with the logarithm of its length, so walking it never runs out of stack (and
+    both operators are associative, in three-valued logic too). Built level by level, no recursion."""
+    level = list(operands)
+    while len(level) > 1:
+        paired = [kind(level[i].offset, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
+
+
+def _too_deep(tree: Tree, limit: int) -> int | None:
+    """The offset where the parse tree first nests deeper than `limit` levels, or None. Walks
+    with a list, not recursion, since the tree may be thousands of levels deep."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            meta = node.meta
+            return meta.start_pos if not meta.empty else 0
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, Tree))
+    return None
 
 
 # Malformed conditions mapped to messages a policy author understands (Lark's match_examples).
@@ -229,11 +263,24 @@ def _slip(text: str, pos: int) -> str | None:
     return None
 
 
+def _match_examples(exc: UnexpectedInput) -> str | None:
+    """The FRIENDLY_ERRORS label whose examples fail in the parser state `exc` failed in.
+    Lark's own debug message in match_examples fails on some states (a TypeError from '%d'
+    given a ParserState, with use_accepts=True): then the states alone decide, and failing that
+    the generic messages below do."""
+    for use_accepts in (True, False):
+        try:
+            return exc.match_examples(_parse_raw, FRIENDLY_ERRORS, use_accepts=use_accepts)
+        except Exception:  # noqa: BLE001 - a bug in a hint must not hide the problem it explains
+            continue
+    return None
+
+
 def _friendly(exc: UnexpectedInput, text: str, pos: int) -> str:
     slip = _slip(text, pos)
     if slip:
         return slip
-    label = exc.match_examples(_parse_raw, FRIENDLY_ERRORS, use_accepts=True)
+    label = _match_examples(exc)
     if label:
         return label
     at_end = isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
@@ -248,10 +295,18 @@ def _friendly(exc: UnexpectedInput, text: str, pos: int) -> str:
     return "this condition cannot be read"
 
 
-def parse_condition(text: str) -> ast.Node:
-    """Parse one condition. Raises ConditionSyntaxError with a friendly message and an offset."""
+def parse_condition(text: str, limits: _limits.Limits | None = None) -> ast.Node:
+    """Parse one condition. Raises ConditionSyntaxError with a friendly message and an offset.
+    A condition longer than `max_condition_chars`, or nesting deeper than
+    `max_condition_nesting`, is refused (the limits in force unless `limits` is given)."""
+    limits = limits or _limits.current()
     if not text.strip():
         raise ConditionSyntaxError("the condition is empty", 0)
+    if len(text) > limits.max_condition_chars:
+        raise ConditionSyntaxError(
+            _limits.refused("the condition's length in characters", "max_condition_chars",
+                            limits.max_condition_chars, len(text)) + "; " + _limits.raise_hint("max_condition_chars"),
+            limits.max_condition_chars)
     try:
         tree = _lark().parse(text)
     except UnexpectedCharacters as exc:
@@ -276,6 +331,12 @@ def parse_condition(text: str) -> ast.Node:
             token = getattr(exc, "token", None)
             pos = token.start_pos if token is not None and token.start_pos is not None else len(text)
         raise ConditionSyntaxError(_friendly(exc, text, pos), min(pos, max(len(text) - 1, 0))) from None
+    deep = _too_deep(tree, limits.max_condition_nesting)
+    if deep is not None:
+        raise ConditionSyntaxError(
+            f"the condition nests deeper than {limits.max_condition_nesting} levels here "
+            f"(the limit max_condition_nesting); write it flatter, or "
+            + _limits.raise_hint("max_condition_nesting"), deep)
     try:
         return _Builder().transform(tree)
     except Exception as exc:  # Lark wraps errors raised in callbacks

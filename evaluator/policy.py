@@ -15,9 +15,11 @@ from .citation import finding_source
 from .compiler import compile_condition
 from .errors import Problem, closest
 from .parser import ConditionSyntaxError, parse_condition
+from .privacy import echo, identifying_fields
+from .provenance import text_hash
 from .resources import load_schema
 from .types import DECLARED_TYPES, Names, OutputSpec, Type, type_of_value
-from .yamlsource import SourceDoc
+from .yamlsource import SourceDoc, shorten
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 SPECIAL_PLACEHOLDERS = ("evidence", "missing")
@@ -75,6 +77,7 @@ class PolicyVersion:
     file: str
     document: dict  # the plain YAML value, for render and diff
     index_keys: frozenset = frozenset()  # field combinations its counts bucket history by
+    content_hash: str = ""  # sha256 of the file's text (provenance.text_hash): contract §7
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -163,9 +166,9 @@ def _schema_message(error, root=None) -> tuple[str, str | None, bool]:
         return f"{where} must be one of {', '.join(map(str, error.validator_value))}", None, False
     if v == "pattern":
         # the field's description says what form it takes (a document's address: http or https)
-        return f"{where}: '{error.instance}' is not in the expected form", error.schema.get("description"), False
+        return f"{where}: {echo(error.instance)} is not in the expected form", error.schema.get("description"), False
     if v == "format":
-        return f"{where}: '{error.instance}' is not a valid {error.validator_value}", None, False
+        return f"{where}: {echo(error.instance)} is not a valid {error.validator_value}", None, False
     if v == "type":
         kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         want = " or ".join(_SCHEMA_TYPES.get(k, k) for k in kinds)
@@ -227,12 +230,12 @@ def _parameter(name, raw) -> tuple[object, Type | None, str | None]:
             if inferred is None or inferred.kind != want.kind or (
                 want.kind == "list" and value and inferred.element != want.element
             ):
-                return value, None, f"parameter '{name}' is declared {declared} but its value {value!r} is {inferred or 'of no known kind'}"
+                return value, None, f"parameter '{name}' is declared {declared} but its value {shorten(repr(value))} is {inferred or 'of no known kind'}"
             return value, want, None
         raw = value
     t = type_of_value(raw)
     if t is None:
-        return raw, None, f"parameter '{name}' has a value of no known type: {raw!r}"
+        return raw, None, f"parameter '{name}' has a value of no known type: {shorten(repr(raw))}"
     return raw, t, None
 
 
@@ -247,8 +250,11 @@ def _template(text: str) -> tuple:
     return tuple(p for p in parts if p != "")
 
 
-def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpec]) -> tuple[PolicyVersion | None, list[Problem]]:
-    """Check and compile one policy document. Returns the version, or None and every problem."""
+def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpec],
+                    identifying: frozenset[str] | None = None) -> tuple[PolicyVersion | None, list[Problem]]:
+    """Check and compile one policy document. Returns the version, or None and every problem.
+    `identifying`: the contact fields that identify a person, which no message may name
+    (default: the contract's, x-identifying in the contact schema)."""
     problems = schema_problems(doc)
     if problems:
         return None, problems
@@ -297,6 +303,8 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
     index_keys: set = set()
     cited = d["source"]
     placeholders_ok = set(params) | set(fields) | set(SPECIAL_PLACEHOLDERS)
+    if identifying is None:
+        identifying = identifying_fields(load_schema("contact.schema.json"))
     for i, r in enumerate(d["rules"]):
         rpath = ("rules", i)
         if r["id"] in seen:
@@ -328,13 +336,18 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
                     continue
                 vt = type_of_value(value)
                 if vt is None or vt.kind != spec.type.kind:
-                    problems.append(doc.problem("output_type", f"output '{out_name}' takes a {spec.type}, not {value!r}", epath))
+                    problems.append(doc.problem("output_type", f"output '{out_name}' takes a {spec.type}, not {shorten(repr(value))}", epath))
                     effects_ok = False
                 resolved[which][out_name] = value
         for lang in ("sv", "en"):
             for m in PLACEHOLDER.finditer(r["message"][lang]):
                 name = m.group(1).strip()
-                if name not in placeholders_ok:
+                if name in identifying:
+                    problems.append(doc.problem(
+                        "message_placeholder", f"the message names {{{name}}}, which identifies a person: "
+                        "a message is shown to whoever reads the decision, and never repeats who the patient is",
+                        rpath + ("message", lang), hint="leave it out; the decision names its contact by id"))
+                elif name not in placeholders_ok:
                     guess = closest(name, placeholders_ok)
                     problems.append(doc.problem("message_placeholder", f"the message names {{{name}}}, which is neither a parameter, a contact field, {{evidence}} nor {{missing}}",
                                                 rpath + ("message", lang), hint=f"did you mean {{{guess}}}?" if guess else None))
@@ -368,7 +381,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
         applies_text=" ".join(d["applies_when"].split()), applies_when=applies_node,
         applies=compile_condition(applies_node, params), applies_traced=compile_condition(applies_node, params, traced=True),
         parameters=params, parameter_types=ptypes, rules=tuple(rules), file=doc.file, document=d,
-        index_keys=frozenset(index_keys),
+        index_keys=frozenset(index_keys), content_hash=text_hash(doc.text),
     ), []
 
 

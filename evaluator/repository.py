@@ -8,6 +8,9 @@ from itertools import pairwise
 from pathlib import Path
 
 from .errors import Location, PolicyError, Problem
+from .limits import from_settings as limits_for
+from .limits import using as using_limits
+from .privacy import identifying_fields
 from .policy import PolicyVersion, compile_version, expected_place
 from .checker import KEYWORDS
 from .facts import Fact, contact_schema_with, load_facts
@@ -118,6 +121,12 @@ def load_policy_set(root: Path | str | None = None, settings: Settings | None = 
     root = Path(root)
     if not root.is_dir():
         return None, [Problem("io", f"{root} is not a folder of policies")]
+    # Files and conditions are held to the limits of the repository's settings (limits:).
+    with using_limits(limits_for(settings)):
+        return _load_policy_set(root, settings)
+
+
+def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, list[Problem]]:
     core = field_types_from_schema(load_schema("contact.schema.json"))
     facts_file = settings.facts_file
     facts, problems = (load_facts(facts_file, core, KEYWORDS, required="facts" in settings.raw)
@@ -146,7 +155,7 @@ def load_policy_set(root: Path | str | None = None, settings: Settings | None = 
         problems.extend(found)
         if doc is None:  # a duplicate key is an error, but the rest of the file is still checked
             continue
-        version, found = compile_version(doc, names, outputs)
+        version, found = compile_version(doc, names, outputs, identifying_fields(contact_schema))
         problems.extend(found)
         if version is None:
             continue

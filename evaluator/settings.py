@@ -54,6 +54,15 @@ class Settings:
         return value if isinstance(value, str) else None
 
 
+def _is(path: Path, kind: str) -> bool:
+    """Whether `path` is a folder (`dir`) or a file; False for a name the system refuses (too
+    long, say) rather than an OSError."""
+    try:
+        return path.is_dir() if kind == "dir" else path.is_file()
+    except OSError:
+        return False
+
+
 def find_repository_root(start: Path | str) -> Path | None:
     """The nearest folder at or above `start` holding a `regelverk.yaml`; None when none does."""
     here = Path(start).resolve()
@@ -86,13 +95,16 @@ def read_settings(root: Path) -> tuple[Settings, list[Problem]]:
         return Settings(root, {}), problems
     settings = Settings(root, value)
     folder = settings.policies_dir
-    if not folder.is_dir():
+    if not _is(folder, "dir"):
         problems.append(doc.problem("settings", f"the policy folder '{value.get('policies', DEFAULT_POLICIES)}' does not exist",
                                     ("policies",), hint="create it, or correct 'policies'"))
     facts = settings.facts_file
-    if "facts" in value and not facts.is_file():
+    if "facts" in value and not _is(facts, "file"):
         problems.append(doc.problem("settings", f"the facts file '{value['facts']}' does not exist", ("facts",),
                                     hint="create it (regelverk init writes one), or correct 'facts'"))
+    from .limits import section_problems
+
+    problems += section_problems(doc)
     return settings, problems
 
 
@@ -167,7 +179,7 @@ def locate_policies(path: Path | str | None = None, cwd: Path | str | None = Non
         settings = _repository(root)
         return PolicySource(settings.policies_dir, settings, "repository")
     given = Path(path).resolve()
-    if not given.exists():
+    if not (_is(given, "dir") or _is(given, "file")):
         raise LocateError(f"{path} does not exist")
     root = find_repository_root(given)
     if root is not None:

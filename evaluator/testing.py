@@ -15,6 +15,8 @@ from .errors import Location, Problem, closest
 from .policy import schema_problems
 from .repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet, files_under
 from .resources import load_schema
+from .limits import from_settings as limits_for
+from .limits import using as using_limits
 from .yamlsource import SourceDoc, display_path, load_yaml
 
 
@@ -305,8 +307,10 @@ def run_tests(policy_set: PolicySet, path: Path) -> TestRun:
     files = find_test_files(path)
     if not files:
         problems.append(Problem("no_tests", f"no *{TEST_SUFFIX} files under {path}", Location(str(path), 1, 1)))
+    held_to = limits_for(policy_set.settings)  # the repository's limits: (read_settings checks them)
     for file in files:
-        doc, found = load_cases(file)
+        with using_limits(held_to):
+            doc, found = load_cases(file)
         problems.extend(found)
         if doc is None:
             continue

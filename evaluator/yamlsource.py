@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from . import limits as _limits
 from .errors import Location, Problem
 
 Path_ = tuple  # a path into the document: ("rules", 2, "when")
@@ -81,6 +82,12 @@ class SourceDoc:
         return Location(self.file, line, column)
 
 
+def shorten(text: str, most: int = 40) -> str:
+    """A value as a message echoes it: at most `most` characters, an ellipsis where cut."""
+    text = str(text)
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def display_path(path: Path) -> str:
     """A file's name as problems show it: relative to the working folder when inside it."""
     try:
@@ -129,12 +136,26 @@ def syntax_hint(problem: str) -> str | None:
     return next((hint for words, hint in _SYNTAX_HINTS if words in problem), None)
 
 
+def _too_large(name: str, size: int, limit: int) -> Problem:
+    return Problem("limit", _limits.refused("the file's size in bytes", "max_file_bytes", limit, size),
+                   Location(name, 1, 1), hint=_limits.raise_hint("max_file_bytes"))
+
+
 def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc | None, list[Problem]]:
-    """Parse one YAML file. Returns the document, or None and the problems that stopped it."""
+    """Parse one YAML file. Returns the document, or None and the problems that stopped it.
+    A file larger than the limit max_file_bytes is refused unread."""
     path = Path(path)
     name = display or str(path)
+    limit = _limits.current().max_file_bytes
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+            if len(data) > limit:
+                try:
+                    size = path.stat().st_size
+                except OSError:
+                    size = len(data)
+                return None, [_too_large(name, max(size, len(data)), limit)]
     except OSError as exc:
         return None, [Problem("io", f"cannot read the file: {exc.strerror or exc}", Location(name, 1, 1))]
     try:
@@ -152,6 +173,13 @@ def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc |
 
 
 def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
+    """Parse YAML text. Returns the document, or None and the problems that stopped it. Every
+    malformed input is a problem at its place, never an exception: text over the limit
+    max_file_bytes, nesting over max_yaml_nesting, a value its tag cannot make (`!!bool maybe`,
+    `!!int` with nothing, a date the calendar lacks), an alias inside its own anchor."""
+    limits = _limits.current()
+    if len(text) > limits.max_file_bytes:  # characters: at most as many as the bytes
+        return None, [_too_large(name, len(text.encode("utf-8", "surrogatepass")), limits.max_file_bytes)]
     lines = text.splitlines()
 
     def at(code: str, message: str, mark, hint: str | None = None) -> Problem:
@@ -181,11 +209,59 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     limit = max(_MIN_VALUES, _VALUES_PER_CHARACTER * len(text))
     budget = [limit]
 
-    def build(node, path):
+    max_depth = limits.max_yaml_nesting
+    inside: set[int] = set()  # the collections being built, to catch an alias inside its own anchor
+
+    def scalar(node):
+        """The value of a scalar as its tag reads it; a problem and its text when it cannot."""
+        try:
+            return constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            problems.append(at("yaml_value", f"YAML value: {exc.problem}", exc.problem_mark or node.start_mark))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            # PyYAML's constructors fail this way on a value their tag cannot make: a date the
+            # calendar does not have (ValueError), !!bool maybe (KeyError), !!timestamp x
+            # (AttributeError), !!int with no value (IndexError).
+            tag = node.tag.rsplit(":", 1)[-1]
+            shown = shorten(node.value)
+            if tag == "int" and "digits" in str(exc):
+                problems.append(at("yaml_value", f"a whole number of {len(node.value):,} digits is too long",
+                                   node.start_mark, "write it in quotes if it is a text"))
+            elif tag == "timestamp":
+                problems.append(at("yaml_value", f"{shown} is not a real date" + (f" ({exc})" if isinstance(exc, ValueError) else ""),
+                                   node.start_mark, "a date is written YYYY-MM-DD, as 2025-02-28"))
+            elif node.value == "":
+                problems.append(at("yaml_value", f"a value tagged !!{tag} is empty", node.start_mark))
+            else:
+                problems.append(at("yaml_value", f"{shown} cannot be read as !!{tag}", node.start_mark,
+                                   "leave out the !!tag, or quote the text" if node.tag.startswith("tag:yaml.org") else None))
+        finally:
+            constructor.constructed_objects.clear()
+            constructor.recursive_objects.clear()
+        return node.value
+
+    def build(node, path, depth=1):
         budget[0] -= 1
         if budget[0] < 0:
             raise _TooLarge(node)
+        if depth > max_depth:
+            problems.append(at("limit", f"the YAML nests deeper than {max_depth} levels here (the limit max_yaml_nesting)",
+                               node.start_mark, _limits.raise_hint("max_yaml_nesting")))
+            return None
         nodes[path] = node
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in inside:
+                problems.append(at("yaml_value", "an alias (*name) stands inside the value of its own anchor (&name): "
+                                   "the value would contain itself without end", node.start_mark))
+                return None
+            inside.add(id(node))
+            try:
+                return build_collection(node, path, depth)
+            finally:
+                inside.discard(id(node))
+        return scalar(node)
+
+    def build_collection(node, path, depth):
         if isinstance(node, yaml.MappingNode):
             result = {}
             for key_node, value_node in node.value:
@@ -193,28 +269,18 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
                     problems.append(at("yaml_value", "a key must be a plain value (a name), not a list or a mapping",
                                        key_node.start_mark))
                     continue
-                key = constructor.construct_object(key_node, deep=True)
+                key = scalar(key_node)
                 if not isinstance(key, (str, int, float, bool)):
                     key = str(key)
                 if key in result:
                     first = nodes[("key",) + path + (key,)]
-                    problems.append(at("duplicate_key", f"the key '{key}' appears twice; the first is on line "
+                    problems.append(at("duplicate_key", f"the key '{shorten(str(key))}' appears twice; the first is on line "
                                        f"{first.start_mark.line + 1}", key_node.start_mark))
                     continue
                 nodes[("key",) + path + (key,)] = key_node
-                result[key] = build(value_node, path + (key,))
+                result[key] = build(value_node, path + (key,), depth + 1)
             return result
-        if isinstance(node, yaml.SequenceNode):
-            return [build(item, path + (i,)) for i, item in enumerate(node.value)]
-        try:
-            return constructor.construct_object(node, deep=True)
-        except ValueError as exc:  # a date the calendar does not have, say 2027-02-30
-            if node.tag.endswith(":timestamp"):
-                problems.append(at("yaml_value", f"{node.value} is not a real date ({exc})", node.start_mark,
-                                   "a date is written YYYY-MM-DD, as 2025-02-28"))
-            else:
-                problems.append(at("yaml_value", f"{node.value[:40]} cannot be read: {exc}", node.start_mark))
-            return node.value
+        return [build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
 
     try:
         value = build(root, ())

@@ -87,3 +87,34 @@ def test_a_value_not_in_its_form_is_told_the_form_in_words_not_as_a_pattern():
         "region": "'VGR' is not in the expected form (a lower-case name: a letter a-z, then letters, digits, "
                   "- or _, as vgr or halland)",
         "time": "'9:15' is not in the expected form (HH:MM, from 00:00 to 23:59, as 09:15)"}
+
+
+PERSONNUMMER_FORMS = ["19121212-1212", "121212-1212", "121212+1212", "1212121212", "191212121212",
+                      "811228-9874", "811288-9871"]  # the last: a samordningsnummer (day 28 + 60)
+
+
+def test_a_personnummer_as_patient_id_is_refused_without_being_repeated(repo, fixture_policies, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+    from conftest import chat
+
+    from evaluator.cli import main
+    from evaluator.contacts import looks_like_personnummer
+
+    for not_one in ("19121212-1213", "20001301-1234", "p1", "121212-121", "12121212121212", "abcdef-1234"):
+        assert not looks_like_personnummer(not_one), not_one
+    contacts = [chat(f"c{k}", "2025-03-04", patient=p) for k, p in enumerate(PERSONNUMMER_FORMS)]
+    decisions = [*repo.evaluate(contacts), repo.evaluate_one(contacts[0]),
+                 *repo.evaluate_lines([json.dumps(c) for c in contacts])]
+    source = tmp_path / "in.ndjson"
+    source.write_text("\n".join(json.dumps(c) for c in contacts) + "\n", encoding="utf-8")
+    out = CliRunner().invoke(main, ["evaluate", str(source), "--policies", str(fixture_policies)])
+    decisions += [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(decisions) == 3 * len(contacts) + 1
+    for d in decisions:
+        assert d["status"] == "invalid" and [e["field"] for e in d["errors"]] == ["patient"], d
+        text = json.dumps(d)
+        assert not any(p in text or p.replace("-", "") in text for p in PERSONNUMMER_FORMS), text
+    # a pseudonymous id that only has digits in it is not one
+    assert repo.evaluate_one(chat("c", "2025-03-04", patient="1212121213"))["status"] == "decided"

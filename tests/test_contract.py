@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from jsonschema import Draft202012Validator
 
 from evaluator import load_repository
-from evaluator.resources import examples_dir, load_schema
+from evaluator.resources import examples_dir, load_schema, policies_dir
 
 REPO = load_repository()
 QUALIFIED = {"dialogue": True, "content_equivalent_to_visit": True, "medical_assessment": True,
@@ -23,7 +24,11 @@ def test_the_contracts_example_decision():
     c6, c7 = written("c6", "2025-03-03"), written("c7", "2025-03-06")
     decision = REPO.evaluate([c6, c7])[1]
     assert decision["contact"] == "c7" and decision["status"] == "decided"
-    assert decision["policies"] == [{"id": "vgr-rehab-written-contact", "version": "4.0"}]
+    # contract §7: each applied version carries the hash of its file's content
+    (applied,) = decision["policies"]
+    text = (policies_dir() / "vgr" / "vgr-rehab-written-contact" / "4.0.yaml").read_bytes()
+    assert applied == {"id": "vgr-rehab-written-contact", "version": "4.0",
+                       "content_hash": "sha256:" + hashlib.sha256(text.replace(b"\r\n", b"\n")).hexdigest()}
     assert decision["outputs"] == {"reimbursable": False, "distance_contact": None, "patient_fee": None,
                                    "contact_type": None, "care_service": None, "kva": []}
     (finding,) = decision["findings"]
@@ -86,6 +91,13 @@ def test_the_readmes_example_decision_is_what_the_example_gives():
     shown = json.loads(block)
     lines = (examples_dir() / "contacts.ndjson").read_text(encoding="utf-8").splitlines()
     actual = next(d for d in REPO.evaluate_lines(lines) if d["contact"] == "vgr-2")
+    # The hashes and the commit are those of the policies as they are now (the commit the
+    # checkout's, null for an installed copy): the README shows their form, not their values.
+    assert set(shown["provenance"]) == set(actual["provenance"])
+    shown["provenance"] = actual["provenance"]
+    for entry in shown["policies"]:
+        assert entry["content_hash"].startswith("sha256:")
+    shown["policies"] = actual["policies"]
     assert actual == shown
 
 

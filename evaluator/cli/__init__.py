@@ -13,6 +13,7 @@ from .. import __version__
 from .diff import diff
 from .evaluate import evaluate, explain
 from .fmt import fmt
+from .impact import impact
 from .init import init, schemas
 from .new_version import new_version
 from .policies import policies
@@ -37,5 +38,5 @@ def main() -> None:
     """
 
 
-for command in (init, validate, test, fmt, diff, render, new_version, evaluate, explain, policies, serve, schemas):
+for command in (init, validate, test, fmt, diff, impact, render, new_version, evaluate, explain, policies, serve, schemas):
     main.add_command(command)

@@ -28,7 +28,12 @@ def _show(value) -> str:
 @click.option("--verbose", "-v", is_flag=True, help="List every case, not only failures.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "junit"]), default="text", show_default=True,
               help="junit: JUnit XML, one testsuite per test file, one testcase per case, for CI test reports.")
-def test(path, policies_opt, coverage, min_coverage, verbose, fmt):
+@click.option("--mutate", is_flag=True,
+              help="Mutation testing: change the policies under PATH one thing at a time and report the changes "
+                   "no test notices (see docs/hardening.md).")
+@click.option("--min-score", type=click.FloatRange(0, 100), default=None,
+              help="With --mutate: fail when the mutation score (the share of mutants killed) is below this percentage.")
+def test(path, policies_opt, coverage, min_coverage, verbose, fmt, mutate, min_score):
     """Run the policy tests (*.test.yaml) under PATH (default: the policy folder). PATH may be
     the policy folder, a region's folder, a policy's folder or one test file: the cases run,
     and the rule coverage measured, are those of the policies under it.
@@ -40,12 +45,19 @@ def test(path, policies_opt, coverage, min_coverage, verbose, fmt):
       regelverk test policies/ --coverage --min-coverage 100
       regelverk test policies/halland --min-coverage 100
       regelverk test policies/ --format junit > policy-tests.xml
+      regelverk test --mutate policies/ --min-score 100
     """
     # The policies PATH is in (or --policies); the cases run and the coverage measured are
     # those of the policies under PATH (testing.policies_under).
     source = locate_or_exit(policies_opt or path)
     target = Path(path) if path else source.root
     repo = load_or_exit(source=source)
+    if mutate:
+        from .mutation import report_mutation
+
+        sys.exit(report_mutation(repo.policy_set, target, min_score, verbose))
+    if min_score is not None:
+        raise click.UsageError("--min-score goes with --mutate")
     run = run_tests(repo.policy_set, target)
     if fmt != "text":
         percent = run.coverage.percent(repo.policy_set)

@@ -1,0 +1,65 @@
+"""Personal data in what regelverk says: which fields identify a person, and how a value is echoed.
+
+A field identifies a person when the contact schema marks it `x-identifying` (the contract's
+`id` and `patient`; a repository's declared facts with `identifying: true`). Its value is never
+repeated in an error or a message: an error says what kind of value it was. Any other value is
+echoed shortened, and a value that looks like a Swedish personal identity number (personnummer
+or samordningsnummer, with or without century and separator) is never echoed, wherever it was.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+# YYMMDD-NNNN, YYYYMMDDNNNN, YYMMDD+NNNN, … : ten or twelve digits, a separator optional.
+_PERSONNUMMER = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
+ECHO_MOST = 40  # characters of a value an error repeats
+
+
+def identifying_fields(contact_schema: dict) -> frozenset[str]:
+    """The fields of a contact schema that identify a person (x-identifying)."""
+    return frozenset(name for name, spec in contact_schema.get("properties", {}).items()
+                     if isinstance(spec, dict) and spec.get("x-identifying"))
+
+
+def looks_personal(text: str) -> bool:
+    return bool(_PERSONNUMMER.search(text))
+
+
+def kind_of(value) -> str:
+    """The kind of a JSON value in words, without the value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "a value"
+
+
+def echo(value, identifying: bool = False) -> str:
+    """A value as an error may repeat it: its kind alone for an identifying field or for what
+    looks like a personal identity number; else its JSON-ish text, shortened."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return "an object" if isinstance(value, dict) else "a list"
+    if isinstance(value, float) and math.isinf(value):
+        return "a number too large to hold"
+    if identifying:
+        return kind_of(value)
+    if isinstance(value, int) and abs(value) >= 10 ** 40:
+        return "a number of more than 40 digits"
+    text = repr(value)
+    if looks_personal(text):
+        return f"{kind_of(value)} that looks like a personal identity number"
+    return text if len(text) <= ECHO_MOST else text[:ECHO_MOST - 3] + "..."

@@ -1,0 +1,288 @@
+"""The routes of the decision service (Starlette): the same decisions as the CLI and Python API.
+
+Every answer that is not a decision is JSON `{"error": "…", "code": "…"}` with the HTTP status
+that says why; `code` is stable (docs/service.md lists them), `error` is for a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import signal
+import uuid
+from contextlib import asynccontextmanager
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..contacts import read_json
+from ..errors import closest
+from ..privacy import echo
+from .logs import AccessLog, decision_log, log_decision
+from .openapi import DOCS_PAGE, openapi_document
+from .readers import READERS, Limits, LimitExceeded, reader_for
+from .settings import ServiceSettings
+from .state import PolicyHolder, ReloadRefused, Served
+
+log = logging.getLogger("regelverk.service")
+_ONE_KEYS = ("contact", "history")
+# An /evaluate-one body up to this size is decided on the event loop (a few hundred µs);
+# a larger one (a long history) in a thread, so the other connections are not held up.
+_INLINE_BYTES = 64 * 1024
+_CHUNK_LINES = 2000
+
+
+def error(status: int, code: str, message: str, headers: dict | None = None, **extra) -> Response:
+    body = orjson.dumps({"error": message, "code": code, **extra}) + b"\n"
+    return Response(body, status, headers=headers, media_type="application/json")
+
+
+def _json(value, status: int = 200) -> Response:
+    return Response(orjson.dumps(value) + b"\n", status, media_type="application/json")
+
+
+async def read_body(request: Request, settings: ServiceSettings) -> bytes:
+    """The request's body, whether sent with a Content-Length or chunked, read within the
+    limits; raises LimitExceeded when it goes over one."""
+    given = request.headers.getlist("content-length")
+    if given:
+        if len(set(given)) > 1 or not (text := given[0].strip()).isascii() or not text.isdigit():
+            raise LimitExceeded(400, "bad_content_length",
+                                f"Content-Length must be one whole number of bytes, not {', '.join(given)}")
+        if int(text) > settings.max_body_bytes:
+            raise LimitExceeded(413, "body_too_large", f"the body is {int(text):,} bytes; at most "
+                                f"{settings.max_body_bytes:,} are taken in one request (setting max_body_bytes; "
+                                "regelverk evaluate takes any size)")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.body_timeout_seconds
+    body = bytearray()
+    chunks = request.stream().__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(chunks.__anext__(), max(deadline - loop.time(), 0.001))
+        except StopAsyncIteration:
+            break
+        except TimeoutError:
+            raise LimitExceeded(408, "body_timeout", f"the body did not arrive within "
+                                f"{settings.body_timeout_seconds:g} s (setting body_timeout_seconds)") from None
+        body += chunk
+        if len(body) > settings.max_body_bytes:
+            raise LimitExceeded(413, "body_too_large", f"the body is over {settings.max_body_bytes:,} bytes, "
+                                "the most taken in one request (setting max_body_bytes; regelverk evaluate "
+                                "takes any size)")
+    return bytes(body)
+
+
+def create_app(holder: PolicyHolder, settings: ServiceSettings):
+    """The ASGI application serving `holder`'s policy set (wrapped in the access log)."""
+    limits = Limits(settings.max_body_bytes, settings.max_line_bytes)
+    batches = asyncio.Semaphore(settings.max_concurrent_batches)
+    mask = settings.decision_log_mask
+    state = {"ready": False}
+
+    def logging_decisions() -> bool:
+        return settings.decision_log and decision_log.isEnabledFor(logging.INFO)
+
+    def decide_batch(served: Served, reader, body: bytes) -> list[bytes]:
+        """Read and decide a batch (in a thread): its decision lines, each with its id."""
+        records, errors = reader(body, limits)
+        del body
+        batch = uuid.uuid4().hex
+        engine = served.repo.engine
+        if logging_decisions():
+            given = [dict(r) if isinstance(r, dict) else r for r in records]  # (typed in place below)
+            decisions, _ = engine.evaluate(records, line_errors=errors, own=True)
+            lines = []
+            for i, decision in enumerate(decisions, start=1):
+                decision["decision_id"] = f"{batch}-{i}"
+                log_decision(decision, given[i - 1], mask)
+                lines.append(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE))
+            return lines
+        lines, _ = engine.evaluate(records, line_errors=errors, own=True,
+                                   emit=lambda d: orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE))
+        # Each line ends `}` and a line feed: the id goes in before the brace.
+        prefix = b',"decision_id":"' + batch.encode() + b"-"
+        return [line[:-2] + prefix + str(i).encode() + b'"}\n' for i, line in enumerate(lines, start=1)]
+
+    async def evaluate(request: Request) -> Response:
+        reader = reader_for(request.headers.get("content-type"))
+        if reader is None:
+            return error(415, "unsupported_media_type", f"a batch is sent as one of {', '.join(sorted(READERS))}, "
+                         f"not {request.headers.get('content-type')}", {"Connection": "close"})
+        try:
+            await asyncio.wait_for(batches.acquire(), settings.batch_wait_seconds)
+        except TimeoutError:
+            return error(503, "too_many_batches", f"{settings.max_concurrent_batches} batches are being decided "
+                         f"in this worker and none ended within {settings.batch_wait_seconds:g} s; try again "
+                         "shortly (settings max_concurrent_batches, batch_wait_seconds)",
+                         {"Retry-After": "1", "Connection": "close"})  # (its body is not read)
+        try:
+            body = await read_body(request, settings)
+            lines = await run_in_threadpool(decide_batch, holder.current, reader, body)
+            del body
+        finally:
+            batches.release()
+
+        def chunks():
+            for start in range(0, len(lines), _CHUNK_LINES):
+                yield b"".join(lines[start:start + _CHUNK_LINES])
+        return StreamingResponse(chunks(), media_type="application/x-ndjson")
+
+    def decide_one(served: Served, body: bytes) -> Response:
+        if body.startswith(b"\xef\xbb\xbf"):
+            body = body[3:]
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return error(400, "not_utf8", f"the body is not UTF-8 text (byte {bad.start + 1})")
+        try:
+            request = read_json(text)  # the same JSON reading as /evaluate
+        except (ValueError, RecursionError) as exc:
+            return error(400, "not_json", f"the body is not JSON: {exc}")
+        if not isinstance(request, dict) or "contact" not in request:
+            return error(400, "bad_request", 'send {"contact": {...}, "history": [...]}')
+        unknown = [k for k in request if k not in _ONE_KEYS]
+        if unknown:
+            near = closest(str(unknown[0]), _ONE_KEYS)
+            return error(400, "unknown_key", f"unknown key {echo(unknown[0])}" + (f" (did you mean '{near}'?)" if near else "")
+                         + '; send {"contact": {...}, "history": [...]}')
+        history = request.get("history")
+        if history is not None and not isinstance(history, list):
+            return error(400, "bad_history", "history must be a list of contacts")
+        contact = request["contact"]
+        given = dict(contact) if isinstance(contact, dict) else contact
+        decision = served.repo.evaluate_one(contact, history)
+        decision["decision_id"] = uuid.uuid4().hex
+        if logging_decisions():
+            log_decision(decision, given, mask)
+        return Response(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE), media_type="application/json")
+
+    async def evaluate_one(request: Request) -> Response:
+        body = await read_body(request, settings)
+        served = holder.current
+        if len(body) <= _INLINE_BYTES:
+            return decide_one(served, body)
+        return await run_in_threadpool(decide_one, served, body)
+
+    def policy_list(served: Served) -> list:
+        return [{"id": p.id, "versions": [
+            {"version": v.version, "valid_from": v.valid_from.isoformat(),
+             "valid_to": v.valid_to.isoformat() if v.valid_to else None, "content_hash": v.content_hash}
+            for v in p.versions]} for p in served.repo.policy_set.policies.values()]
+
+    async def policies(request: Request) -> Response:
+        return _json(policy_list(holder.current))
+
+    async def policy_set(request: Request) -> Response:
+        served = holder.current
+        return _json({"provenance": served.provenance, "policies": policy_list(served)})
+
+    async def health(request: Request) -> Response:
+        return Response(b"ok\n", media_type="text/plain")
+
+    async def live(request: Request) -> Response:
+        return _json({"status": "live"})
+
+    async def ready(request: Request) -> Response:
+        if not state["ready"]:
+            return error(503, "not_ready", "the service is starting or shutting down")
+        return _json({"status": "ready", "policy_set_hash": holder.current.policy_set_hash})
+
+    async def reload(request: Request) -> Response:
+        if settings.admin_token is None:
+            return error(403, "admin_disabled", "reload by request is off: set admin_token (or send SIGHUP)")
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.admin_token.encode()):
+            return error(401, "unauthorized", "send Authorization: Bearer <admin_token>",
+                         {"WWW-Authenticate": 'Bearer realm="regelverk admin"'})
+        before = holder.current.policy_set_hash
+        try:
+            served = await holder.reload()
+        except ReloadRefused as refused:
+            return error(422, "policy_set_invalid", "the new policy set does not load; the old one is still "
+                         "served", problems=refused.problems, policy_set_hash=before)
+        supervisor = os.environ.get("REGELVERK_SUPERVISOR_PID")
+        if supervisor and supervisor.isdigit():  # the other workers reload too
+            os.kill(int(supervisor), signal.SIGHUP)
+        return _json({"policy_set_hash": served.policy_set_hash, "previous": before})
+
+    documents: dict = {}  # by policy set: a reload may bring other declared facts
+
+    async def openapi(request: Request) -> Response:
+        served = holder.current
+        document = documents.get(served.policy_set_hash)
+        if document is None:
+            documents.clear()
+            document = documents[served.policy_set_hash] = orjson.dumps(
+                openapi_document(served.repo.policy_set))
+        return Response(document, media_type="application/json")
+
+    async def docs(request: Request) -> Response:
+        return HTMLResponse(DOCS_PAGE)
+
+    async def on_limit(request: Request, exc: LimitExceeded) -> Response:
+        close = {"Connection": "close"} if exc.status in (408, 413) else None
+        return error(exc.status, exc.code, exc.message, close)
+
+    async def on_http(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return error(404, "not_found", f"no such resource: {request.url.path} "
+                         f"(there are {', '.join(r.path for r in routes)})")
+        if exc.status_code == 405:
+            allow = ", ".join(sorted(m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()))
+            return error(405, "method_not_allowed", f"{request.url.path} takes {allow}, not {request.method}",
+                         {"Allow": allow})
+        return error(exc.status_code, "http_error", str(exc.detail))
+
+    async def on_disconnect(request: Request, exc: ClientDisconnect) -> Response:
+        return error(400, "client_disconnected", "the client went away before its body arrived")
+
+    async def on_crash(request: Request, exc: Exception) -> Response:
+        log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return error(500, "internal_error", "the service failed on this request; it is logged")
+
+    @asynccontextmanager
+    async def lifespan(app):
+        loop = asyncio.get_running_loop()
+
+        def on_sighup():
+            async def again():
+                try:
+                    await holder.reload()
+                except ReloadRefused:
+                    pass  # logged; the old set is served
+            loop.create_task(again())
+        try:
+            loop.add_signal_handler(signal.SIGHUP, on_sighup)
+        except (ValueError, RuntimeError, NotImplementedError):  # not the main thread (tests)
+            pass
+        state["ready"] = True
+        try:
+            yield
+        finally:
+            state["ready"] = False
+
+    routes = [
+        Route("/evaluate", evaluate, methods=["POST"]),
+        Route("/evaluate-one", evaluate_one, methods=["POST"]),
+        Route("/policies", policies, methods=["GET"]),
+        Route("/policy-set", policy_set, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/health/live", live, methods=["GET"]),
+        Route("/health/ready", ready, methods=["GET"]),
+        Route("/admin/reload", reload, methods=["POST"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
+        LimitExceeded: on_limit, HTTPException: on_http, ClientDisconnect: on_disconnect, Exception: on_crash})
+    app.state.holder = holder
+    app.state.ready = state
+    return AccessLog(app) if settings.access_log else app

@@ -1,0 +1,100 @@
+"""uvicorn's httptools protocol with guards a hostile client needs: a bounded request head, a deadline for it, JSON errors.
+
+httptools keeps every header line it is sent, and uvicorn starts no timer on a connection until
+its first answer: a client could send headers for ever, or a byte of them every few seconds.
+Here a request's head (request line and headers) must stay within max_header_bytes (else 431)
+and arrive within header_timeout_seconds of its first byte or of the connection's start (else
+408); a request line or header httptools cannot parse gets 400. Each answer is JSON with a
+stable code, and the connection is closed after it.
+"""
+
+from __future__ import annotations
+
+import httptools
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+
+
+class _HeadTooLarge(Exception):
+    pass
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    max_header_bytes = 64 * 1024
+    header_timeout_seconds = 10.0
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        self._head_bytes = 0
+        self._head_too_large = False
+        self._head_timer = self.loop.call_later(self.header_timeout_seconds, self._head_timed_out)
+
+    def connection_lost(self, exc) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _stop_head_timer(self) -> None:
+        timer = getattr(self, "_head_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if not self.transport.is_closing():
+            self._refuse(408, "header_timeout", f"the request's head did not arrive within "
+                         f"{self.header_timeout_seconds:g} s (setting header_timeout_seconds)")
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.max_header_bytes:
+            self._head_too_large = True
+            raise _HeadTooLarge
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(self.header_timeout_seconds, self._head_timed_out)
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._stop_head_timer()
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():  # (no WebSocket route: uvicorn answers it)
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except httptools.HttpParserError:
+            if self._head_too_large:
+                self._refuse(431, "header_too_large", f"the request's line and headers are over "
+                             f"{self.max_header_bytes:,} bytes (setting max_header_bytes)")
+            else:
+                self._refuse(400, "malformed_request", "the request is not HTTP/1.1 this server can read")
+
+    def _refuse(self, status: int, code: str, message: str) -> None:
+        self._stop_head_timer()
+        body = orjson.dumps({"error": message, "code": code}) + b"\n"
+        self.transport.write(b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nconnection: close\r\n"
+                             b"content-length: %d\r\n\r\n%s" % (status, _REASONS[status], len(body), body))
+        self.transport.close()
+
+
+def guarded_protocol(max_header_bytes: int, header_timeout_seconds: float) -> type:
+    return type("RegelverkHttpProtocol", (GuardedHttpToolsProtocol,),
+                {"max_header_bytes": max_header_bytes, "header_timeout_seconds": header_timeout_seconds})

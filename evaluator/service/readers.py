@@ -1,0 +1,57 @@
+"""A batch's body, read per content type into records: NDJSON here; other formats plug in with register_reader."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..api import parse_ndjson, split_ndjson
+
+
+class LimitExceeded(Exception):
+    """A limit a request went over: its HTTP status, stable code and message."""
+
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_body_bytes: int
+    max_line_bytes: int
+
+
+# A reader: (the whole body, the limits) -> (records, errors by index) as api.parse_ndjson
+# gives them: one record (a dict, or None where unreadable) per input item, in input order.
+Reader = Callable[[bytes, Limits], tuple[list, dict]]
+READERS: dict[str, Reader] = {}
+
+
+def register_reader(content_type: str, reader: Reader) -> None:
+    """Let POST /evaluate take bodies of `content_type` (its media type, lower case)."""
+    READERS[content_type.lower()] = reader
+
+
+def reader_for(content_type: str | None) -> Reader | None:
+    """The reader of a Content-Type header's media type (parameters such as charset ignored);
+    no Content-Type at all is read as NDJSON, as curl --data-binary sends it."""
+    if not content_type:
+        return READERS["application/x-ndjson"]
+    return READERS.get(content_type.split(";", 1)[0].strip().lower())
+
+
+def read_ndjson(body: bytes, limits: Limits) -> tuple[list, dict]:
+    lines = split_ndjson(body)
+    for number, line in enumerate(lines, start=1):
+        if len(line) > limits.max_line_bytes:
+            raise LimitExceeded(413, "line_too_large", f"line {number} is {len(line):,} bytes; a line may "
+                                f"have at most {limits.max_line_bytes:,} (setting max_line_bytes)")
+    return parse_ndjson(lines)
+
+
+for _type in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-lines",
+              "application/jsonlines", "text/plain", "application/x-www-form-urlencoded",
+              "application/octet-stream"):
+    # (curl -d and --data-binary send form-urlencoded; -T sends octet-stream)
+    register_reader(_type, read_ndjson)

@@ -1,0 +1,128 @@
+"""Run the service on uvicorn: one process, or a supervisor and N forked workers sharing one socket.
+
+Signals to the process started (the supervisor where there are workers):
+SIGTERM or SIGINT: stop taking connections, let requests in flight finish (at most
+graceful_shutdown_seconds), then exit. SIGHUP: every worker loads the policy set again and,
+if it loads, serves it; if not, logs its problems and keeps the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+
+import uvicorn
+
+from .app import create_app
+from .logs import configure_logging
+from .protocol import guarded_protocol
+from .settings import ServiceSettings
+from .state import PolicyHolder, Served
+
+log = logging.getLogger("regelverk.service")
+
+
+def uvicorn_config(app, settings: ServiceSettings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app, host=settings.host, port=settings.port, loop="asyncio", lifespan="on",
+        http=guarded_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
+        access_log=False,  # ours (logs.AccessLog) names the route, never the path and query
+        log_config=settings.log_config, server_header=False,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds, backlog=4096)
+
+
+def bind(settings: ServiceSettings) -> socket.socket:
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    # IPPROTO_TCP named: asyncio sets TCP_NODELAY on accepted sockets only when the protocol
+    # says TCP. Without it, a keep-alive client waited 40 ms per request (Nagle against
+    # delayed ACKs: headers and body are written apart). Set on the listener too.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, settings.port))
+    sock.listen(4096)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(served: Served, load, settings: ServiceSettings, announce=None) -> None:
+    """Serve until SIGTERM or SIGINT. `served` is loaded already (the supervisor checks the
+    set before any worker starts; forked workers share it)."""
+    configure_logging(settings)
+    sock = bind(settings)
+    if announce is not None:
+        announce(sock.getsockname()[1])
+    if settings.workers == 1:
+        _run_worker(served, load, settings, sock)
+        return
+    _supervise(served, load, settings, sock)
+
+
+def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.socket) -> None:
+    app = create_app(PolicyHolder(served, load), settings)
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    server.run(sockets=[sock])
+
+
+def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.socket) -> None:
+    os.environ["REGELVERK_SUPERVISOR_PID"] = str(os.getpid())
+    children: dict[int, int] = {}  # pid -> worker number
+    stopping = False
+
+    def start(number: int) -> None:
+        pid = os.fork()
+        if pid == 0:  # the worker
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                signal.signal(sig, signal.SIG_DFL)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the worker's own handler is set
+            code = 0
+            try:
+                _run_worker(served, load, settings, sock)
+            except BaseException:  # noqa: BLE001 - a worker never returns into the supervisor's code
+                log.exception("worker %d failed", number)
+                code = 1
+            finally:
+                os._exit(code)
+        children[pid] = number
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    def hup(signum, frame):
+        for pid in list(children):
+            try:
+                os.kill(pid, signal.SIGHUP)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGHUP, hup)
+    for number in range(settings.workers):
+        start(number)
+    log.info("regelverk: %d workers serving policy set %s", settings.workers, served.policy_set_hash)
+    while children:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        number = children.pop(pid, None)
+        if number is not None and not stopping:  # a worker that died: another takes its place
+            log.error("worker %d (pid %d) ended (status %d); starting another", number, pid, status)
+            time.sleep(0.2)
+            start(number)
+    sock.close()
+    sys.exit(0)

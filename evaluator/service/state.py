@@ -1,0 +1,74 @@
+"""The policy set a worker serves, swapped whole on reload: a request keeps the set it began with."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from collections.abc import Callable
+
+import orjson
+
+from ..api import Repository
+from ..errors import PolicyError
+
+log = logging.getLogger("regelverk.service")
+
+
+@dataclass(frozen=True)
+class Served:
+    """One loaded policy set and what every answer made with it repeats."""
+
+    repo: Repository
+    provenance: dict
+    provenance_json: bytes
+
+    @property
+    def policy_set_hash(self) -> str:
+        return self.provenance["policy_set_hash"]
+
+    @classmethod
+    def of(cls, repo: Repository) -> Served:
+        provenance = repo.engine.provenance
+        return cls(repo, provenance, orjson.dumps(provenance))
+
+
+class ReloadRefused(Exception):
+    """A policy set that does not load: its problems, each rendered as file:line:col."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+class PolicyHolder:
+    """The set being served. `current` is replaced in one assignment, so a request that read
+    it has a whole set, old or new, never a mix."""
+
+    def __init__(self, served: Served, load: Callable[[], Repository]):
+        """`load`: loads the policy set afresh (raises PolicyError when it cannot)."""
+        self.current = served
+        self.load = load
+        self._lock = threading.Lock()  # one reload at a time
+
+    def reload_now(self) -> Served:
+        """Load and check the policy set in full; swap it in if it loads, else raise
+        ReloadRefused and keep serving the old one. Blocking: run it off the event loop."""
+        with self._lock:
+            try:
+                repo = self.load()
+            except PolicyError as exc:
+                problems = [p.render() for p in exc.problems]
+                log.error("reload refused: the policy set does not load (%d problem(s)); still serving %s\n%s",
+                          len(problems), self.current.policy_set_hash, "\n".join(problems))
+                raise ReloadRefused(problems) from None
+            except Exception as exc:  # noqa: BLE001 - an unreadable folder, say: keep serving
+                log.error("reload refused: %s; still serving %s", exc, self.current.policy_set_hash)
+                raise ReloadRefused([str(exc)]) from None
+            old, self.current = self.current, Served.of(repo)
+            log.info("reloaded: policy set %s replaces %s", self.current.policy_set_hash, old.policy_set_hash)
+            return self.current
+
+    async def reload(self) -> Served:
+        return await asyncio.get_running_loop().run_in_executor(None, self.reload_now)

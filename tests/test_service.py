@@ -1,0 +1,242 @@
+"""The decision service beyond its routes: logs, reload without downtime, workers, shutdown, memory."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import signal
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from _service import service_in_thread, service_process
+from conftest import chat
+
+from evaluator import load_repository
+from evaluator.service.settings import SettingsError, service_settings
+
+CHAT_2 = Path("testland") / "testland-chat" / "2.0.yaml"
+PERSONNUMMER = "19121212-1212"
+
+
+def post(url, body, headers=None, timeout=30):
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    req = urllib.request.Request(url, data=data, method="POST", headers=headers or {})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return resp.status, resp.read().decode("utf-8")
+
+
+def get_json(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def test_settings_come_from_the_file_then_the_environment_then_options():
+    s = service_settings({"port": 9000, "max_body_bytes": 1000, "decision_log_mask": ["patient", "unit"]},
+                         environ={"REGELVERK_PORT": "9001", "REGELVERK_DECISION_LOG": "off"}, workers=3)
+    assert (s.port, s.max_body_bytes, s.decision_log_mask, s.decision_log, s.workers) == \
+        (9001, 1000, ("patient", "unit"), False, 3)
+    with pytest.raises(SettingsError, match="did you mean 'max_body_bytes'"):
+        service_settings({"max_body_byte": 3}, environ={})
+    with pytest.raises(SettingsError, match="REGELVERK_WORKERS"):
+        service_settings({}, environ={"REGELVERK_WORKERS": "many"})
+
+
+def test_logs_carry_no_personal_identifier(repo, caplog):
+    secret_patient = "pseudo-7f3a"
+    contacts = [chat("a", "2025-03-04", patient=secret_patient), chat("b", "2025-03-05", patient=PERSONNUMMER)]
+    with caplog.at_level(logging.INFO), service_in_thread(repo, admin_token="t0ken") as (url, _):
+        status, body = post(url + "/evaluate?patient=" + PERSONNUMMER,
+                            "\n".join(json.dumps(c) for c in contacts) + "\nnot json " + PERSONNUMMER)
+        batch = [json.loads(x) for x in body.splitlines()]
+        status, body = post(url + "/evaluate-one", json.dumps({"contact": contacts[1], "history": [contacts[0]]}))
+        one = json.loads(body)
+    assert [d["status"] for d in batch] == ["decided", "invalid", "invalid"] and one["status"] == "invalid"
+    assert PERSONNUMMER not in json.dumps(batch) + json.dumps(one)
+    decisions = [json.loads(r.getMessage()) for r in caplog.records if r.name == "regelverk.decisions"]
+    access = [json.loads(r.getMessage()) for r in caplog.records if r.name == "regelverk.access"]
+    everything = "\n".join(r.getMessage() for r in caplog.records)
+    assert PERSONNUMMER not in everything and PERSONNUMMER.replace("-", "") not in everything
+    assert secret_patient not in everything  # masked by default (decision_log_mask: patient)
+    # one log line per decision, under the decision's id, with its provenance and outputs
+    assert [d["decision_id"] for d in decisions] == [d["decision_id"] for d in batch] + [one["decision_id"]]
+    for logged, given in zip(decisions, batch + [one], strict=True):
+        assert logged["provenance"] == given["provenance"] and logged["outputs"] == given["outputs"]
+        assert logged["time"].endswith("+00:00")
+    assert decisions[0]["input"]["patient"] == "***" and decisions[0]["input"]["unit"] == "u1"
+    assert decisions[2]["input"] is None  # a line that was not JSON is not logged at all
+    assert [(a["method"], a["route"], a["status"]) for a in access] == [("POST", "/evaluate", 200),
+                                                                       ("POST", "/evaluate-one", 200)]
+    assert all(set(a) == {"time", "method", "route", "status", "latency_ms", "bytes"} and a["bytes"] > 0 for a in access)
+
+
+def test_the_mask_is_a_setting_and_a_refused_patient_is_masked_whatever_it_says(repo, caplog):
+    with caplog.at_level(logging.INFO), service_in_thread(repo, decision_log_mask=("unit",)) as (url, _):
+        post(url + "/evaluate", json.dumps(chat("a", "2025-03-04")) + "\n"
+             + json.dumps(chat("b", "2025-03-05", patient=PERSONNUMMER)))
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "regelverk.decisions"]
+    assert logged[0]["input"]["unit"] == "***" and logged[0]["input"]["patient"] == "p1"
+    assert logged[1]["input"]["patient"] == "***"
+
+
+def _policies_copy(fixture_policies, where: Path) -> Path:
+    target = where / "policies"
+    shutil.copytree(fixture_policies, target)
+    return target
+
+
+def _change_a_rule(policies: Path) -> None:
+    path = policies / CHAT_2
+    path.write_text(path.read_text(encoding="utf-8").replace("per_rolling: 2", "per_rolling: 3"), encoding="utf-8")
+
+
+def test_reload_under_load_drops_no_request_and_each_decision_names_its_set(fixture_policies, tmp_path):
+    policies = _policies_copy(fixture_policies, tmp_path)
+    repo = load_repository(policies)
+    old = repo.engine.provenance["policy_set_hash"]
+    _change_a_rule(policies)
+    new = load_repository(policies).engine.provenance["policy_set_hash"]
+    assert old != new
+    history = [chat(f"h{k}", f"2025-03-{k + 1:02d}") for k in range(2)]
+    body = json.dumps({"contact": chat("c", "2025-03-10"), "history": history})
+    seen: list = []
+    failures: list = []
+    stop = threading.Event()
+    with service_in_thread(repo, policies, admin_token="s3cret") as (url, holder):
+        def client():
+            while not stop.is_set():
+                try:
+                    status, text = post(url + "/evaluate-one", body)
+                    d = json.loads(text)
+                    seen.append((time.monotonic(), d["provenance"]["policy_set_hash"], d["outputs"]["reimbursable"]))
+                except Exception as exc:  # noqa: BLE001 - every failure is counted
+                    failures.append(repr(exc))
+        clients = [threading.Thread(target=client) for _ in range(4)]
+        for c in clients:
+            c.start()
+        time.sleep(0.5)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            post(url + "/admin/reload", b"", {"Authorization": "Bearer wrong"})
+        assert err.value.code == 401
+        status, text = post(url + "/admin/reload", b"", {"Authorization": "Bearer s3cret"})
+        swapped = time.monotonic()
+        assert status == 200 and json.loads(text) == {"policy_set_hash": new, "previous": old}
+        time.sleep(0.5)
+        # a broken set is refused with its problems; the new set keeps serving
+        path = policies / CHAT_2
+        path.write_text(path.read_text(encoding="utf-8").replace("when: count", "when: cuont"), encoding="utf-8")
+        with pytest.raises(urllib.error.HTTPError) as err:
+            post(url + "/admin/reload", b"", {"Authorization": "Bearer s3cret"})
+        refused = json.loads(err.value.read())
+        assert err.value.code == 422 and refused["code"] == "policy_set_invalid"
+        assert any("2.0.yaml" in p for p in refused["problems"]) and refused["policy_set_hash"] == new
+        time.sleep(0.3)
+        stop.set()
+        for c in clients:
+            c.join()
+        assert get_json(url + "/policy-set")["provenance"]["policy_set_hash"] == new
+    assert not failures, failures[:3]
+    assert len(seen) > 20
+    # the old set decided reimbursable false (2 earlier in 12 months), the new one true (cap 3)
+    assert {(h, r) for _, h, r in seen} == {(old, False), (new, True)}
+    assert all(h == new for t, h, _ in seen if t > swapped + 0.05)
+
+
+def test_sighup_reloads_every_worker_and_sigterm_lets_requests_finish(fixture_policies, tmp_path):
+    policies = _policies_copy(fixture_policies, tmp_path)
+    old = load_repository(policies).engine.provenance["policy_set_hash"]
+    with service_process("--policies", str(policies), "--workers", "2",
+                         env={"REGELVERK_DECISION_LOG": "off", "REGELVERK_ACCESS_LOG": "off"}) as (url, process):
+        workers = set()
+        for _ in range(40):  # connections are spread over both workers
+            workers.add(get_json(url + "/policy-set")["provenance"]["policy_set_hash"])
+        assert workers == {old}
+        _change_a_rule(policies)
+        new = load_repository(policies).engine.provenance["policy_set_hash"]
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        while True:
+            answers = [get_json(url + "/health/ready")["policy_set_hash"] for _ in range(20)]
+            if set(answers) == {new}:
+                break
+            assert time.monotonic() < deadline, answers
+            time.sleep(0.2)
+        # a broken set: refused, logged with its problem, the set before keeps serving
+        (policies / CHAT_2).write_text("id: [", encoding="utf-8")
+        process.send_signal(signal.SIGHUP)
+        time.sleep(3)
+        assert {get_json(url + "/health/ready")["policy_set_hash"] for _ in range(20)} == {new}
+        assert any("reload refused" in line for line in process.stderr_lines)
+        # a batch in flight when SIGTERM comes is answered in full
+        big = "\n".join(json.dumps(chat(f"c{k}", "2025-03-04", patient=f"p{k % 500}")) for k in range(30000))
+        answer: dict = {}
+
+        def send():
+            answer["status"], answer["text"] = post(url + "/evaluate", big, timeout=120)
+        sender = threading.Thread(target=send)
+        sender.start()
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        sender.join(120)
+        assert answer["status"] == 200 and len(answer["text"].splitlines()) == 30000
+        assert process.wait(60) == 0
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096
+
+
+def test_memory_stays_flat_over_10000_batches_with_unreadable_lines(repo):
+    import http.client
+
+    body = "\n".join([json.dumps(chat("a", "2025-03-04")), "not json {", "\xff", json.dumps(chat("b", "2025-03-05"))])
+    data = body.encode("utf-8", "surrogateescape")
+    with service_in_thread(repo, decision_log=False, access_log=False) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        connection = http.client.HTTPConnection(host, int(port), timeout=30)
+
+        def batch():
+            connection.request("POST", "/evaluate", data, {"Content-Type": "application/x-ndjson"})
+            answer = connection.getresponse()
+            text = answer.read()
+            assert answer.status == 200 and text.count(b"\n") == 4
+        for _ in range(500):  # warm up: imports, caches, the allocator's arenas
+            batch()
+        start = _rss_bytes()
+        for _ in range(10_000):
+            batch()
+        end = _rss_bytes()
+        connection.close()
+    assert end <= start * 1.2, (start, end)
+
+
+def test_serve_reads_its_settings_section_and_refuses_an_unknown_setting(tmp_path, fixture_policies):
+    import subprocess
+    import sys
+
+    shutil.copytree(fixture_policies, tmp_path / "policies")
+    (tmp_path / "regelverk.yaml").write_text("regelverk: 1\npolicies: policies\nserve:\n  max_body_byte: 10\n",
+                                             encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "evaluator", "serve", "--port", "0"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "unknown setting 'max_body_byte' (did you mean 'max_body_bytes'?)" in done.stderr
+    (tmp_path / "regelverk.yaml").write_text("regelverk: 1\npolicies: policies\nserve:\n  max_body_bytes: 10\n",
+                                             encoding="utf-8")
+    import os
+
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with service_process() as (url, _):
+            with pytest.raises(urllib.error.HTTPError) as err:
+                post(url + "/evaluate", json.dumps(chat("a", "2025-03-04")))
+            assert err.value.code == 413 and "at most 10 are taken" in json.loads(err.value.read())["error"]
+            assert get_json(url + "/policy-set")["provenance"]["policy_set_hash"] == \
+                load_repository(tmp_path / "policies").engine.provenance["policy_set_hash"]
+    finally:
+        os.chdir(here)
