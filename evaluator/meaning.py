@@ -86,7 +86,12 @@ def same(a: ast.Node | None, b: ast.Node | None, pa: dict, pb: dict) -> bool:
                 and pa[a.name] == pb[b.name])
     if type(a) is not type(b) or _scalars(a) != _scalars(b):
         return False
-    ca, cb = ast.children(a), ast.children(b)
+    if isinstance(a, (ast.And, ast.Or)):
+        # A chain means its terms in order, however the parser grouped them (it balances long
+        # chains: a and b and c and d is (a and b) and (c and d)).
+        ca, cb = _chain(a, type(a)), _chain(b, type(b))
+    else:
+        ca, cb = ast.children(a), ast.children(b)
     return len(ca) == len(cb) and all(same(x, y, pa, pb) for x, y in zip(ca, cb, strict=True))
 
 
@@ -206,10 +211,11 @@ class _Unparser:
         return f"not {self._at(n.operand, _NOT)}", _NOT
 
     def visit_And(self, n):
-        return f"{self._at(n.left, _AND)} and {self._at(n.right, _NOT)}", _AND
+        # `and` and `or` are associative: a chain is written without brackets, however grouped.
+        return f"{self._at(n.left, _AND)} and {self._at(n.right, _AND)}", _AND
 
     def visit_Or(self, n):
-        return f"{self._at(n.left, _OR)} or {self._at(n.right, _AND)}", _OR
+        return f"{self._at(n.left, _OR)} or {self._at(n.right, _OR)}", _OR
 
     def visit_Compare(self, n):
         return f"{self._at(n.left, _SUM)} {n.op} {self._at(n.right, _SUM)}", _PRED
