@@ -69,10 +69,11 @@ def _condition(text: str | None, context: dict, failed: bool) -> bool:
     return status_checked or not failed
 
 
-def run_workflow(repo: Path, context: dict, tmp: Path, bin_dir: Path, only: set | None = None) -> tuple[list, Path]:
+def run_workflow(repo: Path, context: dict, tmp: Path, bin_dir: Path, only: set | None = None,
+                 workflow_file: Path = WORKFLOW) -> tuple[list, Path]:
     """Run the workflow's steps in `repo` (those with an id in `only`, if given); the (name,
     outcome, output) of each and the summary file."""
-    workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    workflow = yaml.safe_load(workflow_file.read_text(encoding="utf-8"))
     assert workflow["defaults"]["run"]["shell"] == "bash"
     (job,) = workflow["jobs"].values()
     summary = tmp / "summary.md"
@@ -141,6 +142,12 @@ def pull_request(tmp_path):
             contacts.write(line + "\n")
     _git(repo, "add", ".")
     _git(repo, "commit", "-q", "-m", "raise the cap")
+    return repo, _tools(tmp_path)
+
+
+def _tools(tmp_path: Path) -> Path:
+    """A folder of stand-ins for the runner's tools: gh (records its calls) and regelverk (this
+    test's Python, however it was installed)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     gh = bin_dir / "gh"
@@ -149,7 +156,7 @@ def pull_request(tmp_path):
     regelverk = bin_dir / "regelverk"  # the regelverk of this test's Python, however it was installed
     regelverk.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m evaluator "$@"\n', encoding="utf-8")
     regelverk.chmod(0o755)
-    return repo, bin_dir
+    return bin_dir
 
 
 CONTEXT = {"github.event_name": "pull_request", "github.base_ref": "main", "github.token": "not-a-token",
@@ -189,5 +196,38 @@ def test_a_failing_command_in_a_pipe_fails_the_step(pull_request, tmp_path):
 def test_every_script_fails_on_a_failing_command_in_a_pipe():
     workflow = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
     for step in workflow["jobs"]["policies"]["steps"]:
+        if "run" in step and step.get("name") != "Install":
+            assert step["run"].startswith("set -euo pipefail\n"), step["name"]
+
+
+def test_the_workflow_init_writes_posts_the_impact_of_a_change(tmp_path):
+    """A region's repository from `regelverk init`, and a pull request that starts a version
+    applying to video contacts only, with no tests yet: the summary shows the phone contact of
+    the sample that the new version no longer decides, and then the job fails on the tests."""
+    subprocess.run([sys.executable, "-m", "evaluator", "init", "repo", "--region", "sorland",
+                    "--requirement", "regelverk==0.1.0"], cwd=tmp_path, check=True, capture_output=True)
+    repo = tmp_path / "repo"
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "start")
+    _git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    _git(repo, "checkout", "-q", "-b", "video-only")
+    year = re.search(r"valid_from: (\d{4})", (repo / "policies/sorland/sorland-distance-contact/1.0.yaml")
+                     .read_text(encoding="utf-8")).group(1)
+    subprocess.run([sys.executable, "-m", "evaluator", "new-version", "sorland-distance-contact",
+                    "--from", f"{year}-03-05"], cwd=repo, check=True, capture_output=True)
+    new = repo / "policies/sorland/sorland-distance-contact/2.0.yaml"
+    new.write_text(new.read_text(encoding="utf-8").replace('channel in ["video", "phone"]', 'channel = "video"'),
+                   encoding="utf-8")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "video only from March")
+    workflow = repo / ".github/workflows/policies.yml"
+    results, summary = run_workflow(repo, dict(CONTEXT), tmp_path, _tools(tmp_path), workflow_file=workflow)
+    failed = {name for name, outcome, *_ in results if outcome != "success"}
+    assert failed == {"Policy tests, every rule seen to fire and not to fire", "Fail the job if a check failed"}, results
+    assert "::error::failed: tests" in results[-1][2]
+    text = summary.read_text(encoding="utf-8")
+    assert "sorland-distance-contact" in text and "s2" in text and "no_policy" in text, text
+    for step in yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"]["policies"]["steps"]:
         if "run" in step and step.get("name") != "Install":
             assert step["run"].startswith("set -euo pipefail\n"), step["name"]

@@ -420,7 +420,10 @@ def _service_url():
     def start():
         from contextlib import ExitStack
 
-        from tests._service import service_in_thread
+        try:  # under pytest tests/ is on the path; `python -m tests.fuzz` runs from the checkout
+            from _service import service_in_thread
+        except ImportError:
+            from tests._service import service_in_thread
 
         stack = ExitStack()
         url, _ = stack.enter_context(service_in_thread(Repository(_fixture_set())))
