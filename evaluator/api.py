@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from .contacts import check_contact, read_json_again
+from .contacts import check_contact, forget_traceback, read_json_again
 from .engine import PROMOTE_MIN_RECORDS, Engine, cyclic_gc_paused
 from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 from .repository import PolicySet, load_policies
@@ -57,6 +57,8 @@ def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = N
             except ValueError as exc:
                 errors[len(records)] = [{"field": None, "line": number, "message": _unreadable(line, number, exc)}]
                 records.append(None)
+                forget_traceback(exc)
+                forget_traceback(refused)
                 continue
         if type(record) is not dict:  # JSON, but no contact: say which line, in the check's words
             _, problems = check_contact(record)
@@ -90,6 +92,27 @@ def ndjson_line(decision: dict) -> str:
     return orjson.dumps(decision).decode()
 
 
+def _contacts_of(contacts) -> list:
+    """The contacts of what evaluate was given, as a list of records; a TypeError that says
+    what to pass for anything that is not contacts."""
+    from .formats import frame_kind, records_from_frame
+
+    if frame_kind(contacts) is not None:
+        return records_from_frame(contacts)
+    kind = type(contacts)
+    name, module = kind.__name__, kind.__module__.split(".")[0]
+    if module == "dask":
+        raise TypeError("evaluate takes contacts in memory, not a Dask DataFrame: "
+                        "use evaluator.dask.evaluate_dataframe (docs/data.md)")
+    if module in ("pandas", "polars", "pyarrow", "numpy") or isinstance(contacts, (dict, str, bytes)) \
+            or not hasattr(contacts, "__iter__"):
+        what = {"Series": "a Series (one column)", "LazyFrame": "a LazyFrame (collect() it first)"}.get(name, name)
+        raise TypeError(f"evaluate takes a list of contacts, not {what}: pass a list of dicts, a pandas "
+                        "or polars DataFrame or an Arrow table (one contact: evaluate_one; NDJSON "
+                        "text: evaluate_lines)")
+    return list(contacts)
+
+
 class Repository:
     """Policies loaded and compiled once; every method is safe to call again and again."""
 
@@ -103,24 +126,32 @@ class Repository:
         listing every problem when any policy is invalid."""
         return cls(load_policies(path))
 
-    def evaluate(self, contacts: Iterable[dict], jobs: int = 1) -> list[dict]:
-        """Decide a batch of contacts (dicts, contract section 1); decisions in input order.
+    def evaluate(self, contacts, jobs: int = 1, as_frame: str | None = None):
+        """Decide a batch of contacts; decisions in input order. `contacts`: a list (or any
+        iterable) of dicts (contract section 1), or a pandas or polars DataFrame or an Arrow
+        table with a column per field (a missing cell, NaN included, is unknown).
         With `jobs` other than 1 (0: one per usable processor, at most 8), a batch of 20,000
         contacts or more is split by patient over that many forked processes when this
         process can safely fork (no other threads running, SIGCHLD not ignored; see
         parallel.py). The decisions are equal to those of one process, and the contacts
-        given are left as they were."""
-        if isinstance(contacts, (dict, str, bytes)):
-            raise TypeError(f"evaluate takes a list of contacts, not {type(contacts).__name__} "
-                            "(one contact: evaluate_one; NDJSON text: evaluate_lines)")
-        records = list(contacts)
+        given are left as they were. `as_frame` ("pandas", "polars" or "arrow"): the
+        decisions as such a table instead, with the columns of a decision file (docs/data.md);
+        decisions_frame turns a list into one."""
+        records = _contacts_of(contacts)
+        decisions = None
         if jobs != 1:
             with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
-                decided = evaluate_records_in_processes(self.engine, records, jobs or default_jobs())
-            if decided is not None:
-                return decided
-        decisions, _ = self.engine.evaluate(records)
-        return decisions
+                decisions = evaluate_records_in_processes(self.engine, records, jobs or default_jobs())
+        if decisions is None:
+            decisions, _ = self.engine.evaluate(records)
+        return decisions if as_frame is None else self.decisions_frame(decisions, as_frame)
+
+    def decisions_frame(self, decisions: list[dict], kind: str = "pandas"):
+        """Decisions as a pandas or polars DataFrame or an Arrow table (`kind`), one row each,
+        one column per contract field and output (outputs.reimbursable, …); see docs/data.md."""
+        from .formats import decisions_frame, output_kinds
+
+        return decisions_frame(decisions, output_kinds(self.policy_set), kind)
 
     def evaluate_one(self, contact: dict, history: Iterable[dict] = ()) -> dict:
         """Decide one contact given the patient's earlier contacts. The history's own decisions
@@ -194,6 +225,11 @@ class Repository:
         batch has no such contact. The trace lists every policy, whether it applied, and
         each rule's result; it is None for an invalid contact."""
         records, errors = parse_ndjson(lines)
+        return self.explain_records(records, errors, contact_id)
+
+    def explain_records(self, records: list, errors: dict, contact_id: str):
+        """As explain, for contacts already read (records, and errors by index for those that
+        could not be; formats.read_contacts gives both)."""
         decisions, traces = self.engine.evaluate(records, line_errors=errors, explain={contact_id}, own=True)
         for decision in decisions:
             if decision["contact"] == contact_id:

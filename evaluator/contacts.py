@@ -68,6 +68,21 @@ def _read_json_again(line, refused: ValueError):
     return value
 
 
+def forget_traceback(exc: BaseException) -> None:
+    """Drop the tracebacks of an exception that has been dealt with, and of those it was raised
+    in the handling of. A re-raised exception sits in a reference cycle with the frame that
+    raised it (the frame holds it, its traceback holds the frame); while a batch pauses the
+    cyclic collector (engine.cyclic_gc_paused), each unreadable line's cycle, about 9 KB, was
+    kept until the batch ended: a million unreadable lines took gigabytes."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        following = exc.__context__ or exc.__cause__
+        exc.__context__ = exc.__cause__ = None
+        exc = following
+
+
 def _not_json(constant: str):
     raise ValueError(f"{constant} is not JSON")
 

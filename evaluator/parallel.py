@@ -32,7 +32,7 @@ import threading
 
 import orjson
 
-from .contacts import read_json
+from .contacts import forget_traceback, read_json
 
 # Below this many lines a batch is decided in one process: forking and gathering cost more
 # than they save.
@@ -107,7 +107,8 @@ def patient_key(line: bytes | str) -> bytes:
         return _key(found.group(1)) if text else found.group(1)
     try:
         record = read_json(line)
-    except ValueError:
+    except ValueError as exc:
+        forget_traceback(exc)  # (see there: no cycle left for a paused collector)
         return b""
     return _key(record.get("patient")) if type(record) is dict else b""
 

@@ -2,39 +2,158 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import sys
+import tempfile
 
 import click
+import orjson
 
 from ..explain import render_text, trace_json
+from ..formats import FORMATS, FormatError, format_of, open_writer, output_kinds, parquet_rows, read_chunks
 from ..parallel import MIN_RECORDS, default_jobs
-from .common import POLICIES_OPTION, load_or_exit, read_input, read_input_lines, writing_stdout
+from ..streaming import decide_stream, patient_keys, scan_grouped, spool_stdin
+from .common import POLICIES_OPTION, load_or_exit, writing_stdout
+
+INPUT_FORMAT_OPTION = click.option(
+    "--input-format", type=click.Choice(FORMATS), default=None,
+    help="The input's format (default: from the file's extension; standard input: ndjson).")
+
+
+def _fail_input(message: str):
+    click.echo(f"regelverk: {message}", err=True)
+    sys.exit(4)
 
 
 @click.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", required=False, type=click.Path(allow_dash=True))
 @POLICIES_OPTION
+@INPUT_FORMAT_OPTION
+@click.option("--output-format", type=click.Choice(FORMATS), default=None,
+              help="The decisions' format (default: from --out's extension, else ndjson).")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the decisions to this file (written whole under a temporary name, then "
+                   "renamed: a failed run leaves no half file). Default: standard output.")
 @click.option("--jobs", "-j", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Processes to decide in, patients split between them (forked; the decisions "
                    "are the same). 0: one per processor this process may use, at most 8. A batch under "
-                   f"{MIN_RECORDS:,} contacts, or with a duplicate id, is decided in one.")
-def evaluate(file, policies_dir, jobs):
-    """Decide NDJSON contacts from FILE (or standard input); NDJSON decisions to standard output.
+                   f"{MIN_RECORDS:,} contacts is decided in one.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar (it shows only on a terminal).")
+@click.option("--fail-on-invalid", is_flag=True,
+              help="Exit 1 when any contact was invalid (all decisions are still written).")
+@click.option("--dask", "dask_address", default=None, metavar="SCHEDULER_ADDRESS",
+              help="Decide on a Dask cluster (tcp://host:8786) instead; FILE is Parquet (a file, "
+                   "a folder or a glob) and --out a Parquet folder or file. See docs/data.md.")
+def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, quiet, fail_on_invalid,
+             dask_address):
+    """Decide contacts from FILE (or standard input): NDJSON, CSV or Parquet in, NDJSON, CSV or
+    Parquet decisions out (standard output, or --out FILE).
 
-    Every input line gets exactly one output line, in input order; a broken line gets
-    status "invalid" and the others are still decided.
+    Every contact gets exactly one decision, in input order; a broken line or row gets status
+    "invalid" and the others are still decided. Memory stays bounded whatever the input's
+    size: input grouped by patient streams straight through, other input is first partitioned
+    by patient into temporary files (in TMPDIR).
 
     \b
     Example:
       regelverk evaluate examples/contacts.ndjson
-      cat contacts.ndjson | regelverk evaluate --policies my-policies/
+      regelverk evaluate contacts.parquet --out decisions.parquet
+      cat contacts.csv | regelverk evaluate --input-format csv --output-format csv
     """
     repo = load_or_exit(policies_dir)
-    text = read_input(file)
-    with writing_stdout():  # (write_ndjson writes only once every line is decided)
-        repo.write_ndjson(text, sys.stdout.buffer, jobs=jobs or default_jobs())
-        sys.stdout.buffer.flush()
+    if dask_address:
+        from ..dask import SchedulerUnreachable, evaluate_on_cluster
+
+        try:
+            # The workers load the policies this command found, from the same path.
+            evaluate_on_cluster(file, out_path, dask_address, str(repo.policy_set.root), output_format)
+        except FormatError as exc:
+            _fail_input(str(exc))
+        except SchedulerUnreachable as exc:
+            click.echo(f"regelverk: {exc}", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            click.echo(f"regelverk: cannot write {out_path or 'the output'}: {exc.strerror or exc}", err=True)
+            sys.exit(5)
+        except Exception as exc:  # noqa: BLE001 - a worker's failure, as Dask reports it
+            click.echo(f"regelverk: the Dask run failed: {type(exc).__name__}: {exc}", err=True)
+            sys.exit(1)
+        return
+    try:
+        in_fmt = format_of(file, input_format)
+        out_fmt = format_of(out_path, output_format)
+    except FormatError as exc:
+        raise click.UsageError(str(exc)) from None
+    if file not in (None, "-") and os.path.isdir(file):
+        _fail_input(f"cannot read {file}: it is a folder (a folder of Parquet files is read with --dask)")
+    folder = tempfile.mkdtemp(prefix="regelverk-")
+    try:
+        path = file
+        if file in (None, "-"):
+            try:
+                path = spool_stdin(folder)
+            except OSError as exc:
+                _fail_input(f"cannot read standard input: {exc}")
+        name = file if file not in (None, "-") else "standard input"
+        try:
+            size = parquet_rows(path) if in_fmt == "parquet" else None
+            grouped, count = scan_grouped(patient_keys(path, in_fmt))
+            chunks = read_chunks(path, in_fmt, repo.policy_set.fields, name=name)
+        except FormatError as exc:
+            _fail_input(str(exc))
+        except OSError as exc:
+            _fail_input(f"cannot read {name}: {exc.strerror or exc}")
+        summary = _decide_to(repo, chunks, out_path, out_fmt, grouped=grouped, size=size or count,
+                             jobs=jobs or default_jobs(), folder=folder, quiet=quiet)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if fail_on_invalid and summary.invalid:
+        click.echo(f"regelverk: {summary.invalid:,} of {summary.contacts:,} contacts are invalid", err=True)
+        sys.exit(1)
+
+
+def _decide_to(repo, chunks, out_path, out_fmt, *, grouped, size, jobs, folder, quiet):
+    from ..progress import Bar
+
+    kinds = output_kinds(repo.policy_set)
+    bar = Bar(size, enabled=False if quiet else None)
+    try:
+        if out_path is None:
+            with writing_stdout():
+                stream = sys.stdout.buffer
+                summary = _run(repo, chunks, open_writer(out_fmt, stream, kinds), grouped, size, jobs, folder, bar)
+                stream.flush()
+            return summary
+        final = os.path.abspath(out_path)
+        partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial-{os.getpid()}")
+        try:
+            with open(partial, "wb") as stream:
+                summary = _run(repo, chunks, open_writer(out_fmt, stream, kinds), grouped, size, jobs, folder, bar)
+            os.replace(partial, final)
+        except OSError as exc:
+            click.echo(f"regelverk: cannot write {out_path}: {exc.strerror or exc}", err=True)
+            sys.exit(5)
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(partial)
+        return summary
+    finally:
+        bar.close()
+
+
+def _run(repo, chunks, writer, grouped, size, jobs, folder, bar):
+    write = writer.write_lines if writer.wants_lines else (
+        lambda lines: writer.write([orjson.loads(line) for line in lines]))
+    try:
+        summary = decide_stream(repo.engine, chunks, write, grouped=grouped, size=size, jobs=jobs,
+                                folder=folder, progress=bar)
+    except FormatError as exc:
+        _fail_input(str(exc))
+    writer.close()
+    return summary
 
 
 @click.command()
@@ -42,8 +161,9 @@ def evaluate(file, policies_dir, jobs):
 @click.option("--contact", "contact_id", required=True, help="The id of the contact to explain.")
 @click.option("--lang", type=click.Choice(["sv", "en"]), default="en", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@INPUT_FORMAT_OPTION
 @POLICIES_OPTION
-def explain(file, contact_id, lang, fmt, policies_dir):
+def explain(file, contact_id, lang, fmt, input_format, policies_dir):
     """Explain how one contact in FILE was decided: the versions applied, each rule and its
     result, the contacts a count used, and the passage each rule cites.
 
@@ -52,8 +172,32 @@ def explain(file, contact_id, lang, fmt, policies_dir):
       regelverk explain examples/contacts.ndjson --contact c7 --lang sv
     """
     repo = load_or_exit(policies_dir)
-    lines = read_input_lines(file)
-    decision, trace, contact = repo.explain(lines, contact_id)
+    try:
+        in_fmt = format_of(file, input_format)
+    except FormatError as exc:
+        raise click.UsageError(str(exc)) from None
+    folder = tempfile.mkdtemp(prefix="regelverk-")
+    try:
+        path = file
+        if file in (None, "-"):
+            try:
+                path = spool_stdin(folder)
+            except OSError as exc:
+                _fail_input(f"cannot read standard input: {exc}")
+        name = file if file not in (None, "-") else "standard input"
+        records, errors = [], {}
+        try:
+            for chunk in read_chunks(path, in_fmt, repo.policy_set.fields, name=name):
+                for k, problems in chunk.errors.items():
+                    errors[len(records) + k] = problems
+                records.extend(chunk.records)
+        except FormatError as exc:
+            _fail_input(str(exc))
+        except OSError as exc:
+            _fail_input(f"cannot read {name}: {exc.strerror or exc}")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    decision, trace, contact = repo.explain_records(records, errors, contact_id)
     if decision is None:
         raise click.UsageError(f"there is no contact with id {contact_id!r} in the input")
     with writing_stdout():

@@ -1,0 +1,106 @@
+"""Deciding on Dask: a shuffle on patient, then decide_partition per partition, compared with
+the in-process batch decision for decision."""
+
+from __future__ import annotations
+
+import random
+
+import dask
+import dask.dataframe as dd
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from evaluator import load_repository
+from evaluator.dask import decide_partition, evaluate_dataframe
+
+
+def _contacts() -> list[dict]:
+    rng = random.Random(7)
+    contacts = []
+    for n in range(240):
+        p = rng.randrange(12)
+        contacts.append({"id": f"c{n}", "patient": f"p{p}", "unit": "u1", "region": rng.choice(["vgr", "halland"]),
+                         "care_choice": "rehab", "channel": rng.choice(["written", "video", "physical"]),
+                         "date": f"2025-{rng.randint(2, 6):02d}-{rng.randint(1, 28):02d}",
+                         "dialogue": rng.choice([True, False, None]), "content_equivalent_to_visit": True,
+                         "medical_assessment": True, "documented": True, "regular_staff": True,
+                         "kva": rng.choice([None, [], ["GB019"]])})
+    contacts[50]["id"] = "c3"  # an id used twice
+    contacts[60]["date"] = "2025-02-30"  # an invalid contact
+    return contacts
+
+
+def _parquet_folder(tmp_path, contacts) -> str:
+    """Contacts in six Parquet files: every patient's contacts spread over several, in no
+    order of date."""
+    names = list(dict.fromkeys(k for c in contacts for k in c))
+    schema = pa.schema([(k, pa.list_(pa.string()) if k == "kva" else pa.bool_() if isinstance(
+        next(c[k] for c in contacts if c.get(k) is not None), bool) else pa.string()) for k in names])
+    folder = tmp_path / "contacts"
+    folder.mkdir()
+    for part in range(6):
+        rows = contacts[part * 40:(part + 1) * 40]
+        pq.write_table(pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in names}, schema=schema),
+                       folder / f"part-{part}.parquet")
+    return str(folder)
+
+
+def test_synchronous_scheduler_gives_the_batch_decisions(tmp_path):
+    contacts = _contacts()
+    want = load_repository().evaluate(contacts)
+    folder = _parquet_folder(tmp_path, contacts)
+    frame = dd.read_parquet(folder)
+    assert frame.npartitions > 1
+    with dask.config.set(scheduler="synchronous"):
+        got = evaluate_dataframe(frame).compute()
+    assert list(got["_row"]) == list(range(1, len(contacts) + 1))
+    assert [orjson.loads(text) for text in got["decision"]] == want
+    assert any(d["status"] == "invalid" for d in want) and any(d["findings"] for d in want)
+
+
+def test_decide_partition_is_a_plain_function_of_a_frame():
+    import pandas
+
+    contacts = _contacts()[:40]
+    frame = pandas.DataFrame(contacts).assign(_row=range(1, 41))
+    got = decide_partition(frame)
+    assert list(got.columns) == ["_row", "decision"]
+    assert [orjson.loads(t) for t in got["decision"]] == load_repository().evaluate(contacts)
+
+
+CLUSTER_SCRIPT = """
+import subprocess, sys
+import dask.dataframe as dd
+from distributed import Client, LocalCluster
+from evaluator.dask import evaluate_dataframe
+
+folder, out, cli_out = sys.argv[1:4]
+with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                  dashboard_address=None) as cluster:
+    with Client(cluster):
+        got = evaluate_dataframe(dd.read_parquet(folder)).compute()
+    with open(out, "w") as f:
+        f.write("\\n".join(got["decision"]))
+    done = subprocess.run([sys.executable, "-m", "evaluator", "evaluate", folder, "--dask",
+                           cluster.scheduler_address, "--out", cli_out], capture_output=True, text=True)
+    sys.exit(done.returncode and print(done.stderr) or done.returncode)
+"""
+
+
+def test_two_worker_local_cluster_and_the_cli(tmp_path):
+    # In a process of its own: distributed leaves threads running in the process that started
+    # a cluster, and a process with other threads does not fork (parallel.py), which later
+    # tests of forked workers need.
+    import subprocess
+    import sys
+
+    contacts = _contacts()
+    want = load_repository().evaluate(contacts)
+    folder = _parquet_folder(tmp_path, contacts)
+    out, cli_out = tmp_path / "api.ndjson", tmp_path / "cli.ndjson"
+    done = subprocess.run([sys.executable, "-c", CLUSTER_SCRIPT, folder, str(out), str(cli_out)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr[-3000:]
+    assert [orjson.loads(line) for line in out.read_bytes().splitlines()] == want
+    assert [orjson.loads(line) for line in cli_out.read_bytes().splitlines()] == want

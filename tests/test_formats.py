@@ -1,0 +1,203 @@
+"""NDJSON, CSV and Parquet in and out: the same decisions, read back unchanged; CSV typing."""
+
+from __future__ import annotations
+
+import io
+
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from evaluator import load_repository
+from evaluator.cli import main
+from evaluator.formats import (
+    csv_cell,
+    format_of,
+    open_writer,
+    output_kinds,
+    read_chunks,
+    read_contacts,
+    read_decisions,
+)
+from evaluator.types import BOOLEAN, INTEGER, list_of
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+EXAMPLE = REPO_ROOT / "examples" / "contacts.ndjson"
+
+
+@pytest.fixture(scope="module")
+def repo():
+    return load_repository()
+
+
+def _contacts():
+    records, _ = read_contacts(EXAMPLE)
+    return [r for r in records if r is not None]
+
+
+def _table(records):
+    """An Arrow table with a column for every field any record has (from_pylist would take the
+    first record's only)."""
+    names = list(dict.fromkeys(k for r in records for k in r))
+    return pa.Table.from_pydict({k: [r.get(k) for r in records] for k in names})
+
+
+def test_written_decisions_read_back_the_same(repo, tmp_path):
+    records, errors = read_contacts(EXAMPLE)
+    decisions, _ = repo.engine.evaluate(records, line_errors=errors)
+    assert any(d["status"] == "invalid" for d in decisions) and any(d["findings"] for d in decisions)
+    kinds = output_kinds(repo.policy_set)
+    for fmt in ("ndjson", "csv", "parquet"):
+        path = tmp_path / f"decisions.{fmt}"
+        with open(path, "wb") as out:
+            writer = open_writer(fmt, out, kinds)
+            writer.write(decisions[:10])
+            writer.write(decisions[10:])
+            writer.close()
+        assert read_decisions(path) == decisions, fmt
+
+
+def test_fields_added_later_are_carried_in_tabular_files(repo, tmp_path):
+    decision = repo.evaluate(_contacts()[:2])[1]
+    decision["provenance"] = {"engine": "x"}
+    decision["policies"][0]["hash"] = "abc"
+    decision["findings"][0]["note"] = 1
+    kinds = output_kinds(repo.policy_set)
+    for fmt in ("csv", "parquet"):
+        path = tmp_path / f"d.{fmt}"
+        with open(path, "wb") as out:
+            writer = open_writer(fmt, out, kinds)
+            writer.write([decision])
+            writer.close()
+        assert read_decisions(path) == [decision]
+
+
+def test_parquet_has_a_column_per_output_and_lists_of_structs(repo, tmp_path):
+    out = tmp_path / "d.parquet"
+    result = CliRunner().invoke(main, ["evaluate", str(EXAMPLE), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    schema = pq.read_schema(out)
+    assert "outputs.reimbursable" in schema.names and schema.field("outputs.reimbursable").type == pa.bool_()
+    assert schema.field("outputs.kva").type == pa.list_(pa.string())
+    assert pa.types.is_list(schema.field("findings").type)
+    assert pa.types.is_struct(schema.field("findings").type.value_type)
+    assert not list(tmp_path.glob(".*partial*"))  # written under a temporary name, renamed
+
+
+def test_cli_gives_the_same_decisions_from_every_format(repo, tmp_path):
+    runner = CliRunner()
+    want = runner.invoke(main, ["evaluate", str(EXAMPLE)]).stdout_bytes
+    table = _table(_contacts())
+    pq.write_table(table, tmp_path / "c.parquet")
+    good = [orjson.loads(line) for line in want.splitlines() if b'"line"' not in line]
+    got = runner.invoke(main, ["evaluate", str(tmp_path / "c.parquet")])
+    assert got.exit_code == 0, got.output
+    assert [orjson.loads(line) for line in got.stdout_bytes.splitlines()] == good
+    csv_path = tmp_path / "c.csv"
+    columns = sorted({k for r in _contacts() for k in r})
+    with open(csv_path, "w", encoding="utf-8", newline="") as f:
+        import csv
+
+        w = csv.writer(f)
+        w.writerow(columns)
+        for r in _contacts():
+            w.writerow(["" if r.get(c) is None else ("true" if r[c] is True else "false" if r[c] is False
+                        else orjson.dumps(r[c]).decode() if isinstance(r[c], list) else r[c]) for c in columns])
+    got = runner.invoke(main, ["evaluate", str(csv_path), "--output-format", "csv", "--out", str(tmp_path / "d.csv")])
+    assert got.exit_code == 0, got.output
+    assert read_decisions(tmp_path / "d.csv") == good
+
+
+def test_csv_cells_are_typed_by_the_field_table():
+    assert csv_cell("true", "boolean") is True and csv_cell("FALSE", "boolean") is False
+    assert csv_cell("", "boolean") is None  # empty: unknown
+    assert csv_cell("ja", "boolean") == "ja"  # kept for the contact check to name
+    assert csv_cell("12", "integer") == 12 and csv_cell("1.5", "integer") == "1.5"
+    assert csv_cell('["GB019","XV019"]', "list") == ["GB019", "XV019"] and csv_cell("[]", "list") == []
+    assert csv_cell("GB019", "list") == "GB019"
+
+
+def test_a_csv_cell_that_does_not_fit_makes_its_row_invalid_naming_the_column(repo):
+    text = ("id,patient,unit,region,date,channel,dialogue,duration_minutes,kva,shoe_size\n"
+            "a,p,u,vgr,2025-03-03,written,yes,10,[],42\n"
+            "b,p,u,vgr,2025-03-04,written,true,ten,GB019,\n"
+            "c,p,u,vgr,2025-03-05\n"
+            "d,p,u,vgr,2025-03-06,written,,,\"[\"\"GB019\"\"]\",\n")
+    fields = dict(repo.policy_set.fields)
+    chunk = next(read_chunks(io.BytesIO(text.encode()), "csv", fields))
+    decisions, _ = repo.engine.evaluate(chunk.records, line_errors=chunk.errors)
+    assert decisions[0]["status"] == "invalid" and [e["field"] for e in decisions[0]["errors"]] == ["dialogue"]
+    assert {e["field"] for e in decisions[1]["errors"]} == {"duration_minutes", "kva"}
+    assert decisions[2]["errors"][0]["message"] == "line 4 has 5 cells where the header has 10"
+    assert decisions[3]["status"] != "invalid"
+    assert chunk.records[3].get("dialogue") is None and chunk.records[3]["kva"] == ["GB019"]
+    # a declared fact typed by the field table is typed too
+    fields["shoe_size"] = INTEGER
+    chunk = next(read_chunks(io.BytesIO(text.encode()), "csv", fields))
+    assert chunk.records[0]["shoe_size"] == 42
+    assert fields["dialogue"] == BOOLEAN and fields["kva"] == list_of("string")
+
+
+def test_unreadable_inputs_exit_4_with_a_message(tmp_path):
+    bad = tmp_path / "c.parquet"
+    bad.write_bytes(b"not parquet")
+    result = CliRunner().invoke(main, ["evaluate", str(bad)])
+    assert result.exit_code == 4 and "cannot be read as Parquet" in result.output
+    empty = tmp_path / "c.csv"
+    empty.write_bytes(b"")
+    result = CliRunner().invoke(main, ["evaluate", str(empty)])
+    assert result.exit_code == 4 and "header" in result.output
+
+
+def test_format_from_extension_or_option():
+    assert format_of("x.parquet") == "parquet" and format_of("x.CSV") == "csv" and format_of("x.jsonl") == "ndjson"
+    assert format_of(None) == "ndjson" and format_of("x.txt", "csv") == "csv"
+
+
+def test_explain_reads_parquet(tmp_path):
+    pq.write_table(_table(_contacts()), tmp_path / "c.parquet")
+    result = CliRunner().invoke(main, ["explain", str(tmp_path / "c.parquet"), "--contact", "vgr-2"])
+    assert result.exit_code == 0, result.output
+    assert "one-per-week" in result.output
+
+
+def test_a_declared_fact_in_csv_is_typed_by_the_repository_that_decides(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "r", "--region", "ciland"]).exit_code == 0
+    (tmp_path / "c.csv").write_text(
+        "id,patient,unit,region,date,channel,dialogue,interpreter_used\n"
+        "a,p,u,ciland,2026-02-02,video,true,true\n"
+        "b,p,u,ciland,2026-02-03,video,true,ja\n"
+        "c,p,u,ciland,2026-02-04,video,true,\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path / "r")
+    result = runner.invoke(main, ["evaluate", str(tmp_path / "c.csv")])
+    assert result.exit_code == 0, result.output
+    a, b, c = (orjson.loads(line) for line in result.stdout_bytes.splitlines())
+    assert [f["rule"] for f in a["findings"]] == ["interpreter-noted"]  # "true" read as yes
+    assert b["status"] == "invalid" and [e["field"] for e in b["errors"]] == ["interpreter_used"]
+    assert [(f["result"], f["missing"]) for f in c["findings"]] == [("unknown", ["interpreter_used"])]  # empty
+
+
+def test_an_http_route_decides_a_body_in_any_format(repo):
+    from evaluator.formats import MEDIA_TYPES, FormatError, decide_bytes, format_of_media_type
+
+    assert format_of_media_type("text/csv; charset=utf-8") == "csv"
+    assert format_of_media_type(None) == "ndjson" and format_of_media_type("image/png") is None
+    assert format_of_media_type("application/vnd.apache.parquet, */*") == "parquet"
+    table = io.BytesIO()
+    pq.write_table(_table(_contacts()), table)
+    parquet = decide_bytes(repo, table.getvalue(), "parquet", "parquet")
+    ndjson = decide_bytes(repo, EXAMPLE.read_bytes(), "ndjson", "ndjson")
+    good = [orjson.loads(line) for line in ndjson.splitlines() if b'"line"' not in line]
+    from evaluator.formats import decisions_from_table
+
+    assert decisions_from_table(pq.read_table(io.BytesIO(parquet)), output_kinds(repo.policy_set)) == good
+    assert MEDIA_TYPES["parquet"] == "application/vnd.apache.parquet"
+    with pytest.raises(FormatError, match="the body cannot be read as Parquet"):
+        decide_bytes(repo, b"nope", "parquet")
