@@ -8,9 +8,12 @@ import tempfile
 from pathlib import Path
 
 import click
+import orjson
 
 from ..api import split_ndjson
 from ..errors import PolicyError
+from ..formats import FormatError, format_of
+from ..formats import read_contacts as formats_read_contacts
 from ..impact import ImpactInputError, load_base, run_impact
 from ..impact_render import impact_json, render_markdown, render_text
 from ..parallel import default_jobs
@@ -18,11 +21,24 @@ from ..yamlsource import display_path
 from .common import POLICIES_OPTION, load_or_exit, locate_or_exit, read_input, writing_stdout
 
 
-def read_contacts(path) -> tuple[list, bytes | None]:
-    """The contacts of FILE (NDJSON) as lines, and the text they were split from. The one place
-    impact reads its input: another input format plugs in here."""
-    text = read_input(path)
-    return split_ndjson(text), text
+def read_contacts(path, input_format: str | None, fields: dict) -> tuple[list, bytes | None]:
+    """The contacts of FILE as NDJSON lines, and the text they were split from (None for CSV
+    and Parquet, read by evaluator.formats as `evaluate` reads them and each contact written as
+    its JSON line; a row that could not be read is a line that is no contact, invalid on both
+    sides, so never a difference)."""
+    try:
+        fmt = format_of(path, input_format)
+    except FormatError as exc:
+        raise click.BadParameter(str(exc), param_hint="--input-format") from exc
+    if fmt == "ndjson":
+        text = read_input(path)
+        return split_ndjson(text), text
+    try:
+        records, _ = formats_read_contacts(path, fmt, fields)
+    except (FormatError, OSError) as exc:
+        click.echo(f"regelverk: cannot read {path}: {exc}", err=True)
+        sys.exit(4)
+    return [orjson.dumps(r, default=str) if r is not None else b"null" for r in records], None
 
 
 def _problems(which: str, exc: PolicyError) -> None:
@@ -55,8 +71,10 @@ _DATE = click.DateTime(formats=["%Y-%m-%d"])
 @click.option("--jobs", "-j", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Processes to decide in, as for evaluate (0: one per usable processor, at most 8).")
 @click.option("--fail-on-change", is_flag=True, help="Exit 1 when any decision differs.")
-def impact(contacts, base, policies_dir, fmt, as_if, start, end, examples, lang, jobs, fail_on_change):
-    """Compare the decisions on CONTACTS (NDJSON) under the policy set at --base and under the
+@click.option("--input-format", type=click.Choice(["ndjson", "csv", "parquet"]), default=None,
+              help="The format of CONTACTS (default: from its extension, else NDJSON).")
+def impact(contacts, base, policies_dir, fmt, as_if, start, end, examples, lang, jobs, fail_on_change, input_format):
+    """Compare the decisions on CONTACTS (NDJSON, CSV or Parquet) under the policy set at --base and under the
     working policy set, every policy of both, decided as `evaluate` decides. Reports the
     decisions that differ (status, an output, or a finding), grouped by output and change,
     with the policy versions and rules whose findings differ and example contacts.
@@ -93,7 +111,7 @@ def impact(contacts, base, policies_dir, fmt, as_if, start, end, examples, lang,
             raise click.BadParameter(str(exc), param_hint="--base") from exc
         except PolicyError as exc:
             _problems(f"the base ({base})", exc)
-    lines, text = read_contacts(contacts)
+    lines, text = read_contacts(contacts, input_format, working.fields)
     report = run_impact(base_set, working, lines, base_label=base_label, working_label=display_path(working_dir),
                         source="standard input" if contacts == "-" else contacts, as_if=as_if, window=window,
                         jobs=jobs or default_jobs(), examples=examples, text=text)

@@ -27,7 +27,7 @@ from ..errors import closest
 from ..privacy import echo
 from .logs import AccessLog, decision_log, log_decision
 from .openapi import DOCS_PAGE, openapi_document
-from .readers import READERS, Limits, LimitExceeded, reader_for
+from .readers import READERS, Limits, LimitExceeded, UnreadableBody, reader_for
 from .settings import ServiceSettings
 from .state import PolicyHolder, ReloadRefused, Served
 
@@ -92,7 +92,7 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
 
     def decide_batch(served: Served, reader, body: bytes) -> list[bytes]:
         """Read and decide a batch (in a thread): its decision lines, each with its id."""
-        records, errors = reader(body, limits)
+        records, errors = reader(body, limits, served.repo.policy_set.fields)
         del body
         batch = uuid.uuid4().hex
         engine = served.repo.engine
@@ -125,7 +125,10 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
                          {"Retry-After": "1", "Connection": "close"})  # (its body is not read)
         try:
             body = await read_body(request, settings)
-            lines = await run_in_threadpool(decide_batch, holder.current, reader, body)
+            try:
+                lines = await run_in_threadpool(decide_batch, holder.current, reader, body)
+            except UnreadableBody as exc:
+                return error(400, "unreadable_body", str(exc))
             del body
         finally:
             batches.release()

@@ -22,9 +22,10 @@ class Limits:
     max_line_bytes: int
 
 
-# A reader: (the whole body, the limits) -> (records, errors by index) as api.parse_ndjson
-# gives them: one record (a dict, or None where unreadable) per input item, in input order.
-Reader = Callable[[bytes, Limits], tuple[list, dict]]
+# A reader: (the whole body, the limits, the policy set's field table) -> (records, errors by
+# index) as api.parse_ndjson gives them: one record (a dict, or None where unreadable) per
+# input item, in input order. The field table types the cells of tabular formats (CSV).
+Reader = Callable[[bytes, Limits, dict], tuple[list, dict]]
 READERS: dict[str, Reader] = {}
 
 
@@ -41,7 +42,7 @@ def reader_for(content_type: str | None) -> Reader | None:
     return READERS.get(content_type.split(";", 1)[0].strip().lower())
 
 
-def read_ndjson(body: bytes, limits: Limits) -> tuple[list, dict]:
+def read_ndjson(body: bytes, limits: Limits, fields: dict | None = None) -> tuple[list, dict]:
     lines = split_ndjson(body)
     for number, line in enumerate(lines, start=1):
         if len(line) > limits.max_line_bytes:
@@ -55,3 +56,34 @@ for _type in ("application/x-ndjson", "application/ndjson", "application/jsonl",
               "application/octet-stream"):
     # (curl -d and --data-binary send form-urlencoded; -T sends octet-stream)
     register_reader(_type, read_ndjson)
+
+
+class UnreadableBody(Exception):
+    """A body that cannot be read as its format at all (not Parquet, a CSV without a header):
+    a 400 with the reason."""
+
+
+def _tabular(fmt: str) -> Reader:
+    def read(body: bytes, limits: Limits, fields: dict | None = None) -> tuple[list, dict]:
+        import io
+
+        from ..formats import FormatError, read_chunks
+
+        records: list = []
+        errors: dict = {}
+        try:
+            for chunk in read_chunks(io.BytesIO(body), fmt, fields or {}, name="the body"):
+                for k, problems in chunk.errors.items():
+                    errors[len(records) + k] = problems
+                records.extend(chunk.records)
+        except FormatError as exc:
+            raise UnreadableBody(str(exc)) from None
+        return records, errors
+    return read
+
+
+# CSV (typed by the contact's fields and the repository's declared facts) and Parquet, as
+# `regelverk evaluate` reads them (evaluator/formats.py).
+register_reader("text/csv", _tabular("csv"))
+for _type in ("application/vnd.apache.parquet", "application/x-parquet", "application/parquet"):
+    register_reader(_type, _tabular("parquet"))
