@@ -157,6 +157,8 @@ class _Check:
             elif isinstance(node.collection, ast.ListLit):
                 for lit in node.collection.items:
                     self._check_enum(item, lit)
+            else:
+                self._check_enum(item, node.collection)
             return BOOLEAN
         if isinstance(node, ast.Contains):
             coll, item = e(node.collection), e(node.item)
@@ -251,6 +253,15 @@ class _Check:
             self.fail(node, f"{where} needs a yes/no condition, not a {t}")
 
     def _check_enum(self, enum_type: Type, other: ast.Node):
+        if enum_type.values and isinstance(other, ast.Name) and other.name in self.names.parameter_values \
+                and other.name not in self.names.fields:
+            value = self.names.parameter_values[other.name]
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, str) and v not in enum_type.values:
+                    guess = closest(v, enum_type.values)
+                    self.fail(other, f'parameter {other.name} holds "{v}", which is not a possible value; the field '
+                              f"is {enum_type}", "unknown_value", f'did you mean "{guess}"?' if guess else None)
+            return
         if enum_type.values and isinstance(other, ast.Literal) and isinstance(other.value, str):
             if other.value not in enum_type.values:
                 guess = closest(other.value, enum_type.values)

@@ -277,7 +277,7 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
             continue
         params[name] = value
         ptypes[name] = t
-    names = Names(fields=fields, parameters=ptypes, outputs=outputs)
+    names = Names(fields=fields, parameters=ptypes, outputs=outputs, parameter_values=params)
 
     def condition(path, *, allow_history):
         text = d

@@ -127,3 +127,6 @@ class Names:
     fields: dict[str, Type]
     parameters: dict[str, Type] = field(default_factory=dict)
     outputs: dict[str, OutputSpec] = field(default_factory=dict)
+    # The parameters' values, so that a text or list of texts compared with a field that is one
+    # of a list of values is checked against that list as a value written out is.
+    parameter_values: dict = field(default_factory=dict)

@@ -371,3 +371,17 @@ def test_new_version_checks_the_next_version_with_the_repository_facts(region, m
     result = run("new-version", "sorland-youth-video", "--from", "2027-01-01", cwd=region, monkeypatch=monkeypatch)
     assert result.exit_code == 0, result.output
     assert (region / "policies/sorland/sorland-youth-video/2.0.yaml").is_file()
+
+
+def test_a_parameter_holding_a_value_outside_a_facts_list_is_refused(region):
+    _add_youth_policy(region)
+    path = region / "policies/sorland/sorland-youth-video/1.0.yaml"
+    text = path.read_text(encoding="utf-8").replace("  senior_age: 85\n", "  senior_age: 85\n  free: [dietist, kurator]\n")
+    text = text.replace('profession != "fysioterapeut"', "profession not in free")
+    path.write_text(text, encoding="utf-8")
+    _, problems = load_policy_set(region)
+    assert any('parameter free holds "kurator", which is not a possible value' in p.message
+               for p in problems if p.severity == "error"), [p.render() for p in problems]
+    path.write_text(text.replace("[dietist, kurator]", "[dietist, arbetsterapeut]"), encoding="utf-8")
+    policy_set, problems = load_policy_set(region)
+    assert policy_set is not None, [p.render() for p in problems]
