@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from . import ast
 from .errors import closest
 from .parser import SWEDISH_WORDS
+from .dates import whole_years
 from .types import BOOLEAN, DATE, DURATION, INTEGER, STRING, Names, Type, compatible, list_of
 
 FUNCTIONS: dict[str, tuple[tuple[str, ...], Type]] = {
@@ -21,6 +22,20 @@ FUNCTIONS: dict[str, tuple[tuple[str, ...], Type]] = {
     # with month ends clamped as in date arithmetic: born 2004-02-29, 1 year old on 2005-02-28.
     "years_between": (("date", "date"), INTEGER),
 }
+
+# What each function does, keyed as FUNCTIONS: the compiled closures, the generated code and the
+# reference interpreter all call these.
+IMPLEMENTATIONS = {
+    "iso_week": lambda d: d.isocalendar()[1],
+    "iso_year": lambda d: d.isocalendar()[0],
+    "weekday": lambda d: d.isoweekday(),
+    "year_of": lambda d: d.year,
+    "month_of": lambda d: d.month,
+    "day_of": lambda d: d.day,
+    "length": len,
+    "years_between": whole_years,
+}
+assert set(IMPLEMENTATIONS) == set(FUNCTIONS), "every checked function needs an implementation"
 
 KEYWORDS = frozenset(
     "and or not in contains is empty known missing true false current was same iso within since "
@@ -278,4 +293,4 @@ def check_condition(node: ast.Node, names: Names, *, allow_history: bool) -> tup
     return check.types, check.problems
 
 
-__all__ = ["FUNCTIONS", "KEYWORDS", "TypeProblem", "check_condition"]
+__all__ = ["FUNCTIONS", "IMPLEMENTATIONS", "KEYWORDS", "TypeProblem", "check_condition"]

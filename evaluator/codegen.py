@@ -31,30 +31,16 @@ from __future__ import annotations
 import builtins
 import re
 from dataclasses import dataclass
-from datetime import date
 
 from . import ast
-from .checker import FUNCTIONS
-from .compiler import Compiler, CountRange, _chain, _has_count, _range_arith, _range_compare, _range_member
-from .dates import shift, whole_years
+from .checker import FUNCTIONS, IMPLEMENTATIONS
+from .compiler import Compiler, CountRange, _chain, _has_count, _range_compare, _range_member, arith_values
 
 
 class CodegenError(Exception):
     """A condition the generator cannot turn into code (the checker should have refused it)."""
 
 
-# One table of function implementations, keyed exactly as the checker's signatures.
-IMPLEMENTATIONS = {
-    "iso_week": lambda d: d.isocalendar()[1],
-    "iso_year": lambda d: d.isocalendar()[0],
-    "weekday": lambda d: d.isoweekday(),
-    "year_of": lambda d: d.year,
-    "month_of": lambda d: d.month,
-    "day_of": lambda d: d.day,
-    "length": len,
-    "years_between": whole_years,
-}
-assert set(IMPLEMENTATIONS) == set(FUNCTIONS), "every checked function needs an implementation"
 
 
 class _Untouched:
@@ -68,20 +54,6 @@ class _Untouched:
 
 UNTOUCHED = _Untouched()
 
-
-def _arith(op: str, a, b):
-    """a op b for whole numbers, counts (ranges), and dates moved by durations."""
-    if isinstance(a, CountRange) or isinstance(b, CountRange):
-        return _range_arith(op, a, b)
-    if isinstance(a, date):
-        return shift(a, b[0] if op == "+" else -b[0], b[1])
-    if isinstance(b, date):
-        return shift(b, a[0], a[1])
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    return a * b
 
 
 def _neg(v):
@@ -102,7 +74,7 @@ RUNTIME = {
     "RC": _range_compare,
     "RM": _range_member,
     "RIN": _in_range,
-    "AR": _arith,
+    "AR": arith_values,
     "NEG": _neg,
 }
 _BUILTINS = {"len", "isinstance", "type", "int", "set", "sorted", "None", "True", "False"}

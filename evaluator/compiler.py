@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from . import ast
-from .dates import shift, whole_years
+from .checker import IMPLEMENTATIONS
+from .dates import shift
 
 WAS_PREFIX = "was:"  # a bucket key part that is an earlier decision's output, not a field
 
@@ -141,6 +142,21 @@ def _range_arith(op: str, a, b) -> CountRange:
         return CountRange(a_lo - b_hi, a_hi - b_lo)
     products = [x * y for x in (a_lo, a_hi) for y in (b_lo, b_hi)]
     return CountRange(min(products), max(products))
+
+
+def arith_values(op: str, a, b):
+    """a op b for whole numbers, counts (ranges), and dates moved by durations (amount, unit)."""
+    if isinstance(a, CountRange) or isinstance(b, CountRange):
+        return _range_arith(op, a, b)
+    if isinstance(a, date):
+        return shift(a, b[0] if op == "+" else -b[0], b[1])
+    if isinstance(b, date):
+        return shift(b, a[0], a[1])
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    return a * b
 
 
 class Compiler:
@@ -459,29 +475,19 @@ class Compiler:
         return lambda ctx: ctx.contact.get(name)
 
     def _call(self, node: ast.Call, args):
-        if len(args) == 2:
-            first, second = args
-            fn2 = {"years_between": whole_years}[node.function]
+        fn = IMPLEMENTATIONS[node.function]
+        if len(args) == 1:
+            (arg,) = args
 
-            def call2(ctx):
-                a, b = first(ctx), second(ctx)
-                return None if a is None or b is None else fn2(a, b)
-            return call2
-        arg = args[0]
-        fn = {
-            "iso_week": lambda d: d.isocalendar()[1],
-            "iso_year": lambda d: d.isocalendar()[0],
-            "weekday": lambda d: d.isoweekday(),
-            "year_of": lambda d: d.year,
-            "month_of": lambda d: d.month,
-            "day_of": lambda d: d.day,
-            "length": len,
-        }[node.function]
+            def call(ctx):
+                v = arg(ctx)
+                return None if v is None else fn(v)
+            return call
 
-        def call(ctx):
-            v = arg(ctx)
-            return None if v is None else fn(v)
-        return call
+        def call_many(ctx):
+            values = [a(ctx) for a in args]
+            return None if any(v is None for v in values) else fn(*values)
+        return call_many
 
     def _arith(self, node: ast.Arith, left, right):
         op = node.op
@@ -493,17 +499,7 @@ class Compiler:
             b = right(ctx)
             if b is None:
                 return None
-            if isinstance(a, CountRange) or isinstance(b, CountRange):
-                return _range_arith(op, a, b)
-            if isinstance(a, date):
-                return shift(a, b[0] if op == "+" else -b[0], b[1])
-            if isinstance(b, date):
-                return shift(b, a[0], a[1])
-            if op == "+":
-                return a + b
-            if op == "-":
-                return a - b
-            return a * b
+            return arith_values(op, a, b)
         return arith
 
     def _count_limit(self, node: ast.Compare) -> int | None:

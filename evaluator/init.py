@@ -64,7 +64,7 @@ def plan(root: Path, region: str, requirement: str | None = None, year: int | No
     """What `init` would write into `root` for `region`; InitError when it must not."""
     if not REGION.fullmatch(region or ""):
         raise InitError(f"'{region}' is not a region slug: lower-case letters, digits, '-' and '_', "
-                        "starting with a letter (vgr, halland, stockholm)")
+                        "starting with a letter (as in my-region)")
     if (root / MARKER).exists():
         raise InitError(f"{root} is a policy repository already (it has {MARKER})")
     requirement = requirement or installed_requirement()

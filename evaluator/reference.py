@@ -13,18 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from . import ast
-from .dates import shift, whole_years
+from .checker import IMPLEMENTATIONS
+from .dates import shift
 
-FUNCTIONS = {
-    "iso_week": lambda d: d.isocalendar()[1],
-    "iso_year": lambda d: d.isocalendar()[0],
-    "weekday": lambda d: d.isoweekday(),
-    "year_of": lambda d: d.year,
-    "month_of": lambda d: d.month,
-    "day_of": lambda d: d.day,
-    "length": len,
-    "years_between": whole_years,
-}
 
 
 @dataclass(frozen=True)
@@ -95,7 +86,7 @@ class Interpreter:
             return self.contact.get(node.name)
         if isinstance(node, ast.Call):
             args = [self.run(a, row) for a in node.args]
-            return None if any(a is None for a in args) else FUNCTIONS[node.function](*args)
+            return None if any(a is None for a in args) else IMPLEMENTATIONS[node.function](*args)
         if isinstance(node, ast.Not):
             v = self.run(node.operand, row)
             return None if v is None else not v

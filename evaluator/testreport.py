@@ -120,7 +120,7 @@ def to_junit(run: TestRun, policy_set: PolicySet, min_coverage: float | None) ->
 
 
 def _classname(file: str) -> str:
-    """A test file's path as the dotted name JUnit viewers group by: policies/vgr/x/caps.test.yaml
-    -> policies.vgr.x.caps."""
+    """A test file's path as the dotted name JUnit viewers group by:
+    policies/<region>/<policy>/caps.test.yaml -> policies.<region>.<policy>.caps."""
     stem = file.replace("\\", "/").removesuffix(".yaml").removesuffix(".test")
     return ".".join(part for part in stem.split("/") if part not in ("", ".", ".."))

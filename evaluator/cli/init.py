@@ -17,7 +17,7 @@ from .common import POLICIES_OPTION, load_or_exit, locate_policies_to_change
 
 @click.command()
 @click.argument("directory", required=False, default=".", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--region", required=True, help="The region's slug (lower case: vgr, halland, …).")
+@click.option("--region", required=True, help="The region's slug (lower case, as in my-region).")
 @click.option("--requirement", default=None,
               help="The pip requirement CI installs regelverk by (default: the source and version of "
                    "the regelverk running now, e.g. 'regelverk @ git+https://…/regelverk@v0.2.0').")
