@@ -13,14 +13,14 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from evaluator.checker import check_condition
-from evaluator.limits import DEFAULTS, Limits, using
-from evaluator.mutate import run_mutation
-from evaluator.parser import ConditionSyntaxError, parse_condition
-from evaluator.repository import load_policy_set
+from evaluator.language.checker import check_condition
+from evaluator.loading.limits import DEFAULTS, Limits, using
+from evaluator.tools.mutate import run_mutation
+from evaluator.language.parser import ConditionSyntaxError, parse_condition
+from evaluator.loading.repository import load_policy_set
 from evaluator.resources import load_schema
-from evaluator.types import Names, field_types_from_schema
-from evaluator.yamlsource import parse_yaml
+from evaluator.language.types import Names, field_types_from_schema
+from evaluator.loading.yamlsource import parse_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -310,7 +310,7 @@ def measure_in_process(file: Path, args, base: list | None) -> dict:
     }
 
     # -- batch API in processes ------------------------------------------------------------
-    from evaluator.parallel import default_jobs  # noqa: E402
+    from evaluator.running.parallel import default_jobs  # noqa: E402
 
     jobs = default_jobs()
     if jobs > 1:

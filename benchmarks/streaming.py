@@ -83,8 +83,8 @@ def parquet_file(contacts: int) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from evaluator.formats import read_chunks
-    from evaluator.repository import load_policies
+    from evaluator.running.formats import read_chunks
+    from evaluator.loading.repository import load_policies
 
     fields = load_policies(None).fields
     arrow = {"boolean": pa.bool_(), "integer": pa.int64(), "list": pa.list_(pa.string())}
@@ -134,7 +134,7 @@ def run_dask(path: Path) -> float:
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
 
-    from evaluator.dask import evaluate_dataframe
+    from evaluator.running.dask import evaluate_dataframe
 
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
                       processes=True) as cluster, Client(cluster):

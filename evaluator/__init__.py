@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .api import Repository, load_repository
+from .running.api import Repository, load_repository
 from .errors import Location, PolicyError, Problem
 
 __all__ = ["Location", "PolicyError", "Problem", "Repository", "load_repository"]

@@ -1,4 +1,4 @@
-"""Where the grammar, the schemas and the bundled policies are, installed or in a checkout."""
+"""Where the grammar, the schemas, the templates and the bundled policies are, installed or in a checkout."""
 
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def bundled_root() -> Path:
     wheel, this repository's top level in a checkout."""
     bundled = _PACKAGE / "_bundled"
     return bundled if (bundled / "regelverk.yaml").is_file() else _PACKAGE.parent
+
+
+def templates_dir() -> Path:
+    """The files `regelverk init` writes into a new repository (inside the package)."""
+    return _PACKAGE / "templates"
 
 
 def examples_dir() -> Path:

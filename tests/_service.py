@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import uvicorn
 
-from evaluator.api import Repository
+from evaluator.running.api import Repository
 from evaluator.service.app import create_app
 from evaluator.service.server import bind, uvicorn_config
 from evaluator.service.settings import ServiceSettings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.repository import load_policy_set
+from evaluator.loading.repository import load_policy_set
 
 POLICY = """\
 id: t-policy

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 from evaluator import load_repository
-from evaluator.citation import full, link
-from evaluator.repository import load_policy_set
+from evaluator.loading.citation import full, link
+from evaluator.loading.repository import load_policy_set
 
 
 def _copy(tmp_path, fixture_policies):

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from evaluator import load_repository
 from evaluator.cli import main
-from evaluator.codegen import CodegenError, check_generated
+from evaluator.compiling.codegen import CodegenError, check_generated
 from evaluator.errors import PolicyError
 
 OUTPUTS = "outputs:\n  reimbursable: {type: yes/no, combine: all, description: r}\n"
@@ -191,8 +191,8 @@ def test_a_deeply_nested_condition_is_generated_in_linear_work_and_decides_as_th
                                                                                            depth):
     # 150 levels is deeper than Python's parser takes: those conditions run as closures called
     # from the generated code. Either way each node is generated a bounded number of times.
-    from evaluator import codegen
-    from evaluator.engine import Engine
+    from evaluator.compiling import codegen
+    from evaluator.running.engine import Engine
 
     monkeypatch.setenv("REGELVERK_MAX_CONDITION_NESTING", "1000")
     monkeypatch.setenv("REGELVERK_MAX_CONDITION_CHARS", "1000000")
@@ -200,7 +200,7 @@ def test_a_deeply_nested_condition_is_generated_in_linear_work_and_decides_as_th
     value = codegen.Body.value
     monkeypatch.setattr(codegen.Body, "value", lambda self, node, ind: calls.append(1) or value(self, node, ind))
     repo = load(tmp_path, _nested(depth))
-    nodes = sum(1 for _ in __import__("evaluator.ast", fromlist=["walk"]).walk(next(repo.policy_set.versions()).rules[0].when))
+    nodes = sum(1 for _ in __import__("evaluator.language.ast", fromlist=["walk"]).walk(next(repo.policy_set.versions()).rules[0].when))
     assert len(calls) <= 8 * (nodes + 10)
     reference = Engine(repo.policy_set, reference=True)
     for unit in ("u0", "u1", f"u{depth}", "u9999"):

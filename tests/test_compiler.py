@@ -6,11 +6,11 @@ from datetime import date
 
 import pytest
 
-from evaluator.checker import check_condition
-from evaluator.compiler import Context, CountRange, Entry, Trace, _range_compare, compile_condition
-from evaluator.parser import parse_condition
+from evaluator.language.checker import check_condition
+from evaluator.compiling.closures import Context, CountRange, Entry, Trace, _range_compare, compile_condition
+from evaluator.language.parser import parse_condition
 from evaluator.resources import load_schema
-from evaluator.types import INTEGER, Names, field_types_from_schema
+from evaluator.language.types import INTEGER, Names, field_types_from_schema
 
 NAMES = Names(fields=field_types_from_schema(load_schema("contact.schema.json")), parameters={"cap": INTEGER})
 
@@ -85,7 +85,7 @@ def test_count_ranges_compare_only_when_every_possibility_agrees(op, a, b, expec
 
 
 def test_arithmetic_on_uncertain_counts_keeps_the_range():
-    from evaluator.compiler import _range_arith
+    from evaluator.compiling.closures import _range_arith
 
     r = _range_arith("*", CountRange(1, 3), 2)
     assert (r.lo, r.hi) == (2, 6)

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from evaluator import load_repository
-from evaluator.dask import decide_partition, evaluate_dataframe
+from evaluator.running.dask import decide_partition, evaluate_dataframe
 
 
 def _contacts() -> list[dict]:
@@ -73,7 +73,7 @@ CLUSTER_SCRIPT = """
 import subprocess, sys
 import dask.dataframe as dd
 from distributed import Client, LocalCluster
-from evaluator.dask import evaluate_dataframe
+from evaluator.running.dask import evaluate_dataframe
 
 folder, out, cli_out = sys.argv[1:4]
 with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from evaluator.dates import add_months, iso_week, shift, week_start
+from evaluator.language.dates import add_months, iso_week, shift, week_start
 
 
 @pytest.mark.parametrize("day, months, expected", [
@@ -51,7 +51,7 @@ def test_week_start_is_monday():
 
 
 def test_whole_years_is_an_age_with_month_ends_clamped():
-    from evaluator.dates import whole_years
+    from evaluator.language.dates import whole_years
 
     born = date(2006, 3, 15)
     assert whole_years(born, date(2025, 3, 14)) == 18

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evaluator import load_repository
-from evaluator.engine import Engine
+from evaluator.running.engine import Engine
 
 BUNDLED = load_repository()
 REFERENCE = Engine(BUNDLED.policy_set, reference=True)

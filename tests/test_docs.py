@@ -6,9 +6,9 @@ import re
 import shutil
 from pathlib import Path
 
-from evaluator.repository import load_policy_set
+from evaluator.loading.repository import load_policy_set
 from evaluator.resources import policies_dir
-from evaluator.testing import run_tests
+from evaluator.tools.testing import run_tests
 
 DOC = Path(__file__).parent.parent / "docs" / "policy-format.md"
 

@@ -11,8 +11,8 @@ from _golden import FIXTURES, check_golden
 from click.testing import CliRunner
 
 from evaluator.cli.fmt import fmt
-from evaluator.fmt import format_text
-from evaluator.repository import load_policy_set, policy_files
+from evaluator.tools.fmt import format_text
+from evaluator.loading.repository import load_policy_set, policy_files
 from evaluator.resources import policies_dir
 
 MESSY_ROOT = FIXTURES / "fmt" / "policies"
@@ -210,7 +210,7 @@ def test_a_comment_on_its_own_line_moves_with_the_entry_below_it():
 
 
 def test_a_file_the_loader_refuses_with_a_place_is_not_formatted():
-    from evaluator.fmt import FormatError
+    from evaluator.tools.fmt import FormatError
 
     with pytest.raises(FormatError) as refused:
         format_text(OUT_OF_ORDER.replace("2025-01-01", "2025-02-30"), "t.yaml")

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from evaluator import load_repository
 from evaluator.cli import main
-from evaluator.formats import (
+from evaluator.running.formats import (
     csv_cell,
     format_of,
     open_writer,
@@ -21,7 +21,7 @@ from evaluator.formats import (
     read_contacts,
     read_decisions,
 )
-from evaluator.types import BOOLEAN, INTEGER, list_of
+from evaluator.language.types import BOOLEAN, INTEGER, list_of
 
 from pathlib import Path
 
@@ -185,7 +185,7 @@ def test_a_declared_fact_in_csv_is_typed_by_the_repository_that_decides(tmp_path
 
 
 def test_an_http_route_decides_a_body_in_any_format(repo):
-    from evaluator.formats import MEDIA_TYPES, FormatError, decide_bytes, format_of_media_type
+    from evaluator.running.formats import MEDIA_TYPES, FormatError, decide_bytes, format_of_media_type
 
     assert format_of_media_type("text/csv; charset=utf-8") == "csv"
     assert format_of_media_type(None) == "ndjson" and format_of_media_type("image/png") is None
@@ -195,7 +195,7 @@ def test_an_http_route_decides_a_body_in_any_format(repo):
     parquet = decide_bytes(repo, table.getvalue(), "parquet", "parquet")
     ndjson = decide_bytes(repo, EXAMPLE.read_bytes(), "ndjson", "ndjson")
     good = [orjson.loads(line) for line in ndjson.splitlines() if b'"line"' not in line]
-    from evaluator.formats import decisions_from_table
+    from evaluator.running.formats import decisions_from_table
 
     assert decisions_from_table(pq.read_table(io.BytesIO(parquet)), output_kinds(repo.policy_set)) == good
     assert MEDIA_TYPES["parquet"] == "application/vnd.apache.parquet"

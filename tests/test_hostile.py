@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.limits import DEFAULTS, Limits, using
-from evaluator.parser import ConditionSyntaxError, parse_condition
-from evaluator.yamlsource import parse_yaml
+from evaluator.loading.limits import DEFAULTS, Limits, using
+from evaluator.language.parser import ConditionSyntaxError, parse_condition
+from evaluator.loading.yamlsource import parse_yaml
 
 CODING = "testland/testland-coding/1.0.yaml"
 WHEN = 'when: sob_activity = "administration"'
@@ -84,8 +84,8 @@ def test_a_flat_chain_of_any_length_parses_without_recursion(word):
     text = f" {word} ".join(f"a{i} = {i}" for i in range(20_000))
     with using(Limits(max_condition_chars=len(text))):
         node = parse_condition(text)
-    from evaluator import ast
-    from evaluator.compiler import _chain
+    from evaluator.language import ast
+    from evaluator.compiling.closures import _chain
 
     kind = ast.Or if word == "or" else ast.And
     parts = _chain(node, kind)
@@ -221,7 +221,7 @@ def test_hostile_yaml_in_the_settings_file(tmp_path, fixture_policies, what, tex
 
 
 def test_the_limits_section_is_checked_without_the_schema_too():
-    from evaluator.limits import section_problems
+    from evaluator.loading.limits import section_problems
 
     doc, _ = parse_yaml("limits:\n  max_condition_char: 20\n  max_yaml_nesting: -1\n", "regelverk.yaml")
     messages = [p.headline() for p in section_problems(doc)]

@@ -12,14 +12,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluator.checker import check_condition
+from evaluator.language.checker import check_condition
 from evaluator.cli.validate import validate
-from evaluator.compiler import Context, Entry, compile_condition
-from evaluator.lint import Analysis, Space, lint_policy_set
-from evaluator.parser import parse_condition
-from evaluator.repository import load_policy_set
+from evaluator.compiling.closures import Context, Entry, compile_condition
+from evaluator.tools.lint import Analysis, Space, lint_policy_set
+from evaluator.language.parser import parse_condition
+from evaluator.loading.repository import load_policy_set
 from evaluator.resources import load_schema
-from evaluator.types import Names, field_types_from_schema
+from evaluator.language.types import Names, field_types_from_schema
 
 LINT = FIXTURES / "lint"
 FIELDS = field_types_from_schema(load_schema("contact.schema.json"))

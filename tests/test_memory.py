@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import chat
 
-from evaluator.api import parse_ndjson
+from evaluator.running.api import parse_ndjson
 from evaluator.cli import main
-from evaluator.contacts import read_json
+from evaluator.running.contacts import read_json
 
 BAD = [b"not json", b'{"a":', b"\xff\xfe", b'{"x": 1e400', b"[1, 2", b"NaN", b'{"id": "\\ud800"}', b""]
 

@@ -1,4 +1,4 @@
-"""Mutation testing of policy tests (`regelverk test --mutate`, evaluator/mutate.py)."""
+"""Mutation testing of policy tests (`regelverk test --mutate`, evaluator/tools/mutate.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import shutil
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.mutate import condition_mutations, run_mutation
-from evaluator.parser import parse_condition
-from evaluator.repository import load_policy_set
+from evaluator.tools.mutate import condition_mutations, run_mutation
+from evaluator.language.parser import parse_condition
+from evaluator.loading.repository import load_policy_set
 
 CODING_TESTS = """\
 policy: testland-coding

@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from evaluator.cli.new_version import new_version
 from evaluator.errors import Location, Problem
-from evaluator.new_version import next_version
-from evaluator.repository import load_policy_set
+from evaluator.tools.new_version import next_version
+from evaluator.loading.repository import load_policy_set
 
 TOOLCHAIN = FIXTURES / "toolchain"
 VIDEO = Path("policies/sorland/sorland-video-contact")
@@ -115,7 +115,7 @@ def test_nothing_is_written_when_the_result_does_not_validate(work, monkeypatch)
     def failing_lint(policy_set):
         return [Problem("test", "an error the lint found", Location("x.yaml", 1, 1))]
 
-    monkeypatch.setattr("evaluator.new_version.lint_policy_set", failing_lint)
+    monkeypatch.setattr("evaluator.tools.new_version.lint_policy_set", failing_lint)
     before = (work / VIDEO / "2.0.yaml").read_text(encoding="utf-8")
     result = _run("sorland-video-contact", "--from", "2026-03-01")
     assert result.exit_code == 1

@@ -13,8 +13,8 @@ import orjson
 import pytest
 from conftest import chat
 
-from evaluator import parallel
-from evaluator.api import ndjson_line, parse_ndjson
+from evaluator.running import parallel
+from evaluator.running.api import ndjson_line, parse_ndjson
 
 
 def _lines(n: int = 600, seed: int = 5) -> list[bytes]:
@@ -331,7 +331,7 @@ def test_write_ndjson_takes_the_text_as_bytes_or_string(repo):
 
 _KILLED_PARENT = r"""
 import json, os, sys, time
-from evaluator import api, parallel
+from evaluator.running import api, parallel
 
 parallel.MIN_RECORDS, parallel.CHUNK = 1, 20
 plain, parent = parallel._decide_buckets, os.getpid()

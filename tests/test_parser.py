@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
-from evaluator import ast
-from evaluator.parser import FRIENDLY_ERRORS, ConditionSyntaxError, parse_condition
+from evaluator.language import ast
+from evaluator.language.parser import FRIENDLY_ERRORS, ConditionSyntaxError, parse_condition
 
 
 def test_precedence_and_shapes():

@@ -17,9 +17,10 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from evaluator import load_repository, parallel, streaming
-from evaluator.dask import evaluate_dataframe
-from evaluator.formats import read_chunks
+from evaluator import load_repository
+from evaluator.running import parallel, streaming
+from evaluator.running.dask import evaluate_dataframe
+from evaluator.running.formats import read_chunks
 
 REPO = load_repository()
 FIELDS = REPO.policy_set.fields

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from evaluator import load_repository
 from evaluator.cli import main
-from evaluator.privacy import echo, identifying_fields
+from evaluator.loading.privacy import echo, identifying_fields
 from evaluator.resources import load_schema
 
 PERSONAL = ["19121212-1212", 191212121212, "191212121212"]

@@ -6,7 +6,7 @@ import pytest
 
 from evaluator import load_repository
 from evaluator.resources import policies_dir
-from evaluator.testing import Coverage, find_test_files, load_cases, run_case
+from evaluator.tools.testing import Coverage, find_test_files, load_cases, run_case
 
 REPO = load_repository()
 FILES = find_test_files(policies_dir())

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 
 from evaluator import __version__, load_repository
 from evaluator.cli import main
-from evaluator.provenance import git_commit
+from evaluator.explaining.provenance import git_commit
 from evaluator.resources import load_schema
 
 CHAT_2 = Path("testland") / "testland-chat" / "2.0.yaml"

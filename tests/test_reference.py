@@ -1,4 +1,4 @@
-"""The generated code against the reference interpreter (evaluator/reference.py): on random
+"""The generated code against the reference interpreter (evaluator/compiling/reference.py): on random
 conditions over random contacts and histories (unknown facts, count ranges), and on the bundled
 policies over a sample of the benchmark's data."""
 
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evaluator import load_repository
-from evaluator.reference import decide_patient, outcome_of
+from evaluator.compiling.reference import decide_patient, outcome_of
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 
 from evaluator import PolicyError, load_repository
 from evaluator.cli import main
-from evaluator.repository import load_policy_set
-from evaluator.settings import LocateError, locate_policies
+from evaluator.loading.repository import load_policy_set
+from evaluator.loading.settings import LocateError, locate_policies
 
 EXAMPLE = Path("policies/sorland/sorland-distance-contact/1.0.yaml")
 

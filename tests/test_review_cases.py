@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from evaluator import load_repository
-from evaluator.repository import load_policy_set
+from evaluator.loading.repository import load_policy_set
 
 OUTPUTS = Path(__file__).parent / "fixtures/policies/outputs.yaml"
 HEAD = """\
@@ -99,7 +99,7 @@ def test_gc_pause_is_shared_by_threads():
     import gc
     import threading
 
-    from evaluator.engine import cyclic_gc_paused
+    from evaluator.running.engine import cyclic_gc_paused
 
     assert gc.isenabled()
     inside = threading.Event()

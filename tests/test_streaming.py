@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from evaluator import load_repository
-from evaluator import streaming
+from evaluator.running import streaming
 from evaluator.cli import main
-from evaluator.formats import Chunk, read_chunks
-from evaluator.streaming import decide_stream, scan_grouped
+from evaluator.running.formats import Chunk, read_chunks
+from evaluator.running.streaming import decide_stream, scan_grouped
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def test_unreadable_lines_leave_no_reference_cycles_behind():
     # frame) was kept until the batch ended, about 9 KB a line.
     import gc
 
-    from evaluator.api import parse_ndjson
+    from evaluator.running.api import parse_ndjson
 
     lines = [b'{"a": 1e400', b"{bad", b"NaN", b'{"id": "x"'] * 250
     gc.collect()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evaluator import yamlsource
+from evaluator.loading import yamlsource
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = sorted(p for folder in ("policies", "tests/fixtures") for p in (ROOT / folder).rglob("*.yaml"))

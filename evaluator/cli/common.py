@@ -11,10 +11,10 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..api import Repository, split_ndjson
+from ..running.api import Repository, split_ndjson
 from ..errors import PolicyError
-from ..repository import load_policies
-from ..settings import LocateError, PolicySource, locate_policies
+from ..loading.repository import load_policies
+from ..loading.settings import LocateError, PolicySource, locate_policies
 
 POLICIES_HELP = ("Policy folder (default: the policy repository this command runs in, found by its "
                  "regelverk.yaml; outside one, the policies bundled with regelverk).")

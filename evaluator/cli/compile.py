@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..program import version_source
+from ..compiling.program import version_source
 from .common import POLICIES_OPTION, load_or_exit
 
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..diff import (
+from ..tools.diff import (
     DiffInputError,
     compare,
     impact,

@@ -12,10 +12,10 @@ import tempfile
 import click
 import orjson
 
-from ..explain import render_text, trace_json
-from ..formats import FORMATS, FormatError, format_of, open_writer, output_kinds, parquet_rows, read_chunks
-from ..parallel import MIN_RECORDS, default_jobs
-from ..streaming import decide_stream, patient_keys, scan_grouped, spool_stdin
+from ..explaining.explain import render_text, trace_json
+from ..running.formats import FORMATS, FormatError, format_of, open_writer, output_kinds, parquet_rows, read_chunks
+from ..running.parallel import MIN_RECORDS, default_jobs
+from ..running.streaming import decide_stream, patient_keys, scan_grouped, spool_stdin
 from .common import POLICIES_OPTION, load_or_exit, writing_stdout
 
 INPUT_FORMAT_OPTION = click.option(
@@ -65,7 +65,7 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
     """
     repo = load_or_exit(policies_dir)
     if dask_address:
-        from ..dask import SchedulerUnreachable, evaluate_on_cluster
+        from ..running.dask import SchedulerUnreachable, evaluate_on_cluster
 
         try:
             # The workers load the policies this command found, from the same path.
@@ -116,7 +116,7 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
 
 
 def _decide_to(repo, chunks, out_path, out_fmt, *, grouped, size, jobs, folder, quiet):
-    from ..progress import Bar
+    from ..running.progress import Bar
 
     kinds = output_kinds(repo.policy_set)
     bar = Bar(size, enabled=False if quiet else None)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..fmt import format_file, policy_files_in
-from ..yamlsource import display_path
+from ..tools.fmt import format_file, policy_files_in
+from ..loading.yamlsource import display_path
 from .common import locate_policies_to_change
 
 

@@ -10,20 +10,20 @@ from pathlib import Path
 import click
 import orjson
 
-from ..api import split_ndjson
+from ..running.api import split_ndjson
 from ..errors import PolicyError
-from ..formats import FormatError, format_of
-from ..formats import read_contacts as formats_read_contacts
-from ..impact import ImpactInputError, load_base, run_impact
-from ..impact_render import impact_json, render_markdown, render_text
-from ..parallel import default_jobs
-from ..yamlsource import display_path
+from ..running.formats import FormatError, format_of
+from ..running.formats import read_contacts as formats_read_contacts
+from ..tools.impact import ImpactInputError, load_base, run_impact
+from ..tools.impact_render import impact_json, render_markdown, render_text
+from ..running.parallel import default_jobs
+from ..loading.yamlsource import display_path
 from .common import POLICIES_OPTION, load_or_exit, locate_or_exit, read_input, writing_stdout
 
 
 def read_contacts(path, input_format: str | None, fields: dict) -> tuple[list, bytes | None]:
     """The contacts of FILE as NDJSON lines, and the text they were split from (None for CSV
-    and Parquet, read by evaluator.formats as `evaluate` reads them and each contact written as
+    and Parquet, read by evaluator.running.formats as `evaluate` reads them and each contact written as
     its JSON line; a row that could not be read is a line that is no contact, invalid on both
     sides, so never a difference)."""
     try:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from ..editor_schemas import SCHEMA_FILES, stale_schemas, write_schemas
-from ..init import InitError, plan, write
+from ..tools.editor_schemas import SCHEMA_FILES, stale_schemas, write_schemas
+from ..tools.init import InitError, plan, write
 
-from ..settings import locate_policies
-from ..yamlsource import display_path
+from ..loading.settings import locate_policies
+from ..loading.yamlsource import display_path
 from .common import POLICIES_OPTION, load_or_exit, locate_policies_to_change
 
 

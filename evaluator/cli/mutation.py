@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..mutate import run_mutation, where
+from ..tools.mutate import run_mutation, where
 
 
 def report_mutation(policy_set, target: Path, min_score: float | None, verbose: bool) -> int:

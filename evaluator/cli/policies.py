@@ -6,7 +6,7 @@ import json
 
 import click
 
-from .. import citation
+from ..loading import citation
 from .common import POLICIES_OPTION, load_or_exit
 
 

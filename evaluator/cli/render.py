@@ -6,13 +6,13 @@ from pathlib import Path
 
 import click
 
-from ..render import render_site
+from ..tools.render import render_site
 from .common import POLICIES_OPTION, load_or_exit
 
 
 def locate_policies_bundled(repo) -> bool:
     """Whether the loaded policies are the copy installed with regelverk (never written into)."""
-    from ..settings import bundled_source
+    from ..loading.settings import bundled_source
 
     return repo.policy_set.root == bundled_source().root
 

@@ -35,7 +35,7 @@ def serve(policies_dir, host, port, workers):
       regelverk serve --port 8080 --workers 2 &
       curl --data-binary @examples/contacts.ndjson localhost:8080/evaluate
     """
-    from ..repository import load_policies
+    from ..loading.repository import load_policies
     from ..service.server import serve as run
     from ..service.settings import SettingsError, service_settings
     from ..service.state import Served
@@ -51,7 +51,7 @@ def serve(policies_dir, host, port, workers):
     served = Served.of(repo)
 
     def load_again():  # a reload reads the same repository's files again
-        from ..api import Repository
+        from ..running.api import Repository
 
         return Repository(load_policies(source.root, source.settings))
 

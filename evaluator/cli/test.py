@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..testing import run_tests
-from ..testreport import to_json, to_junit
+from ..tools.testing import run_tests
+from ..tools.testreport import to_json, to_junit
 from .common import load_or_exit, locate_or_exit
 
 

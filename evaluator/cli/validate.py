@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from ..errors import Problem
-from ..lint import lint_policy_set
-from ..repository import load_policy_set
-from ..settings import LocateError, locate_policies
-from ..testing import contact_field_problems, find_test_files, load_cases
+from ..tools.lint import lint_policy_set
+from ..loading.repository import load_policy_set
+from ..loading.settings import LocateError, locate_policies
+from ..tools.testing import contact_field_problems, find_test_files, load_cases
 from .common import locate_or_exit
 
 

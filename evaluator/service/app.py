@@ -22,9 +22,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..contacts import read_json
+from ..running.contacts import read_json
 from ..errors import closest
-from ..privacy import echo
+from ..loading.privacy import echo
 from .logs import AccessLog, decision_log, log_decision
 from .openapi import DOCS_PAGE, openapi_document
 from .readers import READERS, Limits, LimitExceeded, UnreadableBody, reader_for

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..api import parse_ndjson, split_ndjson
+from ..running.api import parse_ndjson, split_ndjson
 
 
 class LimitExceeded(Exception):
@@ -67,7 +67,7 @@ def _tabular(fmt: str) -> Reader:
     def read(body: bytes, limits: Limits, fields: dict | None = None) -> tuple[list, dict]:
         import io
 
-        from ..formats import FormatError, read_chunks
+        from ..running.formats import FormatError, read_chunks
 
         records: list = []
         errors: dict = {}

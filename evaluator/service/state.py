@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import orjson
 
-from ..api import Repository
+from ..running.api import Repository
 from ..errors import PolicyError
 
 log = logging.getLogger("regelverk.service")

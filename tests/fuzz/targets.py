@@ -14,24 +14,24 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from evaluator import ast
-from evaluator.api import Repository, split_ndjson
-from evaluator.checker import check_condition
-from evaluator.engine import Engine
+from evaluator.language import ast
+from evaluator.running.api import Repository, split_ndjson
+from evaluator.language.checker import check_condition
+from evaluator.running.engine import Engine
 from evaluator.errors import Problem
-from evaluator.checker import KEYWORDS
-from evaluator.facts import contact_schema_with, load_facts
-from evaluator.fmt import FormatError, format_text
-from evaluator.limits import from_settings
+from evaluator.language.checker import KEYWORDS
+from evaluator.loading.facts import contact_schema_with, load_facts
+from evaluator.tools.fmt import FormatError, format_text
+from evaluator.loading.limits import from_settings
 from evaluator.resources import load_schema
-from evaluator.types import field_types_from_schema
-from evaluator.parser import ConditionSyntaxError, parse_condition
-from evaluator.policy import compile_version
-from evaluator.repository import Policy, PolicySet, load_policy_set
-from evaluator.settings import Settings, read_settings
-from evaluator.testing import run_tests
-from evaluator.types import Names
-from evaluator.yamlsource import parse_yaml
+from evaluator.language.types import field_types_from_schema
+from evaluator.language.parser import ConditionSyntaxError, parse_condition
+from evaluator.loading.policy import compile_version
+from evaluator.loading.repository import Policy, PolicySet, load_policy_set
+from evaluator.loading.settings import Settings, read_settings
+from evaluator.tools.testing import run_tests
+from evaluator.language.types import Names
+from evaluator.loading.yamlsource import parse_yaml
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "policies"

@@ -1,0 +1,816 @@
+"""Compile a checked condition into closures, once per policy version; run them on many contacts.
+
+Values: True/False/None for yes/no (None = unknown), int, str, datetime.date, tuples of
+(amount, unit) for durations, lists. A count over history whose filter met unknown facts is a
+CountRange(lo, hi). Every closure takes one argument, the Context of the contact being decided.
+
+Each condition is compiled twice: a fast program, and a traced one that also records the
+missing facts and the history contacts it used. The traced one runs only when a rule fires or
+is left undetermined, to explain it.
+"""
+
+from __future__ import annotations
+
+import operator
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from datetime import date
+
+from ..language import ast
+from ..language.checker import IMPLEMENTATIONS
+from ..language.dates import shift
+
+WAS_PREFIX = "was:"  # a bucket key part that is an earlier decision's output, not a field
+
+_ORDER_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+_ALL_OPS = {"=": operator.eq, "!=": operator.ne, **_ORDER_OPS}
+
+
+class Entry:
+    """A contact in a patient's history: its facts, its place and, once decided, its outputs."""
+
+    __slots__ = ("id", "contact", "date", "ordinal", "iso", "index", "outputs")
+
+    def __init__(self, contact: dict, index: int):
+        self.id = contact["id"]
+        self.contact = contact
+        self.date = d = contact["date"]
+        days = _days
+        known = days.get(d)
+        if known is None:
+            if len(days) >= 100_000:
+                days.clear()
+            known = days[d] = (d.toordinal(), d.isocalendar()[:2])
+        self.ordinal, self.iso = known
+        self.index = index
+        self.outputs: dict = {}
+
+
+# A batch has a few hundred distinct dates and a million contacts: each date's ordinal and ISO
+# week are worked out once.
+_days: dict = {}
+
+
+@dataclass
+class Trace:
+    """What a traced run saw: facts that were missing, history contacts that were used."""
+
+    missing: list[str] = field(default_factory=list)
+    evidence: list[Entry] = field(default_factory=list)
+
+    def miss(self, what: str) -> None:
+        if what not in self.missing:
+            self.missing.append(what)
+
+    def use(self, entry: Entry) -> None:
+        if all(e is not entry for e in self.evidence):
+            self.evidence.append(entry)
+
+
+class Context:
+    """The contact being decided, the patient's earlier contacts, and scratch space. One
+    context serves all of a patient's contacts in turn: `at` moves it to the next one."""
+
+    __slots__ = ("cur", "contact", "history", "ordinals", "row", "trace", "scratch", "memo", "indexes")
+
+    def __init__(self, cur: Entry | None, history: list[Entry], ordinals: list[int], trace: Trace | None = None,
+                 memo: dict | None = None, indexes: dict | None = None):
+        self.cur = cur
+        self.contact = cur.contact if cur is not None else None
+        self.history = history
+        self.ordinals = ordinals
+        self.row: Entry | None = None
+        self.trace = trace
+        self.scratch: dict = {}
+        # Per patient, kept across that patient's contacts: where `since latest` anchors were
+        # found, so each contact scans only the history added since the previous one.
+        self.memo = memo
+        # Per patient: field combination -> values -> Bucket of earlier contacts.
+        self.indexes = indexes
+
+    def at(self, cur: Entry) -> Context:
+        """The context for deciding `cur`, the patient's next contact. Scratch values are
+        written by each count before it reads them, so nothing of the previous contact leaks."""
+        self.cur = cur
+        self.contact = cur.contact
+        return self
+
+
+class CountRange:
+    """A count that is known to lie between lo and hi (earlier contacts with unknown facts)."""
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo: int, hi: int):
+        self.lo, self.hi = lo, hi
+
+    def __repr__(self) -> str:
+        return f"{self.lo}..{self.hi}"
+
+
+def _range_compare(op: str, a, b):
+    """Compare where either side may be a CountRange: decided only if every possibility agrees."""
+    a_lo, a_hi = (a.lo, a.hi) if isinstance(a, CountRange) else (a, a)
+    b_lo, b_hi = (b.lo, b.hi) if isinstance(b, CountRange) else (b, b)
+    fn = _ALL_OPS[op]
+    if op in ("=", "!="):
+        if a_lo == a_hi == b_lo == b_hi:
+            return fn(a_lo, b_lo)
+        if a_hi < b_lo or b_hi < a_lo:
+            return op == "!="
+        return None
+    results = {fn(x, y) for x in (a_lo, a_hi) for y in (b_lo, b_hi)}
+    return results.pop() if len(results) == 1 else None
+
+
+def _range_member(v: CountRange, values) -> bool | None:
+    """Whether an uncertain count is in a list: decided only if every possible count agrees.
+    Counts the listed values inside lo..hi, so a wide range costs nothing extra."""
+    inside = {x for x in values if isinstance(x, int) and not isinstance(x, bool) and v.lo <= x <= v.hi}
+    if not inside:
+        return False
+    return True if len(inside) == v.hi - v.lo + 1 else None
+
+
+def _range_arith(op: str, a, b) -> CountRange:
+    """Whole-number arithmetic where a side is a CountRange: the range of every outcome."""
+    a_lo, a_hi = (a.lo, a.hi) if isinstance(a, CountRange) else (a, a)
+    b_lo, b_hi = (b.lo, b.hi) if isinstance(b, CountRange) else (b, b)
+    if op == "+":
+        return CountRange(a_lo + b_lo, a_hi + b_hi)
+    if op == "-":
+        return CountRange(a_lo - b_hi, a_hi - b_lo)
+    products = [x * y for x in (a_lo, a_hi) for y in (b_lo, b_hi)]
+    return CountRange(min(products), max(products))
+
+
+def arith_values(op: str, a, b):
+    """a op b for whole numbers, counts (ranges), and dates moved by durations (amount, unit)."""
+    if isinstance(a, CountRange) or isinstance(b, CountRange):
+        return _range_arith(op, a, b)
+    if isinstance(a, date):
+        return shift(a, b[0] if op == "+" else -b[0], b[1])
+    if isinstance(b, date):
+        return shift(b, a[0], a[1])
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    return a * b
+
+
+class Compiler:
+    """Turns AST nodes into closures. `parameters` are the version's constants."""
+
+    def __init__(self, parameters: dict, traced: bool, required: frozenset = frozenset(),
+                 index_keys: set | None = None):
+        self.parameters = parameters
+        self.traced = traced
+        self.required = required  # fields every valid contact has: safe to bucket history by
+        self.index_keys = index_keys  # collects the field combinations counts bucket by
+        self._slots = 0
+
+    def _slot(self) -> int:
+        self._slots += 1
+        return self._slots
+
+    def compile(self, node: ast.Node, in_filter: bool = False):  # noqa: C901 - one case per node kind
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        traced = self.traced
+
+        if isinstance(node, ast.Literal):
+            value = node.value
+            return lambda ctx: value
+        if isinstance(node, ast.ListLit):
+            value = [item.value for item in node.items]  # the checker allows literals only
+            return lambda ctx: value
+        if isinstance(node, ast.Name):
+            name = node.name
+            if name in self.parameters:
+                value = self.parameters[name]
+                return lambda ctx: value
+            if in_filter:
+                if traced:
+                    def earlier_field(ctx):
+                        v = ctx.row.contact.get(name)
+                        if v is None:
+                            ctx.trace.miss(f"{name} (earlier contact {ctx.row.id})")
+                        return v
+                    return earlier_field
+                return lambda ctx: ctx.row.contact.get(name)
+            return self._current_field(name)
+        if isinstance(node, ast.CurrentField):
+            return self._current_field(node.name)
+        if isinstance(node, ast.Call):
+            return self._call(node, [c(a) for a in node.args])
+        if isinstance(node, ast.Not):
+            inner = c(node.operand)
+
+            def not_(ctx):
+                v = inner(ctx)
+                return None if v is None else not v
+            return not_
+        if isinstance(node, (ast.And, ast.Or)):
+            # A chain a and b and c runs as one loop: fewer nested calls on the hot path.
+            kind = type(node)
+            parts = tuple(c(p) for p in _chain(node, kind))
+            stop = kind is ast.Or  # the value that decides the chain: True for or, False for and
+
+            if traced:
+                # Keep only the missing facts that left the chain unknown: a part that came
+                # out true or false, or a part that decided the chain, needed none of them.
+                def chain_traced(ctx):
+                    missing = ctx.trace.missing
+                    begin = len(missing)
+                    unknown = False
+                    for part in parts:
+                        mark = len(missing)
+                        v = part(ctx)
+                        if v is stop:
+                            del missing[begin:]
+                            return stop
+                        if v is None:
+                            unknown = True
+                        else:
+                            del missing[mark:]
+                    return None if unknown else not stop
+                return chain_traced
+
+            def chain(ctx):
+                unknown = False
+                for part in parts:
+                    v = part(ctx)
+                    if v is stop:
+                        return stop
+                    if v is None:
+                        unknown = True
+                return None if unknown else not stop
+            return chain
+        if isinstance(node, ast.Compare):
+            limit = self._count_limit(node)
+            if limit is not None and not self.traced:
+                # count … >= K: counting can stop at K matches; unknown rows cannot undo that.
+                counted = self._aggregate(node.left, limit)
+
+                def count_reaches(ctx):
+                    n = counted(ctx)
+                    return n >= limit if type(n) is int else _range_compare(">=", n, limit)
+                return count_reaches
+            left, right = c(node.left), c(node.right)
+            fn = _ALL_OPS[node.op]
+            if _has_count(node):
+                plain_op, op_name = fn, node.op
+
+                def range_aware(a, b):
+                    if isinstance(a, CountRange) or isinstance(b, CountRange):
+                        return _range_compare(op_name, a, b)
+                    return plain_op(a, b)
+                fn = range_aware
+            fast = self._field_vs_constant(node, in_filter)
+            if fast is not None:
+                return fast
+
+            def compare(ctx):
+                a = left(ctx)
+                if a is None:
+                    return None
+                b = right(ctx)
+                if b is None:
+                    return None
+                return fn(a, b)
+            return compare
+        if isinstance(node, ast.Member):
+            fast = self._field_in_constant(node, in_filter)
+            if fast is not None:
+                return fast
+            item, coll = c(node.item), c(node.collection)
+            negated = node.negated
+
+            def member(ctx):
+                v = item(ctx)
+                if v is None:
+                    return None
+                values = coll(ctx)
+                if values is None:
+                    return None
+                if isinstance(v, CountRange):
+                    inside = _range_member(v, values)
+                    return None if inside is None else inside != negated
+                return (v in values) != negated
+            return member
+        if isinstance(node, ast.Contains):
+            coll, item = c(node.collection), c(node.item)
+
+            def contains(ctx):
+                values = coll(ctx)
+                if values is None:
+                    return None
+                v = item(ctx)
+                if v is None:
+                    return None
+                if isinstance(v, CountRange):
+                    return _range_member(v, values)
+                return v in values
+            return contains
+        if isinstance(node, ast.IsEmpty):
+            inner = c(node.operand)
+            negated = node.negated
+
+            def is_empty(ctx):
+                v = inner(ctx)
+                return None if v is None else (len(v) == 0) != negated
+            return is_empty
+        if isinstance(node, ast.IsKnown):
+            # Asking whether a fact is there is never unknown, so it is compiled untraced.
+            if isinstance(node.operand, (ast.Name, ast.CurrentField)) and node.operand.name not in self.parameters:
+                name, negated = node.operand.name, node.negated
+                if in_filter and isinstance(node.operand, ast.Name):
+                    return lambda ctx: (ctx.row.contact.get(name) is None) == negated
+                return lambda ctx: (ctx.contact.get(name) is None) == negated
+            plain = Compiler(self.parameters, False, self.required).compile(node.operand, in_filter)
+            negated = node.negated
+            return lambda ctx: (plain(ctx) is None) == negated
+        if isinstance(node, ast.Arith):
+            return self._arith(node, c(node.left), c(node.right))
+        if isinstance(node, ast.Neg):
+            inner = c(node.operand)
+
+            def neg(ctx):
+                v = inner(ctx)
+                if isinstance(v, CountRange):
+                    return CountRange(-v.hi, -v.lo)
+                return None if v is None else -v
+            return neg
+        if isinstance(node, ast.Duration):
+            amount, unit = c(node.amount), node.unit
+
+            def duration(ctx):
+                n = amount(ctx)
+                return None if n is None else (n, unit)
+            return duration
+        if isinstance(node, ast.Aggregate):
+            return self._aggregate(node)
+        if isinstance(node, ast.SameField):
+            name = node.name
+
+            def same_field(ctx):
+                a = ctx.row.contact.get(name)
+                b = ctx.contact.get(name)
+                if a is None or b is None:
+                    if traced:
+                        if a is None:
+                            ctx.trace.miss(f"{name} (earlier contact {ctx.row.id})")
+                        if b is None:
+                            ctx.trace.miss(name)
+                    return None
+                return a == b
+            return same_field
+        if isinstance(node, ast.SameIsoWeek):
+            return lambda ctx: ctx.row.iso == ctx.cur.iso
+        if isinstance(node, ast.SamePeriod):
+            if node.unit == "year":
+                return lambda ctx: ctx.row.date.year == ctx.cur.date.year
+            return lambda ctx: (ctx.row.date.year == ctx.cur.date.year
+                                and ctx.row.date.month == ctx.cur.date.month)
+        if isinstance(node, ast.Within):
+            key = id(node)
+            # The threshold is computed once per count, by the count's window set-up.
+            return lambda ctx: ctx.row.ordinal > ctx.scratch[key]
+        if isinstance(node, ast.SinceLatest):
+            key = id(node)
+
+            def since_latest(ctx):
+                found, maybe = ctx.scratch[key]
+                i = ctx.row.index
+                if i <= found:
+                    return False
+                return None if i <= maybe else True
+            return since_latest
+        if isinstance(node, ast.Was):
+            output = node.output
+            return lambda ctx: ctx.row.outputs.get(output) is True
+        raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
+
+    def _field_vs_constant(self, node: ast.Compare, in_filter: bool):
+        """`field = "written"` and the like, the commonest test, as one closure (untraced only)."""
+        if self.traced or node.op not in ("=", "!="):
+            return None
+        field_node, const = node.left, node.right
+        if not isinstance(const, ast.Literal):
+            if isinstance(const, ast.Name) and const.name in self.parameters:
+                value = self.parameters[const.name]
+            else:
+                return None
+        else:
+            value = const.value
+        found = self._plain_field(field_node, in_filter)
+        if found is None:
+            return None
+        name, earlier = found
+        if node.op == "=":
+            if earlier:
+                def eq_earlier(ctx):
+                    v = ctx.row.contact.get(name)
+                    return None if v is None else v == value
+                return eq_earlier
+
+            def eq_current(ctx):
+                v = ctx.contact.get(name)
+                return None if v is None else v == value
+            return eq_current
+        if earlier:
+            def ne_earlier(ctx):
+                v = ctx.row.contact.get(name)
+                return None if v is None else v != value
+            return ne_earlier
+
+        def ne_current(ctx):
+            v = ctx.contact.get(name)
+            return None if v is None else v != value
+        return ne_current
+
+    def _plain_field(self, node: ast.Node, in_filter: bool) -> tuple[str, bool] | None:
+        """(field name, whether it is the earlier contact's) for a bare field reference."""
+        if isinstance(node, ast.Name) and node.name not in self.parameters:
+            return node.name, in_filter
+        if isinstance(node, ast.CurrentField):
+            return node.name, False
+        return None
+
+    def _field_in_constant(self, node: ast.Member, in_filter: bool):
+        """`field in ["a", "b"]` (or in a list parameter) as one closure (untraced only)."""
+        if self.traced:
+            return None
+        item, coll = node.item, node.collection
+        if isinstance(coll, ast.ListLit):
+            values = frozenset(i.value for i in coll.items)
+        elif isinstance(coll, ast.Name) and isinstance(self.parameters.get(coll.name), list):
+            values = frozenset(self.parameters[coll.name])
+        else:
+            return None
+        found = self._plain_field(item, in_filter)
+        if found is None:
+            return None
+        name, earlier = found
+        negated = node.negated
+        if earlier:
+            def in_earlier(ctx):
+                v = ctx.row.contact.get(name)
+                return None if v is None else (v in values) != negated
+            return in_earlier
+
+        def in_current(ctx):
+            v = ctx.contact.get(name)
+            return None if v is None else (v in values) != negated
+        return in_current
+
+    def _current_field(self, name: str):
+        if self.traced:
+            def current_field(ctx):
+                v = ctx.contact.get(name)
+                if v is None:
+                    ctx.trace.miss(name)
+                return v
+            return current_field
+        return lambda ctx: ctx.contact.get(name)
+
+    def _call(self, node: ast.Call, args):
+        fn = IMPLEMENTATIONS[node.function]
+        if len(args) == 1:
+            (arg,) = args
+
+            def call(ctx):
+                v = arg(ctx)
+                return None if v is None else fn(v)
+            return call
+
+        def call_many(ctx):
+            values = [a(ctx) for a in args]
+            return None if any(v is None for v in values) else fn(*values)
+        return call_many
+
+    def _arith(self, node: ast.Arith, left, right):
+        op = node.op
+
+        def arith(ctx):
+            a = left(ctx)
+            if a is None:
+                return None
+            b = right(ctx)
+            if b is None:
+                return None
+            return arith_values(op, a, b)
+        return arith
+
+    def _count_limit(self, node: ast.Compare) -> int | None:
+        """K when the comparison is `count … >= K` or `count … > K-1` with K a constant."""
+        if not (isinstance(node.left, ast.Aggregate) and node.left.kind == "count") or node.op not in (">=", ">"):
+            return None
+        right = node.right
+        if isinstance(right, ast.Literal) and isinstance(right.value, int) and not isinstance(right.value, bool):
+            k = right.value
+        elif isinstance(right, ast.Name) and isinstance(self.parameters.get(right.name), int):
+            k = self.parameters[right.name]
+        else:
+            return None
+        return k if node.op == ">=" else k + 1
+
+    def _aggregate(self, node: ast.Aggregate, limit: int | None = None):
+        """A count or test over earlier contacts, scanning only what its windows can hold.
+
+        Equality tests on required fields (`channel = "written"`, `same unit`) pick a bucket of
+        the patient's history that the engine keeps per field combination, so only contacts
+        that can match are looked at; date windows and `since latest` then narrow the bucket by
+        binary search. With `limit`, a count stops once it has found that many.
+        """
+        kind = node.kind
+        flt = self.compile(node.filter, in_filter=True) if node.filter is not None else (lambda ctx: True)
+        conjuncts = _conjuncts(node.filter) if node.filter is not None else []
+        windows = [w for w in (node.filter and ast.walk(node.filter) or ())
+                   if isinstance(w, (ast.Within, ast.SinceLatest))]
+        lower_bounds = []  # functions ctx -> first ordinal an earlier contact may have
+        for conj in conjuncts:
+            if isinstance(conj, ast.SameIsoWeek):
+                lower_bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.weekday())
+            elif isinstance(conj, ast.SamePeriod) and conj.unit == "month":
+                lower_bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.day + 1)
+            elif isinstance(conj, ast.SamePeriod):
+                lower_bounds.append(lambda ctx: date(ctx.cur.date.year, 1, 1).toordinal())
+            elif isinstance(conj, ast.Within):
+                key = id(conj)
+                lower_bounds.append(lambda ctx, key=key: ctx.scratch[key] + 1)
+        within_setup = []  # (key, duration): thresholds computed once per count
+        anchors = []  # (key, anchor condition, is a top-level conjunct, memo fields)
+        for w in windows:
+            if isinstance(w, ast.Within):
+                within_setup.append((id(w), self.compile(w.duration)))
+            else:
+                bounded = any(conj is w for conj in conjuncts)
+                anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, _anchor_memo_fields(w.anchor)))
+        index_fields, key_getters, covered = self._index_key(conjuncts)
+        if index_fields and self.index_keys is not None:
+            self.index_keys.add(index_fields)
+        else:
+            index_fields = ()
+        traced = self.traced
+        # When every conjunct of the filter holds for every contact of the bucket from the
+        # window's start on (the bucket's own equalities; date windows, whose bounds the binary
+        # search applied; `since latest`, apart from contacts whose match with the anchor is
+        # unknown), counting is subtraction: no contact needs to be looked at, and a traced run
+        # has the contacts from there on as its evidence. (Without buckets, as in the plain
+        # reference engine, every contact is looked at.)
+        windowed = (ast.SameIsoWeek, ast.SamePeriod, ast.Within, ast.SinceLatest)
+        subtract = bool(index_fields) and all(id(conj) in covered or isinstance(conj, windowed) for conj in conjuncts)
+        bounded_anchors = tuple(key for key, _, bounded, _ in anchors if bounded)
+
+        def rows_of(ctx):
+            """The rows that can match: a bucket of the history, or all of it."""
+            if index_fields and ctx.indexes is not None:
+                bucket = ctx.indexes[index_fields].get(tuple([g(ctx) for g in key_getters]))
+                if bucket is None:
+                    return None, None, None
+                return bucket.entries, bucket.ordinals, bucket.indices
+            return ctx.history, ctx.ordinals, None
+
+        def window_start(ctx, ordinals, indices) -> int:
+            for key, dur in within_setup:
+                d = dur(ctx)
+                ctx.scratch[key] = shift(ctx.cur.date, -d[0], d[1]).toordinal()
+            start = 0
+            for bound in lower_bounds:
+                start = max(start, bisect_left(ordinals, bound(ctx)))
+            history = ctx.history
+            memo = ctx.memo
+            for key, anchor, bounded, memo_fields in anchors:
+                # The latest earlier contact that surely matches (found), and the latest one
+                # after it whose match is unknown (maybe): contacts between the two may or may
+                # not come after the anchor. One that depends only on the earlier contact and
+                # fields of this one is remembered per patient, so each contact scans only the
+                # history added since the previous one.
+                if memo is not None and memo_fields is not None and not traced:
+                    mkey = (key, *[_hashable(ctx.contact.get(f)) for f in memo_fields])
+                    upto, old_found, old_maybe = memo.get(mkey, (0, -1, -1))
+                    found, maybe = _latest_anchor(ctx, anchor, history, upto, None)
+                    if found < 0:  # nothing sure among the new rows: the old anchor stands
+                        found = old_found
+                        if maybe < 0:
+                            maybe = old_maybe
+                    memo[mkey] = (len(history), found, maybe)
+                else:
+                    found, maybe = _latest_anchor(ctx, anchor, history, 0, ctx.trace)
+                ctx.scratch[key] = (found, maybe)
+                if bounded:
+                    first_after = bisect_right(indices, found) if indices is not None else found + 1
+                    start = max(start, first_after)
+            return start
+
+        def tally(ctx, rows, start, indices) -> tuple[int, int]:
+            """(contacts that surely match, contacts whose match is unknown) of a covered
+            filter: those from the window's start, less the ones between a `since latest`
+            anchor and the latest later contact whose match with the anchor is unknown."""
+            known_from = start
+            for key in bounded_anchors:
+                found, maybe = ctx.scratch[key]
+                if maybe > found:
+                    known_from = max(known_from, bisect_right(indices, maybe))
+            return len(rows) - known_from, known_from - start
+
+        if kind == "count":
+            def count(ctx):
+                rows, ordinals, indices = rows_of(ctx)
+                if not rows:
+                    return 0
+                start = window_start(ctx, ordinals, indices)
+                if subtract and indices is not None:
+                    matched, unknown = tally(ctx, rows, start, indices)
+                    if traced:
+                        for row in rows[len(rows) - matched:]:
+                            ctx.trace.use(row)
+                    if not unknown or (limit is not None and matched >= limit):
+                        return matched
+                    return CountRange(matched, matched + unknown)
+                matched = unknown = 0
+                for i in range(start, len(rows)):
+                    ctx.row = row = rows[i]
+                    v = flt(ctx)
+                    if v is True:
+                        matched += 1
+                        if traced:
+                            ctx.trace.use(row)
+                        elif matched == limit:
+                            ctx.row = None
+                            return matched
+                    elif v is None:
+                        unknown += 1
+                ctx.row = None
+                return matched if not unknown else CountRange(matched, matched + unknown)
+            return count
+
+        want = kind == "any"
+
+        def exists(ctx):
+            rows, ordinals, indices = rows_of(ctx)
+            if not rows:
+                return not want
+            start = window_start(ctx, ordinals, indices)
+            if subtract and indices is not None:
+                matched, unknown = tally(ctx, rows, start, indices)
+                if traced:  # the latest first, as the scan below finds them
+                    for row in reversed(rows[len(rows) - matched:]):
+                        ctx.trace.use(row)
+                if matched:
+                    return want
+                return None if unknown else not want
+            unknown = False
+            found = False
+            for i in range(len(rows) - 1, start - 1, -1):
+                ctx.row = row = rows[i]
+                v = flt(ctx)
+                if v is True:
+                    found = True
+                    if not traced:
+                        break
+                    ctx.trace.use(row)
+                elif v is None:
+                    unknown = True
+            ctx.row = None
+            if found:
+                return want
+            return None if unknown else not want
+        return exists
+
+    def _index_key(self, conjuncts: list[ast.Node]) -> tuple[tuple[str, ...], list, set]:
+        """Fields and value getters for the bucket a filter can use: `field = constant` and
+        `same field` conjuncts on fields every valid contact has (so no row is unknown there),
+        and `was output` conjuncts (keyed "was:output": whether that output was true). Also
+        the ids of the conjuncts that every contact in the bucket satisfies."""
+        chosen: dict[str, object] = {}
+        why: dict[str, object] = {}  # what set each key part: ("same",) or ("=", value)
+        covered: set = set()
+        for conj in conjuncts:
+            if isinstance(conj, ast.Was):
+                # `was reimbursable` is true or false, never unknown: bucket by the output too.
+                chosen.setdefault(WAS_PREFIX + conj.output, lambda ctx: True)
+                covered.add(id(conj))
+                continue
+            if isinstance(conj, ast.SameField) and conj.name in self.required:
+                name, reason, getter = conj.name, ("same",), (lambda ctx, name=conj.name: ctx.contact.get(name))
+            elif (isinstance(conj, ast.Compare) and conj.op == "=" and isinstance(conj.left, ast.Name)
+                  and conj.left.name in self.required and conj.left.name not in self.parameters):
+                const = conj.right
+                if isinstance(const, ast.Literal):
+                    value = const.value
+                elif isinstance(const, ast.Name) and const.name in self.parameters:
+                    value = self.parameters[const.name]
+                else:
+                    continue
+                name, reason, getter = conj.left.name, ("=", value), (lambda ctx, value=value: value)
+            else:
+                continue
+            if name not in chosen:
+                chosen[name], why[name] = getter, reason
+            # A conjunct the bucket settles: the one that keyed it, or one that says the same
+            # (`unit = "u1" and same unit` keys by "u1": `same unit` is then still to be tested).
+            if why[name] == reason:
+                covered.add(id(conj))
+        fields = tuple(sorted(chosen))
+        return fields, [chosen[f] for f in fields], covered
+
+
+def _latest_anchor(ctx, anchor, history, stop: int, trace) -> tuple[int, int]:
+    """Scan history[stop:] from the end: (index of the latest row the anchor surely matches,
+    or -1; index of the latest row after it where the match is unknown, or -1). A traced scan
+    keeps the missing facts of the unknown rows only."""
+    maybe = -1
+    for i in range(len(history) - 1, stop - 1, -1):
+        ctx.row = history[i]
+        mark = len(trace.missing) if trace is not None else 0
+        v = anchor(ctx)
+        if v is True:
+            return i, maybe
+        if v is None:
+            if maybe < 0:
+                maybe = i
+        elif trace is not None:
+            del trace.missing[mark:]
+    return -1, maybe
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _anchor_memo_fields(anchor: ast.Node) -> tuple[str, ...] | None:
+    """The fields of the current contact a `since latest` anchor reads, when its answer for an
+    earlier contact depends on nothing else (no date windows, no nested history); else None."""
+    fields = []
+    for n in ast.walk(anchor):
+        if isinstance(n, (ast.Within, ast.SameIsoWeek, ast.SamePeriod, ast.Aggregate, ast.SinceLatest)):
+            return None
+        if isinstance(n, (ast.CurrentField, ast.SameField)) and n.name not in fields:
+            fields.append(n.name)
+    return tuple(fields)
+
+
+def _chain(node: ast.Node, kind: type) -> list[ast.Node]:
+    """The operands of a chain of one operator, in order: a and (b and c) → [a, b, c]."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, kind):
+            stack.extend((n.right, n.left))
+        else:
+            out.append(n)
+    return out
+
+
+def _conjuncts(node: ast.Node | None) -> list[ast.Node]:
+    return [] if node is None else _chain(node, ast.And)
+
+
+def _has_count(node: ast.Node) -> bool:
+    return any(isinstance(n, ast.Aggregate) and n.kind == "count" for n in ast.walk(node))
+
+
+def compile_condition(node: ast.Node, parameters: dict, *, traced: bool = False,
+                      required: frozenset = frozenset(), index_keys: set | None = None):
+    """Closures for a checked condition. `index_keys` (a set) receives the field combinations
+    its history counts want the engine to bucket a patient's history by."""
+    return Compiler(parameters, traced, required, index_keys).compile(node)
+
+
+def bucket_key(entry: Entry, fields: tuple[str, ...]) -> tuple:
+    """The values of `fields` for a decided contact: its facts, or for "was:output" whether
+    that output of its decision was true."""
+    return tuple([entry.outputs.get(f[4:]) is True if f.startswith(WAS_PREFIX) else entry.contact[f]
+                  for f in fields])
+
+
+def bucket_key_function(fields: tuple[str, ...]):
+    """bucket_key(entry, fields) as a function of the entry, made once per field combination:
+    for the common shape (facts first, then at most one "was:output") without a loop."""
+    facts = tuple(f for f in fields if not f.startswith(WAS_PREFIX))
+    was = tuple(f[len(WAS_PREFIX):] for f in fields if f.startswith(WAS_PREFIX))
+    if facts and fields == facts + tuple(WAS_PREFIX + w for w in was) and len(was) <= 1:
+        values = operator.itemgetter(*facts) if len(facts) > 1 else (lambda contact, name=facts[0]: (contact[name],))
+        if not was:
+            return lambda entry: values(entry.contact)
+        output = was[0]
+        return lambda entry: (*values(entry.contact), entry.outputs.get(output) is True)
+    return lambda entry: bucket_key(entry, fields)
+
+
+class Bucket:
+    """The earlier contacts of one patient that share the values of some required fields."""
+
+    __slots__ = ("entries", "ordinals", "indices")
+
+    def __init__(self):
+        self.entries: list[Entry] = []
+        self.ordinals: list[int] = []
+        self.indices: list[int] = []
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self.ordinals.append(entry.ordinal)
+        self.indices.append(entry.index)

@@ -1,0 +1,9 @@
+"""Explaining: what a decision records about itself, and the accounts people and machines read.
+
+Stage 5 of the pipeline.
+
+- ``messages``: the sentences of findings and accounts in both languages, and the one printer
+  of values they all use;
+- ``explain``: a decision's trace as an account (Swedish or English text) or as JSON;
+- ``provenance``: where a decision came from (engine version, content hashes, git commit).
+"""

@@ -1,0 +1,296 @@
+"""Type-check a condition against the contact schema and the policy's parameters, before it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ast
+from ..errors import closest
+from .parser import SWEDISH_WORDS
+from .dates import whole_years
+from .types import BOOLEAN, DATE, DURATION, INTEGER, STRING, Names, Type, compatible, list_of
+
+FUNCTIONS: dict[str, tuple[tuple[str, ...], Type]] = {
+    "iso_week": (("date",), INTEGER),
+    "iso_year": (("date",), INTEGER),
+    "weekday": (("date",), INTEGER),
+    "year_of": (("date",), INTEGER),
+    "month_of": (("date",), INTEGER),
+    "day_of": (("date",), INTEGER),
+    "length": (("list",), INTEGER),
+    # Whole years from the first date to the second (an age: years_between(birth_date, date)),
+    # with month ends clamped as in date arithmetic: born 2004-02-29, 1 year old on 2005-02-28.
+    "years_between": (("date", "date"), INTEGER),
+}
+
+# What each function does, keyed as FUNCTIONS: the compiled closures, the generated code and the
+# reference interpreter all call these.
+IMPLEMENTATIONS = {
+    "iso_week": lambda d: d.isocalendar()[1],
+    "iso_year": lambda d: d.isocalendar()[0],
+    "weekday": lambda d: d.isoweekday(),
+    "year_of": lambda d: d.year,
+    "month_of": lambda d: d.month,
+    "day_of": lambda d: d.day,
+    "length": len,
+    "years_between": whole_years,
+}
+assert set(IMPLEMENTATIONS) == set(FUNCTIONS), "every checked function needs an implementation"
+
+KEYWORDS = frozenset(
+    "and or not in contains is empty known missing true false current was same iso within since "
+    "latest count of earlier contacts contact where any no".split()
+)
+
+
+@dataclass(frozen=True)
+class TypeProblem:
+    offset: int
+    code: str
+    message: str
+    hint: str | None = None
+
+
+class _Check:
+    def __init__(self, names: Names, allow_history: bool):
+        self.names = names
+        self.allow_history = allow_history
+        self.types: dict[int, Type] = {}
+        self.problems: list[TypeProblem] = []
+
+    def fail(self, node: ast.Node, message: str, code: str = "type_error", hint: str | None = None):
+        self.problems.append(TypeProblem(node.offset, code, message, hint))
+
+    def expr(self, node: ast.Node, in_filter: bool, in_anchor: bool = False) -> Type | None:
+        t = self._expr(node, in_filter, in_anchor)
+        if t is not None:
+            self.types[id(node)] = t
+        return t
+
+    def _did_you_mean(self, name: str, pool) -> str | None:
+        guess = closest(name, pool)
+        return f"did you mean '{guess}'?" if guess else None
+
+    def _expr(self, node, in_filter, in_anchor):  # noqa: C901 - one case per node kind
+        n = self.names
+        e = lambda sub: self.expr(sub, in_filter, in_anchor)  # noqa: E731
+        if isinstance(node, ast.Literal):
+            v = node.value
+            if isinstance(v, bool):
+                return BOOLEAN
+            if isinstance(v, int):
+                return INTEGER
+            if isinstance(v, str):
+                return STRING
+            return DATE
+        if isinstance(node, ast.ListLit):
+            for item in node.items:
+                if not isinstance(item, ast.Literal):
+                    self.fail(item, "a list is written out with values only, as in [\"video\", \"phone\"]",
+                              hint="for a list kept in a parameter, name the parameter instead of the list")
+                    return None
+            kinds = [e(item) for item in node.items]
+            if any(k is None for k in kinds):
+                return None
+            if not kinds:
+                return list_of("string")
+            first = kinds[0]
+            for item, k in zip(node.items, kinds, strict=True):
+                if k.kind != first.kind or k.kind not in ("string", "integer"):
+                    self.fail(item, f"a list holds texts or whole numbers of one kind, not {k}")
+                    return None
+            return list_of(first.kind)
+        if isinstance(node, ast.Name):
+            if node.name in n.fields:
+                return n.fields[node.name]
+            if node.name in n.parameters:
+                return n.parameters[node.name]
+            if node.name in n.outputs:
+                self.fail(node, f"'{node.name}' is an output, not a fact of the contact",
+                          "unknown_name", f"an earlier contact's output is written 'was {node.name}'")
+                return None
+            pool = list(n.fields) + list(n.parameters)
+            self.fail(node, f"'{node.name}' is neither a field of the contact nor a parameter",
+                      "unknown_name", self._did_you_mean(node.name, pool)
+                      or f'if it is a value, write it in quotes: "{node.name}"')
+            return None
+        if isinstance(node, ast.CurrentField):
+            if node.name in n.fields:
+                return n.fields[node.name]
+            self.fail(node, f"'current.{node.name}': '{node.name}' is not a field of the contact",
+                      "unknown_name", self._did_you_mean(node.name, n.fields))
+            return None
+        if isinstance(node, ast.Call):
+            if node.function not in FUNCTIONS:
+                english = SWEDISH_WORDS.get(node.function)
+                self.fail(node, f"there is no function '{node.function}'", "unknown_name",
+                          f"write '{english}': conditions use English words" if english
+                          else self._did_you_mean(node.function, FUNCTIONS))
+                return None
+            params, result = FUNCTIONS[node.function]
+            if len(node.args) != len(params):
+                self.fail(node, f"{node.function}( ) takes {len(params)} value(s), not {len(node.args)}")
+                return None
+            for arg, want in zip(node.args, params, strict=True):
+                got = e(arg)
+                if got is not None and got.kind != want:
+                    self.fail(arg, f"{node.function}( ) takes a {want}, not {got}")
+            return result
+        if isinstance(node, ast.Not):
+            self._want_bool(node.operand, in_filter, in_anchor, "'not'")
+            return BOOLEAN
+        if isinstance(node, (ast.And, ast.Or)):
+            word = "'and'" if isinstance(node, ast.And) else "'or'"
+            self._want_bool(node.left, in_filter, in_anchor, word)
+            self._want_bool(node.right, in_filter, in_anchor, word)
+            return BOOLEAN
+        if isinstance(node, ast.Compare):
+            a, b = e(node.left), e(node.right)
+            if a is None or b is None:
+                return BOOLEAN
+            if not compatible(a, b):
+                # Where a side is a parameter, its definition may be the slip: say which.
+                params = [f"'{s.name}' is a parameter of type {t}: check its value under parameters"
+                          for s, t in ((node.left, a), (node.right, b))
+                          if isinstance(s, ast.Name) and s.name in self.names.parameters]
+                self.fail(node, f"cannot compare {a} with {b}", hint="; ".join(params) or None)
+                return BOOLEAN
+            if node.op not in ("=", "!=") and a.kind not in ("integer", "date", "time"):
+                self.fail(node, f"'{node.op}' compares numbers, dates and times, not {a}")
+            self._check_enum(a, node.right)
+            self._check_enum(b, node.left)
+            return BOOLEAN
+        if isinstance(node, ast.Member):
+            item, coll = e(node.item), e(node.collection)
+            if item is None or coll is None:
+                return BOOLEAN
+            if coll.kind != "list":
+                self.fail(node.collection, f"'in' needs a list after it, not {coll}",
+                          hint='write for example: channel in ["video", "phone"]')
+            elif coll.element != item.kind:
+                self.fail(node, f"a {item} cannot be in a {coll}")
+            elif isinstance(node.collection, ast.ListLit):
+                for lit in node.collection.items:
+                    self._check_enum(item, lit)
+            else:
+                self._check_enum(item, node.collection)
+            return BOOLEAN
+        if isinstance(node, ast.Contains):
+            coll, item = e(node.collection), e(node.item)
+            if coll is None or item is None:
+                return BOOLEAN
+            if coll.kind != "list":
+                self.fail(node.collection, f"'contains' needs a list before it, not {coll}")
+            elif coll.element != item.kind:
+                self.fail(node.item, f"a {coll} cannot contain a {item}")
+            return BOOLEAN
+        if isinstance(node, ast.IsEmpty):
+            t = e(node.operand)
+            if t is not None and t.kind != "list":
+                self.fail(node, f"'is empty' is said of a list, not of a {t}")
+            return BOOLEAN
+        if isinstance(node, ast.IsKnown):
+            t = e(node.operand)
+            if not isinstance(node.operand, (ast.Name, ast.CurrentField)) or (
+                isinstance(node.operand, ast.Name) and node.operand.name in n.parameters
+            ):
+                self.fail(node, "'is known' and 'is missing' are said of a field of the contact")
+            return BOOLEAN
+        if isinstance(node, ast.Arith):
+            a, b = e(node.left), e(node.right)
+            if a is None or b is None:
+                return None
+            if a.kind == b.kind == "integer":
+                return INTEGER
+            if node.op in "+-" and a.kind == "date" and b.kind == "duration":
+                return DATE
+            if node.op == "+" and a.kind == "duration" and b.kind == "date":
+                return DATE
+            self.fail(node, f"cannot compute {a} {node.op} {b}",
+                      hint="dates move by durations, as in: date - 12 months")
+            return None
+        if isinstance(node, ast.Neg):
+            t = e(node.operand)
+            if t is not None and t.kind != "integer":
+                self.fail(node, f"'-' goes before a whole number, not a {t}")
+            return INTEGER
+        if isinstance(node, ast.Duration):
+            t = e(node.amount)
+            if t is not None and t.kind != "integer":
+                self.fail(node, f"a duration counts whole {node.unit}s; {t} is not a whole number")
+            if isinstance(node.amount, ast.Name) and node.amount.name in n.fields:
+                self.fail(node, "a duration's length is a number or a parameter, not a contact field")
+            return DURATION
+        if isinstance(node, ast.Aggregate):
+            if not self.allow_history:
+                self.fail(node, "the patient's history cannot be used here", "history_not_allowed",
+                          "history counts belong in a rule's 'when', not in 'applies_when'")
+            elif in_filter:
+                self.fail(node, "a history count cannot stand inside another one", "history_nested")
+            elif node.filter is not None:
+                self._want_bool(node.filter, True, False, "'where'")
+            return INTEGER if node.kind == "count" else BOOLEAN
+        if isinstance(node, (ast.SameField, ast.SameIsoWeek, ast.SamePeriod, ast.Within,
+                             ast.SinceLatest, ast.Was)):
+            if not in_filter:
+                words = {ast.SameField: "same …", ast.SameIsoWeek: "same iso week",
+                         ast.SamePeriod: "same month/year", ast.Within: "within …",
+                         ast.SinceLatest: "since latest ( … )", ast.Was: "was …"}[type(node)]
+                self.fail(node, f"'{words}' compares an earlier contact with this one and can "
+                          "only stand inside a history count: … where ( … )", "window_outside_history")
+                return BOOLEAN
+            if isinstance(node, ast.SameField) and node.name not in n.fields:
+                self.fail(node, f"'same {node.name}': '{node.name}' is not a field of the contact",
+                          "unknown_name", self._did_you_mean(node.name, n.fields))
+            if isinstance(node, ast.Within):
+                t = e(node.duration)
+                if t is not None and t.kind != "duration":
+                    self.fail(node, "'within' takes a duration, as in: within 12 months")
+            if isinstance(node, ast.SinceLatest):
+                if in_anchor:
+                    self.fail(node, "'since latest' cannot stand inside another 'since latest'")
+                else:
+                    self._want_bool(node.anchor, True, True, "'since latest'")
+            if isinstance(node, ast.Was):
+                spec = n.outputs.get(node.output)
+                if spec is None:
+                    self.fail(node, f"'was {node.output}': there is no output '{node.output}'",
+                              "unknown_name", self._did_you_mean(node.output, n.outputs))
+                elif spec.type.kind != "boolean":
+                    self.fail(node, f"'was {node.output}' needs a yes/no output; "
+                              f"'{node.output}' is a {spec.type}")
+            return BOOLEAN
+        raise TypeError(f"unknown node {type(node).__name__}")  # pragma: no cover
+
+    def _want_bool(self, node, in_filter, in_anchor, where):
+        t = self.expr(node, in_filter, in_anchor)
+        if t is not None and t.kind != "boolean":
+            self.fail(node, f"{where} needs a yes/no condition, not a {t}")
+
+    def _check_enum(self, enum_type: Type, other: ast.Node):
+        if enum_type.values and isinstance(other, ast.Name) and other.name in self.names.parameter_values \
+                and other.name not in self.names.fields:
+            value = self.names.parameter_values[other.name]
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, str) and v not in enum_type.values:
+                    guess = closest(v, enum_type.values)
+                    self.fail(other, f'parameter {other.name} holds "{v}", which is not a possible value; the field '
+                              f"is {enum_type}", "unknown_value", f'did you mean "{guess}"?' if guess else None)
+            return
+        if enum_type.values and isinstance(other, ast.Literal) and isinstance(other.value, str):
+            if other.value not in enum_type.values:
+                guess = closest(other.value, enum_type.values)
+                self.fail(other, f'"{other.value}" is not a possible value; the field is {enum_type}',
+                          "unknown_value", f'did you mean "{guess}"?' if guess else None)
+
+
+def check_condition(node: ast.Node, names: Names, *, allow_history: bool) -> tuple[dict[int, Type], list[TypeProblem]]:
+    """Types of every node (by id) and the problems found; the whole must be a yes/no condition."""
+    check = _Check(names, allow_history)
+    t = check.expr(node, False)
+    if t is not None and t.kind != "boolean":
+        check.fail(node, f"a condition must be yes/no; this is a {t}")
+    return check.types, check.problems
+
+
+__all__ = ["FUNCTIONS", "IMPLEMENTATIONS", "KEYWORDS", "TypeProblem", "check_condition"]

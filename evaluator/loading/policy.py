@@ -1,0 +1,397 @@
+"""Load one policy version from YAML: schema, names, conditions, effects; compile it once."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from jsonschema import Draft202012Validator, FormatChecker
+
+from ..language import ast
+from ..language.checker import KEYWORDS, check_condition
+from .citation import finding_source
+from ..compiling.closures import compile_condition
+from ..errors import Problem, closest
+from ..language.parser import ConditionSyntaxError, parse_condition
+from .privacy import echo, identifying_fields
+from ..explaining.provenance import text_hash
+from ..resources import load_schema
+from ..language.types import DECLARED_TYPES, Names, OutputSpec, Type, type_of_value
+from .yamlsource import SourceDoc, shorten
+
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+SPECIAL_PLACEHOLDERS = ("evidence", "missing")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message in Swedish and English, split into text and {placeholders} once."""
+
+    sv: tuple
+    en: tuple
+    raw: dict
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    section: str
+    passage: str
+    reading: str | None
+    when_text: str
+    when: ast.Node
+    then: dict
+    otherwise: dict
+    severity: str
+    message: Message
+    source: str  # "document id (or title), section", as findings cite it
+    run: object  # compiled condition (fast)
+    run_traced: object  # compiled condition that records missing facts and evidence
+    uses_history: bool
+    decides: tuple  # output names in then or otherwise
+    line: int
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """One compiled policy version, immutable; reused for every contact."""
+
+    id: str
+    version: str
+    title: str
+    issuer: str
+    region: str
+    valid_from: date
+    valid_to: date | None
+    source: dict
+    description: str | None
+    applies_text: str
+    applies_when: ast.Node
+    applies: object
+    applies_traced: object
+    parameters: dict
+    parameter_types: dict
+    rules: tuple[Rule, ...]
+    file: str
+    document: dict  # the plain YAML value, for render and diff
+    index_keys: frozenset = frozenset()  # field combinations its counts bucket history by
+    content_hash: str = ""  # sha256 of the file's text (provenance.text_hash): contract §7
+
+    def in_force_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    @property
+    def key(self) -> tuple:
+        return version_key(self.version)
+
+    def period(self) -> str:
+        return f"{self.valid_from.isoformat()} – {self.valid_to.isoformat() if self.valid_to else '…'}"
+
+
+def spec_kind(outputs: dict, name: str) -> str | None:
+    spec = outputs.get(name)
+    return spec.type.kind if spec else None
+
+
+def version_key(version: str) -> tuple:
+    return tuple(int(p) for p in version.split(".") if p.isdigit())
+
+
+def _jsonable(value):
+    """The YAML value as JSON Schema sees it: dates become ISO text."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+_ITEM = {"rules": "rule", "cases": "case", "history": "history contact"}
+_SCHEMA_TYPES = {"string": "text", "object": "a mapping of keys", "integer": "a whole number",
+                 "number": "a number", "boolean": "true or false", "array": "a list", "null": "nothing"}
+
+
+def _place(path, root) -> str:
+    """Where in the document, as a person counts: `rule 4 (one-per-week), message`."""
+    parts, value, parent = [], root, None
+    for step in path:
+        value = value[step] if isinstance(value, (dict, list)) else None
+        if isinstance(step, int):
+            name = value.get("id") or value.get("name") if isinstance(value, dict) else None
+            label = f"{_ITEM.get(parent, 'item')} {step + 1}" + (f" ({name})" if isinstance(name, str) else "")
+            if parts and parts[-1] == parent:
+                parts[-1] = label
+            else:
+                parts.append(label)
+        else:
+            parts.append(str(step))
+        parent = step
+    return ", ".join(parts) or "the document"
+
+
+def _value_kind(value) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return f"the whole number {value}"
+    if isinstance(value, float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "text"
+    return _kind_of(value)
+
+
+def _schema_message(error, root=None) -> tuple[str, str | None, bool]:
+    """A plain-words message for a JSON Schema error, a hint, and whether it points at a key."""
+    where = _place(error.absolute_path, root) if root is not None else (
+        ".".join(str(p) for p in error.absolute_path) or "the document")
+    v = error.validator
+    if v == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        return f"{where} lacks the key '{missing[0] if missing else error.message}'", None, False
+    if v == "additionalProperties":
+        extra = re.findall(r"'([^']+)'", error.message)
+        allowed = list(error.schema.get("properties", {}))
+        name = extra[0] if extra else "?"
+        guess = closest(name, allowed)
+        hint = f"did you mean '{guess}'?" if guess else f"allowed keys: {', '.join(allowed)}"
+        return f"{where}: '{name}' is not one of its keys", hint, True
+    if v == "enum":
+        return f"{where} must be one of {', '.join(map(str, error.validator_value))}", None, False
+    if v == "pattern":
+        # the field's description says what form it takes (a document's address: http or https)
+        return f"{where}: {echo(error.instance)} is not in the expected form", error.schema.get("description"), False
+    if v == "format":
+        return f"{where}: {echo(error.instance)} is not a valid {error.validator_value}", None, False
+    if v == "type":
+        kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        want = " or ".join(_SCHEMA_TYPES.get(k, k) for k in kinds)
+        hint = None
+        if "string" in kinds and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
+            hint = f'write it in quotes: "{error.instance}"'
+        return f"{where} must be {want}, not {_value_kind(error.instance)}", hint, False
+    if v == "oneOf":
+        return f"{where}: a parameter is a value (a number, text, yes/no, a date or a list) or {{type, value, description}}", None, False
+    return f"{where}: {error.message}", None, False
+
+
+_validator: Draft202012Validator | None = None
+
+
+def _policy_validator() -> Draft202012Validator:
+    global _validator
+    if _validator is None:
+        _validator = Draft202012Validator(load_schema("policy.schema.json"), format_checker=FormatChecker())
+    return _validator
+
+
+def _kind_of(value) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, dict):
+        return "a mapping of keys"
+    return "a single value" if value is not None else "nothing"
+
+
+def schema_problems(doc: SourceDoc, validator: Draft202012Validator | None = None,
+                    code: str = "schema") -> list[Problem]:
+    """Every way the document breaks its JSON Schema (the policy schema unless another
+    validator is given), in plain words at the place in the file."""
+    problems = []
+    if not isinstance(doc.value, dict):
+        return [doc.problem(code, "the file must hold a mapping of keys (for a policy: id, version, rules …), "
+                                  f"not {_kind_of(doc.value)}")]
+    for error in (validator or _policy_validator()).iter_errors(_jsonable(doc.value)):
+        message, hint, at_key = _schema_message(error, doc.value)
+        path = tuple(error.absolute_path)
+        if at_key:
+            extra = re.findall(r"'([^']+)'", error.message)
+            if extra:
+                path = path + (extra[0],)
+        problems.append(doc.problem(code, message, path, key=at_key, hint=hint))
+    return problems
+
+
+def _parameter(name, raw) -> tuple[object, Type | None, str | None]:
+    if isinstance(raw, dict):
+        value = raw.get("value")
+        declared = raw.get("type")
+        inferred = type_of_value(value)
+        if declared is not None:
+            want = DECLARED_TYPES[declared]
+            if inferred is None or inferred.kind != want.kind or (
+                want.kind == "list" and value and inferred.element != want.element
+            ):
+                return value, None, f"parameter '{name}' is declared {declared} but its value {shorten(repr(value))} is {inferred or 'of no known kind'}"
+            return value, want, None
+        raw = value
+    t = type_of_value(raw)
+    if t is None:
+        return raw, None, f"parameter '{name}' has a value of no known type: {shorten(repr(raw))}"
+    return raw, t, None
+
+
+def _template(text: str) -> tuple:
+    parts = []
+    last = 0
+    for m in PLACEHOLDER.finditer(text):
+        parts.append(text[last:m.start()])
+        parts.append((m.group(1).strip(),))
+        last = m.end()
+    parts.append(text[last:])
+    return tuple(p for p in parts if p != "")
+
+
+def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpec],
+                    identifying: frozenset[str] | None = None) -> tuple[PolicyVersion | None, list[Problem]]:
+    """Check and compile one policy document. Returns the version, or None and every problem.
+    `identifying`: the contact fields that identify a person, which no message may name
+    (default: the contract's, x-identifying in the contact schema)."""
+    problems = schema_problems(doc)
+    if problems:
+        return None, problems
+    d = doc.value
+    fields = names_base.fields
+
+    params: dict = {}
+    ptypes: dict = {}
+    for name, raw in (d.get("parameters") or {}).items():
+        path = ("parameters", name)
+        if name in KEYWORDS:
+            problems.append(doc.problem("parameter", f"'{name}' is a word of the condition language and cannot name a parameter", path, key=True))
+            continue
+        if name in fields:
+            problems.append(doc.problem("parameter", f"parameter '{name}' has the name of a contact field; choose another name", path, key=True))
+            continue
+        value, t, err = _parameter(name, raw)
+        if err:
+            problems.append(doc.problem("parameter", err, path))
+            continue
+        params[name] = value
+        ptypes[name] = t
+    names = Names(fields=fields, parameters=ptypes, outputs=outputs, parameter_values=params)
+
+    def condition(path, *, allow_history):
+        text = d
+        for p in path:
+            text = text[p]
+        try:
+            node = parse_condition(text)
+        except ConditionSyntaxError as exc:
+            loc = doc.offset_location(path, exc.offset)
+            problems.append(Problem("dsl_syntax", exc.message, loc, doc.line_text(loc.line)))
+            return None
+        _, found = check_condition(node, names, allow_history=allow_history)
+        for tp in found:
+            loc = doc.offset_location(path, tp.offset)
+            problems.append(Problem(tp.code, tp.message, loc, doc.line_text(loc.line), hint=tp.hint))
+        return None if found else node
+
+    applies_node = condition(("applies_when",), allow_history=False)
+
+    rules = []
+    seen: dict[str, int] = {}
+    required = frozenset(load_schema("contact.schema.json").get("required", ()))
+    index_keys: set = set()
+    cited = d["source"]
+    placeholders_ok = set(params) | set(fields) | set(SPECIAL_PLACEHOLDERS)
+    if identifying is None:
+        identifying = identifying_fields(load_schema("contact.schema.json"))
+    for i, r in enumerate(d["rules"]):
+        rpath = ("rules", i)
+        if r["id"] in seen:
+            problems.append(doc.problem("duplicate_rule", f"rule id '{r['id']}' is used twice in this version (also rule {seen[r['id']] + 1})", rpath + ("id",)))
+        seen[r["id"]] = i
+        node = condition(rpath + ("when",), allow_history=True)
+        effects_ok = True
+        resolved: dict = {"then": {}, "otherwise": {}}
+        for which in ("then", "otherwise"):
+            for out_name, value in (r.get(which) or {}).items():
+                epath = rpath + (which, out_name)
+                if isinstance(value, dict):  # {parameter: name}: the value of a parameter
+                    pname = value.get("parameter")
+                    if pname not in params:
+                        guess = closest(str(pname), params)
+                        problems.append(doc.problem("unknown_name", f"there is no parameter '{pname}'", epath + ("parameter",),
+                                                    hint=f"did you mean '{guess}'?" if guess else None))
+                        effects_ok = False
+                        continue
+                    value = params[pname]
+                    if spec_kind(outputs, out_name) == "list" and isinstance(value, str):
+                        value = [value]  # a list output takes one code from a text parameter
+                spec = outputs.get(out_name)
+                if spec is None:
+                    guess = closest(out_name, outputs)
+                    problems.append(doc.problem("unknown_output", f"there is no output '{out_name}'", epath, key=True,
+                                                hint=f"did you mean '{guess}'?" if guess else f"outputs: {', '.join(outputs)}"))
+                    effects_ok = False
+                    continue
+                vt = type_of_value(value)
+                if vt is None or vt.kind != spec.type.kind:
+                    problems.append(doc.problem("output_type", f"output '{out_name}' takes a {spec.type}, not {shorten(repr(value))}", epath))
+                    effects_ok = False
+                resolved[which][out_name] = value
+        for lang in ("sv", "en"):
+            for m in PLACEHOLDER.finditer(r["message"][lang]):
+                name = m.group(1).strip()
+                if name in identifying:
+                    problems.append(doc.problem(
+                        "message_placeholder", f"the message names {{{name}}}, which identifies a person: "
+                        "a message is shown to whoever reads the decision, and never repeats who the patient is",
+                        rpath + ("message", lang), hint="leave it out; the decision names its contact by id"))
+                elif name not in placeholders_ok:
+                    guess = closest(name, placeholders_ok)
+                    problems.append(doc.problem("message_placeholder", f"the message names {{{name}}}, which is neither a parameter, a contact field, {{evidence}} nor {{missing}}",
+                                                rpath + ("message", lang), hint=f"did you mean {{{guess}}}?" if guess else None))
+        if node is None or not effects_ok:
+            continue
+        then = resolved["then"]
+        otherwise = resolved["otherwise"]
+        rules.append(Rule(
+            id=r["id"], section=r["section"], passage=" ".join(r["passage"].split()),
+            reading=" ".join(r["reading"].split()) if r.get("reading") else None,
+            when_text=" ".join(r["when"].split()), when=node, then=then, otherwise=otherwise,
+            severity=r["severity"],
+            message=Message(_template(" ".join(r["message"]["sv"].split())), _template(" ".join(r["message"]["en"].split())), r["message"]),
+            source=finding_source(cited, r["section"]),
+            run=compile_condition(node, params, required=required, index_keys=index_keys),
+            run_traced=compile_condition(node, params, traced=True, required=required, index_keys=index_keys),
+            uses_history=any(isinstance(n, ast.Aggregate) for n in ast.walk(node)),
+            decides=tuple(dict.fromkeys(list(then) + list(otherwise))),
+            line=doc.location(rpath).line,
+        ))
+
+    valid_from = date.fromisoformat(str(d["valid_from"]))
+    valid_to = date.fromisoformat(str(d["valid_to"])) if d.get("valid_to") else None
+    if valid_to is not None and valid_to < valid_from:
+        problems.append(doc.problem("dates", f"valid_to {valid_to} is before valid_from {valid_from}", ("valid_to",)))
+    if problems or applies_node is None:
+        return None, problems
+    return PolicyVersion(
+        id=d["id"], version=str(d["version"]), title=d["title"], issuer=d["issuer"], region=d["region"],
+        valid_from=valid_from, valid_to=valid_to, source=dict(d["source"]), description=d.get("description"),
+        applies_text=" ".join(d["applies_when"].split()), applies_when=applies_node,
+        applies=compile_condition(applies_node, params), applies_traced=compile_condition(applies_node, params, traced=True),
+        parameters=params, parameter_types=ptypes, rules=tuple(rules), file=doc.file, document=d,
+        index_keys=frozenset(index_keys), content_hash=text_hash(doc.text),
+    ), []
+
+
+def expected_place(path: Path, root: Path) -> tuple[str, str, str] | None:
+    """(region, id, version) that a file's place under the policies root says it holds."""
+    try:
+        rel = path.relative_to(root)
+    except ValueError:
+        return None
+    parts = rel.parts
+    if len(parts) != 3 or not parts[2].endswith(".yaml"):
+        return None
+    return parts[0], parts[1], parts[2][: -len(".yaml")]

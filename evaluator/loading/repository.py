@@ -1,0 +1,215 @@
+"""Load a policy directory: every file checked, every problem reported, versions kept apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from itertools import pairwise
+from pathlib import Path
+
+from ..errors import Location, PolicyError, Problem
+from .limits import from_settings as limits_for
+from .limits import using as using_limits
+from .privacy import identifying_fields
+from .policy import PolicyVersion, compile_version, expected_place
+from ..language.checker import KEYWORDS
+from .facts import Fact, contact_schema_with, load_facts
+from ..resources import load_schema
+from .settings import LocateError, Settings, locate_policies
+from ..language.types import DECLARED_TYPES, Names, OutputSpec, field_types_from_schema, kind_problem
+from .yamlsource import display_path, load_yaml
+
+OUTPUTS_FILE = "outputs.yaml"
+COMBINE_STRATEGIES = ("all", "single", "union")
+OUTPUT_KINDS = ("yes/no", "whole number", "text", "list of texts")
+TEST_SUFFIX = ".test.yaml"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy and its versions, oldest first."""
+
+    id: str
+    versions: tuple[PolicyVersion, ...]
+
+    def in_force_on(self, day: date) -> PolicyVersion | None:
+        for v in self.versions:
+            if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to):
+                return v
+        return None
+
+    @property
+    def latest(self) -> PolicyVersion:
+        return self.versions[-1]
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Every policy of a policy folder, checked, with what they were checked against: the
+    outputs, the contact's fields (the contract's core and the repository's declared facts)."""
+
+    root: Path
+    outputs: dict[str, OutputSpec]
+    policies: dict[str, Policy]
+    fields: dict
+    warnings: tuple[Problem, ...] = field(default=())
+    settings: Settings = field(default_factory=lambda: Settings(None, {}))
+    facts: dict[str, Fact] = field(default_factory=dict)
+    contact_schema: dict = field(default_factory=dict)
+
+    def versions(self):
+        for policy in self.policies.values():
+            yield from policy.versions
+
+
+def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
+    path = root / OUTPUTS_FILE
+    if not path.exists():
+        return {}, [Problem("outputs", f"{display_path(root)} has no {OUTPUTS_FILE}: the outputs a decision carries",
+                            hint="regelverk init writes the standard one; copy it from there")]
+    doc, problems = load_yaml(path, display_path(path))
+    if doc is None or problems:
+        return {}, problems
+    outputs: dict[str, OutputSpec] = {}
+    table = doc.value.get("outputs") if isinstance(doc.value, dict) else None
+    if not isinstance(table, dict) or not table:
+        return {}, [doc.problem("outputs", "outputs.yaml must hold a mapping 'outputs' of output names")]
+    for name, spec in table.items():
+        p = ("outputs", name)
+        if not isinstance(spec, dict):
+            problems.append(doc.problem("outputs", f"output '{name}' needs 'type' and 'combine'", p))
+            continue
+        t = DECLARED_TYPES.get(spec.get("type")) if isinstance(spec.get("type"), str) else None
+        combine = spec.get("combine")
+        if t is None:
+            message, hint = kind_problem(spec.get("type"), OUTPUT_KINDS)
+            problems.append(doc.problem("outputs", f"output '{name}': {message}", p + ("type",), hint=hint))
+            continue
+        if combine not in COMBINE_STRATEGIES:
+            problems.append(doc.problem("outputs", f"output '{name}': combine must be one of {', '.join(COMBINE_STRATEGIES)}", p + ("combine",)))
+            continue
+        if (combine == "all") != (t.kind == "boolean") or (combine == "union") != (t.kind == "list"):
+            problems.append(doc.problem("outputs", f"output '{name}': '{combine}' does not combine a {t}", p + ("combine",)))
+            continue
+        outputs[name] = OutputSpec(name, t, combine, spec.get("description", ""))
+    return outputs, problems
+
+
+
+def files_under(root: Path, pattern: str) -> list[Path]:
+    """The files under `root` whose names match `pattern`, in order, skipping hidden files and
+    folders below `root` (the folders above it may be anything, a .venv say)."""
+    return sorted(p for p in root.rglob(pattern) if not any(part.startswith(".") for part in p.relative_to(root).parts))
+
+
+def policy_files(root: Path) -> list[Path]:
+    return [p for p in files_under(root, "*.yaml") if p.name != OUTPUTS_FILE and not p.name.endswith(TEST_SUFFIX)]
+
+
+def load_policy_set(root: Path | str | None = None, settings: Settings | None = None) -> tuple[PolicySet | None, list[Problem]]:
+    """Load every policy version of a policy folder. `root`: the folder, or a path in it, as
+    `settings.locate_policies` reads it (None: the repository of the current folder, else the
+    bundled policies). `settings`: the repository whose facts the policies read, for a folder
+    outside it (a copy being compared). Returns the set (None if any error) and all problems:
+    errors, and warnings such as gaps between versions."""
+    if settings is None:
+        try:
+            source = locate_policies(root)
+        except LocateError as exc:
+            return None, exc.problems or [Problem("io", exc.message, hint=exc.hint)]
+        root, settings = source.root, source.settings
+    root = Path(root)
+    if not root.is_dir():
+        return None, [Problem("io", f"{root} is not a folder of policies")]
+    # Files and conditions are held to the limits of the repository's settings (limits:).
+    with using_limits(limits_for(settings)):
+        return _load_policy_set(root, settings)
+
+
+def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, list[Problem]]:
+    core = field_types_from_schema(load_schema("contact.schema.json"))
+    facts_file = settings.facts_file
+    facts, problems = (load_facts(facts_file, core, KEYWORDS, required="facts" in settings.raw)
+                       if facts_file is not None else ({}, []))
+    outputs, found = _load_outputs(root)
+    problems += found
+    if any(p.severity == "error" for p in problems):
+        # Every rule names outputs and facts: checked against none, each would be an error of
+        # its own and bury the one that matters.
+        return None, problems + [Problem("outputs", "the policy files are checked once outputs.yaml and the facts load",
+                                         severity="warning")]
+    contact_schema = contact_schema_with(facts)
+    fields = field_types_from_schema(contact_schema)
+    names = Names(fields=fields, outputs=outputs)
+    by_id: dict[str, list[PolicyVersion]] = {}
+    files = policy_files(root)
+    for path in files_under(root, "*.yml"):
+        problems.append(Problem("place", "this file is not read: policy and test files end in .yaml",
+                                Location(display_path(path), 1, 1), hint=f"rename it to {path.stem}.yaml"))
+    if not files:
+        # Most likely the wrong folder: every contact would be no_policy, and CI would pass.
+        problems.append(Problem("empty", f"{display_path(root)} holds no policy file",
+                                hint="a policy version is a file <region>/<policy-id>/<version>.yaml in it"))
+    for path in files:
+        doc, found = load_yaml(path, display_path(path))
+        problems.extend(found)
+        if doc is None:  # a duplicate key is an error, but the rest of the file is still checked
+            continue
+        version, found = compile_version(doc, names, outputs, identifying_fields(contact_schema))
+        problems.extend(found)
+        if version is None:
+            continue
+        place = expected_place(path, root)
+        if place is None:
+            problems.append(Problem("place", "a policy file belongs at policies/<region>/<policy-id>/<version>.yaml",
+                                    Location(doc.file, 1, 1)))
+        else:
+            misplaced = False
+            for key, want, got in (("region", place[0], version.region), ("id", place[1], version.id),
+                                   ("version", place[2], version.version)):
+                if want != got:
+                    misplaced = True
+                    problems.append(doc.problem("place", f"the file's {key} is '{got}' but its place says '{want}'", (key,),
+                                                hint=f"move the file or change {key}"))
+            if misplaced:
+                # (a copy of 4.0.yaml saved as 5.0.yaml: its overlap with 4.0 is not news)
+                continue
+        by_id.setdefault(version.id, []).append(version)
+
+    policies = {}
+    warnings = []
+    for pid in sorted(by_id):
+        versions = sorted(by_id[pid], key=lambda v: (v.valid_from, v.key))
+        seen_versions: dict[str, PolicyVersion] = {}
+        for v in versions:
+            if v.version in seen_versions:
+                problems.append(Problem("duplicate_version", f"{pid} version {v.version} is defined twice (also in {seen_versions[v.version].file})",
+                                        Location(v.file, 1, 1)))
+            seen_versions[v.version] = v
+        for a, b in pairwise(versions):
+            if a.valid_to is None or a.valid_to >= b.valid_from:
+                end = a.valid_to.isoformat() if a.valid_to else "open end"
+                problems.append(Problem("overlap",
+                    f"{pid} versions {a.version} ({a.valid_from} – {end}) and {b.version} (from {b.valid_from}) are both in force on {b.valid_from}",
+                    Location(b.file, 1, 1), hint=f"end version {a.version} on {b.valid_from - timedelta(days=1)}"))
+            elif a.valid_to + timedelta(days=1) < b.valid_from:
+                gap_from, gap_to = a.valid_to + timedelta(days=1), b.valid_from - timedelta(days=1)
+                warnings.append(Problem("gap", f"{pid}: no version is in force from {gap_from} to {gap_to} (between {a.version} and {b.version})",
+                                        Location(b.file, 1, 1), severity="warning"))
+            if a.key >= b.key:
+                problems.append(Problem("version_order", f"{pid} version {b.version} starts after version {a.version} but has a lower number",
+                                        Location(b.file, 1, 1)))
+        policies[pid] = Policy(pid, tuple(versions))
+    errors = [p for p in problems if p.severity == "error"]
+    everything = sorted(problems + warnings, key=Problem.sort_key)
+    if errors:
+        return None, everything
+    return PolicySet(root, outputs, policies, fields, tuple(warnings), settings, facts, contact_schema), everything
+
+
+def load_policies(root: Path | str | None = None, settings: Settings | None = None) -> PolicySet:
+    """Load policies or raise PolicyError listing every error."""
+    policy_set, problems = load_policy_set(root, settings)
+    if policy_set is None:
+        raise PolicyError([p for p in problems if p.severity == "error"])
+    return policy_set

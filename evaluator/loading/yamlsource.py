@@ -1,0 +1,293 @@
+"""Read YAML safely, keeping where every value stands and refusing duplicate keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import limits as _limits
+from ..errors import Location, Problem
+
+Path_ = tuple  # a path into the document: ("rules", 2, "when")
+
+
+@dataclass(frozen=True)
+class SourceDoc:
+    """A parsed YAML document: its plain value and a map from paths to their YAML nodes."""
+
+    file: str
+    text: str
+    value: object
+    nodes: dict
+
+    def location(self, path: Path_ = ()) -> Location:
+        """Where the value at `path` starts; the nearest enclosing value when it is absent."""
+        while path and path not in self.nodes:
+            path = path[:-1]
+        node = self.nodes.get(path)
+        if node is None:
+            return Location(self.file, 1, 1)
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def key_location(self, path: Path_) -> Location:
+        """Where the key of the value at `path` stands (for "unknown key" and the like)."""
+        node = self.nodes.get(("key",) + tuple(path))
+        if node is None:
+            return self.location(path)
+        return Location(self.file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def line_text(self, line: int) -> str | None:
+        lines = self.text.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else None
+
+    def problem(self, code: str, message: str, path: Path_ = (), *, key: bool = False,
+                hint: str | None = None, severity: str = "error") -> Problem:
+        loc = self.key_location(path) if key else self.location(path)
+        return Problem(code, message, loc, self.line_text(loc.line), severity, hint)
+
+    def offset_location(self, path: Path_, offset: int) -> Location:
+        """The file position of character `offset` of the string scalar at `path`.
+
+        Folded and plain scalars lose line breaks and indentation when YAML reads them, so the
+        position is found by walking the raw text and the value side by side, matching every
+        character that is not white space.
+        """
+        node = self.nodes.get(path)
+        if node is None or not isinstance(node, yaml.ScalarNode):
+            return self.location(path)
+        value = node.value
+        raw = self.text
+        i = node.start_mark.index
+        end = node.end_mark.index
+        if node.style in ("|", ">"):
+            i = raw.find("\n", i) + 1 or i  # the block starts on the next line
+        elif node.style in ("'", '"'):
+            i += 1
+        target = None
+        for k, ch in enumerate(value):
+            if ch.isspace():
+                continue
+            while i < end and raw[i] != ch:
+                i += 1
+            if k >= offset:
+                target = i
+                break
+            i += 1
+        if target is None:
+            target = min(i, max(end - 1, node.start_mark.index))
+        line = raw.count("\n", 0, target) + 1
+        column = target - (raw.rfind("\n", 0, target) + 1) + 1
+        return Location(self.file, line, column)
+
+
+def shorten(text: str, most: int = 40) -> str:
+    """A value as a message echoes it: at most `most` characters, an ellipsis where cut."""
+    text = str(text)
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+def display_path(path: Path) -> str:
+    """A file's name as problems show it: relative to the working folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader: plain data only, never Python objects."""
+
+
+# Composing the nodes (with their positions) is most of the time it takes to load the
+# policies: libyaml does it several times faster where PyYAML was built with it. Both give the
+# same nodes and marks (tests/test_yamlsource.py compares them on every bundled file).
+_Composer = getattr(yaml, "CSafeLoader", _Loader)
+
+
+_MIN_VALUES = 200_000
+_VALUES_PER_CHARACTER = 50
+
+
+class _TooLarge(Exception):
+    def __init__(self, node):
+        super().__init__()
+        self.node = node
+
+
+# What the YAML parser's words usually mean in a policy file, for a person who edits one.
+_SYNTAX_HINTS = (
+    ("mapping values are not allowed",
+     "a text that holds ': ' must be in quotes or written on the next lines after >-; "
+     "or this line is indented deeper than the key above it"),
+    ("did not find expected key",
+     "this line is indented differently from the keys around it; or a text that starts with "
+     "{ [ * & ! | > ' or \" must be in quotes or written after >-"),
+    ("did not find expected '-' indicator", "this line is indented differently from the list items around it"),
+    ("cannot start any token", "indent with spaces, not tabs; a text that starts with @ or ` must be in quotes"),
+    ("could not find expected ':'", "a key needs ': ' after it; a text over several lines is written after >-"),
+    ("found unexpected end of stream", "a quote or a bracket is opened and not closed"),
+    ("found unknown escape character", "in double quotes a \\ starts an escape: use single quotes, or >-"),
+)
+
+
+def syntax_hint(problem: str) -> str | None:
+    return next((hint for words, hint in _SYNTAX_HINTS if words in problem), None)
+
+
+def _too_large(name: str, size: int, limit: int) -> Problem:
+    return Problem("limit", _limits.refused("the file's size in bytes", "max_file_bytes", limit, size),
+                   Location(name, 1, 1), hint=_limits.raise_hint("max_file_bytes"))
+
+
+def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc | None, list[Problem]]:
+    """Parse one YAML file. Returns the document, or None and the problems that stopped it.
+    A file larger than the limit max_file_bytes is refused unread."""
+    path = Path(path)
+    name = display or str(path)
+    limit = _limits.current().max_file_bytes
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+            if len(data) > limit:
+                try:
+                    size = path.stat().st_size
+                except OSError:
+                    size = len(data)
+                return None, [_too_large(name, max(size, len(data)), limit)]
+    except OSError as exc:
+        return None, [Problem("io", f"cannot read the file: {exc.strerror or exc}", Location(name, 1, 1))]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        shown = data[start:data.find(b"\n", start) if b"\n" in data[start:] else len(data)]
+        # the column in characters: what stands before the bad byte is UTF-8 up to there
+        column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
+        return None, [Problem("io", f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
+                              Location(name, line, column), shown.rstrip(b"\r").decode("utf-8", "replace"),
+                              hint="save the file as UTF-8")]
+    return parse_yaml(text, name)
+
+
+def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
+    """Parse YAML text. Returns the document, or None and the problems that stopped it. Every
+    malformed input is a problem at its place, never an exception: text over the limit
+    max_file_bytes, nesting over max_yaml_nesting, a value its tag cannot make (`!!bool maybe`,
+    `!!int` with nothing, a date the calendar lacks), an alias inside its own anchor."""
+    limits = _limits.current()
+    if len(text) > limits.max_file_bytes:  # characters: at most as many as the bytes
+        return None, [_too_large(name, len(text.encode("utf-8", "surrogatepass")), limits.max_file_bytes)]
+    lines = text.splitlines()
+
+    def at(code: str, message: str, mark, hint: str | None = None) -> Problem:
+        """A problem at a YAML mark (1:1 when there is none), with its line for the caret."""
+        loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
+        return Problem(code, message, loc, lines[loc.line - 1] if 0 < loc.line <= len(lines) else None, hint=hint)
+
+    loader = _Composer(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        what = exc.problem or "invalid YAML"
+        return None, [at("yaml_syntax", f"YAML syntax: {what}", exc.problem_mark or exc.context_mark, syntax_hint(what))]
+    except yaml.YAMLError as exc:
+        return None, [Problem("yaml_syntax", f"YAML syntax: {exc}", Location(name, 1, 1))]
+    finally:
+        loader.dispose()
+    if root is None:
+        return None, [Problem("empty", "the file is empty", Location(name, 1, 1))]
+    nodes: dict = {}
+    problems: list[Problem] = []
+    constructor = _Loader("")
+    # An alias (*name) repeats the value of its anchor (&name) in full, and aliases inside
+    # anchored values multiply: ten lines can stand for a billion values. Repeating a value is
+    # fine (a history shared by forty test cases), so the bound is loose, linear in the file's
+    # size; multiplying runs past it within a few levels and is refused at once.
+    limit = max(_MIN_VALUES, _VALUES_PER_CHARACTER * len(text))
+    budget = [limit]
+
+    max_depth = limits.max_yaml_nesting
+    inside: set[int] = set()  # the collections being built, to catch an alias inside its own anchor
+
+    def scalar(node):
+        """The value of a scalar as its tag reads it; a problem and its text when it cannot."""
+        try:
+            return constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as exc:
+            problems.append(at("yaml_value", f"YAML value: {exc.problem}", exc.problem_mark or node.start_mark))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+            # PyYAML's constructors fail this way on a value their tag cannot make: a date the
+            # calendar does not have (ValueError), !!bool maybe (KeyError), !!timestamp x
+            # (AttributeError), !!int with no value (IndexError).
+            tag = node.tag.rsplit(":", 1)[-1]
+            shown = shorten(node.value)
+            if tag == "int" and "digits" in str(exc):
+                problems.append(at("yaml_value", f"a whole number of {len(node.value):,} digits is too long",
+                                   node.start_mark, "write it in quotes if it is a text"))
+            elif tag == "timestamp":
+                problems.append(at("yaml_value", f"{shown} is not a real date" + (f" ({exc})" if isinstance(exc, ValueError) else ""),
+                                   node.start_mark, "a date is written YYYY-MM-DD, as 2025-02-28"))
+            elif node.value == "":
+                problems.append(at("yaml_value", f"a value tagged !!{tag} is empty", node.start_mark))
+            else:
+                problems.append(at("yaml_value", f"{shown} cannot be read as !!{tag}", node.start_mark,
+                                   "leave out the !!tag, or quote the text" if node.tag.startswith("tag:yaml.org") else None))
+        finally:
+            constructor.constructed_objects.clear()
+            constructor.recursive_objects.clear()
+        return node.value
+
+    def build(node, path, depth=1):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _TooLarge(node)
+        if depth > max_depth:
+            problems.append(at("limit", f"the YAML nests deeper than {max_depth} levels here (the limit max_yaml_nesting)",
+                               node.start_mark, _limits.raise_hint("max_yaml_nesting")))
+            return None
+        nodes[path] = node
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            if id(node) in inside:
+                problems.append(at("yaml_value", "an alias (*name) stands inside the value of its own anchor (&name): "
+                                   "the value would contain itself without end", node.start_mark))
+                return None
+            inside.add(id(node))
+            try:
+                return build_collection(node, path, depth)
+            finally:
+                inside.discard(id(node))
+        return scalar(node)
+
+    def build_collection(node, path, depth):
+        if isinstance(node, yaml.MappingNode):
+            result = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    problems.append(at("yaml_value", "a key must be a plain value (a name), not a list or a mapping",
+                                       key_node.start_mark))
+                    continue
+                key = scalar(key_node)
+                if not isinstance(key, (str, int, float, bool)):
+                    key = str(key)
+                if key in result:
+                    first = nodes[("key",) + path + (key,)]
+                    problems.append(at("duplicate_key", f"the key '{shorten(str(key))}' appears twice; the first is on line "
+                                       f"{first.start_mark.line + 1}", key_node.start_mark))
+                    continue
+                nodes[("key",) + path + (key,)] = key_node
+                result[key] = build(value_node, path + (key,), depth + 1)
+            return result
+        return [build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+
+    try:
+        value = build(root, ())
+    except _TooLarge as exc:
+        return None, [at("yaml_size", f"the anchors and aliases (&name, *name) expand to more than {limit:,} values; "
+                         "the expansion ran over inside the anchored value that starts here", exc.node.start_mark,
+                         "repeat fewer aliases inside one another")]
+    except yaml.constructor.ConstructorError as exc:
+        return None, [at("yaml_value", f"YAML value: {exc.problem}", exc.problem_mark)]
+    return SourceDoc(name, text, value, nodes), problems

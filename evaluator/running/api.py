@@ -1,0 +1,243 @@
+"""The Python API: load a repository of policies once, then decide one contact or many."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import BinaryIO
+from pathlib import Path
+
+import orjson
+
+from .contacts import check_contact, forget_traceback, read_json_again
+from .engine import PROMOTE_MIN_RECORDS, Engine, cyclic_gc_paused
+from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
+from ..loading.repository import PolicySet, load_policies
+
+
+def split_ndjson(data: bytes | str) -> list:
+    """The lines of an NDJSON text: split at line feeds only (JSON strings may hold U+2028 and
+    the like), a carriage return before the line feed dropped, no empty line after a final
+    line feed, a UTF-8 byte-order mark at the start ignored."""
+    if isinstance(data, bytes):
+        bom, lf, cr, empty = b"\xef\xbb\xbf", b"\n", b"\r", b""
+    else:
+        bom, lf, cr, empty = "\ufeff", "\n", "\r", ""
+    if data.startswith(bom):
+        data = data[len(bom):]
+    lines = data.split(lf)
+    if lines and lines[-1] == empty:
+        lines.pop()
+    if cr not in data:  # the common case: nothing to strip
+        return lines
+    return [line[:-1] if line.endswith(cr) else line for line in lines]
+
+
+def _lines_of(lines):
+    """NDJSON given as its text (str, bytes, a bytearray or memoryview) split into its lines;
+    anything else is taken to be the lines already."""
+    if isinstance(lines, (str, bytes, bytearray, memoryview)):
+        return split_ndjson(lines if isinstance(lines, (str, bytes)) else bytes(lines))
+    return lines
+
+
+def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = None) -> tuple[list, dict]:
+    """Records from NDJSON lines (text, or bytes decoded line by line) and, by index, the
+    errors of lines that are not JSON objects or not UTF-8: each such line is reported on its
+    own and the others are still read. `numbers`: the lines' numbers in the whole input, for
+    the errors (default 1, 2, …)."""
+    records: list = []
+    errors: dict = {}
+    loads = orjson.loads
+    for number, line in zip(numbers, lines, strict=True) if numbers is not None else enumerate(lines, start=1):
+        try:
+            record = loads(line)
+        except ValueError as refused:
+            try:  # well-formed JSON that orjson refuses (1e400) is read again; see read_json
+                record = read_json_again(line, refused)
+            except ValueError as exc:
+                errors[len(records)] = [{"field": None, "line": number, "message": _unreadable(line, number, exc)}]
+                records.append(None)
+                forget_traceback(exc)
+                forget_traceback(refused)
+                continue
+        if type(record) is not dict:  # JSON, but no contact: say which line, in the check's words
+            _, problems = check_contact(record)
+            errors[len(records)] = [{"field": None, "line": number, "message": f"line {number}: {problems[0]['message']}"}]
+            records.append(None)
+            continue
+        records.append(record)
+    return records, errors
+
+
+def _unreadable(line, number: int, exc: Exception) -> str:
+    if not isinstance(line, (str, bytes, bytearray, memoryview)):
+        return f"line {number} is not text but {type(line).__name__}"
+    if not isinstance(line, str):  # bytes, or a bytearray or memoryview
+        try:
+            line = bytes(line).decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return f"line {number} is not UTF-8 text (byte {bad.start + 1})"
+    if not line.strip():
+        return f"line {number} is empty"
+    # The parser counts the one line it was given as line 1: only its column is said.
+    what, column = getattr(exc, "msg", None), getattr(exc, "colno", None)
+    if what and column:
+        return f"line {number} is not JSON: {what} (column {column})"
+    return f"line {number} is not JSON: {exc}"
+
+
+def ndjson_line(decision: dict) -> str:
+    """A decision as one line of NDJSON (compact, no line feed). Decoded at once: kept as the
+    bytes orjson returns, a million decisions held several times their size in memory."""
+    return orjson.dumps(decision).decode()
+
+
+def _contacts_of(contacts) -> list:
+    """The contacts of what evaluate was given, as a list of records; a TypeError that says
+    what to pass for anything that is not contacts."""
+    from .formats import frame_kind, records_from_frame
+
+    if frame_kind(contacts) is not None:
+        return records_from_frame(contacts)
+    kind = type(contacts)
+    name, module = kind.__name__, kind.__module__.split(".")[0]
+    if module == "dask":
+        raise TypeError("evaluate takes contacts in memory, not a Dask DataFrame: "
+                        "use evaluator.running.dask.evaluate_dataframe (docs/data.md)")
+    if module in ("pandas", "polars", "pyarrow", "numpy") or isinstance(contacts, (dict, str, bytes)) \
+            or not hasattr(contacts, "__iter__"):
+        what = {"Series": "a Series (one column)", "LazyFrame": "a LazyFrame (collect() it first)"}.get(name, name)
+        raise TypeError(f"evaluate takes a list of contacts, not {what}: pass a list of dicts, a pandas "
+                        "or polars DataFrame or an Arrow table (one contact: evaluate_one; NDJSON "
+                        "text: evaluate_lines)")
+    return list(contacts)
+
+
+class Repository:
+    """Policies loaded and compiled once; every method is safe to call again and again."""
+
+    def __init__(self, policy_set: PolicySet):
+        self.policy_set = policy_set
+        self.engine = Engine(policy_set)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Repository:
+        """Load a policy directory (the bundled policies by default). Raises PolicyError
+        listing every problem when any policy is invalid."""
+        return cls(load_policies(path))
+
+    def evaluate(self, contacts, jobs: int = 1, as_frame: str | None = None):
+        """Decide a batch of contacts; decisions in input order. `contacts`: a list (or any
+        iterable) of dicts (contract section 1), or a pandas or polars DataFrame or an Arrow
+        table with a column per field (a missing cell, NaN included, is unknown).
+        With `jobs` other than 1 (0: one per usable processor, at most 8), a batch of 20,000
+        contacts or more is split by patient over that many forked processes when this
+        process can safely fork (no other threads running, SIGCHLD not ignored; see
+        parallel.py). The decisions are equal to those of one process, and the contacts
+        given are left as they were. `as_frame` ("pandas", "polars" or "arrow"): the
+        decisions as such a table instead, with the columns of a decision file (docs/data.md);
+        decisions_frame turns a list into one."""
+        records = _contacts_of(contacts)
+        decisions = None
+        if jobs != 1:
+            with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
+                decisions = evaluate_records_in_processes(self.engine, records, jobs or default_jobs())
+        if decisions is None:
+            decisions, _ = self.engine.evaluate(records)
+        return decisions if as_frame is None else self.decisions_frame(decisions, as_frame)
+
+    def decisions_frame(self, decisions: list[dict], kind: str = "pandas"):
+        """Decisions as a pandas or polars DataFrame or an Arrow table (`kind`), one row each,
+        one column per contract field and output (outputs.reimbursable, …); see docs/data.md."""
+        from .formats import decisions_frame, output_kinds
+
+        return decisions_frame(decisions, output_kinds(self.policy_set), kind)
+
+    def evaluate_one(self, contact: dict, history: Iterable[dict] = ()) -> dict:
+        """Decide one contact given the patient's earlier contacts. The history's own decisions
+        are replayed, so this is exactly the decision the contact gets as the last line of a
+        batch holding that history. `history` None is no history."""
+        if isinstance(history, (dict, str, bytes)):
+            raise TypeError(f"history is a list of contacts, not {type(history).__name__}")
+        records = list(history or ())
+        records.append(contact)
+        last = len(records) - 1
+        decisions, _ = self.engine.evaluate(records, full={last})
+        return decisions[last]
+
+    def evaluate_lines(self, lines: Iterable[str] | str | bytes) -> list[dict]:
+        """Decide NDJSON lines (or the text, split into lines); a line that is not JSON gets an
+        invalid decision of its own."""
+        lines = _lines_of(lines)
+        with cyclic_gc_paused():
+            records, errors = parse_ndjson(lines)
+            decisions, _ = self.engine.evaluate(records, line_errors=errors, own=True)
+        return decisions
+
+    def evaluate_to_ndjson(self, lines: Iterable[str | bytes], jobs: int = 1) -> list[str]:
+        """Like evaluate_lines, but each decision comes back as its NDJSON line (no line
+        feed): for large batches, as it keeps no decision dicts around. A large batch is
+        decided in buckets of patients, which keeps memory down, split over `jobs` forked
+        processes (see parallel.py); the decisions are the same. `lines` may be the text."""
+        lines = _lines_of(lines)
+        with cyclic_gc_paused():  # parsing allocates as much as deciding (see engine)
+            lines, decided = self._in_processes(lines, jobs)
+            if decided is not None:
+                return [line[:-1].decode("utf-8") for line in decided]
+            return self._in_one_go(lines)
+
+    def _in_one_go(self, lines) -> list[str]:
+        """The decision lines (no line feed) of the whole batch decided at once, here."""
+        records, errors = parse_ndjson(lines)
+        decisions, _ = self.engine.evaluate(records, line_errors=errors, emit=ndjson_line, own=True)
+        return decisions
+
+    def _in_processes(self, lines, jobs: int, text: bytes | None = None) -> tuple[Iterable, list[bytes] | None]:
+        """The lines as a list, and their decision lines decided bucket by bucket in `jobs`
+        processes (None where the batch is to be decided here in one go, see parallel.py)."""
+        lines = lines if isinstance(lines, list) else list(lines)
+        return lines, evaluate_lines_in_processes(self.engine, lines, jobs, text)
+
+    def write_ndjson(self, lines: bytes | Iterable[str | bytes], out: BinaryIO, jobs: int = 1) -> int:
+        """Decide NDJSON and write the decisions to `out` as NDJSON (UTF-8), in input order, as
+        `regelverk evaluate` does; returns how many. `lines`: the NDJSON text (bytes or str), or
+        its lines. `jobs` as in evaluate_to_ndjson."""
+        # The text as bytes is kept: the dealer reads the patients off it in one pass.
+        text = bytes(lines) if isinstance(lines, (bytes, bytearray, memoryview)) else None
+        lines = _lines_of(text if text is not None else lines)
+        with cyclic_gc_paused():
+            lines, decided = self._in_processes(lines, jobs, text)
+            if decided is not None:
+                del lines, text
+                for start in range(0, len(decided), 10_000):
+                    out.write(b"".join(decided[start:start + 10_000]))
+                return len(decided)
+            del text
+            # (not evaluate_to_ndjson: that would try the buckets again, which just declined)
+            decisions = self._in_one_go(lines)
+        del lines
+        for start in range(0, len(decisions), 10_000):
+            out.write(("\n".join(decisions[start:start + 10_000]) + "\n").encode("utf-8"))
+        return len(decisions)
+
+    def explain(self, lines: Iterable[str], contact_id: str):
+        """One contact of an NDJSON batch: (decision, trace, typed contact), or Nones when the
+        batch has no such contact. The trace lists every policy, whether it applied, and
+        each rule's result; it is None for an invalid contact."""
+        records, errors = parse_ndjson(lines)
+        return self.explain_records(records, errors, contact_id)
+
+    def explain_records(self, records: list, errors: dict, contact_id: str):
+        """As explain, for contacts already read (records, and errors by index for those that
+        could not be; formats.read_contacts gives both)."""
+        decisions, traces = self.engine.evaluate(records, line_errors=errors, explain={contact_id}, own=True)
+        for decision in decisions:
+            if decision["contact"] == contact_id:
+                entry, trace = traces.get(contact_id, (None, None))
+                return decision, trace, (entry.contact if entry else None)
+        return None, None, None
+
+
+def load_repository(path: str | Path | None = None) -> Repository:
+    """Load a policy directory once (default: the policies that ship with regelverk)."""
+    return Repository.load(path)

@@ -1,0 +1,587 @@
+"""Decide contacts: pick the versions in force, run their rules, combine outputs, explain.
+
+Implements contract sections 2 to 4: a patient's contacts are taken in order of date, then
+time (none first), then input order; each is decided with the patient's earlier valid contacts
+and their decisions as history; every input gets exactly one decision, in input order.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+
+import orjson
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from ..language import ast
+from ..loading.citation import document_of
+from ..compiling.closures import Bucket, Context, Entry, Trace, bucket_key_function
+from .contacts import ContactChecker, core_checker
+from ..loading.policy import PolicyVersion, Rule
+from ..compiling.program import Program
+from ..explaining.provenance import provenance_of
+from ..loading.repository import PolicySet
+from ..resources import load_schema
+
+
+@dataclass
+class RuleTrace:
+    """How one rule came out for one contact: for `explain`."""
+
+    rule: Rule
+    result: bool | None
+    outputs: dict
+    evidence: list[Entry]
+    missing: list[str]
+
+
+@dataclass
+class VersionTrace:
+    policy: str
+    version: PolicyVersion | None
+    applies: bool | None
+    missing: list[str] = field(default_factory=list)
+    rules: list[RuleTrace] = field(default_factory=list)
+
+
+def pinned_values(node, parameters: dict, required: frozenset) -> dict:
+    """Required fields that a condition's top-level conjuncts pin to constant values:
+    `region = "x"` gives {"region": {"x"}}, `channel in ["a", "b"]` gives {"channel": {"a", "b"}}."""
+
+    def const(n):
+        if isinstance(n, ast.Literal):
+            return [n.value]
+        if isinstance(n, ast.ListLit):
+            return [item.value for item in n.items]
+        if isinstance(n, ast.Name) and n.name in parameters:
+            value = parameters[n.name]
+            return list(value) if isinstance(value, list) else [value]
+        return None
+
+    conjuncts, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, ast.And):
+            stack += [n.left, n.right]
+        else:
+            conjuncts.append(n)
+    pinned: dict = {}
+    for c in conjuncts:
+        if isinstance(c, ast.Compare) and c.op == "=" and isinstance(c.left, ast.Name):
+            field, values = c.left.name, const(c.right)
+        elif isinstance(c, ast.Member) and not c.negated and isinstance(c.item, ast.Name):
+            field, values = c.item.name, const(c.collection)
+        else:
+            continue
+        if field in required and values is not None:  # parameters never share a field's name
+            pinned[field] = pinned.get(field, set(values)) & set(values)
+    return pinned
+
+
+def _text(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(_text(v) for v in value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+_NONE = {"sv": "inga", "en": "none"}
+
+# The trace of a rule that fired without counting history: nothing missing, no evidence. Only
+# read (findings copy its lists), never given to a traced run.
+_NOTHING_SEEN = Trace()
+
+
+def render_message(parts: tuple, lang: str, params: dict, contact: dict, evidence, missing) -> str:
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        name = part[0]
+        if name == "evidence":
+            out.append(", ".join(f"{e.id} ({e.date.isoformat()})" for e in evidence) or _NONE[lang])
+        elif name == "missing":
+            out.append(", ".join(missing) or _NONE[lang])
+        elif name in params:
+            out.append(_text(params[name]))
+        else:
+            value = contact.get(name)
+            out.append(_text(value) if value is not None else "?")
+    return "".join(out)
+
+
+def _unknown_message(rule: Rule, params, contact, missing) -> dict:
+    facts = ", ".join(missing) or "?"
+    return {
+        "sv": f"Regeln kan inte prövas: uppgift saknas om {facts}. Regeln: "
+              + render_message(rule.message.sv, "sv", params, contact, [], missing),
+        "en": f"The rule cannot be tried: {facts} {'is' if len(missing) == 1 else 'are'} missing. The rule: "
+              + render_message(rule.message.en, "en", params, contact, [], missing),
+    }
+
+
+def _fields_read(node: ast.Node) -> tuple[str, ...]:
+    """The contact fields a history-free condition reads (parameters share no field's name)."""
+    return tuple(dict.fromkeys(n.name for n in ast.walk(node) if isinstance(n, (ast.Name, ast.CurrentField))))
+
+
+def _placeholders(rule: Rule) -> tuple[tuple[str, ...], bool]:
+    """The contact fields a rule's messages name, and whether they list the evidence."""
+    names = [part[0] for part in (*rule.message.sv, *rule.message.en) if not isinstance(part, str)]
+    return tuple(dict.fromkeys(n for n in names if n not in ("evidence", "missing"))), "evidence" in names
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+_gc_promote = False
+# A batch at least this large has its objects moved to the oldest generation when it ends
+# (see cyclic_gc_paused); a smaller one leaves them to the collector as usual.
+PROMOTE_MIN_RECORDS = 5000
+
+
+@contextmanager
+def cyclic_gc_paused(promote: bool = False):
+    """A batch allocates millions of small objects and frees none of them until it ends: the
+    cyclic garbage collector would walk them again and again (about a third of the time) and
+    find nothing, as deciding creates no reference cycles; reference counting still frees
+    memory. Batches running at once in several threads share one pause: the collector comes
+    back when the last of them ends. `promote`: the pause holds a large batch (see below)."""
+    global _gc_pauses, _gc_was_enabled, _gc_promote
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            _gc_promote = False
+            gc.disable()
+        _gc_pauses += 1
+        _gc_promote = _gc_promote or promote
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                # The batch's objects are all young: the next young collection would walk
+                # every one of them (about a tenth of a batch's time) and free none, as they
+                # are the decisions just returned. Freezing and unfreezing moves them to the
+                # oldest generation in one step instead; the collector treats them as it
+                # treats any long-lived object from then on. (Not when the program keeps
+                # objects frozen itself, e.g. before forking: unfreezing would undo that.)
+                # Only after a large batch: garbage moved to the oldest generation this way
+                # does not count towards its next collection, so a long-running program
+                # deciding many small batches (the service) would pile it up.
+                if _gc_promote and gc.get_freeze_count() == 0:
+                    gc.freeze()
+                    gc.unfreeze()
+                gc.enable()
+
+
+class Engine:
+    """Decides contacts under one loaded PolicySet. Holds no state between calls."""
+
+    def __init__(self, policy_set: PolicySet, *, reference: bool = False):
+        """`reference`: decide every contact the slow, plain way (traced closures, every policy
+        tried, no history buckets, no remembered anchors, no early stops), to check the
+        optimised path against. The decisions must be the same."""
+        self.policy_set = policy_set
+        self.reference = reference
+        # Contacts are checked against the core fields and this repository's declared facts.
+        self.contact_checker = (ContactChecker(policy_set.contact_schema) if policy_set.facts
+                                else core_checker())
+        self.policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
+        self.outputs = list(policy_set.outputs.values())
+        self._null_outputs = {o.name: None for o in self.outputs}
+        # A decided contact's outputs before any rule gives them a value: null, and [] for a
+        # union, made anew for each decision (decisions share no mutable object).
+        self._unions = tuple(o.name for o in self.outputs if o.combine == "union")
+        self.index_keys = tuple(sorted({k for v in policy_set.versions() for k in v.index_keys}))
+        self._bucket_keys = {fields: bucket_key_function(fields) for fields in self.index_keys}
+        self._build_dispatch()
+        rules = [r for v in policy_set.versions() for r in v.rules]
+        # The contact fields each history-free rule's condition reads, and each rule's message
+        # names (with whether it lists evidence): what _missing and _message remember by.
+        self._reads = {id(r): _fields_read(r.when) for r in rules if not r.uses_history}
+        self._placeholders = {id(r): _placeholders(r) for r in rules}
+        self._said: dict = {}
+        self._missed: dict = {}
+        self._rules = rules  # keeps the rules, whose ids key the tables above, alive
+        # Replaying a history (evaluate_one) needs of each earlier contact only the outputs
+        # that some history filter reads with `was …`: only the rules that set those run.
+        read_back = {n.output for v in policy_set.versions() for r in v.rules for n in ast.walk(r.when)
+                     if isinstance(n, ast.Was)}
+        self._replay_rules = {id(v): tuple(r for r in v.rules if read_back.intersection(r.decides))
+                              for v in policy_set.versions()}
+        # Every version as generated code (codegen.py), which decides contacts outside explain.
+        self.program = Program(policy_set, self.outputs)
+        self._programs = self.program.versions
+        self._blank = self.program.blank
+        self._todo: dict = {}
+        # Contract §7: the same for every decision of this set, so its JSON is made once and
+        # spliced into each NDJSON line as it is (an orjson Fragment) instead of serialised anew.
+        self.provenance = provenance_of(policy_set)
+        self._provenance_json = orjson.Fragment(orjson.dumps(self.provenance))
+
+    def _provenance_for(self, emit):
+        """What a decision's `provenance` holds: the serialised JSON for a decision that is only
+        emitted as its line; a copy of its own for a decision returned as a dict."""
+        return self._provenance_json if emit is not None else dict(self.provenance)
+
+    def _build_dispatch(self) -> None:
+        """Index versions by the required field their applies_when most often pins down
+        (`field = "x"` or `field in [...]` as a top-level conjunct), so a contact only tries
+        the versions that can apply to it. A pinned conjunct that is false makes the whole
+        applies_when false, so skipping those versions changes no decision."""
+        required = frozenset(load_schema("contact.schema.json").get("required", ()))
+        versions = [v for p in self.policies for v in p.versions]
+        guards = [pinned_values(v.applies_when, v.parameters, required) for v in versions]
+        counts: dict[str, int] = {}
+        for g in guards:
+            for f in g:
+                counts[f] = counts.get(f, 0) + 1
+        self.dispatch_field = max(sorted(counts), key=lambda f: counts[f]) if counts else None
+        by_value: dict = {}
+        unguarded = []
+        for v, g in zip(versions, guards, strict=True):
+            allowed = g.get(self.dispatch_field) if self.dispatch_field else None
+            if allowed is None:
+                unguarded.append(v)
+            else:
+                for value in allowed:
+                    by_value.setdefault(value, []).append(v)
+        order = {id(v): i for i, v in enumerate(versions)}
+        self.unguarded = tuple(unguarded)
+        self.by_value = {k: tuple(sorted(vs + unguarded, key=lambda v: order[id(v)])) for k, vs in by_value.items()}
+
+    def _versions_for(self, key: tuple) -> tuple:
+        """(version, its generated code) of the versions a contact with this dispatch value
+        (see _build_dispatch) can fall under on this day, remembered."""
+        value, day = key
+        candidates = self.by_value.get(value, self.unguarded) if self.dispatch_field else self.unguarded
+        todo = tuple((v, self._programs[id(v)].code) for v in candidates
+                     if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to))
+        if len(self._todo) >= 65_536:
+            self._todo.clear()
+        self._todo[key] = todo  # (the dispatch field is a required field: text)
+        return todo
+
+    # -- one contact ---------------------------------------------------------------------
+    def decide(self, ctx: Context, explain: list | None = None, outputs_only: bool = False) -> dict:
+        """Decide ctx.cur, the patient's next contact. With `outputs_only` (replaying a history
+        whose findings nobody reads) only the outputs that history filters read back (`was …`)
+        are decided; they are the same as in a full decision."""
+        cur = ctx.cur
+        contact = cur.contact
+        day = cur.date
+        applied = []
+        findings = []
+        unsure = []  # policies whose applies_when was unknown: reported only if none applied
+        acc = None
+        if explain is None:
+            # Only the versions that can apply (see _build_dispatch), in force on the day, each
+            # as generated code (codegen.py), remembered by the dispatch value and the day.
+            field = self.dispatch_field
+            key = (contact.get(field) if field else None, day)
+            todo = self._todo.get(key)
+            if todo is None:
+                todo = self._versions_for(key)
+            # Each version's code decides the contact and gathers its outputs in `acc`; the
+            # findings of the rules it reports are made here.
+            acc = self._blank[:]
+            for v, code in todo:
+                hits = (code.replay if outputs_only else code.decide)(ctx, acc)
+                if hits is False:
+                    continue
+                if hits is None:
+                    unsure.append(self._unsure(ctx, v, code.applies_traced))
+                    continue
+                applied.append(self._applied_entry(v))
+                for k, result in hits:
+                    rule = v.rules[k]
+                    # A fired rule's finding shows the contacts its counts used; a rule that
+                    # counts nothing has none, so only an undetermined one is run again, to
+                    # name what was missing.
+                    if rule.uses_history:
+                        ctx.trace = trace = Trace()
+                        code.rules_traced[k](ctx)
+                        ctx.trace = None
+                    elif result is None:
+                        trace = Trace(self._missing(rule, ctx, code.rules_traced[k]))
+                    else:
+                        trace = _NOTHING_SEEN
+                    findings.append(self._finding(v, rule, result, contact, trace))
+        else:
+            # explain, and the plain reference engine: every rule run traced.
+            contributions: dict[str, list] = {}
+            undetermined: set = set()
+            todo = []
+            for policy in self.policies:
+                v = policy.in_force_on(day)
+                if v is None:
+                    explain.append(VersionTrace(policy.id, None, None))
+                else:
+                    todo.append(v)
+            for v in todo:
+                if outputs_only and not self._replay_rules[id(v)]:
+                    continue
+                applies = v.applies(ctx)
+                if applies is not True:
+                    missing = []
+                    if applies is None:
+                        finding = self._unsure(ctx, v, v.applies_traced)
+                        missing = finding["missing"]
+                        unsure.append(finding)
+                    explain.append(VersionTrace(v.id, v, applies, missing))
+                    continue
+                applied.append(self._applied_entry(v))
+                vtrace = VersionTrace(v.id, v, True)
+                explain.append(vtrace)
+                self._run_explained(ctx, v, vtrace, contributions, undetermined, findings, outputs_only)
+        if not applied:
+            return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": self._no_outputs(),
+                    "findings": unsure, "errors": []}
+        outputs = (self.program.finish(acc, findings) if acc is not None
+                   else self._combine(contributions, undetermined, findings))
+        return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
+                "findings": findings, "errors": []}
+
+    @staticmethod
+    def _applied_entry(v: PolicyVersion) -> dict:
+        """A decision's entry for a policy version that applied (new for each decision): the one
+        place both the generated path and the explain path make it."""
+        return {"id": v.id, "version": v.version, "content_hash": v.content_hash}
+
+    def _unsure(self, ctx: Context, v: PolicyVersion, applies_traced) -> dict:
+        """The warning that whether a version applies cannot be told, naming the missing facts."""
+        ctx.trace = Trace()
+        applies_traced(ctx)
+        missing = ctx.trace.missing
+        ctx.trace = None
+        return {
+            "policy": v.id, "version": v.version, "rule": "applies_when", "severity": "warning",
+            "message": {
+                "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
+                "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
+            },
+            "source": document_of(v.source), "evidence": [], "result": "not_applied", "missing": missing,
+        }
+
+    def _finding(self, v: PolicyVersion, rule: Rule, result: bool | None, contact: dict, trace: Trace) -> dict:
+        """The finding of a rule that fired (result True) or was left undetermined (None)."""
+        fired = result is True
+        finding = {"policy": v.id, "version": v.version, "rule": rule.id,
+                   "severity": rule.severity if fired else "warning",
+                   "message": self._message(v, rule, fired, contact, trace), "source": rule.source,
+                   "evidence": [e.id for e in trace.evidence], "result": "fired" if fired else "unknown"}
+        if not fired:
+            finding["missing"] = list(trace.missing)
+        return finding
+
+    def _message(self, v: PolicyVersion, rule: Rule, fired: bool, contact: dict, trace: Trace) -> dict:
+        """A finding's message in both languages. Remembered by what it depends on (the rule,
+        fired or not, the missing facts, the contact fields it names), unless it lists
+        evidence: a batch repeats the same few messages many times over."""
+        fields, lists_evidence = self._placeholders[id(rule)]
+        key = None
+        if not (lists_evidence and trace.evidence):
+            try:
+                key = (id(rule), fired, *trace.missing, None, *map(contact.get, fields))
+                said = self._said.get(key)
+            except TypeError:  # a list among the values
+                key = said = None
+            if said is not None:
+                return {"sv": said[0], "en": said[1]}
+        if fired:
+            params = v.parameters
+            sv = render_message(rule.message.sv, "sv", params, contact, trace.evidence, trace.missing)
+            en = render_message(rule.message.en, "en", params, contact, trace.evidence, trace.missing)
+        else:
+            unknown = _unknown_message(rule, v.parameters, contact, trace.missing)
+            sv, en = unknown["sv"], unknown["en"]
+        if key is not None:
+            if len(self._said) >= 65_536:
+                self._said.clear()
+            self._said[key] = (sv, en)
+        return {"sv": sv, "en": en}
+
+    def _missing(self, rule: Rule, ctx: Context, run_traced=None) -> list[str]:
+        """The facts a rule that counts no history was left undetermined for, from a traced
+        run; remembered by the values of the fields its condition reads, on which alone they
+        depend."""
+        try:
+            key = (id(rule), *map(ctx.contact.get, self._reads[id(rule)]))
+            found = self._missed.get(key)
+        except TypeError:  # a list among the values
+            key = found = None
+        if found is None:
+            ctx.trace = trace = Trace()
+            (run_traced or rule.run_traced)(ctx)
+            ctx.trace = None
+            found = tuple(trace.missing)
+            if key is not None:
+                if len(self._missed) >= 65_536:
+                    self._missed.clear()
+                self._missed[key] = found
+        return list(found)
+
+    def _run_explained(self, ctx: Context, v: PolicyVersion, vtrace: VersionTrace, contributions: dict,
+                       undetermined: set, findings: list, outputs_only: bool) -> None:
+        """The rules of an applied version, each run traced, for `explain` (and the plain
+        reference engine): the same outputs and findings as decide's own loop, and a RuleTrace
+        of every rule."""
+        for rule in (self._replay_rules[id(v)] if outputs_only else v.rules):
+            ctx.trace = trace = Trace()
+            result = rule.run_traced(ctx)
+            ctx.trace = None
+            effects = rule.then if result is True else rule.otherwise if result is False else None
+            if effects:
+                for name, value in effects.items():
+                    contributions.setdefault(name, []).append((value, v, rule))
+            elif effects is None:
+                undetermined.update(rule.decides)
+            vtrace.rules.append(RuleTrace(rule, result, dict(effects or {}), trace.evidence, trace.missing))
+            if result is not False and not outputs_only:
+                findings.append(self._finding(v, rule, result, ctx.contact, trace))
+
+    def _no_outputs(self) -> dict:
+        """The outputs no rule gave a value: null, and an empty list for a union (contract §3:
+        the union of no codes is []). Made anew for each decision: decisions share no list."""
+        outputs = dict(self._null_outputs)
+        for name in self._unions:
+            outputs[name] = []
+        return outputs
+
+    def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
+        """One value per output from what the applied rules gave it (see outputs.yaml)."""
+        outputs = self._no_outputs()
+        for spec in self.outputs:  # in declared order, so findings come in a stable order
+            name = spec.name
+            if name not in contributions and name not in undetermined:
+                continue
+            given = contributions.get(name, ())
+            if spec.combine == "all":
+                values = {value for value, _, _ in given}
+                if False in values:
+                    outputs[name] = False
+                elif name in undetermined:
+                    outputs[name] = None
+                else:
+                    outputs[name] = True if True in values else None
+            elif spec.combine == "union":
+                codes = set()
+                for value, _, _ in given:
+                    codes.update(value)
+                outputs[name] = sorted(codes)
+            else:
+                distinct = {}
+                for value, v, rule in given:
+                    distinct.setdefault(value, (v, rule))
+                if len(distinct) > 1:
+                    claims = [f"{_text(value)} ({v.id}/{rule.id})" for value, (v, rule) in distinct.items()]
+                    _, (vb, rb) = list(distinct.items())[1]
+                    findings.append({
+                        "policy": vb.id, "version": vb.version, "rule": rb.id, "severity": "error",
+                        "message": {
+                            "sv": f"Motstridiga krav på {name}: {' och '.join(claims)}.",
+                            "en": f"Conflicting requirements for {name}: {' and '.join(claims)}.",
+                        },
+                        "source": rb.source, "evidence": [], "result": "conflict",
+                    })
+                    outputs[name] = None
+                elif name in undetermined or not distinct:
+                    outputs[name] = None
+                else:
+                    outputs[name] = next(iter(distinct))
+        return outputs
+
+    # -- a batch ---------------------------------------------------------------------------
+    def invalid(self, contact_id, errors: list[dict], provenance=None) -> dict:
+        return {"contact": contact_id if isinstance(contact_id, str) else None, "status": "invalid",
+                "policies": [], "outputs": dict(self._null_outputs), "findings": [], "errors": errors,
+                "provenance": provenance if provenance is not None else dict(self.provenance)}
+
+    def evaluate(self, records: list, *, line_errors: dict | None = None,
+                 explain: set | None = None, full: set | None = None, emit=None,
+                 own: bool = False) -> tuple[list, dict]:
+        """Decide every record, in input order. `line_errors` marks records that could not be
+        read at all (their index → errors). Returns the decisions and, for contact ids in
+        `explain`, the list of VersionTrace of each. With `full` (a set of input indexes), only
+        those are decided in full; the others only as far as a later contact's history needs
+        (the outputs read back with `was …`): their own decisions are not to be used.
+        With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
+        millions then holds short strings instead of nested dicts. Records are released as
+        they are read. `own`: the records were parsed for this call (see _prepare)."""
+        with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
+            decisions, groups = self._prepare(records, line_errors, emit, own)
+            traces: dict = {}
+            for items in groups.values():
+                self._decide_patient(items, decisions, traces, explain, full, emit)
+            return decisions, traces
+
+    def _prepare(self, records: list, line_errors: dict | None, emit, own: bool = False) -> tuple[list, dict]:
+        """Check every record: invalid ones get their decision now; the valid ones are grouped
+        by patient, each group with its sort key (date, time known, time, input index). `own`:
+        the records are the engine's to change (parsed for this batch), so each valid one is
+        typed in place instead of copied."""
+        decisions: list = [None] * len(records)
+        groups: dict[str, list] = {}
+        first_line: dict[str, int] = {}
+        check = self.contact_checker.check
+        for i, record in enumerate(records):
+            if line_errors and i in line_errors:
+                decisions[i] = self.invalid(None, line_errors[i], self._provenance_for(emit))
+                continue
+            if emit is not None:
+                records[i] = None  # the typed copy is all that is needed from here on
+            typed, errors = check(record, copy=not own)
+            if typed is not None and typed["id"] in first_line:
+                errors = [{"field": "id", "message": f"the id {typed['id']} is already used by input {first_line[typed['id']] + 1}"}]
+            if errors:
+                given = record.get("id") if isinstance(record, dict) else None
+                decisions[i] = self.invalid(given, errors, self._provenance_for(emit))
+                # An invalid contact's id is taken too: a later contact with it gets a second
+                # decision under the same id, which is what the duplicate check prevents.
+                if isinstance(given, str) and given not in first_line:
+                    first_line[given] = i
+                continue
+            first_line[typed["id"]] = i
+            groups.setdefault(typed["patient"], []).append(
+                (typed["date"].toordinal(), typed.get("time") is not None, typed.get("time") or "", i, typed))
+        if emit is not None:
+            decisions = [d if type(d) is not dict else emit(d) for d in decisions]
+        return decisions, groups
+
+    def _decide_patient(self, items: list, decisions: list, traces: dict, explain, full, emit) -> None:
+        """Decide one patient's contacts in order, each with the ones before it as history."""
+        # (ordinal, has a time, time, input index, contact): the index is unique, so sorting the
+        # tuples never gets as far as comparing two contacts.
+        items.sort()
+        history: list[Entry] = []
+        ordinals: list[int] = []
+        memo: dict | None = None if self.reference else {}
+        index_keys = () if self.reference else self.index_keys
+        indexes: dict | None = None if self.reference else {fields: {} for fields in index_keys}
+        ctx = Context(None, history, ordinals, memo=memo, indexes=indexes)
+        keyed = [(indexes[fields], self._bucket_keys[fields]) for fields in index_keys]
+        provenance = self._provenance_json if emit is not None else self.provenance
+        for ordinal, _, _, i, typed in items:
+            entry = Entry(typed, len(history))
+            trace = [] if self.reference or (explain and entry.id in explain) else None
+            decision = self.decide(ctx.at(entry), trace, full is not None and i not in full)
+            decision["provenance"] = provenance if emit is not None else dict(provenance)
+            if trace is not None and explain and entry.id in explain:
+                traces[entry.id] = (entry, trace)
+            decisions[i] = decision if emit is None else emit(decision)
+            entry.outputs = decision["outputs"]
+            history.append(entry)
+            ordinals.append(ordinal)
+            for buckets, key_of in keyed:
+                key = key_of(entry)
+                bucket = buckets.get(key)
+                if bucket is None:
+                    bucket = buckets[key] = Bucket()
+                bucket.add(entry)

@@ -1,0 +1,319 @@
+"""Run YAML policy tests: each case's contact decided with its history, compared field by field,
+and which rules the cases made fire and not fire (coverage)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from jsonschema import Draft202012Validator
+
+from ..running.contacts import ContactChecker
+from ..running.engine import Engine
+from ..errors import Location, Problem, closest
+from ..loading.policy import schema_problems
+from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet, files_under
+from ..resources import load_schema
+from ..loading.limits import from_settings as limits_for
+from ..loading.limits import using as using_limits
+from ..loading.yamlsource import SourceDoc, display_path, load_yaml
+
+
+@dataclass
+class CaseResult:
+    file: str
+    line: int
+    name: str
+    failures: list[tuple[str, object, object]]  # (what, expected, actual)
+    decision: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def location(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass
+class Coverage:
+    """For every rule of the versions measured (every loaded version, or those of the policies
+    in `policies`): was it seen to fire, not fire, stay unknown."""
+
+    seen: dict = field(default_factory=dict)  # (policy, version, rule) -> set of results
+    policies: frozenset[str] | None = None  # the policies measured; None: all
+
+    def add(self, key, result) -> None:
+        self.seen.setdefault(key, set()).add(result)
+
+    def table(self, policy_set: PolicySet) -> list[tuple[str, str, str, bool, bool, bool]]:
+        rows = []
+        for v in policy_set.versions():
+            if self.policies is not None and v.id not in self.policies:
+                continue
+            for r in v.rules:
+                got = self.seen.get((v.id, v.version, r.id), set())
+                rows.append((v.id, v.version, r.id, True in got, False in got, None in got))
+        return rows
+
+    def percent(self, policy_set: PolicySet) -> float:
+        rows = self.table(policy_set)
+        if not rows:
+            return 100.0
+        covered = sum(int(f) + int(n) for _, _, _, f, n, _ in rows)
+        return 100.0 * covered / (2 * len(rows))
+
+
+@dataclass
+class TestRun:
+    results: list[CaseResult]
+    problems: list[Problem]
+    coverage: Coverage
+
+    @property
+    def passed(self) -> int:
+        return sum(r.ok for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(not r.ok for r in self.results)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not any(p.severity == "error" for p in self.problems)
+
+
+def find_test_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return files_under(path, f"*{TEST_SUFFIX}")
+
+
+def policies_root_for(path: Path) -> Path | None:
+    """The nearest folder at or above `path` that holds outputs.yaml: its policy root."""
+    path = path.resolve()
+    for candidate in [path] + list(path.parents):
+        if (candidate / OUTPUTS_FILE).is_file():
+            return candidate
+    return None
+
+
+def policies_under(policy_set: PolicySet, path: Path) -> frozenset[str] | None:
+    """The policies a test run of `path` measures: those whose folder lies under `path`, or
+    holds it (a test file, a folder inside a policy's folder). None (all of them) when `path` is
+    the policy root, or lies outside it."""
+    root = policy_set.root.resolve()
+    place = path.resolve()
+    if place.is_file():
+        place = place.parent
+    if place == root or not place.is_relative_to(root):
+        return None
+    found = set()
+    for v in policy_set.versions():
+        folder = root / v.region / v.id
+        if folder.is_relative_to(place) or place.is_relative_to(folder):
+            found.add(v.id)
+    return frozenset(found)
+
+
+def _plain(value):
+    """YAML dates and nested values as the JSON a downstream system would send."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _rule_key(name: str, default_policy: str | None) -> tuple[str | None, str]:
+    if "/" in name:
+        pid, rule = name.split("/", 1)
+        return pid, rule
+    return default_policy, name
+
+
+def load_cases(path: Path) -> tuple[SourceDoc | None, list[Problem]]:
+    doc, problems = load_yaml(path, display_path(path))
+    if doc is None or problems:
+        return None, problems
+    validator = Draft202012Validator(load_schema("policy-test.schema.json"))
+    problems = schema_problems(doc, validator, "test_schema")
+    return (None if problems else doc), problems
+
+
+
+def contact_field_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Problem]:
+    """The test file's contacts (defaults, each case's contact and history) checked field by
+    field against the contact's core fields and the repository's declared facts: a value of the
+    wrong kind or outside its list is an error at the value; a field the contact has no such
+    name for (most likely a misspelt fact) a warning at the key, with "did you mean". A case
+    that expects its contact to be invalid is left alone: its bad values are the point."""
+    checks = ContactChecker(policy_set.contact_schema).checks if policy_set.contact_schema else {}
+    problems: list[Problem] = []
+    spec = doc.value if isinstance(doc.value, dict) else {}
+    places: list[tuple] = []
+    if isinstance(spec.get("defaults"), dict):
+        places.append(("defaults",))
+    for i, case in enumerate(spec.get("cases") or []):
+        if not isinstance(case, dict):
+            continue
+        expect = case.get("expect") if isinstance(case.get("expect"), dict) else {}
+        if expect.get("status") == "invalid" or expect.get("errors"):
+            continue  # a case about a bad contact: its bad values are the point
+        if isinstance(case.get("contact"), dict):
+            places.append(("cases", i, "contact"))
+        for k, h in enumerate(case.get("history") or []):
+            if isinstance(h, dict):
+                places.append(("cases", i, "history", k))
+    for place in places:
+        record = doc.value
+        for step in place:
+            record = record[step]
+        for name, value in record.items():
+            at = place + (name,)
+            check = checks.get(name)
+            if check is None:
+                guess = closest(str(name), checks)
+                problems.append(doc.problem(
+                    "test_field", f"'{name}' is neither a field of the contact nor a fact this repository declares",
+                    at, key=True, severity="warning",
+                    hint=f"did you mean '{guess}'?" if guess else "declare it in facts.yaml, or remove it"))
+                continue
+            if value is None:
+                continue
+            _, wrong = check[2](_plain(value))
+            if wrong is None:
+                continue
+            if "history" in place:  # an invalid earlier contact may be the point of the case
+                problems.append(doc.problem("test_field", f"{name}: {wrong}; this earlier contact is invalid and "
+                                            "takes no part in the history", at, severity="warning"))
+            else:
+                problems.append(doc.problem("test_field", f"{name}: {wrong}", at))
+    return problems
+
+
+def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | None) -> CaseResult:
+    spec = doc.value
+    default_policy = spec.get("policy")
+    defaults = _plain(spec.get("defaults") or {})
+    case = spec["cases"][index]
+    line = doc.location(("cases", index)).line
+    records = []
+    for i, h in enumerate(case.get("history") or []):
+        record = {**defaults, **_plain(h)}
+        record.setdefault("id", f"h{i + 1}")
+        records.append(record)
+    contact = {**defaults, **_plain(case["contact"])}
+    contact.setdefault("id", "contact")
+    records.append(contact)
+    decisions, traces = engine.evaluate(records, explain={contact["id"]})
+    trace = traces.get(contact["id"], (None, []))[1]
+    # The expectations are checked on the decision of the ordinary (fast, optimised) path; the
+    # explained run gives the rules' results and must reach the same decision.
+    decision = engine.evaluate(records)[0][-1]
+    results: dict = {}
+    rule_info: dict = {}
+    for vt in trace or []:
+        for rt in vt.rules:
+            results[(vt.policy, rt.rule.id)] = rt.result
+            rule_info[(vt.policy, rt.rule.id)] = rt
+            if coverage is not None:
+                coverage.add((vt.policy, vt.version.version, rt.rule.id), rt.result)
+    expect = case["expect"]
+    failures: list = []
+    if decision != decisions[-1]:
+        failures.append(("the explained decision", decisions[-1], decision))
+
+    def check(what, expected, actual):
+        if expected != actual:
+            failures.append((what, expected, actual))
+
+    if "status" in expect:
+        check("status", expect["status"], decision["status"])
+    for name, value in (expect.get("outputs") or {}).items():
+        if name not in decision["outputs"]:
+            failures.append((f"outputs.{name}", value, "(no such output)"))
+            continue
+        want = _plain(value)
+        got = decision["outputs"][name]
+        if isinstance(want, list) and isinstance(got, list):
+            want = sorted(want)
+        check(f"outputs.{name}", want, got)
+    if "policies" in expect:
+        check("policies", sorted(expect["policies"]), sorted(p["id"] for p in decision["policies"]))
+    for key, want in (("fires", True), ("does_not_fire", False), ("unknown", None)):
+        if key in expect and not expect[key] and want is not False:
+            # `fires: []` / `unknown: []`: no rule (of the file's policy, if it names one) may.
+            hits = sorted(f"{pid}/{rid}" for (pid, rid), res in results.items()
+                          if res is want and (default_policy is None or pid == default_policy))
+            check(key, [], hits)
+        for name in expect.get(key) or []:
+            rk = _rule_key(name, default_policy)
+            if rk not in results:
+                failures.append((f"{key}: {name}", "the rule to be tried", _not_tried(engine, rk)))
+                continue
+            label = {True: "fires", False: "does not fire", None: "unknown"}
+            check(f"rule {name}", label[want], label[results[rk]])
+    for name, ids in (expect.get("evidence") or {}).items():
+        rk = _rule_key(name, default_policy)
+        rt = rule_info.get(rk)
+        check(f"evidence of {name}", sorted(ids), sorted(e.id for e in rt.evidence) if rt else None)
+    for name, fields in (expect.get("missing") or {}).items():
+        rk = _rule_key(name, default_policy)
+        rt = rule_info.get(rk)
+        check(f"missing facts of {name}", sorted(fields), sorted(rt.missing) if rt else None)
+    for name, severity in (expect.get("severities") or {}).items():
+        pid, rid = _rule_key(name, default_policy)
+        found = [f["severity"] for f in decision["findings"] if f["rule"] == rid and (pid is None or f["policy"] == pid)]
+        check(f"severity of {name}", severity, found[0] if found else None)
+    if "errors" in expect:
+        check("errors", sorted(expect["errors"]), sorted(str(e.get("field")) for e in decision["errors"]))
+    if failures:
+        # A contact the case did not mean to be invalid (a field missing from the defaults, a
+        # misspelt value) is the usual reason a case fails: say why it is invalid.
+        for record, made in zip(records, decisions, strict=True):
+            if made["status"] == "invalid" and not (record is contact and expect.get("status") == "invalid"):
+                why = "; ".join(f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in made["errors"])
+                who = "the contact" if record is contact else f"history contact {record.get('id')}"
+                failures.append((f"note: {who}", "a valid contact", f"invalid ({why})"))
+    return CaseResult(doc.file, line, case["name"], failures, decision)
+
+
+def _not_tried(engine: Engine, key: tuple) -> str:
+    """Why a rule named in a case was not tried: no such policy, no such rule, or not applied."""
+    pid, rid = key
+    policies = engine.policy_set.policies
+    if pid is None:
+        return "name the policy: policy/rule, or `policy:` at the top of the file"
+    if pid not in policies:
+        near = closest(pid, policies)
+        return f"there is no policy '{pid}'" + (f" (did you mean '{near}'?)" if near else "")
+    rules = {r.id for v in policies[pid].versions for r in v.rules}
+    if rid not in rules:
+        near = closest(rid, rules)
+        return f"there is no rule '{rid}' in {pid}" + (f" (did you mean '{near}'?)" if near else "")
+    return "the rule was not tried: its policy did not apply to the contact"
+
+
+def run_tests(policy_set: PolicySet, path: Path) -> TestRun:
+    engine = Engine(policy_set)
+    coverage = Coverage(policies=policies_under(policy_set, path))
+    results: list[CaseResult] = []
+    problems: list[Problem] = []
+    files = find_test_files(path)
+    if not files:
+        problems.append(Problem("no_tests", f"no *{TEST_SUFFIX} files under {path}", Location(str(path), 1, 1)))
+    held_to = limits_for(policy_set.settings)  # the repository's limits: (read_settings checks them)
+    for file in files:
+        with using_limits(held_to):
+            doc, found = load_cases(file)
+        problems.extend(found)
+        if doc is None:
+            continue
+        for i in range(len(doc.value["cases"])):
+            results.append(run_case(engine, doc, i, coverage))
+    return TestRun(results, problems, coverage)
