@@ -14,7 +14,7 @@ import tracemalloc
 from pathlib import Path
 
 from evaluator.language.checker import check_condition
-from evaluator.loading.limits import DEFAULTS, Limits, using
+from evaluator.limits import DEFAULTS, Limits, using
 from evaluator.tools.mutate import run_mutation
 from evaluator.language.parser import ConditionSyntaxError, parse_condition
 from evaluator.loading.repository import load_policy_set

@@ -7,7 +7,9 @@ from datetime import date
 import pytest
 
 from evaluator.language.checker import check_condition
-from evaluator.compiling.closures import Context, CountRange, Entry, Trace, _range_compare, compile_condition
+from evaluator.compiling.closures import compile_condition
+from evaluator.language.values import CountRange, range_compare
+from evaluator.running.state import Context, Entry, Trace
 from evaluator.language.parser import parse_condition
 from evaluator.resources import load_schema
 from evaluator.language.types import INTEGER, Names, field_types_from_schema
@@ -81,20 +83,20 @@ def test_missing_names_only_what_left_the_result_unknown():
     ("!=", CountRange(1, 3), 5, True), (">", 3, CountRange(1, 2), True),
 ])
 def test_count_ranges_compare_only_when_every_possibility_agrees(op, a, b, expected):
-    assert _range_compare(op, a, b) is expected
+    assert range_compare(op, a, b) is expected
 
 
 def test_arithmetic_on_uncertain_counts_keeps_the_range():
-    from evaluator.compiling.closures import _range_arith
+    from evaluator.language.values import range_arith
 
-    r = _range_arith("*", CountRange(1, 3), 2)
+    r = range_arith("*", CountRange(1, 3), 2)
     assert (r.lo, r.hi) == (2, 6)
-    r = _range_arith("-", 10, CountRange(1, 3))
+    r = range_arith("-", 10, CountRange(1, 3))
     assert (r.lo, r.hi) == (7, 9)
-    r = _range_arith("+", CountRange(0, 2), CountRange(1, 1))
+    r = range_arith("+", CountRange(0, 2), CountRange(1, 1))
     assert (r.lo, r.hi) == (1, 3)
-    r = _range_arith("*", CountRange(-1, 2), CountRange(-3, 1))
+    r = range_arith("*", CountRange(-1, 2), CountRange(-3, 1))
     assert (r.lo, r.hi) == (-6, 3)
     # decided when every possibility agrees, as documented
-    assert _range_compare(">=", _range_arith("*", CountRange(2, 5), 2), 3) is True
-    assert _range_compare(">=", _range_arith("*", CountRange(1, 5), 2), 3) is None
+    assert range_compare(">=", range_arith("*", CountRange(2, 5), 2), 3) is True
+    assert range_compare(">=", range_arith("*", CountRange(1, 5), 2), 3) is None

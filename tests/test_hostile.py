@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.loading.limits import DEFAULTS, Limits, using
+from evaluator.limits import DEFAULTS, Limits, using
 from evaluator.language.parser import ConditionSyntaxError, parse_condition
 from evaluator.loading.yamlsource import parse_yaml
 
@@ -85,10 +85,9 @@ def test_a_flat_chain_of_any_length_parses_without_recursion(word):
     with using(Limits(max_condition_chars=len(text))):
         node = parse_condition(text)
     from evaluator.language import ast
-    from evaluator.compiling.closures import _chain
 
     kind = ast.Or if word == "or" else ast.And
-    parts = _chain(node, kind)
+    parts = ast.chain(node, kind)
     assert [p.right.value for p in parts] == list(range(20_000))  # every operand, in order
     depth, stack = 0, [(node, 1)]
     while stack:
@@ -221,7 +220,7 @@ def test_hostile_yaml_in_the_settings_file(tmp_path, fixture_policies, what, tex
 
 
 def test_the_limits_section_is_checked_without_the_schema_too():
-    from evaluator.loading.limits import section_problems
+    from evaluator.limits import section_problems
 
     doc, _ = parse_yaml("limits:\n  max_condition_char: 20\n  max_yaml_nesting: -1\n", "regelverk.yaml")
     messages = [p.headline() for p in section_problems(doc)]

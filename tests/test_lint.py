@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from evaluator.language.checker import check_condition
 from evaluator.cli.validate import validate
-from evaluator.compiling.closures import Context, Entry, compile_condition
+from evaluator.compiling.closures import compile_condition
+from evaluator.running.state import Context, Entry
 from evaluator.tools.lint import Analysis, Space, lint_policy_set
 from evaluator.language.parser import parse_condition
 from evaluator.loading.repository import load_policy_set

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import chat
 
-from evaluator.running.api import parse_ndjson
+from evaluator.running.ndjson import parse_ndjson
 from evaluator.cli import main
 from evaluator.running.contacts import read_json
 

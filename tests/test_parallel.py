@@ -14,7 +14,7 @@ import pytest
 from conftest import chat
 
 from evaluator.running import parallel
-from evaluator.running.api import ndjson_line, parse_ndjson
+from evaluator.running.ndjson import ndjson_line, parse_ndjson
 
 
 def _lines(n: int = 600, seed: int = 5) -> list[bytes]:
@@ -572,13 +572,13 @@ def test_a_batch_the_buckets_decline_is_decided_once_more_not_twice(repo, small_
     lines = _lines()
     lines[40] = lines[30]  # an id used twice: the bucket attempt declines
     attempts = []
-    plain = parallel._split_and_decide
+    plain = parallel.split_and_decide
 
     def counting(*args, **kwargs):
         attempts.append(args[2])  # the jobs of the attempt
         return plain(*args, **kwargs)
 
-    monkeypatch.setattr(parallel, "_split_and_decide", counting)
+    monkeypatch.setattr(parallel, "split_and_decide", counting)
     out = io.BytesIO()
     repo.write_ndjson(lines, out, jobs=2)
     assert attempts == [2]  # then decided in one go, without a second, one-process bucket attempt

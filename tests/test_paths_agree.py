@@ -110,7 +110,7 @@ def test_every_path_gives_the_same_decisions(records):
     assert REPO.evaluate(frame) == want, "pandas"
     assert REPO.evaluate(polars.from_arrow(table)) == want, "polars"
     assert REPO.evaluate(table) == want, "Arrow"
-    assert parallel._fork_is_safe()  # so that jobs=2 below does fork
+    assert parallel.fork_is_safe()  # so that jobs=2 below does fork
     with mock.patch.object(streaming, "PARTITION", 4), mock.patch.object(parallel, "MIN_RECORDS", 1):
         assert _streamed(lines, grouped=False) == want, "streaming, partitioned"
         assert _streamed(lines, grouped=False, jobs=2) == want, "streaming, partitioned, jobs 2"

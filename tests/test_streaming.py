@@ -153,7 +153,7 @@ def test_unreadable_lines_leave_no_reference_cycles_behind():
     # frame) was kept until the batch ended, about 9 KB a line.
     import gc
 
-    from evaluator.running.api import parse_ndjson
+    from evaluator.running.ndjson import parse_ndjson
 
     lines = [b'{"a": 1e400', b"{bad", b"NaN", b'{"id": "x"'] * 250
     gc.collect()

@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..running.api import Repository, split_ndjson
+from ..running.api import Repository
+from ..running.ndjson import split_ndjson
 from ..errors import PolicyError
 from ..loading.repository import load_policies
 from ..loading.settings import LocateError, PolicySource, locate_policies

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import orjson
 
-from ..running.api import split_ndjson
+from ..running.ndjson import split_ndjson
 from ..errors import PolicyError
 from ..running.formats import FormatError, format_of
 from ..running.formats import read_contacts as formats_read_contacts

@@ -13,150 +13,17 @@ from __future__ import annotations
 
 import operator
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass, field
 from datetime import date
 
 from ..language import ast
 from ..language.checker import IMPLEMENTATIONS
 from ..language.dates import shift
+from ..language.values import CountRange, arith_values, range_compare, range_member
 
 WAS_PREFIX = "was:"  # a bucket key part that is an earlier decision's output, not a field
 
 _ORDER_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 _ALL_OPS = {"=": operator.eq, "!=": operator.ne, **_ORDER_OPS}
-
-
-class Entry:
-    """A contact in a patient's history: its facts, its place and, once decided, its outputs."""
-
-    __slots__ = ("id", "contact", "date", "ordinal", "iso", "index", "outputs")
-
-    def __init__(self, contact: dict, index: int):
-        self.id = contact["id"]
-        self.contact = contact
-        self.date = d = contact["date"]
-        days = _days
-        known = days.get(d)
-        if known is None:
-            if len(days) >= 100_000:
-                days.clear()
-            known = days[d] = (d.toordinal(), d.isocalendar()[:2])
-        self.ordinal, self.iso = known
-        self.index = index
-        self.outputs: dict = {}
-
-
-# A batch has a few hundred distinct dates and a million contacts: each date's ordinal and ISO
-# week are worked out once.
-_days: dict = {}
-
-
-@dataclass
-class Trace:
-    """What a traced run saw: facts that were missing, history contacts that were used."""
-
-    missing: list[str] = field(default_factory=list)
-    evidence: list[Entry] = field(default_factory=list)
-
-    def miss(self, what: str) -> None:
-        if what not in self.missing:
-            self.missing.append(what)
-
-    def use(self, entry: Entry) -> None:
-        if all(e is not entry for e in self.evidence):
-            self.evidence.append(entry)
-
-
-class Context:
-    """The contact being decided, the patient's earlier contacts, and scratch space. One
-    context serves all of a patient's contacts in turn: `at` moves it to the next one."""
-
-    __slots__ = ("cur", "contact", "history", "ordinals", "row", "trace", "scratch", "memo", "indexes")
-
-    def __init__(self, cur: Entry | None, history: list[Entry], ordinals: list[int], trace: Trace | None = None,
-                 memo: dict | None = None, indexes: dict | None = None):
-        self.cur = cur
-        self.contact = cur.contact if cur is not None else None
-        self.history = history
-        self.ordinals = ordinals
-        self.row: Entry | None = None
-        self.trace = trace
-        self.scratch: dict = {}
-        # Per patient, kept across that patient's contacts: where `since latest` anchors were
-        # found, so each contact scans only the history added since the previous one.
-        self.memo = memo
-        # Per patient: field combination -> values -> Bucket of earlier contacts.
-        self.indexes = indexes
-
-    def at(self, cur: Entry) -> Context:
-        """The context for deciding `cur`, the patient's next contact. Scratch values are
-        written by each count before it reads them, so nothing of the previous contact leaks."""
-        self.cur = cur
-        self.contact = cur.contact
-        return self
-
-
-class CountRange:
-    """A count that is known to lie between lo and hi (earlier contacts with unknown facts)."""
-
-    __slots__ = ("lo", "hi")
-
-    def __init__(self, lo: int, hi: int):
-        self.lo, self.hi = lo, hi
-
-    def __repr__(self) -> str:
-        return f"{self.lo}..{self.hi}"
-
-
-def _range_compare(op: str, a, b):
-    """Compare where either side may be a CountRange: decided only if every possibility agrees."""
-    a_lo, a_hi = (a.lo, a.hi) if isinstance(a, CountRange) else (a, a)
-    b_lo, b_hi = (b.lo, b.hi) if isinstance(b, CountRange) else (b, b)
-    fn = _ALL_OPS[op]
-    if op in ("=", "!="):
-        if a_lo == a_hi == b_lo == b_hi:
-            return fn(a_lo, b_lo)
-        if a_hi < b_lo or b_hi < a_lo:
-            return op == "!="
-        return None
-    results = {fn(x, y) for x in (a_lo, a_hi) for y in (b_lo, b_hi)}
-    return results.pop() if len(results) == 1 else None
-
-
-def _range_member(v: CountRange, values) -> bool | None:
-    """Whether an uncertain count is in a list: decided only if every possible count agrees.
-    Counts the listed values inside lo..hi, so a wide range costs nothing extra."""
-    inside = {x for x in values if isinstance(x, int) and not isinstance(x, bool) and v.lo <= x <= v.hi}
-    if not inside:
-        return False
-    return True if len(inside) == v.hi - v.lo + 1 else None
-
-
-def _range_arith(op: str, a, b) -> CountRange:
-    """Whole-number arithmetic where a side is a CountRange: the range of every outcome."""
-    a_lo, a_hi = (a.lo, a.hi) if isinstance(a, CountRange) else (a, a)
-    b_lo, b_hi = (b.lo, b.hi) if isinstance(b, CountRange) else (b, b)
-    if op == "+":
-        return CountRange(a_lo + b_lo, a_hi + b_hi)
-    if op == "-":
-        return CountRange(a_lo - b_hi, a_hi - b_lo)
-    products = [x * y for x in (a_lo, a_hi) for y in (b_lo, b_hi)]
-    return CountRange(min(products), max(products))
-
-
-def arith_values(op: str, a, b):
-    """a op b for whole numbers, counts (ranges), and dates moved by durations (amount, unit)."""
-    if isinstance(a, CountRange) or isinstance(b, CountRange):
-        return _range_arith(op, a, b)
-    if isinstance(a, date):
-        return shift(a, b[0] if op == "+" else -b[0], b[1])
-    if isinstance(b, date):
-        return shift(b, a[0], a[1])
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    return a * b
 
 
 class Compiler:
@@ -213,7 +80,7 @@ class Compiler:
         if isinstance(node, (ast.And, ast.Or)):
             # A chain a and b and c runs as one loop: fewer nested calls on the hot path.
             kind = type(node)
-            parts = tuple(c(p) for p in _chain(node, kind))
+            parts = tuple(c(p) for p in ast.chain(node, kind))
             stop = kind is ast.Or  # the value that decides the chain: True for or, False for and
 
             if traced:
@@ -247,23 +114,23 @@ class Compiler:
                 return None if unknown else not stop
             return chain
         if isinstance(node, ast.Compare):
-            limit = self._count_limit(node)
+            limit = self.count_limit(node)
             if limit is not None and not self.traced:
                 # count … >= K: counting can stop at K matches; unknown rows cannot undo that.
-                counted = self._aggregate(node.left, limit)
+                counted = self.aggregate(node.left, limit)
 
                 def count_reaches(ctx):
                     n = counted(ctx)
-                    return n >= limit if type(n) is int else _range_compare(">=", n, limit)
+                    return n >= limit if type(n) is int else range_compare(">=", n, limit)
                 return count_reaches
             left, right = c(node.left), c(node.right)
             fn = _ALL_OPS[node.op]
-            if _has_count(node):
+            if ast.has_count(node):
                 plain_op, op_name = fn, node.op
 
                 def range_aware(a, b):
                     if isinstance(a, CountRange) or isinstance(b, CountRange):
-                        return _range_compare(op_name, a, b)
+                        return range_compare(op_name, a, b)
                     return plain_op(a, b)
                 fn = range_aware
             fast = self._field_vs_constant(node, in_filter)
@@ -294,7 +161,7 @@ class Compiler:
                 if values is None:
                     return None
                 if isinstance(v, CountRange):
-                    inside = _range_member(v, values)
+                    inside = range_member(v, values)
                     return None if inside is None else inside != negated
                 return (v in values) != negated
             return member
@@ -309,7 +176,7 @@ class Compiler:
                 if v is None:
                     return None
                 if isinstance(v, CountRange):
-                    return _range_member(v, values)
+                    return range_member(v, values)
                 return v in values
             return contains
         if isinstance(node, ast.IsEmpty):
@@ -349,7 +216,7 @@ class Compiler:
                 return None if n is None else (n, unit)
             return duration
         if isinstance(node, ast.Aggregate):
-            return self._aggregate(node)
+            return self.aggregate(node)
         if isinstance(node, ast.SameField):
             name = node.name
 
@@ -502,7 +369,7 @@ class Compiler:
             return arith_values(op, a, b)
         return arith
 
-    def _count_limit(self, node: ast.Compare) -> int | None:
+    def count_limit(self, node: ast.Compare) -> int | None:
         """K when the comparison is `count … >= K` or `count … > K-1` with K a constant."""
         if not (isinstance(node.left, ast.Aggregate) and node.left.kind == "count") or node.op not in (">=", ">"):
             return None
@@ -515,7 +382,7 @@ class Compiler:
             return None
         return k if node.op == ">=" else k + 1
 
-    def _aggregate(self, node: ast.Aggregate, limit: int | None = None):
+    def aggregate(self, node: ast.Aggregate, limit: int | None = None):
         """A count or test over earlier contacts, scanning only what its windows can hold.
 
         Equality tests on required fields (`channel = "written"`, `same unit`) pick a bucket of
@@ -525,7 +392,7 @@ class Compiler:
         """
         kind = node.kind
         flt = self.compile(node.filter, in_filter=True) if node.filter is not None else (lambda ctx: True)
-        conjuncts = _conjuncts(node.filter) if node.filter is not None else []
+        conjuncts = ast.conjuncts(node.filter) if node.filter is not None else []
         windows = [w for w in (node.filter and ast.walk(node.filter) or ())
                    if isinstance(w, (ast.Within, ast.SinceLatest))]
         lower_bounds = []  # functions ctx -> first ordinal an earlier contact may have
@@ -752,65 +619,8 @@ def _anchor_memo_fields(anchor: ast.Node) -> tuple[str, ...] | None:
     return tuple(fields)
 
 
-def _chain(node: ast.Node, kind: type) -> list[ast.Node]:
-    """The operands of a chain of one operator, in order: a and (b and c) → [a, b, c]."""
-    out, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, kind):
-            stack.extend((n.right, n.left))
-        else:
-            out.append(n)
-    return out
-
-
-def _conjuncts(node: ast.Node | None) -> list[ast.Node]:
-    return [] if node is None else _chain(node, ast.And)
-
-
-def _has_count(node: ast.Node) -> bool:
-    return any(isinstance(n, ast.Aggregate) and n.kind == "count" for n in ast.walk(node))
-
-
 def compile_condition(node: ast.Node, parameters: dict, *, traced: bool = False,
                       required: frozenset = frozenset(), index_keys: set | None = None):
     """Closures for a checked condition. `index_keys` (a set) receives the field combinations
     its history counts want the engine to bucket a patient's history by."""
     return Compiler(parameters, traced, required, index_keys).compile(node)
-
-
-def bucket_key(entry: Entry, fields: tuple[str, ...]) -> tuple:
-    """The values of `fields` for a decided contact: its facts, or for "was:output" whether
-    that output of its decision was true."""
-    return tuple([entry.outputs.get(f[4:]) is True if f.startswith(WAS_PREFIX) else entry.contact[f]
-                  for f in fields])
-
-
-def bucket_key_function(fields: tuple[str, ...]):
-    """bucket_key(entry, fields) as a function of the entry, made once per field combination:
-    for the common shape (facts first, then at most one "was:output") without a loop."""
-    facts = tuple(f for f in fields if not f.startswith(WAS_PREFIX))
-    was = tuple(f[len(WAS_PREFIX):] for f in fields if f.startswith(WAS_PREFIX))
-    if facts and fields == facts + tuple(WAS_PREFIX + w for w in was) and len(was) <= 1:
-        values = operator.itemgetter(*facts) if len(facts) > 1 else (lambda contact, name=facts[0]: (contact[name],))
-        if not was:
-            return lambda entry: values(entry.contact)
-        output = was[0]
-        return lambda entry: (*values(entry.contact), entry.outputs.get(output) is True)
-    return lambda entry: bucket_key(entry, fields)
-
-
-class Bucket:
-    """The earlier contacts of one patient that share the values of some required fields."""
-
-    __slots__ = ("entries", "ordinals", "indices")
-
-    def __init__(self):
-        self.entries: list[Entry] = []
-        self.ordinals: list[int] = []
-        self.indices: list[int] = []
-
-    def add(self, entry: Entry) -> None:
-        self.entries.append(entry)
-        self.ordinals.append(entry.ordinal)
-        self.indices.append(entry.index)

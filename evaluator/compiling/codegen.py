@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 from ..language import ast
 from ..language.checker import FUNCTIONS, IMPLEMENTATIONS
-from .closures import Compiler, CountRange, _chain, _has_count, _range_compare, _range_member, arith_values
+from ..language.values import CountRange, arith_values, range_compare, range_member
+from .closures import Compiler
 
 
 class CodegenError(Exception):
@@ -63,7 +64,7 @@ def _neg(v):
 
 
 def _in_range(v, values, negated: bool):
-    inside = _range_member(v, values)
+    inside = range_member(v, values)
     return None if inside is None else inside != negated
 
 
@@ -71,8 +72,8 @@ def _in_range(v, values, negated: bool):
 RUNTIME = {
     "U": UNTOUCHED,
     "CR": CountRange,
-    "RC": _range_compare,
-    "RM": _range_member,
+    "RC": range_compare,
+    "RM": range_member,
     "RIN": _in_range,
     "AR": arith_values,
     "NEG": _neg,
@@ -219,7 +220,7 @@ class Body:
         if isinstance(node, ast.Contains):
             values = self.value(node.collection, ind)
             r = self.tmp()
-            count = _has_count(node.item)
+            count = ast.has_count(node.item)
 
             def make(values, v):
                 test = f"{v} in {values}"
@@ -265,7 +266,7 @@ class Body:
 
     def _aggregate(self, node: ast.Aggregate, limit: int | None) -> str:
         compiler = Compiler(self.m.parameters, self.traced, self.required, set())
-        return self.m.bind(compiler._aggregate(node, limit), "g")
+        return self.m.bind(compiler.aggregate(node, limit), "g")
 
     def _guarded(self, first: str, node: ast.Node, ind: int) -> str:
         """Emit `if first is not None:` and, inside it, the statements of `node`."""
@@ -306,7 +307,7 @@ class Body:
         kind = type(node)
         stop = "True" if kind is ast.Or else "False"
         other = "False" if stop == "True" else "True"
-        parts = _chain(node, kind)
+        parts = ast.chain(node, kind)
         if not self.traced and all(isinstance(p, _PLAIN_NODES) for p in parts):
             # Parts that need no statement (fields read into locals, constants) are tested in
             # one expression: evaluating them all costs nothing and changes nothing.
@@ -346,7 +347,7 @@ class Body:
         return r
 
     def _compare(self, node: ast.Compare, ind: int) -> str:
-        limit = Compiler(self.m.parameters, False)._count_limit(node)
+        limit = Compiler(self.m.parameters, False).count_limit(node)
         r = self.tmp()
         if limit is not None and not self.traced:
             # count … >= K: counting can stop at K matches; unknown rows cannot undo that.
@@ -357,7 +358,7 @@ class Body:
             return r
         a = self.value(node.left, ind)
         op = _PY_OPS[node.op]
-        if _has_count(node):
+        if ast.has_count(node):
             def make(a, b):
                 return (f"RC({literal(node.op)}, {a}, {b}) if isinstance({a}, CR) or isinstance({b}, CR) "
                         f"else {a} {op} {b}")
@@ -380,7 +381,7 @@ class Body:
 
         def make(v, values):
             test = f"{v} {'not in' if negated else 'in'} {values}"
-            if _has_count(node.item):
+            if ast.has_count(node.item):
                 test = f"RIN({v}, {values}, {negated!r}) if isinstance({v}, CR) else {test}"
             return test
 

@@ -1,5 +1,6 @@
-"""The reference interpreter: a deliberately simple tree walk over checked conditions and whole
-decisions, with no optimisation and no caches, to check the generated code against.
+"""The reference interpreter: a deliberately simple tree walk, to check the generated code against.
+
+It walks checked conditions and whole decisions with no optimisation and no caches.
 
 It reads the contract and the condition language's meaning as directly as it can: every
 history count looks at every earlier contact, `and`/`or` evaluate both sides (Kleene logic), a

@@ -19,13 +19,9 @@ import re
 import subprocess
 from pathlib import Path
 
+from ..loading.yamlsource import text_hash
+
 _HEX40 = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 object names
-
-
-def text_hash(text: str) -> str:
-    """`sha256:` and the hex digest of `text` with CRLF and CR line ends made LF."""
-    normal = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "sha256:" + hashlib.sha256(normal.encode("utf-8")).hexdigest()
 
 
 def policy_set_hash(outputs_text: str, versions, facts: dict | None = None) -> str:

@@ -165,3 +165,25 @@ def walk(node: Node):
     yield node
     for child in children(node):
         yield from walk(child)
+
+
+def chain(node: Node, kind: type) -> list[Node]:
+    """The operands of a chain of one operator, in order: a and (b and c) → [a, b, c]."""
+    out, stack = [], [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, kind):
+            stack.extend((n.right, n.left))
+        else:
+            out.append(n)
+    return out
+
+
+def conjuncts(node: Node | None) -> list[Node]:
+    """The parts of a condition joined by `and` (none for no condition)."""
+    return [] if node is None else chain(node, And)
+
+
+def has_count(node: Node) -> bool:
+    """Whether a condition counts earlier contacts anywhere inside it."""
+    return any(isinstance(n, Aggregate) and n.kind == "count" for n in walk(node))

@@ -11,7 +11,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from . import ast
-from ..loading import limits as _limits
+from .. import limits as _limits
 from ..resources import grammar_dir
 
 # A whole number longer than this is no count, cap or code (and Python refuses to turn one of

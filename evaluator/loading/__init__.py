@@ -1,11 +1,11 @@
 """Loading: policy files read with their positions and checked into a plain model.
 
-Stage 2 of the pipeline. YAML is read safely with every value's line and column; schema
+Stage 2 of the pipeline. (The size limits every file and condition is held to are in
+``evaluator/limits.py``, shared with the parser.) YAML is read safely with every value's line and column; schema
 problems are put in words; conditions are parsed and checked (``language``); the result is a
 ``PolicySet`` of policies, versions and rules that compiles nothing: ``compiling`` does that.
 
 - ``yamlsource``: YAML with positions, duplicate keys refused;
-- ``limits``: the size limits every file and condition is held to;
 - ``settings``: the repository marker (``regelverk.yaml``) and which policies a command means;
 - ``facts``: the facts a repository declares beyond the core contact fields;
 - ``policy``: one policy version read into the model (``PolicyVersion``, ``Rule``);

@@ -16,10 +16,9 @@ from ..compiling.closures import compile_condition
 from ..errors import Problem, closest
 from ..language.parser import ConditionSyntaxError, parse_condition
 from .privacy import echo, identifying_fields
-from ..explaining.provenance import text_hash
 from ..resources import load_schema
 from ..language.types import DECLARED_TYPES, Names, OutputSpec, Type, type_of_value
-from .yamlsource import SourceDoc, shorten
+from .yamlsource import SourceDoc, shorten, text_hash
 
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 SPECIAL_PLACEHOLDERS = ("evidence", "missing")

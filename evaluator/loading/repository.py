@@ -8,8 +8,8 @@ from itertools import pairwise
 from pathlib import Path
 
 from ..errors import Location, PolicyError, Problem
-from .limits import from_settings as limits_for
-from .limits import using as using_limits
+from ..limits import from_settings as limits_for
+from ..limits import using as using_limits
 from .privacy import identifying_fields
 from .policy import PolicyVersion, compile_version, expected_place
 from ..language.checker import KEYWORDS

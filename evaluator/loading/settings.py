@@ -102,7 +102,7 @@ def read_settings(root: Path) -> tuple[Settings, list[Problem]]:
     if "facts" in value and not _is(facts, "file"):
         problems.append(doc.problem("settings", f"the facts file '{value['facts']}' does not exist", ("facts",),
                                     hint="create it (regelverk init writes one), or correct 'facts'"))
-    from .limits import section_problems
+    from ..limits import section_problems
 
     problems += section_problems(doc)
     return settings, problems

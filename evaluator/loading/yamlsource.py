@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from . import limits as _limits
+from .. import limits as _limits
 from ..errors import Location, Problem
 
 Path_ = tuple  # a path into the document: ("rules", 2, "when")
@@ -291,3 +293,9 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     except yaml.constructor.ConstructorError as exc:
         return None, [at("yaml_value", f"YAML value: {exc.problem}", exc.problem_mark)]
     return SourceDoc(name, text, value, nodes), problems
+
+
+def text_hash(text: str) -> str:
+    """`sha256:` and the hex digest of `text` with CRLF and CR line ends made LF."""
+    normal = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "sha256:" + hashlib.sha256(normal.encode("utf-8")).hexdigest()

@@ -3,7 +3,8 @@
 Stage 4 of the pipeline.
 
 - ``state``: the runtime records a decision works on (a contact's entry, its history, counts);
-- ``contacts``: checking incoming contacts against the contact schema, and reading NDJSON;
+- ``contacts``: checking incoming contacts against the contact schema;
+- ``ndjson``: contacts read from NDJSON lines, decisions written as lines;
 - ``engine``: the engine, deciding a patient's contacts in order under the versions in force;
 - ``parallel``: the parallel runner, buckets of patients over forked worker processes;
 - ``streaming``: inputs of any size in bounded memory;

@@ -6,90 +6,11 @@ from collections.abc import Iterable
 from typing import BinaryIO
 from pathlib import Path
 
-import orjson
 
-from .contacts import check_contact, forget_traceback, read_json_again
+from .ndjson import lines_of, ndjson_line, parse_ndjson
 from .engine import PROMOTE_MIN_RECORDS, Engine, cyclic_gc_paused
 from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 from ..loading.repository import PolicySet, load_policies
-
-
-def split_ndjson(data: bytes | str) -> list:
-    """The lines of an NDJSON text: split at line feeds only (JSON strings may hold U+2028 and
-    the like), a carriage return before the line feed dropped, no empty line after a final
-    line feed, a UTF-8 byte-order mark at the start ignored."""
-    if isinstance(data, bytes):
-        bom, lf, cr, empty = b"\xef\xbb\xbf", b"\n", b"\r", b""
-    else:
-        bom, lf, cr, empty = "\ufeff", "\n", "\r", ""
-    if data.startswith(bom):
-        data = data[len(bom):]
-    lines = data.split(lf)
-    if lines and lines[-1] == empty:
-        lines.pop()
-    if cr not in data:  # the common case: nothing to strip
-        return lines
-    return [line[:-1] if line.endswith(cr) else line for line in lines]
-
-
-def _lines_of(lines):
-    """NDJSON given as its text (str, bytes, a bytearray or memoryview) split into its lines;
-    anything else is taken to be the lines already."""
-    if isinstance(lines, (str, bytes, bytearray, memoryview)):
-        return split_ndjson(lines if isinstance(lines, (str, bytes)) else bytes(lines))
-    return lines
-
-
-def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = None) -> tuple[list, dict]:
-    """Records from NDJSON lines (text, or bytes decoded line by line) and, by index, the
-    errors of lines that are not JSON objects or not UTF-8: each such line is reported on its
-    own and the others are still read. `numbers`: the lines' numbers in the whole input, for
-    the errors (default 1, 2, …)."""
-    records: list = []
-    errors: dict = {}
-    loads = orjson.loads
-    for number, line in zip(numbers, lines, strict=True) if numbers is not None else enumerate(lines, start=1):
-        try:
-            record = loads(line)
-        except ValueError as refused:
-            try:  # well-formed JSON that orjson refuses (1e400) is read again; see read_json
-                record = read_json_again(line, refused)
-            except ValueError as exc:
-                errors[len(records)] = [{"field": None, "line": number, "message": _unreadable(line, number, exc)}]
-                records.append(None)
-                forget_traceback(exc)
-                forget_traceback(refused)
-                continue
-        if type(record) is not dict:  # JSON, but no contact: say which line, in the check's words
-            _, problems = check_contact(record)
-            errors[len(records)] = [{"field": None, "line": number, "message": f"line {number}: {problems[0]['message']}"}]
-            records.append(None)
-            continue
-        records.append(record)
-    return records, errors
-
-
-def _unreadable(line, number: int, exc: Exception) -> str:
-    if not isinstance(line, (str, bytes, bytearray, memoryview)):
-        return f"line {number} is not text but {type(line).__name__}"
-    if not isinstance(line, str):  # bytes, or a bytearray or memoryview
-        try:
-            line = bytes(line).decode("utf-8")
-        except UnicodeDecodeError as bad:
-            return f"line {number} is not UTF-8 text (byte {bad.start + 1})"
-    if not line.strip():
-        return f"line {number} is empty"
-    # The parser counts the one line it was given as line 1: only its column is said.
-    what, column = getattr(exc, "msg", None), getattr(exc, "colno", None)
-    if what and column:
-        return f"line {number} is not JSON: {what} (column {column})"
-    return f"line {number} is not JSON: {exc}"
-
-
-def ndjson_line(decision: dict) -> str:
-    """A decision as one line of NDJSON (compact, no line feed). Decoded at once: kept as the
-    bytes orjson returns, a million decisions held several times their size in memory."""
-    return orjson.dumps(decision).decode()
 
 
 def _contacts_of(contacts) -> list:
@@ -168,7 +89,7 @@ class Repository:
     def evaluate_lines(self, lines: Iterable[str] | str | bytes) -> list[dict]:
         """Decide NDJSON lines (or the text, split into lines); a line that is not JSON gets an
         invalid decision of its own."""
-        lines = _lines_of(lines)
+        lines = lines_of(lines)
         with cyclic_gc_paused():
             records, errors = parse_ndjson(lines)
             decisions, _ = self.engine.evaluate(records, line_errors=errors, own=True)
@@ -179,7 +100,7 @@ class Repository:
         feed): for large batches, as it keeps no decision dicts around. A large batch is
         decided in buckets of patients, which keeps memory down, split over `jobs` forked
         processes (see parallel.py); the decisions are the same. `lines` may be the text."""
-        lines = _lines_of(lines)
+        lines = lines_of(lines)
         with cyclic_gc_paused():  # parsing allocates as much as deciding (see engine)
             lines, decided = self._in_processes(lines, jobs)
             if decided is not None:
@@ -204,7 +125,7 @@ class Repository:
         its lines. `jobs` as in evaluate_to_ndjson."""
         # The text as bytes is kept: the dealer reads the patients off it in one pass.
         text = bytes(lines) if isinstance(lines, (bytes, bytearray, memoryview)) else None
-        lines = _lines_of(text if text is not None else lines)
+        lines = lines_of(text if text is not None else lines)
         with cyclic_gc_paused():
             lines, decided = self._in_processes(lines, jobs, text)
             if decided is not None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..language import ast
 from ..loading.citation import document_of
-from ..compiling.closures import Bucket, Context, Entry, Trace, bucket_key_function
+from .state import Bucket, Context, Entry, Trace, bucket_key_function
 from .contacts import ContactChecker, core_checker
 from ..loading.policy import PolicyVersion, Rule
 from ..compiling.program import Program
@@ -514,15 +514,15 @@ class Engine:
         (the outputs read back with `was …`): their own decisions are not to be used.
         With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
         millions then holds short strings instead of nested dicts. Records are released as
-        they are read. `own`: the records were parsed for this call (see _prepare)."""
+        they are read. `own`: the records were parsed for this call (see prepare)."""
         with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
-            decisions, groups = self._prepare(records, line_errors, emit, own)
+            decisions, groups = self.prepare(records, line_errors, emit, own)
             traces: dict = {}
             for items in groups.values():
-                self._decide_patient(items, decisions, traces, explain, full, emit)
+                self.decide_patient(items, decisions, traces, explain, full, emit)
             return decisions, traces
 
-    def _prepare(self, records: list, line_errors: dict | None, emit, own: bool = False) -> tuple[list, dict]:
+    def prepare(self, records: list, line_errors: dict | None, emit, own: bool = False) -> tuple[list, dict]:
         """Check every record: invalid ones get their decision now; the valid ones are grouped
         by patient, each group with its sort key (date, time known, time, input index). `own`:
         the records are the engine's to change (parsed for this batch), so each valid one is
@@ -555,7 +555,7 @@ class Engine:
             decisions = [d if type(d) is not dict else emit(d) for d in decisions]
         return decisions, groups
 
-    def _decide_patient(self, items: list, decisions: list, traces: dict, explain, full, emit) -> None:
+    def decide_patient(self, items: list, decisions: list, traces: dict, explain, full, emit) -> None:
         """Decide one patient's contacts in order, each with the ones before it as history."""
         # (ordinal, has a time, time, input index, contact): the index is unique, so sorting the
         # tuples never gets as far as comparing two contacts.

@@ -244,7 +244,7 @@ def ndjson_lines(stream: BinaryIO) -> Iterator[bytes]:
 
 
 def _ndjson_chunks(source, size: int) -> Iterator[Chunk]:
-    from .api import parse_ndjson
+    from .ndjson import parse_ndjson
 
     stream, close = _opened(source)
     try:

@@ -78,7 +78,7 @@ def default_jobs() -> int:
     return min(8, usable_processors())
 
 
-def _fork_is_safe() -> bool:
+def fork_is_safe() -> bool:
     # Forking a process that runs other threads (the HTTP server) can copy a lock held by one
     # of them; such a caller decides in one process. So does one that ignores SIGCHLD: the
     # system reaps its children, and their exit status, which tells whether all went well, is
@@ -87,7 +87,7 @@ def _fork_is_safe() -> bool:
             and signal.getsignal(signal.SIGCHLD) is not signal.SIG_IGN)
 
 
-def _key(patient) -> bytes:
+def deal_key(patient) -> bytes:
     """What a patient is dealt out by: the UTF-8 of the id (b"" when there is none)."""
     return patient.encode("utf-8", "surrogatepass") if isinstance(patient, str) else b""
 
@@ -104,13 +104,13 @@ def patient_key(line: bytes | str) -> bytes:
     pattern, mark, backslash = (_PATIENT_TEXT, '"patient"', "\\") if text else (_PATIENT_BYTES, b'"patient"', b"\\")
     found = pattern.search(line)
     if found is not None and line.count(mark) == 1 and line[found.start() - 1:found.start()] != backslash:
-        return _key(found.group(1)) if text else found.group(1)
+        return deal_key(found.group(1)) if text else found.group(1)
     try:
         record = read_json(line)
     except ValueError as exc:
         forget_traceback(exc)  # (see there: no cycle left for a paused collector)
         return b""
-    return _key(record.get("patient")) if type(record) is dict else b""
+    return deal_key(record.get("patient")) if type(record) is dict else b""
 
 
 def deal(lines: list, buckets: int) -> list[int]:
@@ -166,22 +166,22 @@ def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, ow
         # (isinstance, as the contact check: a caller's records may be OrderedDicts, say)
         objects = [r for r in records if isinstance(r, dict)]
         patients = {p for r in objects if isinstance(p := r.get("patient"), str)}  # a patient has many lines
-        if {hash(_key(p)) % buckets for p in patients} - {b}:
+        if {hash(deal_key(p)) % buckets for p in patients} - {b}:
             raise _Misdealt
         ids = [i for r in objects if isinstance(i := r.get("id"), str)]
         del objects, patients
         made = _Made() if as_lines else None
-        order, groups = engine._prepare(records, errors, made, own=own)
+        order, groups = engine.prepare(records, errors, made, own=own)
         del records
         for items in groups.values():
-            engine._decide_patient(items, order, {}, None, None, made)
+            engine.decide_patient(items, order, {}, None, None, made)
         del groups
         yield b, indexes, ([made.lines[n] for n in order] if as_lines else order), ids
 
 
 def _line_reader(lines: list):
     """read(indexes) for NDJSON lines: each parsed on its own, errors numbered as in the input."""
-    from .api import parse_ndjson
+    from .ndjson import parse_ndjson
 
     return lambda indexes: parse_ndjson([lines[i] for i in indexes], numbers=[i + 1 for i in indexes])
 
@@ -191,43 +191,43 @@ def _record_reader(records: list):
     return lambda indexes: ([records[i] for i in indexes], None)
 
 
-_MISDEALT = "misdealt"  # a bucket held a contact of another bucket's patient
+MISDEALT = "misdealt"  # a bucket held a contact of another bucket's patient
 _WORKER_MISDEALT = 3  # a worker's exit status for that
 
 # The buckets wait in a pipe, each as its number, and a process takes the next one when it is
 # ready for it: who is quicker decides more, and all end within about one bucket of each other.
 # At most _MAX_BUCKETS of them, so that they fit in a pipe however small the system makes it
 # (one page; a read of one claim is then whole).
-_CLAIM = struct.Struct("<I")
+CLAIM = struct.Struct("<I")
 _MAX_BUCKETS = 1024
 
 # A worker's report of one bucket done, through a pipe of its own: which bucket, how many
 # lines, how many bytes of lines and then of ids it wrote to its spool file.
 _DONE = struct.Struct("<IQQQ")
 
-_HELD = (signal.SIGINT, signal.SIGTERM)
+HELD = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def _interrupts_held():
+def interrupts_held():
     """SIGINT and SIGTERM held back inside the block; yields the mask from before. The mask is
     read first and changed inside the try: an interrupt that lands as it changes then finds
     the mask restored."""
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     try:
-        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+        signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
         yield mask
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-def _claims(fd: int, by_bucket: list):
+def claims(fd: int, by_bucket: list):
     """The buckets this process takes from the claims pipe, with their line indexes, until
     none is left."""
-    while claim := os.read(fd, _CLAIM.size):
-        if len(claim) != _CLAIM.size:
+    while claim := os.read(fd, CLAIM.size):
+        if len(claim) != CLAIM.size:
             raise OSError("a torn bucket claim")
-        (b,) = _CLAIM.unpack(claim)
+        (b,) = CLAIM.unpack(claim)
         yield b, by_bucket[b]
 
 
@@ -245,7 +245,7 @@ def _work(engine, read, parts, buckets: int, spool_file, report: int, mask,
             os.close(fd)
         for file in unused_files:
             file.close()
-        for held in _HELD:
+        for held in HELD:
             if signal.getsignal(held) is not signal.SIG_IGN:  # (nohup, a background job)
                 signal.signal(held, signal.SIG_DFL)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
@@ -349,17 +349,17 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int, text: bytes | No
     if len(lines) < MIN_RECORDS:
         return None
     jobs = max(1, jobs)
-    if jobs > 1 and not _fork_is_safe():
+    if jobs > 1 and not fork_is_safe():
         jobs = 1
-    jobs, buckets = _buckets(len(lines), jobs)
+    jobs, buckets = bucket_plan(len(lines), jobs)
     read = _line_reader(lines)
     dealt = deal_text(lines, buckets, text) if text is not None else None
-    decided = _MISDEALT
+    decided = MISDEALT
     if dealt is not None:
-        decided = _split_and_decide(engine, len(lines), jobs, buckets, dealt, read)
-    if decided is _MISDEALT:
-        decided = _split_and_decide(engine, len(lines), jobs, buckets, deal(lines, buckets), read)
-    return None if decided is _MISDEALT else decided
+        decided = split_and_decide(engine, len(lines), jobs, buckets, dealt, read)
+    if decided is MISDEALT:
+        decided = split_and_decide(engine, len(lines), jobs, buckets, deal(lines, buckets), read)
+    return None if decided is MISDEALT else decided
 
 
 def evaluate_records_in_processes(engine, records: list, jobs: int) -> list[dict] | None:
@@ -368,24 +368,24 @@ def evaluate_records_in_processes(engine, records: list, jobs: int) -> list[dict
     NDJSON lines (a decision holds JSON values only), which come back equal. None where the
     batch is to be decided here in one go: small, one job, forking not safe, a contact id used
     twice, a worker that failed."""
-    if len(records) < MIN_RECORDS or jobs <= 1 or not _fork_is_safe():
+    if len(records) < MIN_RECORDS or jobs <= 1 or not fork_is_safe():
         return None
-    jobs, buckets = _buckets(len(records), jobs)
-    dealt = [hash(_key(r.get("patient")) if isinstance(r, dict) else b"") % buckets for r in records]
-    decided = _split_and_decide(engine, len(records), jobs, buckets, dealt, _record_reader(records),
+    jobs, buckets = bucket_plan(len(records), jobs)
+    dealt = [hash(deal_key(r.get("patient")) if isinstance(r, dict) else b"") % buckets for r in records]
+    decided = split_and_decide(engine, len(records), jobs, buckets, dealt, _record_reader(records),
                                 as_lines=False, own=False, convert=orjson.loads)
-    return None if decided is _MISDEALT else decided
+    return None if decided is MISDEALT else decided
 
 
-def _buckets(size: int, jobs: int) -> tuple[int, int]:
+def bucket_plan(size: int, jobs: int) -> tuple[int, int]:
     """The jobs and the number of buckets for a batch of `size`."""
     jobs = min(jobs, _MAX_BUCKETS)
     return jobs, jobs * max(1, min(round(size / (jobs * CHUNK)), _MAX_BUCKETS // jobs))
 
 
-def _split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[int], read,
+def split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[int], read,
                       as_lines: bool = True, own: bool = True, convert=None):
-    """One attempt: the decisions in input order, None, or _MISDEALT. `dealt`: each record's
+    """One attempt: the decisions in input order, None, or MISDEALT. `dealt`: each record's
     bucket; read(indexes): a bucket's records and errors. This process's decisions come as NDJSON
     lines with `as_lines`, else as dicts; `own`: the records are its to change. A worker always
     types its records in place (they are its copy) and writes lines; `convert` turns each into
@@ -399,14 +399,14 @@ def _split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[in
     claims_in = claims_out = -1
     try:
         claims_in, claims_out = os.pipe()
-        os.write(claims_out, b"".join(_CLAIM.pack(b) for b in filled))  # fits: see _MAX_BUCKETS
+        os.write(claims_out, b"".join(CLAIM.pack(b) for b in filled))  # fits: see _MAX_BUCKETS
         os.close(claims_out)
         claims_out = -1
         for _ in range(1, jobs):
             spool, report, pid, registered = None, None, -1, False
             # SIGINT and SIGTERM are held back from before the fork until the worker is on the
             # list of those to kill and reap (and, in the worker, until _work has set it up).
-            with _interrupts_held() as mask:
+            with interrupts_held() as mask:
                 try:
                     # Lines go through an unlinked temporary file, not a pipe: a pipe moves a
                     # few hundred megabytes 64 KB at a time, with a switch between the
@@ -418,7 +418,7 @@ def _split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[in
                         try:
                             # Only the parent reads a worker's reports: once it is gone
                             # (killed, say), the worker's next report fails and the worker ends.
-                            _work(engine, read, _claims(claims_in, by_bucket), buckets, spool, report[1], mask,
+                            _work(engine, read, claims(claims_in, by_bucket), buckets, spool, report[1], mask,
                                   unused=(report[0], *(earlier.report for earlier in workers)),
                                   unused_files=[earlier.spool for earlier in workers])
                         finally:
@@ -439,7 +439,7 @@ def _split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[in
                     if isinstance(failed, OSError):
                         return None  # one process it is
                     raise
-        return _gather_all(engine, size, read, _claims(claims_in, by_bucket), buckets, by_bucket, workers,
+        return _gather_all(engine, size, read, claims(claims_in, by_bucket), buckets, by_bucket, workers,
                            as_lines, own)
     except OSError:  # no pipe to be had
         return None
@@ -460,7 +460,7 @@ def _gather_all(engine, size: int, read, mine, buckets: int, by_bucket: list, wo
                 as_lines: bool, own: bool):
     """Decide the buckets this process takes (`mine`), taking in between whatever the workers
     have reported, then the rest as they report it: the decisions in input order, None or
-    _MISDEALT. The workers are reaped (and killed first, unless all went well) on the way out."""
+    MISDEALT. The workers are reaped (and killed first, unless all went well) on the way out."""
     decided: list = [None] * size
     put = decided.__setitem__
     ids = _Ids()
@@ -473,14 +473,14 @@ def _gather_all(engine, size: int, read, mine, buckets: int, by_bucket: list, wo
             if not all(worker.take(by_bucket, taken, put, ids, wait=False) for worker in workers):
                 return None
     except _Misdealt:
-        return _MISDEALT
+        return MISDEALT
     for worker in workers:
         if not worker.take(by_bucket, taken, put, ids, wait=True):
             return None
         status = worker.reap()
         if status != 0:
             exited = status > 0 and os.WIFEXITED(status)
-            return _MISDEALT if exited and os.WEXITSTATUS(status) == _WORKER_MISDEALT else None
+            return MISDEALT if exited and os.WEXITSTATUS(status) == _WORKER_MISDEALT else None
     if sum(taken) != sum(1 for indexes in by_bucket if indexes):
         return None  # a bucket taken by a worker that never reported it
     if ids.any_twice():
@@ -491,7 +491,7 @@ def _gather_all(engine, size: int, read, mine, buckets: int, by_bucket: list, wo
 def _stop(workers: list) -> None:
     """Kill the workers not reaped yet (their answers are not wanted) and reap them all, with
     SIGINT and SIGTERM held back meanwhile, so that a second interrupt leaves none behind."""
-    with _interrupts_held():
+    with interrupts_held():
         for worker in workers:
             if worker.status is None:
                 with contextlib.suppress(OSError):

@@ -1,5 +1,7 @@
-"""Decide an input of any size in bounded memory: straight through when it is grouped by
-patient, else partitioned by patient into temporary files first; decisions in input order.
+"""Decide an input of any size in bounded memory, with decisions in input order.
+
+Input grouped by patient is decided straight through; other input is partitioned by patient
+into temporary files first.
 
 A patient's decisions depend on that patient's contacts only (contract section 2), so memory
 need hold one patient, or one partition of patients, at a time:
@@ -92,13 +94,13 @@ def patient_keys(path: str, fmt: str) -> Iterator[bytes]:
                 return
             for batch in parquet.iter_batches(batch_size=65_536, columns=["patient"]):
                 for value in batch.column(0).to_pylist():
-                    yield parallel._key(value)
+                    yield parallel.deal_key(value)
         except pa.ArrowException as exc:
             raise FormatError(f"{path} cannot be read as Parquet: {exc}") from None
     else:
         for chunk in read_chunks(path, fmt, {}, CHUNK, path):
             for record in chunk.records:
-                yield parallel._key(record.get("patient")) if isinstance(record, dict) else b""
+                yield parallel.deal_key(record.get("patient")) if isinstance(record, dict) else b""
 
 
 def scan_grouped(keys: Iterable[bytes]) -> tuple[bool, int]:
@@ -149,7 +151,7 @@ class IdIndex:
     def mark(self, chunk: Chunk) -> dict:
         """For the chunk's contacts whose id an earlier contact used (in this chunk or before),
         position in chunk -> input number of that earlier one. Call for every chunk, in order.
-        Any object with a text id takes it, as in Engine._prepare."""
+        Any object with a text id takes it, as in Engine.prepare."""
         first: dict = {}
         used: dict = {}
         rows = []
@@ -211,7 +213,7 @@ def decide_items(engine, items: list, jobs: int = 1) -> list[bytes]:
             continue
         records.append(record)
     made = None
-    if jobs > 1 and len(records) >= parallel.MIN_RECORDS and parallel._fork_is_safe():
+    if jobs > 1 and len(records) >= parallel.MIN_RECORDS and parallel.fork_is_safe():
         made = _in_processes(engine, records, errors, jobs)
     if made is None:
         made, _ = engine.evaluate(records, line_errors=errors, emit=_line, own=True)
@@ -222,14 +224,14 @@ def decide_items(engine, items: list, jobs: int = 1) -> list[bytes]:
 
 def _in_processes(engine, records: list, errors: dict, jobs: int) -> list[bytes] | None:
     """parallel.py's buckets of patients over forked workers, for records already read."""
-    jobs, buckets = parallel._buckets(len(records), jobs)
-    dealt = [hash(parallel._key(r.get("patient")) if isinstance(r, dict) else b"") % buckets for r in records]
+    jobs, buckets = parallel.bucket_plan(len(records), jobs)
+    dealt = [hash(parallel.deal_key(r.get("patient")) if isinstance(r, dict) else b"") % buckets for r in records]
 
     def read(indexes):
         return [records[i] for i in indexes], {n: errors[i] for n, i in enumerate(indexes) if i in errors}
 
-    decided = parallel._split_and_decide(engine, len(records), jobs, buckets, dealt, read, as_lines=True, own=False)
-    return None if decided is parallel._MISDEALT else decided
+    decided = parallel.split_and_decide(engine, len(records), jobs, buckets, dealt, read, as_lines=True, own=False)
+    return None if decided is parallel.MISDEALT else decided
 
 
 # -- the two ways -------------------------------------------------------------------------------
@@ -422,13 +424,13 @@ def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, dec
     contacts each holds, for the workers' partitions)."""
     jobs = min(jobs, len(paths))
     done = bytearray(len(paths))
-    if jobs <= 1 or not parallel._fork_is_safe():
+    if jobs <= 1 or not parallel.fork_is_safe():
         for n in range(len(paths)):
             decided(_decide_partition(engine, paths[n], outs[n]))
             done[n] = 1
         return
     claims_in, claims_out = os.pipe()
-    os.write(claims_out, b"".join(parallel._CLAIM.pack(n) for n in range(len(paths))))
+    os.write(claims_out, b"".join(parallel.CLAIM.pack(n) for n in range(len(paths))))
     os.close(claims_out)
     reports_in, reports_out = os.pipe()
     pids = []
@@ -442,25 +444,25 @@ def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, dec
                 return
             if not got:
                 return
-            for (n,) in parallel._CLAIM.iter_unpack(got):  # 4-byte writes are never torn
+            for (n,) in parallel.CLAIM.iter_unpack(got):  # 4-byte writes are never torn
                 done[n] = 1
                 decided(counts[n] if counts else 0)
 
     try:
         for _ in range(1, jobs):
-            with parallel._interrupts_held() as mask:
+            with parallel.interrupts_held() as mask:
                 pid = os.fork()
                 if pid == 0:
                     status = 1
                     try:
                         os.close(reports_in)
-                        for held in parallel._HELD:  # as parallel._work: interrupted, it just ends
+                        for held in parallel.HELD:  # as parallel._work: interrupted, it just ends
                             if signal.getsignal(held) is not signal.SIG_IGN:
                                 signal.signal(held, signal.SIG_DFL)
                         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-                        for n, _ in parallel._claims(claims_in, paths):
+                        for n, _ in parallel.claims(claims_in, paths):
                             _decide_partition(engine, paths[n], outs[n])
-                            os.write(reports_out, parallel._CLAIM.pack(n))
+                            os.write(reports_out, parallel.CLAIM.pack(n))
                         status = 0
                     except BaseException:  # noqa: BLE001 - the parent decides what is left
                         pass
@@ -469,7 +471,7 @@ def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, dec
                 pids.append(pid)
         os.close(reports_out)
         reports_out = -1
-        for n, _ in parallel._claims(claims_in, paths):
+        for n, _ in parallel.claims(claims_in, paths):
             decided(_decide_partition(engine, paths[n], outs[n]))
             done[n] = 1
             take_reports(wait=False)
@@ -478,7 +480,7 @@ def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, dec
             os.waitpid(pid, 0)
         pids = []
     finally:
-        with parallel._interrupts_held():
+        with parallel.interrupts_held():
             for pid in pids:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)

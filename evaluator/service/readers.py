@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..running.api import parse_ndjson, split_ndjson
+from ..running.ndjson import parse_ndjson, split_ndjson
 
 
 class LimitExceeded(Exception):
@@ -23,7 +23,7 @@ class Limits:
 
 
 # A reader: (the whole body, the limits, the policy set's field table) -> (records, errors by
-# index) as api.parse_ndjson gives them: one record (a dict, or None where unreadable) per
+# index) as ndjson.parse_ndjson gives them: one record (a dict, or None where unreadable) per
 # input item, in input order. The field table types the cells of tabular formats (CSV).
 Reader = Callable[[bytes, Limits, dict], tuple[list, dict]]
 READERS: dict[str, Reader] = {}

@@ -38,7 +38,7 @@ MESSAGE_ORDER = ("sv", "en")
 PARAMETER_ORDER = ("type", "value", "description")
 
 
-def _yaml() -> YAML:
+def yaml_writer() -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
     y.indent(mapping=2, sequence=4, offset=2)  # rules:\n  - id: …\n    section: …
@@ -205,7 +205,7 @@ def format_text(text: str, name: str = "<policy>") -> str:
     refused = [p for p in problems if p.code in ("yaml_syntax", "yaml_value", "yaml_size", "limit")]
     if refused:
         raise FormatError(refused[0])
-    y = _yaml()
+    y = yaml_writer()
     try:
         doc = y.load(text)
     except MarkedYAMLError as exc:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import orjson
 
-from ..compiling.closures import Context, Entry
+from ..running.state import Context, Entry
 from ..language.dates import shift
 from ..running.engine import Engine, cyclic_gc_paused
 from ..errors import PolicyError
@@ -213,14 +213,14 @@ class _DatesEngine:
         self.engine = Engine(working)
         self.olds = olds
 
-    def _prepare(self, records: list, line_errors, emit, own: bool = False):
-        decisions, groups = self.engine._prepare(records, line_errors, None, own)
+    def prepare(self, records: list, line_errors, emit, own: bool = False):
+        decisions, groups = self.engine.prepare(records, line_errors, None, own)
         marks = [d if d is None else 0 for d in decisions]
         if emit is not None:
             marks = [m if m is None else emit(m) for m in marks]
         return marks, groups
 
-    def _decide_patient(self, items: list, decisions: list, traces, explain, full, emit) -> None:
+    def decide_patient(self, items: list, decisions: list, traces, explain, full, emit) -> None:
         olds = self.olds
         for ordinal, _, _, i, typed in items:
             day = typed["date"]
@@ -364,15 +364,15 @@ class PairEngine:
                 return False
         return True
 
-    def _prepare(self, records: list, line_errors, emit, own: bool = False):
-        decisions, groups = self.base._prepare(records, line_errors, None, own)
+    def prepare(self, records: list, line_errors, emit, own: bool = False):
+        decisions, groups = self.base.prepare(records, line_errors, None, own)
         # an invalid record is invalid whatever the policies (the check is the contact schema's)
         marks = [d if d is None else _INVALID for d in decisions]
         if emit is not None:
             marks = [m if m is None else emit(m) for m in marks]
         return marks, groups
 
-    def _decide_patient(self, items: list, decisions: list, traces, explain, full, emit) -> None:
+    def decide_patient(self, items: list, decisions: list, traces, explain, full, emit) -> None:
         spans = self.spans
         if self._alike(items):
             for _, _, _, i, typed in items:
@@ -385,8 +385,8 @@ class PairEngine:
             return
         before: dict = {}
         after: dict = {}
-        self.base._decide_patient(items, before, {}, None, None, None)
-        self.new._decide_patient(items, after, {}, None, None, None)
+        self.base.decide_patient(items, before, {}, None, None, None)
+        self.new.decide_patient(items, after, {}, None, None, None)
         for _, _, _, i, typed in items:
             compared = compare_decisions(before[i], after[i])
             if spans:
@@ -409,7 +409,7 @@ def compare_batch(base: PolicySet, new: PolicySet, contacts: list, windows: list
 
 
 def _in_buckets(engine, contacts: list, jobs: int, text: bytes | None) -> list:
-    """What `engine` (an Engine, or anything with its _prepare and _decide_patient) gives for
+    """What `engine` (an Engine, or anything with its prepare and decide_patient) gives for
     each contact, in input order: in worker processes where the batch is large enough (see
     parallel.py), else here in one go. The cyclic garbage collector is paused meanwhile, as
     for evaluate (see engine.cyclic_gc_paused)."""
@@ -428,12 +428,12 @@ def _in_buckets_now(engine, contacts: list, jobs: int, text: bytes | None) -> li
         done = evaluate_lines_in_processes(engine, contacts, jobs, text)
         if done is not None:
             return [_read_mark(line) for line in done]
-        from ..running.api import parse_ndjson
+        from ..running.ndjson import parse_ndjson
 
         records, errors = parse_ndjson(contacts)
-    marks, groups = engine._prepare(records, errors, None, own=not records_given)
+    marks, groups = engine.prepare(records, errors, None, own=not records_given)
     for items in groups.values():
-        engine._decide_patient(items, marks, {}, None, None, None)
+        engine.decide_patient(items, marks, {}, None, None, None)
     return marks
 
 

@@ -89,19 +89,13 @@ def same(a: ast.Node | None, b: ast.Node | None, pa: dict, pb: dict) -> bool:
     if isinstance(a, (ast.And, ast.Or)):
         # A chain means its terms in order, however the parser grouped them (it balances long
         # chains: a and b and c and d is (a and b) and (c and d)).
-        ca, cb = _chain(a, type(a)), _chain(b, type(b))
+        ca, cb = ast.chain(a, type(a)), ast.chain(b, type(b))
     else:
         ca, cb = ast.children(a), ast.children(b)
     return len(ca) == len(cb) and all(same(x, y, pa, pb) for x, y in zip(ca, cb, strict=True))
 
 
 # --- the parts that changed ----------------------------------------------------------------
-
-
-def _chain(node: ast.Node, kind: type) -> list[ast.Node]:
-    if isinstance(node, kind):
-        return _chain(node.left, kind) + _chain(node.right, kind)
-    return [node]
 
 
 def parts(a: ast.Node, b: ast.Node, pa: dict, pb: dict) -> list[Part]:
@@ -113,14 +107,14 @@ def parts(a: ast.Node, b: ast.Node, pa: dict, pb: dict) -> list[Part]:
         return [Part("parameter", show(pa[a.name]), show(pb[b.name]), a.name)]
     for kind, added, removed in ((ast.And, "added", "removed"), (ast.Or, "added_alternative", "removed_alternative")):
         if isinstance(a, kind) and isinstance(b, kind):
-            return _list_parts(_chain(a, kind), _chain(b, kind), pa, pb, added, removed)
+            return _list_parts(ast.chain(a, kind), ast.chain(b, kind), pa, pb, added, removed)
         if isinstance(b, kind) and not isinstance(a, kind):  # one conjunct grew into several
-            found = _list_parts([a], _chain(b, kind), pa, pb, added, removed)
-            if len(found) < len(_chain(b, kind)):
+            found = _list_parts([a], ast.chain(b, kind), pa, pb, added, removed)
+            if len(found) < len(ast.chain(b, kind)):
                 return found
         if isinstance(a, kind) and not isinstance(b, kind):
-            found = _list_parts(_chain(a, kind), [b], pa, pb, added, removed)
-            if len(found) < len(_chain(a, kind)):
+            found = _list_parts(ast.chain(a, kind), [b], pa, pb, added, removed)
+            if len(found) < len(ast.chain(a, kind)):
                 return found
     if isinstance(a, ast.Compare) and isinstance(b, ast.Compare):
         if a.op != b.op and same(a.left, b.left, pa, pb):

@@ -92,20 +92,18 @@ def _contains(root: ast.Node, target: ast.Node) -> bool:
 def _chain_roots(root: ast.Node) -> Iterator[tuple[ast.Node, list[ast.Node]]]:
     """Each and/or chain (its top node and its operands in order): a node of the chain's kind
     whose parent is not of that kind."""
-    from ..compiling.closures import _chain
 
     stack: list[tuple[ast.Node, type | None]] = [(root, None)]
     while stack:
         node, parent_kind = stack.pop()
         kind = type(node)
         if kind in (ast.And, ast.Or) and parent_kind is not kind:
-            yield node, _chain(node, kind)
+            yield node, ast.chain(node, kind)
         stack.extend((child, kind) for child in ast.children(node))
 
 
 def text_of(node: ast.Node) -> str:
     """A condition written out again from its syntax tree (for naming a change)."""
-    from ..compiling.closures import _chain
 
     t = text_of
     if isinstance(node, ast.Literal):
@@ -121,7 +119,7 @@ def text_of(node: ast.Node) -> str:
         return f"{node.function}(" + ", ".join(t(a) for a in node.args) + ")"
     if isinstance(node, (ast.And, ast.Or)):
         word = " and " if isinstance(node, ast.And) else " or "
-        return word.join(f"({t(p)})" if isinstance(p, (ast.And, ast.Or)) else t(p) for p in _chain(node, type(node)))
+        return word.join(f"({t(p)})" if isinstance(p, (ast.And, ast.Or)) else t(p) for p in ast.chain(node, type(node)))
     if isinstance(node, ast.Not):
         inner = t(node.operand)
         return f"not ({inner})" if isinstance(node.operand, (ast.And, ast.Or, ast.Compare)) else f"not {inner}"

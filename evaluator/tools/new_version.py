@@ -19,7 +19,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ..errors import Problem, closest
-from .fmt import _yaml
+from .fmt import yaml_writer
 from .lint import lint_policy_set
 from ..loading.policy import PolicyVersion, version_key
 from ..loading.repository import PolicySet, load_policy_set
@@ -59,7 +59,7 @@ def next_version(version: str) -> str:
 
 def _dump(doc) -> str:
     out = io.StringIO()
-    _yaml().dump(doc, out)
+    yaml_writer().dump(doc, out)
     return out.getvalue()
 
 
@@ -92,7 +92,7 @@ def plan(policy_set: PolicySet, policy_id: str, valid_from: date, version: str |
     if new_file.exists():
         raise NewVersionError(f"{new_file} exists already")
 
-    y = _yaml()
+    y = yaml_writer()
     old_text = old_file.read_text(encoding="utf-8")
     new_doc = y.load(old_text)
     old_doc = y.load(old_text)

@@ -1,5 +1,6 @@
-"""Run YAML policy tests: each case's contact decided with its history, compared field by field,
-and which rules the cases made fire and not fire (coverage)."""
+"""Run YAML policy tests: each case decided with its history and compared field by field.
+
+The run also records which rules the cases made fire and not fire (coverage)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ from ..errors import Location, Problem, closest
 from ..loading.policy import schema_problems
 from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet, files_under
 from ..resources import load_schema
-from ..loading.limits import from_settings as limits_for
-from ..loading.limits import using as using_limits
+from ..limits import from_settings as limits_for
+from ..limits import using as using_limits
 from ..loading.yamlsource import SourceDoc, display_path, load_yaml
 
 

@@ -15,14 +15,15 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from evaluator.language import ast
-from evaluator.running.api import Repository, split_ndjson
+from evaluator.running.api import Repository
+from evaluator.running.ndjson import split_ndjson
 from evaluator.language.checker import check_condition
 from evaluator.running.engine import Engine
 from evaluator.errors import Problem
 from evaluator.language.checker import KEYWORDS
 from evaluator.loading.facts import contact_schema_with, load_facts
 from evaluator.tools.fmt import FormatError, format_text
-from evaluator.loading.limits import from_settings
+from evaluator.limits import from_settings
 from evaluator.resources import load_schema
 from evaluator.language.types import field_types_from_schema
 from evaluator.language.parser import ConditionSyntaxError, parse_condition

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 
-from ..errors import Problem
+from .errors import Problem
 
 # A policy file is a few kilobytes, a test file with long histories some tens; the worst 1 MB
 # of YAML (a quarter of a million one-character list items) loads in a few seconds
@@ -74,7 +74,7 @@ def from_section(section: dict, doc=None, base: Limits | None = None) -> tuple[L
         path = ("limits", name)
         if name not in known:
             if doc is not None:
-                from ..errors import closest
+                from .errors import closest
 
                 guess = closest(str(name), known)
                 problems.append(doc.problem("settings", f"'{name}' is not a limit", path, key=True,

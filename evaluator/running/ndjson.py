@@ -1,0 +1,87 @@
+"""NDJSON: contacts read from lines, each unreadable line reported on its own; decisions written as lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import orjson
+
+from .contacts import check_contact, forget_traceback, read_json_again
+
+
+def split_ndjson(data: bytes | str) -> list:
+    """The lines of an NDJSON text: split at line feeds only (JSON strings may hold U+2028 and
+    the like), a carriage return before the line feed dropped, no empty line after a final
+    line feed, a UTF-8 byte-order mark at the start ignored."""
+    if isinstance(data, bytes):
+        bom, lf, cr, empty = b"\xef\xbb\xbf", b"\n", b"\r", b""
+    else:
+        bom, lf, cr, empty = "\ufeff", "\n", "\r", ""
+    if data.startswith(bom):
+        data = data[len(bom):]
+    lines = data.split(lf)
+    if lines and lines[-1] == empty:
+        lines.pop()
+    if cr not in data:  # the common case: nothing to strip
+        return lines
+    return [line[:-1] if line.endswith(cr) else line for line in lines]
+
+
+def lines_of(lines):
+    """NDJSON given as its text (str, bytes, a bytearray or memoryview) split into its lines;
+    anything else is taken to be the lines already."""
+    if isinstance(lines, (str, bytes, bytearray, memoryview)):
+        return split_ndjson(lines if isinstance(lines, (str, bytes)) else bytes(lines))
+    return lines
+
+
+def parse_ndjson(lines: Iterable[str | bytes], numbers: Iterable[int] | None = None) -> tuple[list, dict]:
+    """Records from NDJSON lines (text, or bytes decoded line by line) and, by index, the
+    errors of lines that are not JSON objects or not UTF-8: each such line is reported on its
+    own and the others are still read. `numbers`: the lines' numbers in the whole input, for
+    the errors (default 1, 2, …)."""
+    records: list = []
+    errors: dict = {}
+    loads = orjson.loads
+    for number, line in zip(numbers, lines, strict=True) if numbers is not None else enumerate(lines, start=1):
+        try:
+            record = loads(line)
+        except ValueError as refused:
+            try:  # well-formed JSON that orjson refuses (1e400) is read again; see read_json
+                record = read_json_again(line, refused)
+            except ValueError as exc:
+                errors[len(records)] = [{"field": None, "line": number, "message": _unreadable(line, number, exc)}]
+                records.append(None)
+                forget_traceback(exc)
+                forget_traceback(refused)
+                continue
+        if type(record) is not dict:  # JSON, but no contact: say which line, in the check's words
+            _, problems = check_contact(record)
+            errors[len(records)] = [{"field": None, "line": number, "message": f"line {number}: {problems[0]['message']}"}]
+            records.append(None)
+            continue
+        records.append(record)
+    return records, errors
+
+
+def _unreadable(line, number: int, exc: Exception) -> str:
+    if not isinstance(line, (str, bytes, bytearray, memoryview)):
+        return f"line {number} is not text but {type(line).__name__}"
+    if not isinstance(line, str):  # bytes, or a bytearray or memoryview
+        try:
+            line = bytes(line).decode("utf-8")
+        except UnicodeDecodeError as bad:
+            return f"line {number} is not UTF-8 text (byte {bad.start + 1})"
+    if not line.strip():
+        return f"line {number} is empty"
+    # The parser counts the one line it was given as line 1: only its column is said.
+    what, column = getattr(exc, "msg", None), getattr(exc, "colno", None)
+    if what and column:
+        return f"line {number} is not JSON: {what} (column {column})"
+    return f"line {number} is not JSON: {exc}"
+
+
+def ndjson_line(decision: dict) -> str:
+    """A decision as one line of NDJSON (compact, no line feed). Decoded at once: kept as the
+    bytes orjson returns, a million decisions held several times their size in memory."""
+    return orjson.dumps(decision).decode()

@@ -1,0 +1,115 @@
+"""Runtime state of deciding a patient's contacts: entries, the context rules run on, history buckets."""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+
+from ..compiling.closures import WAS_PREFIX
+
+
+class Entry:
+    """A contact in a patient's history: its facts, its place and, once decided, its outputs."""
+
+    __slots__ = ("id", "contact", "date", "ordinal", "iso", "index", "outputs")
+
+    def __init__(self, contact: dict, index: int):
+        self.id = contact["id"]
+        self.contact = contact
+        self.date = d = contact["date"]
+        days = _days
+        known = days.get(d)
+        if known is None:
+            if len(days) >= 100_000:
+                days.clear()
+            known = days[d] = (d.toordinal(), d.isocalendar()[:2])
+        self.ordinal, self.iso = known
+        self.index = index
+        self.outputs: dict = {}
+
+
+# A batch has a few hundred distinct dates and a million contacts: each date's ordinal and ISO
+# week are worked out once.
+_days: dict = {}
+
+
+@dataclass
+class Trace:
+    """What a traced run saw: facts that were missing, history contacts that were used."""
+
+    missing: list[str] = field(default_factory=list)
+    evidence: list[Entry] = field(default_factory=list)
+
+    def miss(self, what: str) -> None:
+        if what not in self.missing:
+            self.missing.append(what)
+
+    def use(self, entry: Entry) -> None:
+        if all(e is not entry for e in self.evidence):
+            self.evidence.append(entry)
+
+
+class Context:
+    """The contact being decided, the patient's earlier contacts, and scratch space. One
+    context serves all of a patient's contacts in turn: `at` moves it to the next one."""
+
+    __slots__ = ("cur", "contact", "history", "ordinals", "row", "trace", "scratch", "memo", "indexes")
+
+    def __init__(self, cur: Entry | None, history: list[Entry], ordinals: list[int], trace: Trace | None = None,
+                 memo: dict | None = None, indexes: dict | None = None):
+        self.cur = cur
+        self.contact = cur.contact if cur is not None else None
+        self.history = history
+        self.ordinals = ordinals
+        self.row: Entry | None = None
+        self.trace = trace
+        self.scratch: dict = {}
+        # Per patient, kept across that patient's contacts: where `since latest` anchors were
+        # found, so each contact scans only the history added since the previous one.
+        self.memo = memo
+        # Per patient: field combination -> values -> Bucket of earlier contacts.
+        self.indexes = indexes
+
+    def at(self, cur: Entry) -> Context:
+        """The context for deciding `cur`, the patient's next contact. Scratch values are
+        written by each count before it reads them, so nothing of the previous contact leaks."""
+        self.cur = cur
+        self.contact = cur.contact
+        return self
+
+
+def bucket_key(entry: Entry, fields: tuple[str, ...]) -> tuple:
+    """The values of `fields` for a decided contact: its facts, or for "was:output" whether
+    that output of its decision was true."""
+    return tuple([entry.outputs.get(f[4:]) is True if f.startswith(WAS_PREFIX) else entry.contact[f]
+                  for f in fields])
+
+
+def bucket_key_function(fields: tuple[str, ...]):
+    """bucket_key(entry, fields) as a function of the entry, made once per field combination:
+    for the common shape (facts first, then at most one "was:output") without a loop."""
+    facts = tuple(f for f in fields if not f.startswith(WAS_PREFIX))
+    was = tuple(f[len(WAS_PREFIX):] for f in fields if f.startswith(WAS_PREFIX))
+    if facts and fields == facts + tuple(WAS_PREFIX + w for w in was) and len(was) <= 1:
+        values = operator.itemgetter(*facts) if len(facts) > 1 else (lambda contact, name=facts[0]: (contact[name],))
+        if not was:
+            return lambda entry: values(entry.contact)
+        output = was[0]
+        return lambda entry: (*values(entry.contact), entry.outputs.get(output) is True)
+    return lambda entry: bucket_key(entry, fields)
+
+
+class Bucket:
+    """The earlier contacts of one patient that share the values of some required fields."""
+
+    __slots__ = ("entries", "ordinals", "indices")
+
+    def __init__(self):
+        self.entries: list[Entry] = []
+        self.ordinals: list[int] = []
+        self.indices: list[int] = []
+
+    def add(self, entry: Entry) -> None:
+        self.entries.append(entry)
+        self.ordinals.append(entry.ordinal)
+        self.indices.append(entry.index)
