@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
+from ..language.values import show_bare
 from ..tools.testing import run_tests
 from ..tools.testreport import to_json, to_junit
 from .common import load_or_exit, locate_or_exit
-
-
-def _show(value) -> str:
-    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
 
 
 @click.command("test")
@@ -78,7 +74,7 @@ def test(path, policies_opt, coverage, min_coverage, verbose, fmt, mutate, min_s
         width = max(len(w) for w, _, _ in r.failures)
         click.echo(f"     {'':{width}}  {'expected':<28}  actual")
         for what, expected, actual in r.failures:
-            click.echo(f"     {what:{width}}  {_show(expected):<28}  {_show(actual)}")
+            click.echo(f"     {what:{width}}  {show_bare(expected):<28}  {show_bare(actual)}")
     percent = run.coverage.percent(repo.policy_set)
     if coverage:
         click.echo("")

@@ -36,6 +36,7 @@ from ..language import ast
 from ..language.checker import FUNCTIONS, IMPLEMENTATIONS
 from ..language.values import CountRange, arith_values, range_compare, range_member
 from .closures import Compiler
+from ..explaining.messages import conflict_finding
 
 
 class CodegenError(Exception):
@@ -599,18 +600,21 @@ def _plain(const) -> bool:
     return const is None or type(const) in (bool, int, str)
 
 
-def compile_version(version, fields: dict, slots: dict, required: frozenset, replay_rules) -> GeneratedVersion:
-    """Generate, check and compile a version's functions once."""
+def compile_version(version, fields: dict, slots: dict, required: frozenset, replay_rules,
+                    closures) -> GeneratedVersion:
+    """Generate, check and compile a version's functions once. `closures`: the version's
+    conditions compiled as closures (program.VersionClosures), which the generated code calls
+    where a condition nests deeper than Python's own parser takes."""
     name = f"<regelverk {version.id} {version.version}>"
     try:
         source, m = generate_version(version, fields, slots, required, replay_rules)
         code = check_generated(source, m.bound, name)
     except (SyntaxError, RecursionError, MemoryError):
         # A condition nested deeper than Python's parser takes (a repository may raise
-        # max_condition_nesting): the conditions run as compiler.py's closures, called from
+        # max_condition_nesting): the conditions run as closures.py's closures, called from
         # generated code that is otherwise the same.
-        opaque = {id(version.applies_when): (version.applies, version.applies_traced)}
-        opaque.update({id(r.when): (r.run, r.run_traced) for r in version.rules})
+        opaque = {id(version.applies_when): (closures.applies, closures.applies_traced)}
+        opaque.update({id(r.when): (closures.rules[k], closures.rules_traced[k]) for k, r in enumerate(version.rules)})
         source, m = generate_version(version, fields, slots, required, replay_rules, opaque)
         code = check_generated(source, m.bound, name)
     namespace: dict = {"__builtins__": {n: getattr(builtins, n) for n in ("len", "isinstance", "type", "int", "set", "sorted")}}
@@ -634,30 +638,11 @@ def _single(name: str, claims: list, findings: list):
         else:
             distinct.setdefault(value, (v, rule))
     if len(distinct) > 1:
-        claimed = [f"{_text(value)} ({v.id}/{rule.id})" for value, (v, rule) in distinct.items()]
-        _, (vb, rb) = list(distinct.items())[1]
-        findings.append({
-            "policy": vb.id, "version": vb.version, "rule": rb.id, "severity": "error",
-            "message": {
-                "sv": f"Motstridiga krav på {name}: {' och '.join(claimed)}.",
-                "en": f"Conflicting requirements for {name}: {' and '.join(claimed)}.",
-            },
-            "source": rb.source, "evidence": [], "result": "conflict",
-        })
+        findings.append(conflict_finding(name, distinct))
         return None
     if unknown or not distinct:
         return None
     return next(iter(distinct))
-
-
-def _text(value) -> str:
-    if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def generate_finish(slots: dict) -> str:

@@ -1,21 +1,61 @@
-"""The compiled program of a policy set: each version's generated code with the compile-time facts the engine needs."""
+"""The compiled program of a policy set: each version's code, and every compile-time fact the engine needs.
+
+The loader (``loading``) gives checked versions and compiles nothing; this is where they
+become code, once per set. The engine then only looks things up:
+
+* each version's generated functions (``codegen``) and its conditions as closures
+  (``closures``: the traced runs of ``explain`` and the reference engine);
+* the field combinations its history counts bucket a patient's history by;
+* the rules a replayed history needs (the ones that set an output some filter reads with `was`);
+* the dispatch table: which versions a contact can fall under, by the value of the required
+  field most applies_when conditions pin down;
+* per rule, the contact fields its condition reads and the fields its messages name;
+* the outputs a decision starts from, and the function that finishes them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..explaining.messages import message_names
 from ..language import ast
-from .codegen import UNTOUCHED, GeneratedVersion, compile_finish, compile_version, output_slots
 from ..loading.policy import PolicyVersion
 from ..resources import load_schema
+from .closures import compile_condition
+from .codegen import UNTOUCHED, GeneratedVersion, compile_finish, compile_version, output_slots
+
+
+@dataclass(frozen=True)
+class VersionClosures:
+    """A version's conditions compiled as closures: applies_when, and each rule's `when`, plain
+    and traced (recording missing facts and the history contacts used)."""
+
+    applies: object
+    applies_traced: object
+    rules: tuple
+    rules_traced: tuple
+    index_keys: frozenset  # field combinations its history counts bucket history by
+
+
+def version_closures(version: PolicyVersion, required: frozenset) -> VersionClosures:
+    params = version.parameters
+    keys: set = set()
+    rules = tuple(compile_condition(r.when, params, required=required, index_keys=keys) for r in version.rules)
+    traced = tuple(compile_condition(r.when, params, traced=True, required=required, index_keys=keys)
+                   for r in version.rules)
+    return VersionClosures(compile_condition(version.applies_when, params),
+                           compile_condition(version.applies_when, params, traced=True),
+                           rules, traced, frozenset(keys))
 
 
 @dataclass(frozen=True)
 class VersionProgram:
-    """One policy version, compiled: its generated functions and what the engine asks of it."""
+    """One policy version, compiled: its generated functions, its closures, and what the engine
+    asks of it."""
 
     version: PolicyVersion
     code: GeneratedVersion
+    closures: VersionClosures
     replay_rules: tuple[int, ...]  # the rules a replayed history runs (they set outputs read with `was`)
 
     @property
@@ -23,23 +63,92 @@ class VersionProgram:
         return self.code.source
 
 
+def pinned_values(node, parameters: dict, required: frozenset) -> dict:
+    """Required fields that a condition's top-level conjuncts pin to constant values:
+    `region = "x"` gives {"region": {"x"}}, `channel in ["a", "b"]` gives {"channel": {"a", "b"}}."""
+
+    def const(n):
+        if isinstance(n, ast.Literal):
+            return [n.value]
+        if isinstance(n, ast.ListLit):
+            return [item.value for item in n.items]
+        if isinstance(n, ast.Name) and n.name in parameters:
+            value = parameters[n.name]
+            return list(value) if isinstance(value, list) else [value]
+        return None
+
+    pinned: dict = {}
+    for c in ast.conjuncts(node):
+        if isinstance(c, ast.Compare) and c.op == "=" and isinstance(c.left, ast.Name):
+            field, values = c.left.name, const(c.right)
+        elif isinstance(c, ast.Member) and not c.negated and isinstance(c.item, ast.Name):
+            field, values = c.item.name, const(c.collection)
+        else:
+            continue
+        if field in required and values is not None:  # parameters never share a field's name
+            pinned[field] = pinned.get(field, set(values)) & set(values)
+    return pinned
+
+
+def fields_read(node: ast.Node) -> tuple[str, ...]:
+    """The contact fields a history-free condition reads (parameters share no field's name)."""
+    return tuple(dict.fromkeys(n.name for n in ast.walk(node) if isinstance(n, (ast.Name, ast.CurrentField))))
+
+
 class Program:
-    """Every version of a policy set compiled to generated code, and the function that turns a
-    contact's output accumulator into its outputs (see codegen)."""
+    """Every version of a policy set compiled, with the tables the engine decides by."""
 
     def __init__(self, policy_set, outputs: list):
+        required = frozenset(load_schema("contact.schema.json").get("required", ()))
+        self.outputs = outputs
         self.slots = output_slots(outputs)
         self.blank = [UNTOUCHED] * len(self.slots)  # a contact's accumulator before any rule
         self.finish = compile_finish(self.slots)
-        required = frozenset(load_schema("contact.schema.json").get("required", ()))
-        versions = list(policy_set.versions())
+        # A decided contact's outputs before any rule gives them a value: null, and [] for a
+        # union (made anew for each decision from these).
+        self.null_outputs = {o.name: None for o in outputs}
+        self.unions = tuple(o.name for o in outputs if o.combine == "union")
+        self.policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
+        versions = [v for p in self.policies for v in p.versions]
         read_back = {n.output for v in versions for r in v.rules for n in ast.walk(r.when) if isinstance(n, ast.Was)}
         self.versions: dict[int, VersionProgram] = {}
         for v in versions:
             replay = tuple(k for k, r in enumerate(v.rules) if read_back.intersection(r.decides))
-            code = compile_version(v, policy_set.fields, self.slots, required, replay)
-            self.versions[id(v)] = VersionProgram(v, code, replay)
-        self._keep = versions  # the versions whose ids key the table above stay alive
+            closures = version_closures(v, required)
+            code = compile_version(v, policy_set.fields, self.slots, required, replay, closures)
+            self.versions[id(v)] = VersionProgram(v, code, closures, replay)
+        self.index_keys = tuple(sorted({k for p in self.versions.values() for k in p.closures.index_keys}))
+        rules = [r for v in versions for r in v.rules]
+        # Per rule: the contact fields a history-free condition reads (what the facts it lacked
+        # depend on), and the fields its messages name with whether they list evidence.
+        self.reads = {id(r): fields_read(r.when) for r in rules if not r.uses_history}
+        self.message_names = {id(r): message_names(r) for r in rules}
+        self._dispatch(versions, required)
+        self._keep = versions  # the versions and rules whose ids key the tables above stay alive
+
+    def _dispatch(self, versions: list, required: frozenset) -> None:
+        """Index versions by the required field their applies_when most often pins down
+        (`field = "x"` or `field in [...]` as a top-level conjunct), so a contact only tries
+        the versions that can apply to it. A pinned conjunct that is false makes the whole
+        applies_when false, so skipping those versions changes no decision."""
+        guards = [pinned_values(v.applies_when, v.parameters, required) for v in versions]
+        counts: dict[str, int] = {}
+        for g in guards:
+            for f in g:
+                counts[f] = counts.get(f, 0) + 1
+        self.dispatch_field = max(sorted(counts), key=lambda f: counts[f]) if counts else None
+        by_value: dict = {}
+        unguarded = []
+        for v, g in zip(versions, guards, strict=True):
+            allowed = g.get(self.dispatch_field) if self.dispatch_field else None
+            if allowed is None:
+                unguarded.append(v)
+            else:
+                for value in allowed:
+                    by_value.setdefault(value, []).append(v)
+        order = {id(v): i for i, v in enumerate(versions)}
+        self.unguarded = tuple(unguarded)
+        self.by_value = {k: tuple(sorted(vs + unguarded, key=lambda v: order[id(v)])) for k, vs in by_value.items()}
 
     def of(self, version: PolicyVersion) -> VersionProgram:
         return self.versions[id(version)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..language import ast
 from ..loading import citation
-from ..running.engine import VersionTrace, render_message
+from .messages import render_message
+from .trace import VersionTrace
 
 WORDS = {
     "sv": {

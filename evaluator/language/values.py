@@ -8,6 +8,7 @@ and the reference interpreter all use these.
 
 from __future__ import annotations
 
+import json
 import operator
 from datetime import date
 
@@ -78,3 +79,35 @@ def arith_values(op: str, a, b):
     if op == "-":
         return a - b
     return a * b
+
+
+def show(value, bare_text: bool = False) -> str:
+    """The one printer of a value for a person: null, true, false, 23, 2025-01-31, "text"
+    (quoted as in JSON; bare with `bare_text` when the text is the whole value shown),
+    [a, b], {"key": value}, and a count range as lo..hi."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if bare_text else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{show(str(k))}: {show(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def show_in_sentence(value) -> str:
+    """A value inside a sentence of a message: as `show` gives it, but text bare and a list as
+    its items joined by commas (a, b)."""
+    if isinstance(value, list):
+        return ", ".join(show_in_sentence(v) for v in value)
+    return show(value, bare_text=True)
+
+
+def show_bare(value) -> str:
+    """`show`, with a text that is the whole value shown bare (an expected or actual output)."""
+    return show(value, bare_text=True)

@@ -12,7 +12,6 @@ from jsonschema import Draft202012Validator, FormatChecker
 from ..language import ast
 from ..language.checker import KEYWORDS, check_condition
 from .citation import finding_source
-from ..compiling.closures import compile_condition
 from ..errors import Problem, closest
 from ..language.parser import ConditionSyntaxError, parse_condition
 from .privacy import echo, identifying_fields
@@ -46,8 +45,6 @@ class Rule:
     severity: str
     message: Message
     source: str  # "document id (or title), section", as findings cite it
-    run: object  # compiled condition (fast)
-    run_traced: object  # compiled condition that records missing facts and evidence
     uses_history: bool
     decides: tuple  # output names in then or otherwise
     line: int
@@ -55,7 +52,8 @@ class Rule:
 
 @dataclass(frozen=True)
 class PolicyVersion:
-    """One compiled policy version, immutable; reused for every contact."""
+    """One checked policy version, immutable: its conditions as checked syntax trees (compiling/
+    turns them into code that decides contacts)."""
 
     id: str
     version: str
@@ -68,15 +66,12 @@ class PolicyVersion:
     description: str | None
     applies_text: str
     applies_when: ast.Node
-    applies: object
-    applies_traced: object
     parameters: dict
     parameter_types: dict
     rules: tuple[Rule, ...]
     file: str
     document: dict  # the plain YAML value, for render and diff
-    index_keys: frozenset = frozenset()  # field combinations its counts bucket history by
-    content_hash: str = ""  # sha256 of the file's text (provenance.text_hash): contract §7
+    content_hash: str = ""  # sha256 of the file's text (yamlsource.text_hash): contract §7
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -249,9 +244,9 @@ def _template(text: str) -> tuple:
     return tuple(p for p in parts if p != "")
 
 
-def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpec],
+def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpec],
                     identifying: frozenset[str] | None = None) -> tuple[PolicyVersion | None, list[Problem]]:
-    """Check and compile one policy document. Returns the version, or None and every problem.
+    """Read and check one policy document. Returns the version, or None and every problem.
     `identifying`: the contact fields that identify a person, which no message may name
     (default: the contract's, x-identifying in the contact schema)."""
     problems = schema_problems(doc)
@@ -298,8 +293,6 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
 
     rules = []
     seen: dict[str, int] = {}
-    required = frozenset(load_schema("contact.schema.json").get("required", ()))
-    index_keys: set = set()
     cited = d["source"]
     placeholders_ok = set(params) | set(fields) | set(SPECIAL_PLACEHOLDERS)
     if identifying is None:
@@ -361,8 +354,6 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
             severity=r["severity"],
             message=Message(_template(" ".join(r["message"]["sv"].split())), _template(" ".join(r["message"]["en"].split())), r["message"]),
             source=finding_source(cited, r["section"]),
-            run=compile_condition(node, params, required=required, index_keys=index_keys),
-            run_traced=compile_condition(node, params, traced=True, required=required, index_keys=index_keys),
             uses_history=any(isinstance(n, ast.Aggregate) for n in ast.walk(node)),
             decides=tuple(dict.fromkeys(list(then) + list(otherwise))),
             line=doc.location(rpath).line,
@@ -378,9 +369,8 @@ def compile_version(doc: SourceDoc, names_base: Names, outputs: dict[str, Output
         id=d["id"], version=str(d["version"]), title=d["title"], issuer=d["issuer"], region=d["region"],
         valid_from=valid_from, valid_to=valid_to, source=dict(d["source"]), description=d.get("description"),
         applies_text=" ".join(d["applies_when"].split()), applies_when=applies_node,
-        applies=compile_condition(applies_node, params), applies_traced=compile_condition(applies_node, params, traced=True),
         parameters=params, parameter_types=ptypes, rules=tuple(rules), file=doc.file, document=d,
-        index_keys=frozenset(index_keys), content_hash=text_hash(doc.text),
+        content_hash=text_hash(doc.text),
     ), []
 
 

@@ -11,7 +11,7 @@ from ..errors import Location, PolicyError, Problem
 from ..limits import from_settings as limits_for
 from ..limits import using as using_limits
 from .privacy import identifying_fields
-from .policy import PolicyVersion, compile_version, expected_place
+from .policy import PolicyVersion, read_version, expected_place
 from ..language.checker import KEYWORDS
 from .facts import Fact, contact_schema_with, load_facts
 from ..resources import load_schema
@@ -155,7 +155,7 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
         problems.extend(found)
         if doc is None:  # a duplicate key is an error, but the rest of the file is still checked
             continue
-        version, found = compile_version(doc, names, outputs, identifying_fields(contact_schema))
+        version, found = read_version(doc, names, outputs, identifying_fields(contact_schema))
         problems.extend(found)
         if version is None:
             continue

@@ -12,129 +12,21 @@ import threading
 
 import orjson
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 
-from ..language import ast
 from ..loading.citation import document_of
 from .state import Bucket, Context, Entry, Trace, bucket_key_function
 from .contacts import ContactChecker, core_checker
 from ..loading.policy import PolicyVersion, Rule
 from ..compiling.program import Program
+from ..explaining.messages import conflict_finding, not_told_message, render_message, unknown_message
 from ..explaining.provenance import provenance_of
+from ..explaining.trace import RuleTrace, VersionTrace
 from ..loading.repository import PolicySet
-from ..resources import load_schema
 
-
-@dataclass
-class RuleTrace:
-    """How one rule came out for one contact: for `explain`."""
-
-    rule: Rule
-    result: bool | None
-    outputs: dict
-    evidence: list[Entry]
-    missing: list[str]
-
-
-@dataclass
-class VersionTrace:
-    policy: str
-    version: PolicyVersion | None
-    applies: bool | None
-    missing: list[str] = field(default_factory=list)
-    rules: list[RuleTrace] = field(default_factory=list)
-
-
-def pinned_values(node, parameters: dict, required: frozenset) -> dict:
-    """Required fields that a condition's top-level conjuncts pin to constant values:
-    `region = "x"` gives {"region": {"x"}}, `channel in ["a", "b"]` gives {"channel": {"a", "b"}}."""
-
-    def const(n):
-        if isinstance(n, ast.Literal):
-            return [n.value]
-        if isinstance(n, ast.ListLit):
-            return [item.value for item in n.items]
-        if isinstance(n, ast.Name) and n.name in parameters:
-            value = parameters[n.name]
-            return list(value) if isinstance(value, list) else [value]
-        return None
-
-    conjuncts, stack = [], [node]
-    while stack:
-        n = stack.pop()
-        if isinstance(n, ast.And):
-            stack += [n.left, n.right]
-        else:
-            conjuncts.append(n)
-    pinned: dict = {}
-    for c in conjuncts:
-        if isinstance(c, ast.Compare) and c.op == "=" and isinstance(c.left, ast.Name):
-            field, values = c.left.name, const(c.right)
-        elif isinstance(c, ast.Member) and not c.negated and isinstance(c.item, ast.Name):
-            field, values = c.item.name, const(c.collection)
-        else:
-            continue
-        if field in required and values is not None:  # parameters never share a field's name
-            pinned[field] = pinned.get(field, set(values)) & set(values)
-    return pinned
-
-
-def _text(value) -> str:
-    if isinstance(value, list):
-        return ", ".join(_text(v) for v in value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-_NONE = {"sv": "inga", "en": "none"}
 
 # The trace of a rule that fired without counting history: nothing missing, no evidence. Only
 # read (findings copy its lists), never given to a traced run.
 _NOTHING_SEEN = Trace()
-
-
-def render_message(parts: tuple, lang: str, params: dict, contact: dict, evidence, missing) -> str:
-    out = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-            continue
-        name = part[0]
-        if name == "evidence":
-            out.append(", ".join(f"{e.id} ({e.date.isoformat()})" for e in evidence) or _NONE[lang])
-        elif name == "missing":
-            out.append(", ".join(missing) or _NONE[lang])
-        elif name in params:
-            out.append(_text(params[name]))
-        else:
-            value = contact.get(name)
-            out.append(_text(value) if value is not None else "?")
-    return "".join(out)
-
-
-def _unknown_message(rule: Rule, params, contact, missing) -> dict:
-    facts = ", ".join(missing) or "?"
-    return {
-        "sv": f"Regeln kan inte prövas: uppgift saknas om {facts}. Regeln: "
-              + render_message(rule.message.sv, "sv", params, contact, [], missing),
-        "en": f"The rule cannot be tried: {facts} {'is' if len(missing) == 1 else 'are'} missing. The rule: "
-              + render_message(rule.message.en, "en", params, contact, [], missing),
-    }
-
-
-def _fields_read(node: ast.Node) -> tuple[str, ...]:
-    """The contact fields a history-free condition reads (parameters share no field's name)."""
-    return tuple(dict.fromkeys(n.name for n in ast.walk(node) if isinstance(n, (ast.Name, ast.CurrentField))))
-
-
-def _placeholders(rule: Rule) -> tuple[tuple[str, ...], bool]:
-    """The contact fields a rule's messages name, and whether they list the evidence."""
-    names = [part[0] for part in (*rule.message.sv, *rule.message.en) if not isinstance(part, str)]
-    return tuple(dict.fromkeys(n for n in names if n not in ("evidence", "missing"))), "evidence" in names
-
 
 _gc_lock = threading.Lock()
 _gc_pauses = 0
@@ -193,33 +85,23 @@ class Engine:
         # Contacts are checked against the core fields and this repository's declared facts.
         self.contact_checker = (ContactChecker(policy_set.contact_schema) if policy_set.facts
                                 else core_checker())
-        self.policies = [policy_set.policies[k] for k in sorted(policy_set.policies)]
         self.outputs = list(policy_set.outputs.values())
-        self._null_outputs = {o.name: None for o in self.outputs}
-        # A decided contact's outputs before any rule gives them a value: null, and [] for a
-        # union, made anew for each decision (decisions share no mutable object).
-        self._unions = tuple(o.name for o in self.outputs if o.combine == "union")
-        self.index_keys = tuple(sorted({k for v in policy_set.versions() for k in v.index_keys}))
+        # Every version compiled (compiling/program.py), with the tables decide looks things up
+        # in: worked out once per set, when it is compiled, not here.
+        self.program = program = Program(policy_set, self.outputs)
+        self.policies = program.policies
+        self._programs = program.versions
+        self._blank = program.blank
+        self._null_outputs = program.null_outputs
+        self._unions = program.unions
+        self.index_keys = program.index_keys
         self._bucket_keys = {fields: bucket_key_function(fields) for fields in self.index_keys}
-        self._build_dispatch()
-        rules = [r for v in policy_set.versions() for r in v.rules]
-        # The contact fields each history-free rule's condition reads, and each rule's message
-        # names (with whether it lists evidence): what _missing and _message remember by.
-        self._reads = {id(r): _fields_read(r.when) for r in rules if not r.uses_history}
-        self._placeholders = {id(r): _placeholders(r) for r in rules}
+        self.dispatch_field, self.by_value, self.unguarded = program.dispatch_field, program.by_value, program.unguarded
+        self._reads = program.reads
+        self._placeholders = program.message_names
+        # What _message and _missing remember (bounded), by rule and the values they depend on.
         self._said: dict = {}
         self._missed: dict = {}
-        self._rules = rules  # keeps the rules, whose ids key the tables above, alive
-        # Replaying a history (evaluate_one) needs of each earlier contact only the outputs
-        # that some history filter reads with `was …`: only the rules that set those run.
-        read_back = {n.output for v in policy_set.versions() for r in v.rules for n in ast.walk(r.when)
-                     if isinstance(n, ast.Was)}
-        self._replay_rules = {id(v): tuple(r for r in v.rules if read_back.intersection(r.decides))
-                              for v in policy_set.versions()}
-        # Every version as generated code (codegen.py), which decides contacts outside explain.
-        self.program = Program(policy_set, self.outputs)
-        self._programs = self.program.versions
-        self._blank = self.program.blank
         self._todo: dict = {}
         # Contract §7: the same for every decision of this set, so its JSON is made once and
         # spliced into each NDJSON line as it is (an orjson Fragment) instead of serialised anew.
@@ -231,35 +113,9 @@ class Engine:
         emitted as its line; a copy of its own for a decision returned as a dict."""
         return self._provenance_json if emit is not None else dict(self.provenance)
 
-    def _build_dispatch(self) -> None:
-        """Index versions by the required field their applies_when most often pins down
-        (`field = "x"` or `field in [...]` as a top-level conjunct), so a contact only tries
-        the versions that can apply to it. A pinned conjunct that is false makes the whole
-        applies_when false, so skipping those versions changes no decision."""
-        required = frozenset(load_schema("contact.schema.json").get("required", ()))
-        versions = [v for p in self.policies for v in p.versions]
-        guards = [pinned_values(v.applies_when, v.parameters, required) for v in versions]
-        counts: dict[str, int] = {}
-        for g in guards:
-            for f in g:
-                counts[f] = counts.get(f, 0) + 1
-        self.dispatch_field = max(sorted(counts), key=lambda f: counts[f]) if counts else None
-        by_value: dict = {}
-        unguarded = []
-        for v, g in zip(versions, guards, strict=True):
-            allowed = g.get(self.dispatch_field) if self.dispatch_field else None
-            if allowed is None:
-                unguarded.append(v)
-            else:
-                for value in allowed:
-                    by_value.setdefault(value, []).append(v)
-        order = {id(v): i for i, v in enumerate(versions)}
-        self.unguarded = tuple(unguarded)
-        self.by_value = {k: tuple(sorted(vs + unguarded, key=lambda v: order[id(v)])) for k, vs in by_value.items()}
-
     def _versions_for(self, key: tuple) -> tuple:
         """(version, its generated code) of the versions a contact with this dispatch value
-        (see _build_dispatch) can fall under on this day, remembered."""
+        (see Program._dispatch) can fall under on this day, remembered."""
         value, day = key
         candidates = self.by_value.get(value, self.unguarded) if self.dispatch_field else self.unguarded
         todo = tuple((v, self._programs[id(v)].code) for v in candidates
@@ -282,7 +138,7 @@ class Engine:
         unsure = []  # policies whose applies_when was unknown: reported only if none applied
         acc = None
         if explain is None:
-            # Only the versions that can apply (see _build_dispatch), in force on the day, each
+            # Only the versions that can apply (see Program._dispatch), in force on the day, each
             # as generated code (codegen.py), remembered by the dispatch value and the day.
             field = self.dispatch_field
             key = (contact.get(field) if field else None, day)
@@ -326,13 +182,14 @@ class Engine:
                 else:
                     todo.append(v)
             for v in todo:
-                if outputs_only and not self._replay_rules[id(v)]:
+                compiled = self._programs[id(v)]
+                if outputs_only and not compiled.replay_rules:
                     continue
-                applies = v.applies(ctx)
+                applies = compiled.closures.applies(ctx)
                 if applies is not True:
                     missing = []
                     if applies is None:
-                        finding = self._unsure(ctx, v, v.applies_traced)
+                        finding = self._unsure(ctx, v, compiled.closures.applies_traced)
                         missing = finding["missing"]
                         unsure.append(finding)
                     explain.append(VersionTrace(v.id, v, applies, missing))
@@ -340,7 +197,7 @@ class Engine:
                 applied.append(self._applied_entry(v))
                 vtrace = VersionTrace(v.id, v, True)
                 explain.append(vtrace)
-                self._run_explained(ctx, v, vtrace, contributions, undetermined, findings, outputs_only)
+                self._run_explained(ctx, compiled, vtrace, contributions, undetermined, findings, outputs_only)
         if not applied:
             return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": self._no_outputs(),
                     "findings": unsure, "errors": []}
@@ -363,10 +220,7 @@ class Engine:
         ctx.trace = None
         return {
             "policy": v.id, "version": v.version, "rule": "applies_when", "severity": "warning",
-            "message": {
-                "sv": f"Det går inte att avgöra om {v.id} gäller kontakten: uppgift saknas om {', '.join(missing)}.",
-                "en": f"Whether {v.id} applies cannot be told: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing.",
-            },
+            "message": not_told_message(v.id, missing),
             "source": document_of(v.source), "evidence": [], "result": "not_applied", "missing": missing,
         }
 
@@ -400,7 +254,7 @@ class Engine:
             sv = render_message(rule.message.sv, "sv", params, contact, trace.evidence, trace.missing)
             en = render_message(rule.message.en, "en", params, contact, trace.evidence, trace.missing)
         else:
-            unknown = _unknown_message(rule, v.parameters, contact, trace.missing)
+            unknown = unknown_message(rule, v.parameters, contact, trace.missing)
             sv, en = unknown["sv"], unknown["en"]
         if key is not None:
             if len(self._said) >= 65_536:
@@ -408,7 +262,7 @@ class Engine:
             self._said[key] = (sv, en)
         return {"sv": sv, "en": en}
 
-    def _missing(self, rule: Rule, ctx: Context, run_traced=None) -> list[str]:
+    def _missing(self, rule: Rule, ctx: Context, run_traced) -> list[str]:
         """The facts a rule that counts no history was left undetermined for, from a traced
         run; remembered by the values of the fields its condition reads, on which alone they
         depend."""
@@ -419,7 +273,7 @@ class Engine:
             key = found = None
         if found is None:
             ctx.trace = trace = Trace()
-            (run_traced or rule.run_traced)(ctx)
+            run_traced(ctx)
             ctx.trace = None
             found = tuple(trace.missing)
             if key is not None:
@@ -428,14 +282,16 @@ class Engine:
                 self._missed[key] = found
         return list(found)
 
-    def _run_explained(self, ctx: Context, v: PolicyVersion, vtrace: VersionTrace, contributions: dict,
+    def _run_explained(self, ctx: Context, compiled, vtrace: VersionTrace, contributions: dict,
                        undetermined: set, findings: list, outputs_only: bool) -> None:
-        """The rules of an applied version, each run traced, for `explain` (and the plain
-        reference engine): the same outputs and findings as decide's own loop, and a RuleTrace
-        of every rule."""
-        for rule in (self._replay_rules[id(v)] if outputs_only else v.rules):
+        """The rules of an applied version (`compiled`, its VersionProgram), each run traced, for
+        `explain` (and the plain reference engine): the same outputs and findings as decide's
+        own loop, and a RuleTrace of every rule."""
+        v = compiled.version
+        for k in (compiled.replay_rules if outputs_only else range(len(v.rules))):
+            rule = v.rules[k]
             ctx.trace = trace = Trace()
-            result = rule.run_traced(ctx)
+            result = compiled.closures.rules_traced[k](ctx)
             ctx.trace = None
             effects = rule.then if result is True else rule.otherwise if result is False else None
             if effects:
@@ -481,16 +337,7 @@ class Engine:
                 for value, v, rule in given:
                     distinct.setdefault(value, (v, rule))
                 if len(distinct) > 1:
-                    claims = [f"{_text(value)} ({v.id}/{rule.id})" for value, (v, rule) in distinct.items()]
-                    _, (vb, rb) = list(distinct.items())[1]
-                    findings.append({
-                        "policy": vb.id, "version": vb.version, "rule": rb.id, "severity": "error",
-                        "message": {
-                            "sv": f"Motstridiga krav på {name}: {' och '.join(claims)}.",
-                            "en": f"Conflicting requirements for {name}: {' and '.join(claims)}.",
-                        },
-                        "source": rb.source, "evidence": [], "result": "conflict",
-                    })
+                    findings.append(conflict_finding(name, distinct))
                     outputs[name] = None
                 elif name in undetermined or not distinct:
                     outputs[name] = None

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import orjson
 
+from ..language.values import show
 from ..running.state import Context, Entry
 from ..language.dates import shift
 from ..running.engine import Engine, cyclic_gc_paused
@@ -228,7 +229,7 @@ class _DatesEngine:
             for bit, v in enumerate(olds):
                 if v.in_force_on(day):
                     ctx = ctx or Context(Entry(typed, 0), [], [])
-                    if v.applies(ctx) is True:
+                    if self.engine.program.of(v).closures.applies(ctx) is True:
                         mask |= 1 << bit
             mark = [ordinal, mask]
             decisions[i] = mark if emit is None else emit(mark)
@@ -479,19 +480,6 @@ class ImpactReport:
     groups: list[Group] = field(default_factory=list)
 
 
-def show_value(value) -> str:
-    """An output's value as a reviewer reads it: true, null, 23, "text", [A, B]."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return "[" + ", ".join(map(show_value, value)) + "]"
-    if isinstance(value, str):
-        return orjson.dumps(value).decode()
-    return str(value)
-
-
 def transitions(diff: dict) -> list[tuple[str, str]]:
     """The (output, transition) groups one differing decision belongs to."""
     a, b = diff["base"], diff["new"]
@@ -506,7 +494,7 @@ def transitions(diff: dict) -> list[tuple[str, str]]:
             if isinstance(va, list) and isinstance(vb, list):
                 out.append((name, " ".join([f"+{c}" for c in vb if c not in va] + [f"-{c}" for c in va if c not in vb])))
             else:
-                out.append((name, f"{show_value(va)} → {show_value(vb)}"))
+                out.append((name, f"{show(va)} → {show(vb)}"))
     if a["status"] == b["status"]:  # (a change of status says it already)
         out += [("policies", f"+{p}") for p in b["policies"] if p not in a["policies"]]
         out += [("policies", f"-{p}") for p in a["policies"] if p not in b["policies"]]

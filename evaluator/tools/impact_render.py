@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from .impact import Example, Group, ImpactReport, Window, show_value
+from ..language.values import show
+from .impact import Example, Group, ImpactReport, Window
 
 # Example lists longer than this are folded in <details> in Markdown.
 FOLD_AFTER = 3
@@ -73,7 +74,7 @@ def _value(group: Group, side: dict) -> str:
     if group.output == "status" or side["status"] != "decided":
         return side["status"]
     if group.output in side["outputs"]:
-        return f"{group.output}={show_value(side['outputs'][group.output])}"
+        return f"{group.output}={show(side['outputs'][group.output])}"
     return "policies: " + (", ".join(side["policies"]) or "none")
 
 

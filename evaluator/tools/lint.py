@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
+from ..language.values import show
 from ..language import ast
 from ..errors import Problem
 from ..loading.policy import PLACEHOLDER, PolicyVersion, Rule
@@ -81,13 +82,7 @@ KNOWN = _not(MISSING)
 
 
 def _show(value) -> str:
-    if value is MISSING:
-        return "missing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    return str(value)
+    return "missing" if value is MISSING else show(value)
 
 
 def _sorted(items) -> list:

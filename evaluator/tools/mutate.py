@@ -24,12 +24,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from ..language import ast
-from ..compiling.closures import compile_condition
 from ..running.engine import Engine
 from ..language.parser import balanced
 from ..loading.policy import PolicyVersion, Rule
 from ..loading.repository import Policy, PolicySet
-from ..resources import load_schema
 from .testing import find_test_files, load_cases, run_case
 from ..loading.yamlsource import SourceDoc, load_yaml
 
@@ -185,23 +183,14 @@ def condition_mutations(root: ast.Node) -> Iterator[tuple[ast.Node, int, str]]:
                        f"{_quote(dropped)} dropped from an 'and'")
 
 
-# --- recompiling a version -------------------------------------------------------------------
+# --- a changed version (the engine built for the mutant compiles it) ------------------------
 
-def _required() -> frozenset:
-    return frozenset(load_schema("contact.schema.json").get("required", ()))
-
-
-def _recompile_rule(rule: Rule, params: dict, required: frozenset, keys: set, when: ast.Node | None = None) -> Rule:
-    when = rule.when if when is None else when
-    return replace(rule, when=when,
-                   run=compile_condition(when, params, required=required, index_keys=keys),
-                   run_traced=compile_condition(when, params, traced=True, required=required, index_keys=keys),
-                   uses_history=any(isinstance(n, ast.Aggregate) for n in ast.walk(when)))
+def _with_when(rule: Rule, when: ast.Node) -> Rule:
+    return replace(rule, when=when, uses_history=any(isinstance(n, ast.Aggregate) for n in ast.walk(when)))
 
 
-def _with_rule(v: PolicyVersion, index: int, rule: Rule, keys: set) -> PolicyVersion:
-    rules = v.rules[:index] + (rule,) + v.rules[index + 1:]
-    return replace(v, rules=rules, index_keys=frozenset(v.index_keys | keys))
+def _with_rule(v: PolicyVersion, index: int, rule: Rule) -> PolicyVersion:
+    return replace(v, rules=v.rules[:index] + (rule,) + v.rules[index + 1:])
 
 
 def _rule_index(v: PolicyVersion) -> dict[str, int]:
@@ -209,7 +198,7 @@ def _rule_index(v: PolicyVersion) -> dict[str, int]:
     return {r["id"]: i for i, r in enumerate(v.document.get("rules", [])) if isinstance(r, dict)}
 
 
-def version_mutants(v: PolicyVersion, required: frozenset) -> Iterator[Mutant]:
+def version_mutants(v: PolicyVersion) -> Iterator[Mutant]:
     """Every mutant of one policy version."""
     places = _rule_index(v)
     params = v.parameters
@@ -217,14 +206,12 @@ def version_mutants(v: PolicyVersion, required: frozenset) -> Iterator[Mutant]:
     # conditions: applies_when and each rule's when
     for tree, offset, change in condition_mutations(v.applies_when):
         def make(tree=tree):
-            return replace(v, applies_when=tree, applies=compile_condition(tree, params),
-                           applies_traced=compile_condition(tree, params, traced=True))
+            return replace(v, applies_when=tree)
         yield Mutant(v, ("applies_when",), offset, f"applies_when: {change}", make)
     for i, rule in enumerate(v.rules):
         for tree, offset, change in condition_mutations(rule.when):
             def make(i=i, rule=rule, tree=tree):
-                keys: set = set()
-                return _with_rule(v, i, _recompile_rule(rule, params, required, keys, tree), keys)
+                return _with_rule(v, i, _with_when(rule, tree))
             yield Mutant(v, ("rules", places.get(rule.id, i), "when"), offset, f"rule {rule.id}: {change}", make)
 
     # parameters ±1 (whole numbers), ±1 day (dates)
@@ -235,10 +222,9 @@ def version_mutants(v: PolicyVersion, required: frozenset) -> Iterator[Mutant]:
         for new in (value - step, value + step):
             def make(name=name, new=new):
                 changed = {**params, name: new}
-                keys: set = set()
                 rules = []
                 for rule in v.rules:
-                    r = _recompile_rule(rule, changed, required, keys)
+                    r = rule
                     raw = v.document["rules"][places[rule.id]] if rule.id in places else {}
                     for which in ("then", "otherwise"):
                         given = raw.get(which) or {}
@@ -246,10 +232,7 @@ def version_mutants(v: PolicyVersion, required: frozenset) -> Iterator[Mutant]:
                                 for o, val in getattr(r, which).items()}
                         r = replace(r, **{which: outs})
                     rules.append(r)
-                return replace(v, parameters=changed, rules=tuple(rules),
-                               applies=compile_condition(v.applies_when, changed),
-                               applies_traced=compile_condition(v.applies_when, changed, traced=True),
-                               index_keys=frozenset(v.index_keys | keys))
+                return replace(v, parameters=changed, rules=tuple(rules))
             yield Mutant(v, ("parameters", name), None, f"parameter {name}: {value} → {new}", make)
 
     # then/otherwise values written in the rule (a parameter's value is the parameter's mutant)
@@ -266,7 +249,7 @@ def version_mutants(v: PolicyVersion, required: frozenset) -> Iterator[Mutant]:
                 else:
                     continue
                 def make(i=i, rule=rule, which=which, out=out, new=new):
-                    return _with_rule(v, i, replace(rule, **{which: {**getattr(rule, which), out: new}}), set())
+                    return _with_rule(v, i, replace(rule, **{which: {**getattr(rule, which), out: new}}))
                 yield Mutant(v, ("rules", places.get(rule.id, i), which, out), None,
                              f"rule {rule.id}: {which} {out}: {_words(value)} → {_words(new)}", make)
 
@@ -303,8 +286,7 @@ def _under(file: str, root: Path) -> bool:
 
 def mutants_of(policy_set: PolicySet, path: Path) -> list[Mutant]:
     """The mutants of the policy versions whose files are under `path` (a folder or a file)."""
-    required = _required()
-    return [m for v in policy_set.versions() if _under(v.file, path) for m in version_mutants(v, required)]
+    return [m for v in policy_set.versions() if _under(v.file, path) for m in version_mutants(v)]
 
 
 def _cases(path: Path, problems: list, declared: dict) -> list[tuple[SourceDoc, int, str | None]]:

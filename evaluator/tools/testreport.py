@@ -6,6 +6,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from ..language.values import show_bare
 from ..loading.repository import PolicySet
 from .testing import TestRun
 
@@ -19,13 +20,9 @@ def _x(text) -> str:
     return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
 
 
-def _show(value) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-
-
 def failure_lines(failures) -> list[str]:
     """One line per failed expectation: what, expected, actual."""
-    return [f"{what}: expected {_show(expected)}, got {_show(actual)}" for what, expected, actual in failures]
+    return [f"{what}: expected {show_bare(expected)}, got {show_bare(actual)}" for what, expected, actual in failures]
 
 
 def coverage_rows(run: TestRun, policy_set: PolicySet) -> list[dict]:
