@@ -3,6 +3,107 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Code(StrEnum):
+    """Every error and warning code regelverk gives, in one place (docs/errors.md lists them).
+
+    A code is stable: tools match on it, while its message is for a person and may be
+    reworded. A member is a `str`, so it is written, compared and serialised as its value.
+    """
+
+    def __new__(cls, value: str, area: str, meaning: str):
+        member = str.__new__(cls, value)
+        member._value_ = value
+        member.area = area
+        member.meaning = meaning
+        return member
+
+    # Files: reading a repository's files at all
+    IO = "io", "files", "a file or folder cannot be read or written, or is not what was named"
+    YAML_SYNTAX = "yaml_syntax", "files", "the file is not well-formed YAML"
+    YAML_VALUE = "yaml_value", "files", "a YAML value cannot be read (a date that does not exist, say)"
+    YAML_SIZE = "yaml_size", "files", "YAML anchors and aliases expand to more values than a file may hold"
+    DUPLICATE_KEY = "duplicate_key", "files", "a key appears twice in one mapping"
+    LIMIT = "limit", "files", "a file or condition is over one of the repository's size limits"
+    EMPTY = "empty", "files", "the policy folder holds no policy file"
+    PLACE = "place", "files", "a file's folder or name does not say what it holds (<region>/<policy-id>/<version>.yaml)"
+    OUTPUTS = "outputs", "files", "the outputs file is missing or wrong"
+    SETTINGS = "settings", "files", "regelverk.yaml is wrong: an unknown key, a folder or file that does not exist, a limit"
+    FACTS = "facts", "files", "facts.yaml is wrong: a core field declared again, a wrong kind, a badly formed name"
+    # Policies: what a policy version says
+    SCHEMA = "schema", "policy", "a policy file breaks its schema: a key missing, unknown or of the wrong kind"
+    DSL_SYNTAX = "dsl_syntax", "policy", "a condition is not written in the condition language"
+    TYPE_ERROR = "type_error", "policy", "a condition compares or computes with values of kinds that do not go together"
+    UNKNOWN_NAME = "unknown_name", "policy", "a condition or effect names a field, parameter or function that does not exist"
+    UNKNOWN_VALUE = "unknown_value", "policy", "a condition compares a fact with a value outside the fact's declared list"
+    HISTORY_NOT_ALLOWED = "history_not_allowed", "policy", "applies_when counts the patient's history"
+    HISTORY_NESTED = "history_nested", "policy", "a history count stands inside another"
+    WINDOW_OUTSIDE_HISTORY = "window_outside_history", "policy", "a time window stands outside a history count"
+    PARAMETER = "parameter", "policy", "a parameter has a reserved name, a field's name, or a value of no kind"
+    DUPLICATE_RULE = "duplicate_rule", "policy", "two rules of one version have the same id"
+    UNKNOWN_OUTPUT = "unknown_output", "policy", "a rule sets an output the outputs file does not declare"
+    OUTPUT_TYPE = "output_type", "policy", "a rule gives an output a value of the wrong kind"
+    MESSAGE_PLACEHOLDER = "message_placeholder", "policy", "a message names something it cannot show, or a field that identifies a person"
+    DATES = "dates", "policy", "valid_to is before valid_from"
+    DUPLICATE_VERSION = "duplicate_version", "policy", "two files define the same version of a policy"
+    OVERLAP = "overlap", "policy", "two versions of a policy are in force on the same day"
+    VERSION_ORDER = "version_order", "policy", "a later version has a lower number"
+    GAP = "gap", "policy", "warning: no version of a policy is in force between two versions"
+    # Lint: warnings on a policy set that loads
+    UNUSED_PARAMETER = "unused_parameter", "lint", "warning: a parameter no condition or message uses"
+    NEVER_APPLIES = "never_applies", "lint", "warning: applies_when cannot be true for any contact"
+    UNREACHABLE_RULE = "unreachable_rule", "lint", "warning: no contact can make a rule fire"
+    OTHERWISE_UNREACHABLE = "otherwise_unreachable", "lint", "warning: a rule's otherwise can never take effect"
+    OUTPUT_CONFLICT = "output_conflict", "lint", "warning: two rules can set one output to different values for one contact"
+    # Policy tests
+    TEST_SCHEMA = "test_schema", "tests", "a test file breaks its schema"
+    TEST_FIELD = "test_field", "tests", "warning: a test contact has a field that is neither core nor declared"
+    NO_TESTS = "no_tests", "tests", "no test file under the path given"
+    MUTANT_KILLED = "mutant_killed", "tests", "a mutant declared equivalent is noticed by a case, so it is not equivalent"
+    MUTANT_UNKNOWN = "mutant_unknown", "tests", "warning: a mutant declared equivalent does not exist"
+    # fmt
+    FMT = "fmt", "fmt", "formatting would change what a file says, so fmt leaves it alone"
+    # The HTTP service ({"error": ..., "code": ...} with the status)
+    BAD_REQUEST = "bad_request", "service", "400: the body of /evaluate-one is not {\"contact\": ..., \"history\": [...]}"
+    UNKNOWN_KEY = "unknown_key", "service", "400: the body of /evaluate-one has a key it does not take"
+    BAD_HISTORY = "bad_history", "service", "400: history is not a list of contacts"
+    NOT_JSON = "not_json", "service", "400: the body is not JSON"
+    NOT_UTF8 = "not_utf8", "service", "400: the body is not UTF-8 text"
+    UNREADABLE_BODY = "unreadable_body", "service", "400: a CSV or Parquet body cannot be read"
+    BAD_CONTENT_LENGTH = "bad_content_length", "service", "400: Content-Length is not one whole number"
+    CLIENT_DISCONNECTED = "client_disconnected", "service", "400: the client went away before its body arrived"
+    MALFORMED_REQUEST = "malformed_request", "service", "400: the request is not HTTP/1.1 the server can read"
+    UNAUTHORIZED = "unauthorized", "service", "401: the admin request lacks the right bearer token"
+    ADMIN_DISABLED = "admin_disabled", "service", "403: reload by request is off (no admin_token set)"
+    NOT_FOUND = "not_found", "service", "404: no such route"
+    METHOD_NOT_ALLOWED = "method_not_allowed", "service", "405: the route does not take this method"
+    HEADER_TIMEOUT = "header_timeout", "service", "408: the request's head did not arrive in time"
+    BODY_TIMEOUT = "body_timeout", "service", "408: the body did not arrive in time"
+    BODY_TOO_LARGE = "body_too_large", "service", "413: the body is over max_body_bytes"
+    LINE_TOO_LARGE = "line_too_large", "service", "413: an NDJSON line is over max_line_bytes"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type", "service", "415: a batch in a format the service does not read"
+    POLICY_SET_INVALID = "policy_set_invalid", "service", "422: a reload's new policy set does not load; the old one serves on"
+    HEADER_TOO_LARGE = "header_too_large", "service", "431: the request's line and headers are over max_header_bytes"
+    HTTP_ERROR = "http_error", "service", "another HTTP error from the server's own layer, with its status"
+    INTERNAL_ERROR = "internal_error", "service", "500: the service failed on this request (logged)"
+    NOT_READY = "not_ready", "service", "503: the service is starting or shutting down"
+    TOO_MANY_BATCHES = "too_many_batches", "service", "503: max_concurrent_batches are being decided"
+
+
+AREAS = {"files": "Files", "policy": "Policies", "lint": "Lint (warnings)", "tests": "Policy tests",
+         "fmt": "fmt", "service": "The HTTP service"}
+
+
+def codes_markdown() -> str:
+    """The list of codes as docs/errors.md holds it (a test keeps the two the same)."""
+    out = []
+    for area, title in AREAS.items():
+        out += [f"## {title}", "", "| code | meaning |", "| --- | --- |"]
+        out += [f"| `{c.value}` | {c.meaning} |" for c in Code if c.area == area]
+        out.append("")
+    return "\n".join(out)
 
 
 @dataclass(frozen=True, order=True)
@@ -21,11 +122,11 @@ class Location:
 class Problem:
     """One thing wrong with a policy, a test file or an input, where it is and what it is.
 
-    `code` is stable (`yaml_syntax`, `schema`, `dsl_syntax`, `type_error`, `unknown_name`,
-    `overlap`, …) so tools can match on it; `message` is for a person.
+    `code` is one of `Code` (stable: `yaml_syntax`, `schema`, `dsl_syntax`, …, listed in
+    docs/errors.md) so tools can match on it; `message` is for a person.
     """
 
-    code: str
+    code: Code | str
     message: str
     location: Location | None = None
     source_line: str | None = None

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 
-from .errors import Problem
+from .errors import Code, Problem
 
 # A policy file is a few kilobytes, a test file with long histories some tens; the worst 1 MB
 # of YAML (a quarter of a million one-character list items) loads in a few seconds
@@ -77,12 +77,12 @@ def from_section(section: dict, doc=None, base: Limits | None = None) -> tuple[L
                 from .errors import closest
 
                 guess = closest(str(name), known)
-                problems.append(doc.problem("settings", f"'{name}' is not a limit", path, key=True,
+                problems.append(doc.problem(Code.SETTINGS, f"'{name}' is not a limit", path, key=True,
                                             hint=f"did you mean '{guess}'?" if guess else f"limits: {', '.join(sorted(known))}"))
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             if doc is not None:
-                problems.append(doc.problem("settings", f"limit '{name}' must be a positive whole number", path))
+                problems.append(doc.problem(Code.SETTINGS, f"limit '{name}' must be a positive whole number", path))
             continue
         values[name] = value
     return replace(base, **values), problems
@@ -123,7 +123,7 @@ def section_problems(doc) -> list[Problem]:
     if section is None:
         return []
     if not isinstance(section, dict):
-        return [doc.problem("settings", "'limits' must be a mapping of limit names to whole numbers", ("limits",),
+        return [doc.problem(Code.SETTINGS, "'limits' must be a mapping of limit names to whole numbers", ("limits",),
                             hint=", ".join(DEFAULTS))]
     return from_section(section, doc)[1]
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import Code
 from ..tools.fmt import format_file, policy_files_in
 from ..loading.yamlsource import display_path
 from .common import locate_policies_to_change
@@ -44,8 +45,8 @@ def fmt(paths, check, show_diff):
         outcome = format_file(path, shown)
         if outcome.problem is not None:
             click.echo(outcome.problem.render(), err=True)
-            unreadable |= outcome.problem.code == "io"
-            broken |= outcome.problem.code != "io"
+            unreadable |= outcome.problem.code == Code.IO
+            broken |= outcome.problem.code != Code.IO
             failed += 1
             continue
         if not outcome.changed:

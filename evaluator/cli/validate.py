@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..errors import Problem
+from ..errors import Code, Problem
 from ..tools.lint import lint_policy_set
 from ..loading.repository import load_policy_set
 from ..loading.settings import LocateError, locate_policies
@@ -37,7 +37,7 @@ def validate(directory, fmt):
         source = locate_policies(directory)
     except LocateError as exc:
         policy_set, source = None, None
-        problems = exc.problems or [Problem("io", exc.message, hint=exc.hint)]
+        problems = exc.problems or [Problem(Code.IO, exc.message, hint=exc.hint)]
     else:
         if source.bundled:
             locate_or_exit(None)  # says on standard error that these are the bundled policies

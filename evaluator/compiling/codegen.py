@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass
 
 from ..language import ast
-from ..language.checker import FUNCTIONS, IMPLEMENTATIONS
+from ..language.functions import FUNCTIONS
 from ..language.values import CountRange, arith_values, range_compare, range_member
 from .closures import Compiler
 from ..explaining.messages import conflict_finding
@@ -151,7 +151,7 @@ class Module:
         if name not in FUNCTIONS:
             raise CodegenError(f"'{name}' is not a function")
         if name not in self._fn_ids:
-            self._fn_ids[name] = self.bind(IMPLEMENTATIONS[name], "fn")
+            self._fn_ids[name] = self.bind(FUNCTIONS[name].implementation, "fn")
         return self._fn_ids[name]
 
 

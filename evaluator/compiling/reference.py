@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..language import ast
-from ..language.checker import IMPLEMENTATIONS
+from ..language.functions import FUNCTIONS
 from ..language.dates import shift
 
 
@@ -87,7 +87,7 @@ class Interpreter:
             return self.contact.get(node.name)
         if isinstance(node, ast.Call):
             args = [self.run(a, row) for a in node.args]
-            return None if any(a is None for a in args) else IMPLEMENTATIONS[node.function](*args)
+            return None if any(a is None for a in args) else FUNCTIONS[node.function].implementation(*args)
         if isinstance(node, ast.Not):
             v = self.run(node.operand, row)
             return None if v is None else not v

@@ -5,37 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import ast
-from ..errors import closest
+from ..errors import Code, closest
 from .parser import SWEDISH_WORDS
-from .dates import whole_years
+from .functions import FUNCTIONS
 from .types import BOOLEAN, DATE, DURATION, INTEGER, STRING, Names, Type, compatible, list_of
-
-FUNCTIONS: dict[str, tuple[tuple[str, ...], Type]] = {
-    "iso_week": (("date",), INTEGER),
-    "iso_year": (("date",), INTEGER),
-    "weekday": (("date",), INTEGER),
-    "year_of": (("date",), INTEGER),
-    "month_of": (("date",), INTEGER),
-    "day_of": (("date",), INTEGER),
-    "length": (("list",), INTEGER),
-    # Whole years from the first date to the second (an age: years_between(birth_date, date)),
-    # with month ends clamped as in date arithmetic: born 2004-02-29, 1 year old on 2005-02-28.
-    "years_between": (("date", "date"), INTEGER),
-}
-
-# What each function does, keyed as FUNCTIONS: the compiled closures, the generated code and the
-# reference interpreter all call these.
-IMPLEMENTATIONS = {
-    "iso_week": lambda d: d.isocalendar()[1],
-    "iso_year": lambda d: d.isocalendar()[0],
-    "weekday": lambda d: d.isoweekday(),
-    "year_of": lambda d: d.year,
-    "month_of": lambda d: d.month,
-    "day_of": lambda d: d.day,
-    "length": len,
-    "years_between": whole_years,
-}
-assert set(IMPLEMENTATIONS) == set(FUNCTIONS), "every checked function needs an implementation"
 
 KEYWORDS = frozenset(
     "and or not in contains is empty known missing true false current was same iso within since "
@@ -58,7 +31,7 @@ class _Check:
         self.types: dict[int, Type] = {}
         self.problems: list[TypeProblem] = []
 
-    def fail(self, node: ast.Node, message: str, code: str = "type_error", hint: str | None = None):
+    def fail(self, node: ast.Node, message: str, code: str = Code.TYPE_ERROR, hint: str | None = None):
         self.problems.append(TypeProblem(node.offset, code, message, hint))
 
     def expr(self, node: ast.Node, in_filter: bool, in_anchor: bool = False) -> Type | None:
@@ -107,27 +80,27 @@ class _Check:
                 return n.parameters[node.name]
             if node.name in n.outputs:
                 self.fail(node, f"'{node.name}' is an output, not a fact of the contact",
-                          "unknown_name", f"an earlier contact's output is written 'was {node.name}'")
+                          Code.UNKNOWN_NAME, f"an earlier contact's output is written 'was {node.name}'")
                 return None
             pool = list(n.fields) + list(n.parameters)
             self.fail(node, f"'{node.name}' is neither a field of the contact nor a parameter",
-                      "unknown_name", self._did_you_mean(node.name, pool)
+                      Code.UNKNOWN_NAME, self._did_you_mean(node.name, pool)
                       or f'if it is a value, write it in quotes: "{node.name}"')
             return None
         if isinstance(node, ast.CurrentField):
             if node.name in n.fields:
                 return n.fields[node.name]
             self.fail(node, f"'current.{node.name}': '{node.name}' is not a field of the contact",
-                      "unknown_name", self._did_you_mean(node.name, n.fields))
+                      Code.UNKNOWN_NAME, self._did_you_mean(node.name, n.fields))
             return None
         if isinstance(node, ast.Call):
             if node.function not in FUNCTIONS:
                 english = SWEDISH_WORDS.get(node.function)
-                self.fail(node, f"there is no function '{node.function}'", "unknown_name",
+                self.fail(node, f"there is no function '{node.function}'", Code.UNKNOWN_NAME,
                           f"write '{english}': conditions use English words" if english
                           else self._did_you_mean(node.function, FUNCTIONS))
                 return None
-            params, result = FUNCTIONS[node.function]
+            params, result = FUNCTIONS[node.function].params, FUNCTIONS[node.function].result
             if len(node.args) != len(params):
                 self.fail(node, f"{node.function}( ) takes {len(params)} value(s), not {len(node.args)}")
                 return None
@@ -223,10 +196,10 @@ class _Check:
             return DURATION
         if isinstance(node, ast.Aggregate):
             if not self.allow_history:
-                self.fail(node, "the patient's history cannot be used here", "history_not_allowed",
+                self.fail(node, "the patient's history cannot be used here", Code.HISTORY_NOT_ALLOWED,
                           "history counts belong in a rule's 'when', not in 'applies_when'")
             elif in_filter:
-                self.fail(node, "a history count cannot stand inside another one", "history_nested")
+                self.fail(node, "a history count cannot stand inside another one", Code.HISTORY_NESTED)
             elif node.filter is not None:
                 self._want_bool(node.filter, True, False, "'where'")
             return INTEGER if node.kind == "count" else BOOLEAN
@@ -237,11 +210,11 @@ class _Check:
                          ast.SamePeriod: "same month/year", ast.Within: "within …",
                          ast.SinceLatest: "since latest ( … )", ast.Was: "was …"}[type(node)]
                 self.fail(node, f"'{words}' compares an earlier contact with this one and can "
-                          "only stand inside a history count: … where ( … )", "window_outside_history")
+                          "only stand inside a history count: … where ( … )", Code.WINDOW_OUTSIDE_HISTORY)
                 return BOOLEAN
             if isinstance(node, ast.SameField) and node.name not in n.fields:
                 self.fail(node, f"'same {node.name}': '{node.name}' is not a field of the contact",
-                          "unknown_name", self._did_you_mean(node.name, n.fields))
+                          Code.UNKNOWN_NAME, self._did_you_mean(node.name, n.fields))
             if isinstance(node, ast.Within):
                 t = e(node.duration)
                 if t is not None and t.kind != "duration":
@@ -255,7 +228,7 @@ class _Check:
                 spec = n.outputs.get(node.output)
                 if spec is None:
                     self.fail(node, f"'was {node.output}': there is no output '{node.output}'",
-                              "unknown_name", self._did_you_mean(node.output, n.outputs))
+                              Code.UNKNOWN_NAME, self._did_you_mean(node.output, n.outputs))
                 elif spec.type.kind != "boolean":
                     self.fail(node, f"'was {node.output}' needs a yes/no output; "
                               f"'{node.output}' is a {spec.type}")
@@ -275,13 +248,13 @@ class _Check:
                 if isinstance(v, str) and v not in enum_type.values:
                     guess = closest(v, enum_type.values)
                     self.fail(other, f'parameter {other.name} holds "{v}", which is not a possible value; the field '
-                              f"is {enum_type}", "unknown_value", f'did you mean "{guess}"?' if guess else None)
+                              f"is {enum_type}", Code.UNKNOWN_VALUE, f'did you mean "{guess}"?' if guess else None)
             return
         if enum_type.values and isinstance(other, ast.Literal) and isinstance(other.value, str):
             if other.value not in enum_type.values:
                 guess = closest(other.value, enum_type.values)
                 self.fail(other, f'"{other.value}" is not a possible value; the field is {enum_type}',
-                          "unknown_value", f'did you mean "{guess}"?' if guess else None)
+                          Code.UNKNOWN_VALUE, f'did you mean "{guess}"?' if guess else None)
 
 
 def check_condition(node: ast.Node, names: Names, *, allow_history: bool) -> tuple[dict[int, Type], list[TypeProblem]]:
@@ -293,4 +266,4 @@ def check_condition(node: ast.Node, names: Names, *, allow_history: bool) -> tup
     return check.types, check.problems
 
 
-__all__ = ["FUNCTIONS", "IMPLEMENTATIONS", "KEYWORDS", "TypeProblem", "check_condition"]
+__all__ = ["KEYWORDS", "TypeProblem", "check_condition"]

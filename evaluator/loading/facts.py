@@ -17,7 +17,7 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from ..errors import Location, Problem
+from ..errors import Code, Location, Problem
 from ..resources import load_schema
 from ..language.types import DECLARED_TYPES, KIND_NAMES, ONE_OF, Type, kind_problem
 
@@ -55,7 +55,7 @@ def load_facts(path: Path, core_fields, keywords=frozenset(), *, required: bool 
         present = False
     if not present:
         if required:
-            return {}, [Problem("facts", f"the facts file {display_path(path)} named in regelverk.yaml does not exist",
+            return {}, [Problem(Code.FACTS, f"the facts file {display_path(path)} named in regelverk.yaml does not exist",
                                 hint="create it (regelverk init writes one) or correct 'facts' in regelverk.yaml")]
         return {}, []
     doc, problems = load_yaml(path, display_path(path))
@@ -67,12 +67,12 @@ def load_facts(path: Path, core_fields, keywords=frozenset(), *, required: bool 
     # would point at the mapping that holds it).
     declared = doc.value.get("facts") if isinstance(doc.value, dict) else None
     if isinstance(declared, dict):
-        bad = [doc.problem("facts", f"'{name}' cannot be a fact's name: write lower-case letters, digits and _, "
+        bad = [doc.problem(Code.FACTS, f"'{name}' cannot be a fact's name: write lower-case letters, digits and _, "
                                     "starting with a letter or _ (as birth_date)", ("facts", name), key=True)
                for name in declared if not isinstance(name, str) or not _NAME.fullmatch(name)]
         if bad:
             return {}, bad
-    problems = schema_problems(doc, _validator(), code="facts")
+    problems = schema_problems(doc, _validator(), code=Code.FACTS)
     if problems:
         return {}, problems
     facts: dict[str, Fact] = {}
@@ -80,18 +80,18 @@ def load_facts(path: Path, core_fields, keywords=frozenset(), *, required: bool 
         place = ("facts", name)
         if name in core_fields:
             problems.append(doc.problem(
-                "facts", f"'{name}' is a core field of the contract and cannot be declared again", place, key=True,
+                Code.FACTS, f"'{name}' is a core field of the contract and cannot be declared again", place, key=True,
                 hint="use it as it is, or declare a fact of another name"))
             continue
         if name in keywords:
-            problems.append(doc.problem("facts", f"'{name}' is a word of the condition language, not a name for a fact",
+            problems.append(doc.problem(Code.FACTS, f"'{name}' is a word of the condition language, not a name for a fact",
                                         place, key=True))
             continue
         kind = spec["type"]
         values = spec.get("values")
         if kind == ONE_OF:
             if not values:
-                problems.append(doc.problem("facts", f"fact '{name}' is 'one of' a list of values: give them as 'values'",
+                problems.append(doc.problem(Code.FACTS, f"fact '{name}' is 'one of' a list of values: give them as 'values'",
                                             place + ("type",)))
                 continue
             t = Type("string", values=tuple(values))
@@ -99,10 +99,10 @@ def load_facts(path: Path, core_fields, keywords=frozenset(), *, required: bool 
             t = DECLARED_TYPES.get(kind)
             if t is None:  # (the schema's enum already refuses it; kept for a schema edited by hand)
                 message, hint = kind_problem(kind, KIND_NAMES)
-                problems.append(doc.problem("facts", f"fact '{name}': {message}", place + ("type",), hint=hint))
+                problems.append(doc.problem(Code.FACTS, f"fact '{name}': {message}", place + ("type",), hint=hint))
                 continue
             if values is not None:
-                problems.append(doc.problem("facts", f"fact '{name}' is {kind}: 'values' belong to a fact that is 'one of'",
+                problems.append(doc.problem(Code.FACTS, f"fact '{name}' is {kind}: 'values' belong to a fact that is 'one of'",
                                             place + ("values",), hint="write type: one of"))
                 continue
         facts[name] = Fact(name, t, kind, dict(spec["description"]), tuple(values) if values else None,

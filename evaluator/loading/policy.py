@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from ..language import ast
 from ..language.checker import KEYWORDS, check_condition
 from .citation import finding_source
-from ..errors import Problem, closest
+from ..errors import Code, Problem, closest
 from ..language.parser import ConditionSyntaxError, parse_condition
 from .privacy import echo, identifying_fields
 from ..resources import load_schema
@@ -196,7 +196,7 @@ def _kind_of(value) -> str:
 
 
 def schema_problems(doc: SourceDoc, validator: Draft202012Validator | None = None,
-                    code: str = "schema") -> list[Problem]:
+                    code: str = Code.SCHEMA) -> list[Problem]:
     """Every way the document breaks its JSON Schema (the policy schema unless another
     validator is given), in plain words at the place in the file."""
     problems = []
@@ -260,14 +260,14 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
     for name, raw in (d.get("parameters") or {}).items():
         path = ("parameters", name)
         if name in KEYWORDS:
-            problems.append(doc.problem("parameter", f"'{name}' is a word of the condition language and cannot name a parameter", path, key=True))
+            problems.append(doc.problem(Code.PARAMETER, f"'{name}' is a word of the condition language and cannot name a parameter", path, key=True))
             continue
         if name in fields:
-            problems.append(doc.problem("parameter", f"parameter '{name}' has the name of a contact field; choose another name", path, key=True))
+            problems.append(doc.problem(Code.PARAMETER, f"parameter '{name}' has the name of a contact field; choose another name", path, key=True))
             continue
         value, t, err = _parameter(name, raw)
         if err:
-            problems.append(doc.problem("parameter", err, path))
+            problems.append(doc.problem(Code.PARAMETER, err, path))
             continue
         params[name] = value
         ptypes[name] = t
@@ -281,7 +281,7 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
             node = parse_condition(text)
         except ConditionSyntaxError as exc:
             loc = doc.offset_location(path, exc.offset)
-            problems.append(Problem("dsl_syntax", exc.message, loc, doc.line_text(loc.line)))
+            problems.append(Problem(Code.DSL_SYNTAX, exc.message, loc, doc.line_text(loc.line)))
             return None
         _, found = check_condition(node, names, allow_history=allow_history)
         for tp in found:
@@ -300,7 +300,7 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
     for i, r in enumerate(d["rules"]):
         rpath = ("rules", i)
         if r["id"] in seen:
-            problems.append(doc.problem("duplicate_rule", f"rule id '{r['id']}' is used twice in this version (also rule {seen[r['id']] + 1})", rpath + ("id",)))
+            problems.append(doc.problem(Code.DUPLICATE_RULE, f"rule id '{r['id']}' is used twice in this version (also rule {seen[r['id']] + 1})", rpath + ("id",)))
         seen[r["id"]] = i
         node = condition(rpath + ("when",), allow_history=True)
         effects_ok = True
@@ -312,7 +312,7 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
                     pname = value.get("parameter")
                     if pname not in params:
                         guess = closest(str(pname), params)
-                        problems.append(doc.problem("unknown_name", f"there is no parameter '{pname}'", epath + ("parameter",),
+                        problems.append(doc.problem(Code.UNKNOWN_NAME, f"there is no parameter '{pname}'", epath + ("parameter",),
                                                     hint=f"did you mean '{guess}'?" if guess else None))
                         effects_ok = False
                         continue
@@ -322,13 +322,13 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
                 spec = outputs.get(out_name)
                 if spec is None:
                     guess = closest(out_name, outputs)
-                    problems.append(doc.problem("unknown_output", f"there is no output '{out_name}'", epath, key=True,
+                    problems.append(doc.problem(Code.UNKNOWN_OUTPUT, f"there is no output '{out_name}'", epath, key=True,
                                                 hint=f"did you mean '{guess}'?" if guess else f"outputs: {', '.join(outputs)}"))
                     effects_ok = False
                     continue
                 vt = type_of_value(value)
                 if vt is None or vt.kind != spec.type.kind:
-                    problems.append(doc.problem("output_type", f"output '{out_name}' takes a {spec.type}, not {shorten(repr(value))}", epath))
+                    problems.append(doc.problem(Code.OUTPUT_TYPE, f"output '{out_name}' takes a {spec.type}, not {shorten(repr(value))}", epath))
                     effects_ok = False
                 resolved[which][out_name] = value
         for lang in ("sv", "en"):
@@ -336,12 +336,12 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
                 name = m.group(1).strip()
                 if name in identifying:
                     problems.append(doc.problem(
-                        "message_placeholder", f"the message names {{{name}}}, which identifies a person: "
+                        Code.MESSAGE_PLACEHOLDER, f"the message names {{{name}}}, which identifies a person: "
                         "a message is shown to whoever reads the decision, and never repeats who the patient is",
                         rpath + ("message", lang), hint="leave it out; the decision names its contact by id"))
                 elif name not in placeholders_ok:
                     guess = closest(name, placeholders_ok)
-                    problems.append(doc.problem("message_placeholder", f"the message names {{{name}}}, which is neither a parameter, a contact field, {{evidence}} nor {{missing}}",
+                    problems.append(doc.problem(Code.MESSAGE_PLACEHOLDER, f"the message names {{{name}}}, which is neither a parameter, a contact field, {{evidence}} nor {{missing}}",
                                                 rpath + ("message", lang), hint=f"did you mean {{{guess}}}?" if guess else None))
         if node is None or not effects_ok:
             continue
@@ -362,7 +362,7 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
     valid_from = date.fromisoformat(str(d["valid_from"]))
     valid_to = date.fromisoformat(str(d["valid_to"])) if d.get("valid_to") else None
     if valid_to is not None and valid_to < valid_from:
-        problems.append(doc.problem("dates", f"valid_to {valid_to} is before valid_from {valid_from}", ("valid_to",)))
+        problems.append(doc.problem(Code.DATES, f"valid_to {valid_to} is before valid_from {valid_from}", ("valid_to",)))
     if problems or applies_node is None:
         return None, problems
     return PolicyVersion(

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from itertools import pairwise
 from pathlib import Path
 
-from ..errors import Location, PolicyError, Problem
+from ..errors import Code, Location, PolicyError, Problem
 from ..limits import from_settings as limits_for
 from ..limits import using as using_limits
 from .privacy import identifying_fields
@@ -65,7 +65,7 @@ class PolicySet:
 def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
     path = root / OUTPUTS_FILE
     if not path.exists():
-        return {}, [Problem("outputs", f"{display_path(root)} has no {OUTPUTS_FILE}: the outputs a decision carries",
+        return {}, [Problem(Code.OUTPUTS, f"{display_path(root)} has no {OUTPUTS_FILE}: the outputs a decision carries",
                             hint="regelverk init writes the standard one; copy it from there")]
     doc, problems = load_yaml(path, display_path(path))
     if doc is None or problems:
@@ -73,23 +73,23 @@ def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
     outputs: dict[str, OutputSpec] = {}
     table = doc.value.get("outputs") if isinstance(doc.value, dict) else None
     if not isinstance(table, dict) or not table:
-        return {}, [doc.problem("outputs", "outputs.yaml must hold a mapping 'outputs' of output names")]
+        return {}, [doc.problem(Code.OUTPUTS, "outputs.yaml must hold a mapping 'outputs' of output names")]
     for name, spec in table.items():
         p = ("outputs", name)
         if not isinstance(spec, dict):
-            problems.append(doc.problem("outputs", f"output '{name}' needs 'type' and 'combine'", p))
+            problems.append(doc.problem(Code.OUTPUTS, f"output '{name}' needs 'type' and 'combine'", p))
             continue
         t = DECLARED_TYPES.get(spec.get("type")) if isinstance(spec.get("type"), str) else None
         combine = spec.get("combine")
         if t is None:
             message, hint = kind_problem(spec.get("type"), OUTPUT_KINDS)
-            problems.append(doc.problem("outputs", f"output '{name}': {message}", p + ("type",), hint=hint))
+            problems.append(doc.problem(Code.OUTPUTS, f"output '{name}': {message}", p + ("type",), hint=hint))
             continue
         if combine not in COMBINE_STRATEGIES:
-            problems.append(doc.problem("outputs", f"output '{name}': combine must be one of {', '.join(COMBINE_STRATEGIES)}", p + ("combine",)))
+            problems.append(doc.problem(Code.OUTPUTS, f"output '{name}': combine must be one of {', '.join(COMBINE_STRATEGIES)}", p + ("combine",)))
             continue
         if (combine == "all") != (t.kind == "boolean") or (combine == "union") != (t.kind == "list"):
-            problems.append(doc.problem("outputs", f"output '{name}': '{combine}' does not combine a {t}", p + ("combine",)))
+            problems.append(doc.problem(Code.OUTPUTS, f"output '{name}': '{combine}' does not combine a {t}", p + ("combine",)))
             continue
         outputs[name] = OutputSpec(name, t, combine, spec.get("description", ""))
     return outputs, problems
@@ -116,11 +116,11 @@ def load_policy_set(root: Path | str | None = None, settings: Settings | None = 
         try:
             source = locate_policies(root)
         except LocateError as exc:
-            return None, exc.problems or [Problem("io", exc.message, hint=exc.hint)]
+            return None, exc.problems or [Problem(Code.IO, exc.message, hint=exc.hint)]
         root, settings = source.root, source.settings
     root = Path(root)
     if not root.is_dir():
-        return None, [Problem("io", f"{root} is not a folder of policies")]
+        return None, [Problem(Code.IO, f"{root} is not a folder of policies")]
     # Files and conditions are held to the limits of the repository's settings (limits:).
     with using_limits(limits_for(settings)):
         return _load_policy_set(root, settings)
@@ -136,7 +136,7 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
     if any(p.severity == "error" for p in problems):
         # Every rule names outputs and facts: checked against none, each would be an error of
         # its own and bury the one that matters.
-        return None, problems + [Problem("outputs", "the policy files are checked once outputs.yaml and the facts load",
+        return None, problems + [Problem(Code.OUTPUTS, "the policy files are checked once outputs.yaml and the facts load",
                                          severity="warning")]
     contact_schema = contact_schema_with(facts)
     fields = field_types_from_schema(contact_schema)
@@ -144,11 +144,11 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
     by_id: dict[str, list[PolicyVersion]] = {}
     files = policy_files(root)
     for path in files_under(root, "*.yml"):
-        problems.append(Problem("place", "this file is not read: policy and test files end in .yaml",
+        problems.append(Problem(Code.PLACE, "this file is not read: policy and test files end in .yaml",
                                 Location(display_path(path), 1, 1), hint=f"rename it to {path.stem}.yaml"))
     if not files:
         # Most likely the wrong folder: every contact would be no_policy, and CI would pass.
-        problems.append(Problem("empty", f"{display_path(root)} holds no policy file",
+        problems.append(Problem(Code.EMPTY, f"{display_path(root)} holds no policy file",
                                 hint="a policy version is a file <region>/<policy-id>/<version>.yaml in it"))
     for path in files:
         doc, found = load_yaml(path, display_path(path))
@@ -161,7 +161,7 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
             continue
         place = expected_place(path, root)
         if place is None:
-            problems.append(Problem("place", "a policy file belongs at policies/<region>/<policy-id>/<version>.yaml",
+            problems.append(Problem(Code.PLACE, "a policy file belongs at policies/<region>/<policy-id>/<version>.yaml",
                                     Location(doc.file, 1, 1)))
         else:
             misplaced = False
@@ -169,7 +169,7 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
                                    ("version", place[2], version.version)):
                 if want != got:
                     misplaced = True
-                    problems.append(doc.problem("place", f"the file's {key} is '{got}' but its place says '{want}'", (key,),
+                    problems.append(doc.problem(Code.PLACE, f"the file's {key} is '{got}' but its place says '{want}'", (key,),
                                                 hint=f"move the file or change {key}"))
             if misplaced:
                 # (a copy of 4.0.yaml saved as 5.0.yaml: its overlap with 4.0 is not news)
@@ -183,21 +183,21 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
         seen_versions: dict[str, PolicyVersion] = {}
         for v in versions:
             if v.version in seen_versions:
-                problems.append(Problem("duplicate_version", f"{pid} version {v.version} is defined twice (also in {seen_versions[v.version].file})",
+                problems.append(Problem(Code.DUPLICATE_VERSION, f"{pid} version {v.version} is defined twice (also in {seen_versions[v.version].file})",
                                         Location(v.file, 1, 1)))
             seen_versions[v.version] = v
         for a, b in pairwise(versions):
             if a.valid_to is None or a.valid_to >= b.valid_from:
                 end = a.valid_to.isoformat() if a.valid_to else "open end"
-                problems.append(Problem("overlap",
+                problems.append(Problem(Code.OVERLAP,
                     f"{pid} versions {a.version} ({a.valid_from} – {end}) and {b.version} (from {b.valid_from}) are both in force on {b.valid_from}",
                     Location(b.file, 1, 1), hint=f"end version {a.version} on {b.valid_from - timedelta(days=1)}"))
             elif a.valid_to + timedelta(days=1) < b.valid_from:
                 gap_from, gap_to = a.valid_to + timedelta(days=1), b.valid_from - timedelta(days=1)
-                warnings.append(Problem("gap", f"{pid}: no version is in force from {gap_from} to {gap_to} (between {a.version} and {b.version})",
+                warnings.append(Problem(Code.GAP, f"{pid}: no version is in force from {gap_from} to {gap_to} (between {a.version} and {b.version})",
                                         Location(b.file, 1, 1), severity="warning"))
             if a.key >= b.key:
-                problems.append(Problem("version_order", f"{pid} version {b.version} starts after version {a.version} but has a lower number",
+                problems.append(Problem(Code.VERSION_ORDER, f"{pid} version {b.version} starts after version {a.version} but has a lower number",
                                         Location(b.file, 1, 1)))
         policies[pid] = Policy(pid, tuple(versions))
     errors = [p for p in problems if p.severity == "error"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import Problem
+from ..errors import Code, Problem
 
 MARKER = "regelverk.yaml"
 DEFAULT_POLICIES = "policies"
@@ -90,17 +90,17 @@ def read_settings(root: Path) -> tuple[Settings, list[Problem]]:
     from .policy import schema_problems
     from ..resources import load_schema
 
-    problems = schema_problems(doc, Draft202012Validator(load_schema("settings.schema.json")), "settings")
+    problems = schema_problems(doc, Draft202012Validator(load_schema("settings.schema.json")), Code.SETTINGS)
     if problems:
         return Settings(root, {}), problems
     settings = Settings(root, value)
     folder = settings.policies_dir
     if not _is(folder, "dir"):
-        problems.append(doc.problem("settings", f"the policy folder '{value.get('policies', DEFAULT_POLICIES)}' does not exist",
+        problems.append(doc.problem(Code.SETTINGS, f"the policy folder '{value.get('policies', DEFAULT_POLICIES)}' does not exist",
                                     ("policies",), hint="create it, or correct 'policies'"))
     facts = settings.facts_file
     if "facts" in value and not _is(facts, "file"):
-        problems.append(doc.problem("settings", f"the facts file '{value['facts']}' does not exist", ("facts",),
+        problems.append(doc.problem(Code.SETTINGS, f"the facts file '{value['facts']}' does not exist", ("facts",),
                                     hint="create it (regelverk init writes one), or correct 'facts'"))
     from ..limits import section_problems
 

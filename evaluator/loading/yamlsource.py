@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .. import limits as _limits
-from ..errors import Location, Problem
+from ..errors import Code, Location, Problem
 
 Path_ = tuple  # a path into the document: ("rules", 2, "when")
 
@@ -139,7 +139,7 @@ def syntax_hint(problem: str) -> str | None:
 
 
 def _too_large(name: str, size: int, limit: int) -> Problem:
-    return Problem("limit", _limits.refused("the file's size in bytes", "max_file_bytes", limit, size),
+    return Problem(Code.LIMIT, _limits.refused("the file's size in bytes", "max_file_bytes", limit, size),
                    Location(name, 1, 1), hint=_limits.raise_hint("max_file_bytes"))
 
 
@@ -159,7 +159,7 @@ def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc |
                     size = len(data)
                 return None, [_too_large(name, max(size, len(data)), limit)]
     except OSError as exc:
-        return None, [Problem("io", f"cannot read the file: {exc.strerror or exc}", Location(name, 1, 1))]
+        return None, [Problem(Code.IO, f"cannot read the file: {exc.strerror or exc}", Location(name, 1, 1))]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -168,7 +168,7 @@ def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc |
         shown = data[start:data.find(b"\n", start) if b"\n" in data[start:] else len(data)]
         # the column in characters: what stands before the bad byte is UTF-8 up to there
         column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
-        return None, [Problem("io", f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
+        return None, [Problem(Code.IO, f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
                               Location(name, line, column), shown.rstrip(b"\r").decode("utf-8", "replace"),
                               hint="save the file as UTF-8")]
     return parse_yaml(text, name)
@@ -194,13 +194,13 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         what = exc.problem or "invalid YAML"
-        return None, [at("yaml_syntax", f"YAML syntax: {what}", exc.problem_mark or exc.context_mark, syntax_hint(what))]
+        return None, [at(Code.YAML_SYNTAX, f"YAML syntax: {what}", exc.problem_mark or exc.context_mark, syntax_hint(what))]
     except yaml.YAMLError as exc:
-        return None, [Problem("yaml_syntax", f"YAML syntax: {exc}", Location(name, 1, 1))]
+        return None, [Problem(Code.YAML_SYNTAX, f"YAML syntax: {exc}", Location(name, 1, 1))]
     finally:
         loader.dispose()
     if root is None:
-        return None, [Problem("empty", "the file is empty", Location(name, 1, 1))]
+        return None, [Problem(Code.EMPTY, "the file is empty", Location(name, 1, 1))]
     nodes: dict = {}
     problems: list[Problem] = []
     constructor = _Loader("")
@@ -219,7 +219,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         try:
             return constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as exc:
-            problems.append(at("yaml_value", f"YAML value: {exc.problem}", exc.problem_mark or node.start_mark))
+            problems.append(at(Code.YAML_VALUE, f"YAML value: {exc.problem}", exc.problem_mark or node.start_mark))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
             # PyYAML's constructors fail this way on a value their tag cannot make: a date the
             # calendar does not have (ValueError), !!bool maybe (KeyError), !!timestamp x
@@ -227,15 +227,15 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
             tag = node.tag.rsplit(":", 1)[-1]
             shown = shorten(node.value)
             if tag == "int" and "digits" in str(exc):
-                problems.append(at("yaml_value", f"a whole number of {len(node.value):,} digits is too long",
+                problems.append(at(Code.YAML_VALUE, f"a whole number of {len(node.value):,} digits is too long",
                                    node.start_mark, "write it in quotes if it is a text"))
             elif tag == "timestamp":
-                problems.append(at("yaml_value", f"{shown} is not a real date" + (f" ({exc})" if isinstance(exc, ValueError) else ""),
+                problems.append(at(Code.YAML_VALUE, f"{shown} is not a real date" + (f" ({exc})" if isinstance(exc, ValueError) else ""),
                                    node.start_mark, "a date is written YYYY-MM-DD, as 2025-02-28"))
             elif node.value == "":
-                problems.append(at("yaml_value", f"a value tagged !!{tag} is empty", node.start_mark))
+                problems.append(at(Code.YAML_VALUE, f"a value tagged !!{tag} is empty", node.start_mark))
             else:
-                problems.append(at("yaml_value", f"{shown} cannot be read as !!{tag}", node.start_mark,
+                problems.append(at(Code.YAML_VALUE, f"{shown} cannot be read as !!{tag}", node.start_mark,
                                    "leave out the !!tag, or quote the text" if node.tag.startswith("tag:yaml.org") else None))
         finally:
             constructor.constructed_objects.clear()
@@ -247,13 +247,13 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         if budget[0] < 0:
             raise _TooLarge(node)
         if depth > max_depth:
-            problems.append(at("limit", f"the YAML nests deeper than {max_depth} levels here (the limit max_yaml_nesting)",
+            problems.append(at(Code.LIMIT, f"the YAML nests deeper than {max_depth} levels here (the limit max_yaml_nesting)",
                                node.start_mark, _limits.raise_hint("max_yaml_nesting")))
             return None
         nodes[path] = node
         if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
             if id(node) in inside:
-                problems.append(at("yaml_value", "an alias (*name) stands inside the value of its own anchor (&name): "
+                problems.append(at(Code.YAML_VALUE, "an alias (*name) stands inside the value of its own anchor (&name): "
                                    "the value would contain itself without end", node.start_mark))
                 return None
             inside.add(id(node))
@@ -268,7 +268,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
             result = {}
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
-                    problems.append(at("yaml_value", "a key must be a plain value (a name), not a list or a mapping",
+                    problems.append(at(Code.YAML_VALUE, "a key must be a plain value (a name), not a list or a mapping",
                                        key_node.start_mark))
                     continue
                 key = scalar(key_node)
@@ -276,7 +276,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
                     key = str(key)
                 if key in result:
                     first = nodes[("key",) + path + (key,)]
-                    problems.append(at("duplicate_key", f"the key '{shorten(str(key))}' appears twice; the first is on line "
+                    problems.append(at(Code.DUPLICATE_KEY, f"the key '{shorten(str(key))}' appears twice; the first is on line "
                                        f"{first.start_mark.line + 1}", key_node.start_mark))
                     continue
                 nodes[("key",) + path + (key,)] = key_node
@@ -287,11 +287,11 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     try:
         value = build(root, ())
     except _TooLarge as exc:
-        return None, [at("yaml_size", f"the anchors and aliases (&name, *name) expand to more than {limit:,} values; "
+        return None, [at(Code.YAML_SIZE, f"the anchors and aliases (&name, *name) expand to more than {limit:,} values; "
                          "the expansion ran over inside the anchored value that starts here", exc.node.start_mark,
                          "repeat fewer aliases inside one another")]
     except yaml.constructor.ConstructorError as exc:
-        return None, [at("yaml_value", f"YAML value: {exc.problem}", exc.problem_mark)]
+        return None, [at(Code.YAML_VALUE, f"YAML value: {exc.problem}", exc.problem_mark)]
     return SourceDoc(name, text, value, nodes), problems
 
 

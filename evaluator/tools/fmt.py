@@ -26,7 +26,7 @@ from ruamel.yaml.scalarstring import FoldedScalarString, LiteralScalarString
 from ruamel.yaml.error import CommentMark, MarkedYAMLError, YAMLError
 from ruamel.yaml.tokens import CommentToken
 
-from ..errors import Location, Problem
+from ..errors import Code, Location, Problem
 from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, policy_files
 from ..loading.yamlsource import parse_yaml
 
@@ -202,7 +202,7 @@ def format_text(text: str, name: str = "<policy>") -> str:
     # lacks, aliases that multiply, a file or nesting over the limits: ruamel recurses once per
     # level) is not formatted, and is told in the loader's words.
     _, problems = parse_yaml(text, name)
-    refused = [p for p in problems if p.code in ("yaml_syntax", "yaml_value", "yaml_size", "limit")]
+    refused = [p for p in problems if p.code in (Code.YAML_SYNTAX, Code.YAML_VALUE, Code.YAML_SIZE, Code.LIMIT)]
     if refused:
         raise FormatError(refused[0])
     y = yaml_writer()
@@ -212,12 +212,12 @@ def format_text(text: str, name: str = "<policy>") -> str:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
         lines = text.splitlines()
-        raise FormatError(Problem("yaml_syntax", f"YAML syntax: {exc.problem or exc.context or 'invalid YAML'}", loc,
+        raise FormatError(Problem(Code.YAML_SYNTAX, f"YAML syntax: {exc.problem or exc.context or 'invalid YAML'}", loc,
                                   lines[loc.line - 1] if 0 < loc.line <= len(lines) else None)) from exc
     except YAMLError as exc:
-        raise FormatError(Problem("yaml_syntax", f"YAML syntax: {exc}", Location(name, 1, 1))) from exc
+        raise FormatError(Problem(Code.YAML_SYNTAX, f"YAML syntax: {exc}", Location(name, 1, 1))) from exc
     if not isinstance(doc, CommentedMap):
-        raise FormatError(Problem("schema", "a policy file holds a mapping of keys (id, version, rules …)",
+        raise FormatError(Problem(Code.SCHEMA, "a policy file holds a mapping of keys (id, version, rules …)",
                                   Location(name, 1, 1)))
     _canonical(doc)
     out = io.StringIO()
@@ -228,7 +228,7 @@ def format_text(text: str, name: str = "<policy>") -> str:
     except yaml.YAMLError:
         same = False
     if not same:  # pragma: no cover - a guard: it would be a bug in the layout above
-        raise FormatError(Problem("fmt", "formatting would change what the file says; it is left as it is",
+        raise FormatError(Problem(Code.FMT, "formatting would change what the file says; it is left as it is",
                                   Location(name, 1, 1)))
     return formatted
 
@@ -259,7 +259,7 @@ def format_file(path: Path, display: str | None = None) -> Outcome:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        return Outcome(path, False, problem=Problem("io", f"cannot read the file: {exc}", Location(name, 1, 1)))
+        return Outcome(path, False, problem=Problem(Code.IO, f"cannot read the file: {exc}", Location(name, 1, 1)))
     try:
         formatted = format_text(text, name)
     except FormatError as exc:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..language.values import show
 from ..language import ast
-from ..errors import Problem
+from ..errors import Code, Problem
 from ..loading.policy import PLACEHOLDER, PolicyVersion, Rule
 from ..loading.repository import PolicySet
 from ..resources import load_schema
@@ -327,7 +327,7 @@ def _unused_parameters(pv: _Version) -> list[Problem]:
     for r in v.rules:
         for lang in ("sv", "en"):
             used.update(m.group(1).strip() for m in PLACEHOLDER.finditer(r.message.raw.get(lang, "")))
-    return [pv.problem("unused_parameter",
+    return [pv.problem(Code.UNUSED_PARAMETER,
                        f"parameter '{name}' is declared but no condition or message uses it",
                        ("parameters", name), key=True,
                        hint="remove it, or use it where the rule now writes its value")
@@ -338,7 +338,7 @@ def _unreachable(pv: _Version) -> list[Problem]:
     v, a, s = pv.version, pv.analysis, pv.analysis.space
     if not pv.applies:
         culprits = sorted(s.both(*_split_and(a, v.applies_when))[1])
-        return [pv.problem("never_applies", "applies_when cannot be true for any contact, so the policy never applies"
+        return [pv.problem(Code.NEVER_APPLIES, "applies_when cannot be true for any contact, so the policy never applies"
                            + (f"; it asks contradictory things of {', '.join(culprits)}" if culprits else ""),
                            ("applies_when",), severity="error")]
     problems = []
@@ -348,7 +348,7 @@ def _unreachable(pv: _Version) -> list[Problem]:
         if not alone:
             culprits = sorted(s.both(*_split_and(a, r.when))[1])
             problems.append(pv.problem(
-                "unreachable_rule",
+                Code.UNREACHABLE_RULE,
                 f"rule '{r.id}' can never fire: no contact can make its condition true"
                 + (f"; it asks contradictory things of {', '.join(culprits)}" if culprits else ""),
                 path + ("when",), severity="error"))
@@ -360,14 +360,14 @@ def _unreachable(pv: _Version) -> list[Problem]:
                 f"and the rule needs {describe(f, s.values_of(f, alone))}"
                 for f in sorted(culprits))
             problems.append(pv.problem(
-                "unreachable_rule",
+                Code.UNREACHABLE_RULE,
                 f"rule '{r.id}' can never fire for a contact the policy applies to: {why}",
                 path + ("when",),
                 hint="widen applies_when, or remove the rule if the text's case lies outside this policy"))
             continue
         if r.otherwise and not s.both(pv.applies, a.false(r.when))[0]:
             problems.append(pv.problem(
-                "otherwise_unreachable",
+                Code.OTHERWISE_UNREACHABLE,
                 f"rule '{r.id}': its condition is never false for a contact the policy applies to, "
                 "so 'otherwise' never takes effect",
                 path + ("otherwise",), key=True))
@@ -411,7 +411,7 @@ def _conflicts(pvs: list[_Version], single: set[str]) -> list[Problem]:
                 ways, _ = s.both(pv.applies, w1, w2)
                 if ways:
                     problems.append(pv.problem(
-                        "output_conflict",
+                        Code.OUTPUT_CONFLICT,
                         f"{_branch_words(r2, b2)} sets {o2} to {_show(val2)} and {_branch_words(r1, b1)} "
                         f"({pv.where(r1)}) sets it to {_show(val1)}; a contact can meet both"
                         + _example(s, ways[0]),
@@ -431,7 +431,7 @@ def _conflicts(pvs: list[_Version], single: set[str]) -> list[Problem]:
                     ways, _ = s.both(p1.applies, p2.applies, w1, w2)
                     if ways:
                         problems.append(p2.problem(
-                            "output_conflict",
+                            Code.OUTPUT_CONFLICT,
                             f"{_branch_words(r2, b2)} sets {o2} to {_show(val2)} and {_branch_words(r1, b1)} of "
                             f"{v1.id} {v1.version} ({p1.where(r1)}) sets it to {_show(val1)}; a contact both "
                             "policies apply to can meet both" + _example(s, ways[0]),

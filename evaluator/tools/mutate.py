@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 
+from ..errors import Code
 from ..language import ast
 from ..running.engine import Engine
 from ..language.parser import balanced
@@ -329,13 +330,13 @@ def run_mutation(policy_set: PolicySet, path: Path, tests: Path | None = None) -
                 equivalent.append(m)
                 continue
             doc, i = declared[key]
-            problems.append(doc.problem("mutant_killed", f"'{m.change}' is declared equivalent, but a case notices it",
+            problems.append(doc.problem(Code.MUTANT_KILLED, f"'{m.change}' is declared equivalent, but a case notices it",
                                         ("equivalent_mutants", i), hint="remove the declaration", severity="warning"))
         if survived:
             survivors.append(m)
     for key, (doc, i) in declared.items():
         if key not in seen and any(_under(v.file, path) for v in policy_set.versions() if v.id == key[0]):
-            problems.append(doc.problem("mutant_unknown", f"no mutant of {key[0]} is '{key[1]}'",
+            problems.append(doc.problem(Code.MUTANT_UNKNOWN, f"no mutant of {key[0]} is '{key[1]}'",
                                         ("equivalent_mutants", i, "change"), severity="warning",
                                         hint="write the change as the report words it (regelverk test --mutate -v)"))
     return MutationRun(mutants, survivors, len(cases), time.perf_counter() - start, problems, equivalent=equivalent)

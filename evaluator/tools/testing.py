@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from ..running.contacts import ContactChecker
 from ..running.engine import Engine
-from ..errors import Location, Problem, closest
+from ..errors import Code, Location, Problem, closest
 from ..loading.policy import schema_problems
 from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet, files_under
 from ..resources import load_schema
@@ -142,7 +142,7 @@ def load_cases(path: Path) -> tuple[SourceDoc | None, list[Problem]]:
     if doc is None or problems:
         return None, problems
     validator = Draft202012Validator(load_schema("policy-test.schema.json"))
-    problems = schema_problems(doc, validator, "test_schema")
+    problems = schema_problems(doc, validator, Code.TEST_SCHEMA)
     return (None if problems else doc), problems
 
 
@@ -180,7 +180,7 @@ def contact_field_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Proble
             if check is None:
                 guess = closest(str(name), checks)
                 problems.append(doc.problem(
-                    "test_field", f"'{name}' is neither a field of the contact nor a fact this repository declares",
+                    Code.TEST_FIELD, f"'{name}' is neither a field of the contact nor a fact this repository declares",
                     at, key=True, severity="warning",
                     hint=f"did you mean '{guess}'?" if guess else "declare it in facts.yaml, or remove it"))
                 continue
@@ -190,10 +190,10 @@ def contact_field_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Proble
             if wrong is None:
                 continue
             if "history" in place:  # an invalid earlier contact may be the point of the case
-                problems.append(doc.problem("test_field", f"{name}: {wrong}; this earlier contact is invalid and "
+                problems.append(doc.problem(Code.TEST_FIELD, f"{name}: {wrong}; this earlier contact is invalid and "
                                             "takes no part in the history", at, severity="warning"))
             else:
-                problems.append(doc.problem("test_field", f"{name}: {wrong}", at))
+                problems.append(doc.problem(Code.TEST_FIELD, f"{name}: {wrong}", at))
     return problems
 
 
@@ -307,7 +307,7 @@ def run_tests(policy_set: PolicySet, path: Path) -> TestRun:
     problems: list[Problem] = []
     files = find_test_files(path)
     if not files:
-        problems.append(Problem("no_tests", f"no *{TEST_SUFFIX} files under {path}", Location(str(path), 1, 1)))
+        problems.append(Problem(Code.NO_TESTS, f"no *{TEST_SUFFIX} files under {path}", Location(str(path), 1, 1)))
     held_to = limits_for(policy_set.settings)  # the repository's limits: (read_settings checks them)
     for file in files:
         with using_limits(held_to):

@@ -27,7 +27,7 @@ from evaluator.limits import from_settings
 from evaluator.resources import load_schema
 from evaluator.language.types import field_types_from_schema
 from evaluator.language.parser import ConditionSyntaxError, parse_condition
-from evaluator.loading.policy import compile_version
+from evaluator.loading.policy import read_version
 from evaluator.loading.repository import Policy, PolicySet, load_policy_set
 from evaluator.loading.settings import Settings, read_settings
 from evaluator.tools.testing import run_tests
@@ -204,7 +204,7 @@ def check_condition_text(text: str) -> None:
     doc, yaml_problems = parse_yaml(_POLICY.replace("WHEN", json.dumps(text, ensure_ascii=False)), "fuzz.yaml")
     if doc is None or yaml_problems:
         return
-    version, problems = compile_version(doc, names, policy_set.outputs)
+    version, problems = read_version(doc, names, policy_set.outputs)
     _problems_ok(problems)
     if version is None:
         assert problems
