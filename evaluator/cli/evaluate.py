@@ -28,6 +28,34 @@ def _fail_input(message: str):
     sys.exit(4)
 
 
+@contextlib.contextmanager
+def _input(file):
+    """(path, name for messages, a temporary folder) of FILE, or of standard input spooled to a
+    file in that folder; the folder and all a run puts in it are removed at the end."""
+    folder = tempfile.mkdtemp(prefix="regelverk-")
+    try:
+        path = file
+        if file in (None, "-"):
+            try:
+                path = spool_stdin(folder)
+            except OSError as exc:
+                _fail_input(f"cannot read standard input: {exc}")
+        yield path, (file if file not in (None, "-") else "standard input"), folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _reading(name: str):
+    """An input that cannot be read ends the command with one line naming it (exit 4)."""
+    try:
+        yield
+    except FormatError as exc:
+        _fail_input(str(exc))
+    except OSError as exc:
+        _fail_input(f"cannot read {name}: {exc.strerror or exc}")
+
+
 @click.command()
 @click.argument("file", required=False, type=click.Path(allow_dash=True))
 @POLICIES_OPTION
@@ -89,27 +117,13 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
         raise click.UsageError(str(exc)) from None
     if file not in (None, "-") and os.path.isdir(file):
         _fail_input(f"cannot read {file}: it is a folder (a folder of Parquet files is read with --dask)")
-    folder = tempfile.mkdtemp(prefix="regelverk-")
-    try:
-        path = file
-        if file in (None, "-"):
-            try:
-                path = spool_stdin(folder)
-            except OSError as exc:
-                _fail_input(f"cannot read standard input: {exc}")
-        name = file if file not in (None, "-") else "standard input"
-        try:
+    with _input(file) as (path, name, folder):
+        with _reading(name):
             size = parquet_rows(path) if in_fmt == "parquet" else None
             grouped, count = scan_grouped(patient_keys(path, in_fmt))
             chunks = read_chunks(path, in_fmt, repo.policy_set.fields, name=name)
-        except FormatError as exc:
-            _fail_input(str(exc))
-        except OSError as exc:
-            _fail_input(f"cannot read {name}: {exc.strerror or exc}")
         summary = _decide_to(repo, chunks, out_path, out_fmt, grouped=grouped, size=size or count,
                              jobs=jobs or default_jobs(), folder=folder, quiet=quiet)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     if fail_on_invalid and summary.invalid:
         click.echo(f"regelverk: {summary.invalid:,} of {summary.contacts:,} contacts are invalid", err=True)
         sys.exit(1)
@@ -176,27 +190,12 @@ def explain(file, contact_id, lang, fmt, input_format, policies_dir):
         in_fmt = format_of(file, input_format)
     except FormatError as exc:
         raise click.UsageError(str(exc)) from None
-    folder = tempfile.mkdtemp(prefix="regelverk-")
-    try:
-        path = file
-        if file in (None, "-"):
-            try:
-                path = spool_stdin(folder)
-            except OSError as exc:
-                _fail_input(f"cannot read standard input: {exc}")
-        name = file if file not in (None, "-") else "standard input"
-        records, errors = [], {}
-        try:
-            for chunk in read_chunks(path, in_fmt, repo.policy_set.fields, name=name):
-                for k, problems in chunk.errors.items():
-                    errors[len(records) + k] = problems
-                records.extend(chunk.records)
-        except FormatError as exc:
-            _fail_input(str(exc))
-        except OSError as exc:
-            _fail_input(f"cannot read {name}: {exc.strerror or exc}")
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    records, errors = [], {}
+    with _input(file) as (path, name, _folder), _reading(name):
+        for chunk in read_chunks(path, in_fmt, repo.policy_set.fields, name=name):
+            for k, problems in chunk.errors.items():
+                errors[len(records) + k] = problems
+            records.extend(chunk.records)
     decision, trace, contact = repo.explain_records(records, errors, contact_id)
     if decision is None:
         raise click.UsageError(f"there is no contact with id {contact_id!r} in the input")
