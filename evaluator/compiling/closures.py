@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import operator
 from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from datetime import date
 
 from ..language import ast
-from ..language.checker import IMPLEMENTATIONS
+from ..language.functions import FUNCTIONS
 from ..language.dates import shift
 from ..language.values import CountRange, arith_values, range_compare, range_member
 
@@ -41,222 +42,261 @@ class Compiler:
         self._slots += 1
         return self._slots
 
-    def compile(self, node: ast.Node, in_filter: bool = False):  # noqa: C901 - one case per node kind
+    def compile(self, node: ast.Node, in_filter: bool = False):
+        """The closure of a checked condition or value: one method per kind of node (the table
+        below the class), each building its closure from its children's. `in_filter`: the node
+        stands in a history filter, where a bare field name is the earlier contact's."""
+        try:
+            build = _BUILDERS[type(node)]
+        except KeyError:  # pragma: no cover - the checker lets no other node through
+            raise TypeError(f"cannot compile {type(node).__name__}") from None
+        return build(self, node, in_filter)
+
+    def _build_literal(self, node, in_filter: bool):
+        value = node.value
+        return lambda ctx: value
+
+    def _build_list_lit(self, node, in_filter: bool):
+        value = [item.value for item in node.items]  # the checker allows literals only
+        return lambda ctx: value
+
+    def _build_name(self, node, in_filter: bool):
+        traced = self.traced
+        name = node.name
+        if name in self.parameters:
+            value = self.parameters[name]
+            return lambda ctx: value
+        if in_filter:
+            if traced:
+                def earlier_field(ctx):
+                    v = ctx.row.contact.get(name)
+                    if v is None:
+                        ctx.trace.miss(f"{name} (earlier contact {ctx.row.id})")
+                    return v
+                return earlier_field
+            return lambda ctx: ctx.row.contact.get(name)
+        return self._current_field(name)
+
+    def _build_current_field(self, node, in_filter: bool):
+        return self._current_field(node.name)
+
+    def _build_call(self, node, in_filter: bool):
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        return self._call(node, [c(a) for a in node.args])
+
+    def _build_not(self, node, in_filter: bool):
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        inner = c(node.operand)
+
+        def not_(ctx):
+            v = inner(ctx)
+            return None if v is None else not v
+        return not_
+
+    def _build_chain(self, node, in_filter: bool):
         c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
         traced = self.traced
+        # A chain a and b and c runs as one loop: fewer nested calls on the hot path.
+        kind = type(node)
+        parts = tuple(c(p) for p in ast.chain(node, kind))
+        stop = kind is ast.Or  # the value that decides the chain: True for or, False for and
 
-        if isinstance(node, ast.Literal):
-            value = node.value
-            return lambda ctx: value
-        if isinstance(node, ast.ListLit):
-            value = [item.value for item in node.items]  # the checker allows literals only
-            return lambda ctx: value
-        if isinstance(node, ast.Name):
-            name = node.name
-            if name in self.parameters:
-                value = self.parameters[name]
-                return lambda ctx: value
-            if in_filter:
-                if traced:
-                    def earlier_field(ctx):
-                        v = ctx.row.contact.get(name)
-                        if v is None:
-                            ctx.trace.miss(f"{name} (earlier contact {ctx.row.id})")
-                        return v
-                    return earlier_field
-                return lambda ctx: ctx.row.contact.get(name)
-            return self._current_field(name)
-        if isinstance(node, ast.CurrentField):
-            return self._current_field(node.name)
-        if isinstance(node, ast.Call):
-            return self._call(node, [c(a) for a in node.args])
-        if isinstance(node, ast.Not):
-            inner = c(node.operand)
-
-            def not_(ctx):
-                v = inner(ctx)
-                return None if v is None else not v
-            return not_
-        if isinstance(node, (ast.And, ast.Or)):
-            # A chain a and b and c runs as one loop: fewer nested calls on the hot path.
-            kind = type(node)
-            parts = tuple(c(p) for p in ast.chain(node, kind))
-            stop = kind is ast.Or  # the value that decides the chain: True for or, False for and
-
-            if traced:
-                # Keep only the missing facts that left the chain unknown: a part that came
-                # out true or false, or a part that decided the chain, needed none of them.
-                def chain_traced(ctx):
-                    missing = ctx.trace.missing
-                    begin = len(missing)
-                    unknown = False
-                    for part in parts:
-                        mark = len(missing)
-                        v = part(ctx)
-                        if v is stop:
-                            del missing[begin:]
-                            return stop
-                        if v is None:
-                            unknown = True
-                        else:
-                            del missing[mark:]
-                    return None if unknown else not stop
-                return chain_traced
-
-            def chain(ctx):
+        if traced:
+            # Keep only the missing facts that left the chain unknown: a part that came
+            # out true or false, or a part that decided the chain, needed none of them.
+            def chain_traced(ctx):
+                missing = ctx.trace.missing
+                begin = len(missing)
                 unknown = False
                 for part in parts:
+                    mark = len(missing)
                     v = part(ctx)
                     if v is stop:
+                        del missing[begin:]
                         return stop
                     if v is None:
                         unknown = True
+                    else:
+                        del missing[mark:]
                 return None if unknown else not stop
-            return chain
-        if isinstance(node, ast.Compare):
-            limit = self.count_limit(node)
-            if limit is not None and not self.traced:
-                # count … >= K: counting can stop at K matches; unknown rows cannot undo that.
-                counted = self.aggregate(node.left, limit)
+            return chain_traced
 
-                def count_reaches(ctx):
-                    n = counted(ctx)
-                    return n >= limit if type(n) is int else range_compare(">=", n, limit)
-                return count_reaches
-            left, right = c(node.left), c(node.right)
-            fn = _ALL_OPS[node.op]
-            if ast.has_count(node):
-                plain_op, op_name = fn, node.op
-
-                def range_aware(a, b):
-                    if isinstance(a, CountRange) or isinstance(b, CountRange):
-                        return range_compare(op_name, a, b)
-                    return plain_op(a, b)
-                fn = range_aware
-            fast = self._field_vs_constant(node, in_filter)
-            if fast is not None:
-                return fast
-
-            def compare(ctx):
-                a = left(ctx)
-                if a is None:
-                    return None
-                b = right(ctx)
-                if b is None:
-                    return None
-                return fn(a, b)
-            return compare
-        if isinstance(node, ast.Member):
-            fast = self._field_in_constant(node, in_filter)
-            if fast is not None:
-                return fast
-            item, coll = c(node.item), c(node.collection)
-            negated = node.negated
-
-            def member(ctx):
-                v = item(ctx)
+        def chain(ctx):
+            unknown = False
+            for part in parts:
+                v = part(ctx)
+                if v is stop:
+                    return stop
                 if v is None:
-                    return None
-                values = coll(ctx)
-                if values is None:
-                    return None
-                if isinstance(v, CountRange):
-                    inside = range_member(v, values)
-                    return None if inside is None else inside != negated
-                return (v in values) != negated
-            return member
-        if isinstance(node, ast.Contains):
-            coll, item = c(node.collection), c(node.item)
+                    unknown = True
+            return None if unknown else not stop
+        return chain
 
-            def contains(ctx):
-                values = coll(ctx)
-                if values is None:
-                    return None
-                v = item(ctx)
-                if v is None:
-                    return None
-                if isinstance(v, CountRange):
-                    return range_member(v, values)
-                return v in values
-            return contains
-        if isinstance(node, ast.IsEmpty):
-            inner = c(node.operand)
-            negated = node.negated
+    def _build_compare(self, node, in_filter: bool):
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        limit = self.count_limit(node)
+        if limit is not None and not self.traced:
+            # count … >= K: counting can stop at K matches; unknown rows cannot undo that.
+            counted = self.aggregate(node.left, limit)
 
-            def is_empty(ctx):
-                v = inner(ctx)
-                return None if v is None else (len(v) == 0) != negated
-            return is_empty
-        if isinstance(node, ast.IsKnown):
-            # Asking whether a fact is there is never unknown, so it is compiled untraced.
-            if isinstance(node.operand, (ast.Name, ast.CurrentField)) and node.operand.name not in self.parameters:
-                name, negated = node.operand.name, node.negated
-                if in_filter and isinstance(node.operand, ast.Name):
-                    return lambda ctx: (ctx.row.contact.get(name) is None) == negated
-                return lambda ctx: (ctx.contact.get(name) is None) == negated
-            plain = Compiler(self.parameters, False, self.required).compile(node.operand, in_filter)
-            negated = node.negated
-            return lambda ctx: (plain(ctx) is None) == negated
-        if isinstance(node, ast.Arith):
-            return self._arith(node, c(node.left), c(node.right))
-        if isinstance(node, ast.Neg):
-            inner = c(node.operand)
+            def count_reaches(ctx):
+                n = counted(ctx)
+                return n >= limit if type(n) is int else range_compare(">=", n, limit)
+            return count_reaches
+        left, right = c(node.left), c(node.right)
+        fn = _ALL_OPS[node.op]
+        if ast.has_count(node):
+            plain_op, op_name = fn, node.op
 
-            def neg(ctx):
-                v = inner(ctx)
-                if isinstance(v, CountRange):
-                    return CountRange(-v.hi, -v.lo)
-                return None if v is None else -v
-            return neg
-        if isinstance(node, ast.Duration):
-            amount, unit = c(node.amount), node.unit
+            def range_aware(a, b):
+                if isinstance(a, CountRange) or isinstance(b, CountRange):
+                    return range_compare(op_name, a, b)
+                return plain_op(a, b)
+            fn = range_aware
+        fast = self._field_vs_constant(node, in_filter)
+        if fast is not None:
+            return fast
 
-            def duration(ctx):
-                n = amount(ctx)
-                return None if n is None else (n, unit)
-            return duration
-        if isinstance(node, ast.Aggregate):
-            return self.aggregate(node)
-        if isinstance(node, ast.SameField):
-            name = node.name
+        def compare(ctx):
+            a = left(ctx)
+            if a is None:
+                return None
+            b = right(ctx)
+            if b is None:
+                return None
+            return fn(a, b)
+        return compare
 
-            def same_field(ctx):
-                a = ctx.row.contact.get(name)
-                b = ctx.contact.get(name)
-                if a is None or b is None:
-                    if traced:
-                        if a is None:
-                            ctx.trace.miss(f"{name} (earlier contact {ctx.row.id})")
-                        if b is None:
-                            ctx.trace.miss(name)
-                    return None
-                return a == b
-            return same_field
-        if isinstance(node, ast.SameIsoWeek):
-            return lambda ctx: ctx.row.iso == ctx.cur.iso
-        if isinstance(node, ast.SamePeriod):
-            if node.unit == "year":
-                return lambda ctx: ctx.row.date.year == ctx.cur.date.year
-            return lambda ctx: (ctx.row.date.year == ctx.cur.date.year
-                                and ctx.row.date.month == ctx.cur.date.month)
-        if isinstance(node, ast.Within):
-            key = id(node)
-            # The threshold is computed once per count, by the count's window set-up.
-            return lambda ctx: ctx.row.ordinal > ctx.scratch[key]
-        if isinstance(node, ast.SinceLatest):
-            key = id(node)
+    def _build_member(self, node, in_filter: bool):
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        fast = self._field_in_constant(node, in_filter)
+        if fast is not None:
+            return fast
+        item, coll = c(node.item), c(node.collection)
+        negated = node.negated
 
-            def since_latest(ctx):
-                found, maybe = ctx.scratch[key]
-                i = ctx.row.index
-                if i <= found:
-                    return False
-                return None if i <= maybe else True
-            return since_latest
-        if isinstance(node, ast.Was):
-            output = node.output
-            return lambda ctx: ctx.row.outputs.get(output) is True
-        raise TypeError(f"cannot compile {type(node).__name__}")  # pragma: no cover
+        def member(ctx):
+            v = item(ctx)
+            if v is None:
+                return None
+            values = coll(ctx)
+            if values is None:
+                return None
+            if isinstance(v, CountRange):
+                inside = range_member(v, values)
+                return None if inside is None else inside != negated
+            return (v in values) != negated
+        return member
+
+    def _build_contains(self, node, in_filter: bool):
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        coll, item = c(node.collection), c(node.item)
+
+        def contains(ctx):
+            values = coll(ctx)
+            if values is None:
+                return None
+            v = item(ctx)
+            if v is None:
+                return None
+            if isinstance(v, CountRange):
+                return range_member(v, values)
+            return v in values
+        return contains
+
+    def _build_is_empty(self, node, in_filter: bool):
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        inner = c(node.operand)
+        negated = node.negated
+
+        def is_empty(ctx):
+            v = inner(ctx)
+            return None if v is None else (len(v) == 0) != negated
+        return is_empty
+
+    def _build_is_known(self, node, in_filter: bool):
+        # Asking whether a fact is there is never unknown, so it is compiled untraced.
+        if isinstance(node.operand, (ast.Name, ast.CurrentField)) and node.operand.name not in self.parameters:
+            name, negated = node.operand.name, node.negated
+            if in_filter and isinstance(node.operand, ast.Name):
+                return lambda ctx: (ctx.row.contact.get(name) is None) == negated
+            return lambda ctx: (ctx.contact.get(name) is None) == negated
+        plain = Compiler(self.parameters, False, self.required).compile(node.operand, in_filter)
+        negated = node.negated
+        return lambda ctx: (plain(ctx) is None) == negated
+
+    def _build_arith(self, node, in_filter: bool):
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        return self._arith(node, c(node.left), c(node.right))
+
+    def _build_neg(self, node, in_filter: bool):
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        inner = c(node.operand)
+
+        def neg(ctx):
+            v = inner(ctx)
+            if isinstance(v, CountRange):
+                return CountRange(-v.hi, -v.lo)
+            return None if v is None else -v
+        return neg
+
+    def _build_duration(self, node, in_filter: bool):
+        c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
+        amount, unit = c(node.amount), node.unit
+
+        def duration(ctx):
+            n = amount(ctx)
+            return None if n is None else (n, unit)
+        return duration
+
+    def _build_aggregate(self, node, in_filter: bool):
+        return self.aggregate(node)
+
+    def _build_same_field(self, node, in_filter: bool):
+        traced = self.traced
+        name = node.name
+
+        def same_field(ctx):
+            a = ctx.row.contact.get(name)
+            b = ctx.contact.get(name)
+            if a is None or b is None:
+                if traced:
+                    if a is None:
+                        ctx.trace.miss(f"{name} (earlier contact {ctx.row.id})")
+                    if b is None:
+                        ctx.trace.miss(name)
+                return None
+            return a == b
+        return same_field
+
+    def _build_same_iso_week(self, node, in_filter: bool):
+        return lambda ctx: ctx.row.iso == ctx.cur.iso
+
+    def _build_same_period(self, node, in_filter: bool):
+        if node.unit == "year":
+            return lambda ctx: ctx.row.date.year == ctx.cur.date.year
+        return lambda ctx: (ctx.row.date.year == ctx.cur.date.year
+                            and ctx.row.date.month == ctx.cur.date.month)
+
+    def _build_within(self, node, in_filter: bool):
+        key = id(node)
+        # The threshold is computed once per count, by the count's window set-up.
+        return lambda ctx: ctx.row.ordinal > ctx.scratch[key]
+
+    def _build_since_latest(self, node, in_filter: bool):
+        key = id(node)
+
+        def since_latest(ctx):
+            found, maybe = ctx.scratch[key]
+            i = ctx.row.index
+            if i <= found:
+                return False
+            return None if i <= maybe else True
+        return since_latest
+
+    def _build_was(self, node, in_filter: bool):
+        output = node.output
+        return lambda ctx: ctx.row.outputs.get(output) is True
 
     def _field_vs_constant(self, node: ast.Compare, in_filter: bool):
         """`field = "written"` and the like, the commonest test, as one closure (untraced only)."""
@@ -342,7 +382,7 @@ class Compiler:
         return lambda ctx: ctx.contact.get(name)
 
     def _call(self, node: ast.Call, args):
-        fn = IMPLEMENTATIONS[node.function]
+        fn = FUNCTIONS[node.function].implementation
         if len(args) == 1:
             (arg,) = args
 
@@ -390,24 +430,19 @@ class Compiler:
         that can match are looked at; date windows and `since latest` then narrow the bucket by
         binary search. With `limit`, a count stops once it has found that many.
         """
-        kind = node.kind
+        plan = self._count_plan(node)
+        if node.kind == "count":
+            return _counter(plan, limit)
+        return _tester(plan, node.kind == "any")
+
+    def _count_plan(self, node: ast.Aggregate) -> CountPlan:
+        """What a count's filter lets the scan skip, worked out once: see CountPlan."""
         flt = self.compile(node.filter, in_filter=True) if node.filter is not None else (lambda ctx: True)
         conjuncts = ast.conjuncts(node.filter) if node.filter is not None else []
         windows = [w for w in (node.filter and ast.walk(node.filter) or ())
                    if isinstance(w, (ast.Within, ast.SinceLatest))]
-        lower_bounds = []  # functions ctx -> first ordinal an earlier contact may have
-        for conj in conjuncts:
-            if isinstance(conj, ast.SameIsoWeek):
-                lower_bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.weekday())
-            elif isinstance(conj, ast.SamePeriod) and conj.unit == "month":
-                lower_bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.day + 1)
-            elif isinstance(conj, ast.SamePeriod):
-                lower_bounds.append(lambda ctx: date(ctx.cur.date.year, 1, 1).toordinal())
-            elif isinstance(conj, ast.Within):
-                key = id(conj)
-                lower_bounds.append(lambda ctx, key=key: ctx.scratch[key] + 1)
-        within_setup = []  # (key, duration): thresholds computed once per count
-        anchors = []  # (key, anchor condition, is a top-level conjunct, memo fields)
+        within_setup = []
+        anchors = []
         for w in windows:
             if isinstance(w, ast.Within):
                 within_setup.append((id(w), self.compile(w.duration)))
@@ -419,7 +454,6 @@ class Compiler:
             self.index_keys.add(index_fields)
         else:
             index_fields = ()
-        traced = self.traced
         # When every conjunct of the filter holds for every contact of the bucket from the
         # window's start on (the bucket's own equalities; date windows, whose bounds the binary
         # search applied; `since latest`, apart from contacts whose match with the anchor is
@@ -428,123 +462,8 @@ class Compiler:
         # reference engine, every contact is looked at.)
         windowed = (ast.SameIsoWeek, ast.SamePeriod, ast.Within, ast.SinceLatest)
         subtract = bool(index_fields) and all(id(conj) in covered or isinstance(conj, windowed) for conj in conjuncts)
-        bounded_anchors = tuple(key for key, _, bounded, _ in anchors if bounded)
-
-        def rows_of(ctx):
-            """The rows that can match: a bucket of the history, or all of it."""
-            if index_fields and ctx.indexes is not None:
-                bucket = ctx.indexes[index_fields].get(tuple([g(ctx) for g in key_getters]))
-                if bucket is None:
-                    return None, None, None
-                return bucket.entries, bucket.ordinals, bucket.indices
-            return ctx.history, ctx.ordinals, None
-
-        def window_start(ctx, ordinals, indices) -> int:
-            for key, dur in within_setup:
-                d = dur(ctx)
-                ctx.scratch[key] = shift(ctx.cur.date, -d[0], d[1]).toordinal()
-            start = 0
-            for bound in lower_bounds:
-                start = max(start, bisect_left(ordinals, bound(ctx)))
-            history = ctx.history
-            memo = ctx.memo
-            for key, anchor, bounded, memo_fields in anchors:
-                # The latest earlier contact that surely matches (found), and the latest one
-                # after it whose match is unknown (maybe): contacts between the two may or may
-                # not come after the anchor. One that depends only on the earlier contact and
-                # fields of this one is remembered per patient, so each contact scans only the
-                # history added since the previous one.
-                if memo is not None and memo_fields is not None and not traced:
-                    mkey = (key, *[_hashable(ctx.contact.get(f)) for f in memo_fields])
-                    upto, old_found, old_maybe = memo.get(mkey, (0, -1, -1))
-                    found, maybe = _latest_anchor(ctx, anchor, history, upto, None)
-                    if found < 0:  # nothing sure among the new rows: the old anchor stands
-                        found = old_found
-                        if maybe < 0:
-                            maybe = old_maybe
-                    memo[mkey] = (len(history), found, maybe)
-                else:
-                    found, maybe = _latest_anchor(ctx, anchor, history, 0, ctx.trace)
-                ctx.scratch[key] = (found, maybe)
-                if bounded:
-                    first_after = bisect_right(indices, found) if indices is not None else found + 1
-                    start = max(start, first_after)
-            return start
-
-        def tally(ctx, rows, start, indices) -> tuple[int, int]:
-            """(contacts that surely match, contacts whose match is unknown) of a covered
-            filter: those from the window's start, less the ones between a `since latest`
-            anchor and the latest later contact whose match with the anchor is unknown."""
-            known_from = start
-            for key in bounded_anchors:
-                found, maybe = ctx.scratch[key]
-                if maybe > found:
-                    known_from = max(known_from, bisect_right(indices, maybe))
-            return len(rows) - known_from, known_from - start
-
-        if kind == "count":
-            def count(ctx):
-                rows, ordinals, indices = rows_of(ctx)
-                if not rows:
-                    return 0
-                start = window_start(ctx, ordinals, indices)
-                if subtract and indices is not None:
-                    matched, unknown = tally(ctx, rows, start, indices)
-                    if traced:
-                        for row in rows[len(rows) - matched:]:
-                            ctx.trace.use(row)
-                    if not unknown or (limit is not None and matched >= limit):
-                        return matched
-                    return CountRange(matched, matched + unknown)
-                matched = unknown = 0
-                for i in range(start, len(rows)):
-                    ctx.row = row = rows[i]
-                    v = flt(ctx)
-                    if v is True:
-                        matched += 1
-                        if traced:
-                            ctx.trace.use(row)
-                        elif matched == limit:
-                            ctx.row = None
-                            return matched
-                    elif v is None:
-                        unknown += 1
-                ctx.row = None
-                return matched if not unknown else CountRange(matched, matched + unknown)
-            return count
-
-        want = kind == "any"
-
-        def exists(ctx):
-            rows, ordinals, indices = rows_of(ctx)
-            if not rows:
-                return not want
-            start = window_start(ctx, ordinals, indices)
-            if subtract and indices is not None:
-                matched, unknown = tally(ctx, rows, start, indices)
-                if traced:  # the latest first, as the scan below finds them
-                    for row in reversed(rows[len(rows) - matched:]):
-                        ctx.trace.use(row)
-                if matched:
-                    return want
-                return None if unknown else not want
-            unknown = False
-            found = False
-            for i in range(len(rows) - 1, start - 1, -1):
-                ctx.row = row = rows[i]
-                v = flt(ctx)
-                if v is True:
-                    found = True
-                    if not traced:
-                        break
-                    ctx.trace.use(row)
-                elif v is None:
-                    unknown = True
-            ctx.row = None
-            if found:
-                return want
-            return None if unknown else not want
-        return exists
+        return CountPlan(flt, _lower_bounds(conjuncts), tuple(within_setup), tuple(anchors), index_fields,
+                         tuple(key_getters), subtract, self.traced)
 
     def _index_key(self, conjuncts: list[ast.Node]) -> tuple[tuple[str, ...], list, set]:
         """Fields and value getters for the bucket a filter can use: `field = constant` and
@@ -582,6 +501,220 @@ class Compiler:
                 covered.add(id(conj))
         fields = tuple(sorted(chosen))
         return fields, [chosen[f] for f in fields], covered
+
+
+# The method that builds the closure of each kind of node (Compiler.compile).
+_BUILDERS = {
+    ast.Literal: Compiler._build_literal,
+    ast.ListLit: Compiler._build_list_lit,
+    ast.Name: Compiler._build_name,
+    ast.CurrentField: Compiler._build_current_field,
+    ast.Call: Compiler._build_call,
+    ast.Not: Compiler._build_not,
+    ast.And: Compiler._build_chain,
+    ast.Or: Compiler._build_chain,
+    ast.Compare: Compiler._build_compare,
+    ast.Member: Compiler._build_member,
+    ast.Contains: Compiler._build_contains,
+    ast.IsEmpty: Compiler._build_is_empty,
+    ast.IsKnown: Compiler._build_is_known,
+    ast.Arith: Compiler._build_arith,
+    ast.Neg: Compiler._build_neg,
+    ast.Duration: Compiler._build_duration,
+    ast.Aggregate: Compiler._build_aggregate,
+    ast.SameField: Compiler._build_same_field,
+    ast.SameIsoWeek: Compiler._build_same_iso_week,
+    ast.SamePeriod: Compiler._build_same_period,
+    ast.Within: Compiler._build_within,
+    ast.SinceLatest: Compiler._build_since_latest,
+    ast.Was: Compiler._build_was,
+}
+
+
+@dataclass(frozen=True)
+class CountPlan:
+    """A history count's filter, and what it lets a scan skip, worked out when it is compiled.
+
+    `lower_bounds`: functions ctx -> the first ordinal an earlier contact may have (same ISO
+    week, same month or year, `within`). `within_setup`: (key, duration) of each `within`, its
+    threshold computed once per count. `anchors`: (key, anchor condition, whether it is a
+    top-level conjunct, the fields its answer is remembered by) of each `since latest`.
+    `index_fields` and `key_getters`: the bucket of the history to look in (none: all of it).
+    `subtract`: every conjunct is settled by the bucket and the windows, so counting is
+    subtraction and no contact is looked at.
+    """
+
+    filter: object
+    lower_bounds: tuple
+    within_setup: tuple
+    anchors: tuple
+    index_fields: tuple
+    key_getters: tuple
+    subtract: bool
+    traced: bool
+
+
+def _lower_bounds(conjuncts: list) -> tuple:
+    bounds = []
+    for conj in conjuncts:
+        if isinstance(conj, ast.SameIsoWeek):
+            bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.weekday())
+        elif isinstance(conj, ast.SamePeriod) and conj.unit == "month":
+            bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.day + 1)
+        elif isinstance(conj, ast.SamePeriod):
+            bounds.append(lambda ctx: date(ctx.cur.date.year, 1, 1).toordinal())
+        elif isinstance(conj, ast.Within):
+            key = id(conj)
+            bounds.append(lambda ctx, key=key: ctx.scratch[key] + 1)
+    return tuple(bounds)
+
+
+def _rows_of(plan: CountPlan):
+    """rows_of(ctx): the rows that can match (a bucket of the history, or all of it), with their
+    ordinals and their indexes in the whole history (None for the whole history)."""
+    index_fields, key_getters = plan.index_fields, plan.key_getters
+
+    def rows_of(ctx):
+        if index_fields and ctx.indexes is not None:
+            bucket = ctx.indexes[index_fields].get(tuple([g(ctx) for g in key_getters]))
+            if bucket is None:
+                return None, None, None
+            return bucket.entries, bucket.ordinals, bucket.indices
+        return ctx.history, ctx.ordinals, None
+    return rows_of
+
+
+def _anchor_of(ctx, key, anchor, memo_fields, traced) -> tuple[int, int]:
+    """(found, maybe) of a `since latest` anchor for ctx's contact: the latest earlier contact
+    that surely matches, and the latest one after it whose match is unknown (contacts between
+    the two may or may not come after the anchor). One that depends only on the earlier
+    contact and fields of this one is remembered per patient, so each contact scans only the
+    history added since the previous one."""
+    memo = ctx.memo
+    history = ctx.history
+    if memo is None or memo_fields is None or traced:
+        return _latest_anchor(ctx, anchor, history, 0, ctx.trace)
+    mkey = (key, *[_hashable(ctx.contact.get(f)) for f in memo_fields])
+    upto, old_found, old_maybe = memo.get(mkey, (0, -1, -1))
+    found, maybe = _latest_anchor(ctx, anchor, history, upto, None)
+    if found < 0:  # nothing sure among the new rows: the old anchor stands
+        found = old_found
+        if maybe < 0:
+            maybe = old_maybe
+    memo[mkey] = (len(history), found, maybe)
+    return found, maybe
+
+
+def _window_start(plan: CountPlan):
+    """window_start(ctx, ordinals, indices): the first row of the bucket inside every window,
+    with each `within` threshold and `since latest` anchor left in ctx.scratch."""
+    within_setup, lower_bounds, anchors, traced = plan.within_setup, plan.lower_bounds, plan.anchors, plan.traced
+
+    def window_start(ctx, ordinals, indices) -> int:
+        for key, dur in within_setup:
+            d = dur(ctx)
+            ctx.scratch[key] = shift(ctx.cur.date, -d[0], d[1]).toordinal()
+        start = 0
+        for bound in lower_bounds:
+            start = max(start, bisect_left(ordinals, bound(ctx)))
+        for key, anchor, bounded, memo_fields in anchors:
+            found, maybe = ctx.scratch[key] = _anchor_of(ctx, key, anchor, memo_fields, traced)
+            if bounded:
+                first_after = bisect_right(indices, found) if indices is not None else found + 1
+                start = max(start, first_after)
+        return start
+    return window_start
+
+
+def _tally(plan: CountPlan):
+    """tally(ctx, rows, start, indices): (contacts that surely match, contacts whose match is
+    unknown) of a covered filter: those from the window's start, less the ones between a
+    `since latest` anchor and the latest later contact whose match with the anchor is unknown."""
+    bounded_anchors = tuple(key for key, _, bounded, _ in plan.anchors if bounded)
+
+    def tally(ctx, rows, start, indices) -> tuple[int, int]:
+        known_from = start
+        for key in bounded_anchors:
+            found, maybe = ctx.scratch[key]
+            if maybe > found:
+                known_from = max(known_from, bisect_right(indices, maybe))
+        return len(rows) - known_from, known_from - start
+    return tally
+
+
+def _counter(plan: CountPlan, limit: int | None):
+    """count(ctx): how many earlier contacts match (a CountRange where some match is unknown);
+    with `limit`, it stops at that many."""
+    rows_of, window_start, tally = _rows_of(plan), _window_start(plan), _tally(plan)
+    flt, subtract, traced = plan.filter, plan.subtract, plan.traced
+
+    def count(ctx):
+        rows, ordinals, indices = rows_of(ctx)
+        if not rows:
+            return 0
+        start = window_start(ctx, ordinals, indices)
+        if subtract and indices is not None:
+            matched, unknown = tally(ctx, rows, start, indices)
+            if traced:
+                for row in rows[len(rows) - matched:]:
+                    ctx.trace.use(row)
+            if not unknown or (limit is not None and matched >= limit):
+                return matched
+            return CountRange(matched, matched + unknown)
+        matched = unknown = 0
+        for i in range(start, len(rows)):
+            ctx.row = row = rows[i]
+            v = flt(ctx)
+            if v is True:
+                matched += 1
+                if traced:
+                    ctx.trace.use(row)
+                elif matched == limit:
+                    ctx.row = None
+                    return matched
+            elif v is None:
+                unknown += 1
+        ctx.row = None
+        return matched if not unknown else CountRange(matched, matched + unknown)
+    return count
+
+
+def _tester(plan: CountPlan, want: bool):
+    """exists(ctx): for `any` (want True), whether some earlier contact matches; for `no` (want
+    False), whether none does; unknown when only contacts of unknown match could decide it."""
+    rows_of, window_start, tally = _rows_of(plan), _window_start(plan), _tally(plan)
+    flt, subtract, traced = plan.filter, plan.subtract, plan.traced
+
+    def exists(ctx):
+        rows, ordinals, indices = rows_of(ctx)
+        if not rows:
+            return not want
+        start = window_start(ctx, ordinals, indices)
+        if subtract and indices is not None:
+            matched, unknown = tally(ctx, rows, start, indices)
+            if traced:  # the latest first, as the scan below finds them
+                for row in reversed(rows[len(rows) - matched:]):
+                    ctx.trace.use(row)
+            if matched:
+                return want
+            return None if unknown else not want
+        unknown = False
+        found = False
+        for i in range(len(rows) - 1, start - 1, -1):
+            ctx.row = row = rows[i]
+            v = flt(ctx)
+            if v is True:
+                found = True
+                if not traced:
+                    break
+                ctx.trace.use(row)
+            elif v is None:
+                unknown = True
+        ctx.row = None
+        if found:
+            return want
+        return None if unknown else not want
+    return exists
 
 
 def _latest_anchor(ctx, anchor, history, stop: int, trace) -> tuple[int, int]:
