@@ -148,3 +148,28 @@ def test_a_declared_fact_marked_identifying(tmp_path, fixture_policies):
     decision = load_repository(repo / "policies").evaluate([{**BASE, "booked_by": "Anna Andersson"}])[0]
     assert decision["status"] == "invalid"
     assert decision["errors"] == [{"field": "booked_by", "message": "must be a whole number, not a text"}]
+
+
+def test_a_repository_can_let_patient_ids_that_look_like_personnummer_through(tmp_path, fixture_policies):
+    """By default a personnummer-like `patient` is refused (contract §1); a repository whose own
+    pseudonyms can look like one turns the refusal off in regelverk.yaml, and its contacts are
+    decided, by the API and the CLI alike, with the value still kept out of every message."""
+    repo = tmp_path / "repo"
+    shutil.copytree(fixture_policies, repo / "policies")
+    contact = {**BASE, "patient": "19121212-1212"}
+    (repo / "regelverk.yaml").write_text("regelverk: 1\n")
+    refused = load_repository(repo / "policies").evaluate([contact])[0]
+    assert refused["status"] == "invalid" and refused["errors"][0]["field"] == "patient"
+
+    (repo / "regelverk.yaml").write_text("regelverk: 1\nprivacy:\n  refuse_personnummer_patient: false\n")
+    decided = load_repository(repo / "policies").evaluate([contact])[0]
+    assert decided["status"] == "decided"
+    assert _leaks_in_decision(decided, "patient") == []
+    source = tmp_path / "c.ndjson"
+    source.write_text(json.dumps(contact) + "\n")
+    out = CliRunner().invoke(main, ["evaluate", str(source), "--policies", str(repo / "policies")])
+    assert out.exit_code == 0 and json.loads(out.output.splitlines()[0])["status"] == "decided"
+
+    (repo / "regelverk.yaml").write_text("regelverk: 1\nprivacy:\n  refuse_personnummer_patients: false\n")
+    out = CliRunner().invoke(main, ["validate", str(repo / "policies")])
+    assert out.exit_code != 0 and "refuse_personnummer_patients" in out.output

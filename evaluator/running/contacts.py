@@ -229,7 +229,11 @@ class ContactChecker:
     """The contact check for one contact schema: the contract's core fields, plus the facts a
     policy repository declares (facts.contact_schema_with)."""
 
-    def __init__(self, schema: dict):
+    def __init__(self, schema: dict, refuse_personnummer: bool = True):
+        """`refuse_personnummer`: a `patient` written as a personnummer is invalid (contract
+        §1: pseudonymous ids only); a repository whose own pseudonyms can look like one turns
+        this off in its settings (privacy: refuse_personnummer_patient: false)."""
+        self.refuse_personnummer = refuse_personnummer
         props = schema["properties"]
         # name -> (quick kind, allowed values, full check); the full check also words the error.
         self.checks = {name: (*_quick_kind(spec), _field_check(name, spec)) for name, spec in props.items()}
@@ -277,7 +281,8 @@ class ContactChecker:
                     continue
             return self.full_check(record)
         patient = record["patient"]
-        if 10 <= len(patient) <= 13 and patient[:2].isdigit() and looks_like_personnummer(patient):
+        if (10 <= len(patient) <= 13 and patient[:2].isdigit() and self.refuse_personnummer
+                and looks_like_personnummer(patient)):
             return self.full_check(record)
         typed = dict(record) if copy else record
         for name, good in converted:
@@ -307,7 +312,7 @@ class ContactChecker:
             else:
                 typed[name] = good
         patient = record.get("patient")
-        if isinstance(patient, str) and looks_like_personnummer(patient):
+        if self.refuse_personnummer and isinstance(patient, str) and looks_like_personnummer(patient):
             errors.append({"field": "patient", "message": PERSONNUMMER_MESSAGE})
         if errors:
             return None, errors

@@ -83,7 +83,8 @@ class Engine:
         self.policy_set = policy_set
         self.reference = reference
         # Contacts are checked against the core fields and this repository's declared facts.
-        self.contact_checker = (ContactChecker(policy_set.contact_schema) if policy_set.facts
+        refuse = policy_set.settings.section("privacy").get("refuse_personnummer_patient", True)
+        self.contact_checker = (ContactChecker(policy_set.contact_schema, refuse) if policy_set.facts or not refuse
                                 else core_checker())
         self.outputs = list(policy_set.outputs.values())
         # Every version compiled (compiling/program.py), with the tables decide looks things up
