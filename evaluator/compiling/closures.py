@@ -156,53 +156,27 @@ class Compiler:
         fast = self._field_vs_constant(node, in_filter)
         if fast is not None:
             return fast
-
-        def compare(ctx):
-            a = left(ctx)
-            if a is None:
-                return None
-            b = right(ctx)
-            if b is None:
-                return None
-            return fn(a, b)
-        return compare
+        return _both_known(left, right, fn)
 
     def _build_member(self, node, in_filter: bool):
         c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
         fast = self._field_in_constant(node, in_filter)
         if fast is not None:
             return fast
-        item, coll = c(node.item), c(node.collection)
         negated = node.negated
 
-        def member(ctx):
-            v = item(ctx)
-            if v is None:
-                return None
-            values = coll(ctx)
-            if values is None:
-                return None
+        def member(v, values):
             if isinstance(v, CountRange):
                 inside = range_member(v, values)
                 return None if inside is None else inside != negated
             return (v in values) != negated
-        return member
+        return _both_known(c(node.item), c(node.collection), member)
 
     def _build_contains(self, node, in_filter: bool):
         c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
-        coll, item = c(node.collection), c(node.item)
-
-        def contains(ctx):
-            values = coll(ctx)
-            if values is None:
-                return None
-            v = item(ctx)
-            if v is None:
-                return None
-            if isinstance(v, CountRange):
-                return range_member(v, values)
-            return v in values
-        return contains
+        def contains(values, v):
+            return range_member(v, values) if isinstance(v, CountRange) else v in values
+        return _both_known(c(node.collection), c(node.item), contains)
 
     def _build_is_empty(self, node, in_filter: bool):
         c = lambda sub: self.compile(sub, in_filter)  # noqa: E731
@@ -398,16 +372,7 @@ class Compiler:
 
     def _arith(self, node: ast.Arith, left, right):
         op = node.op
-
-        def arith(ctx):
-            a = left(ctx)
-            if a is None:
-                return None
-            b = right(ctx)
-            if b is None:
-                return None
-            return arith_values(op, a, b)
-        return arith
+        return _both_known(left, right, lambda a, b: arith_values(op, a, b))
 
     def count_limit(self, node: ast.Compare) -> int | None:
         """K when the comparison is `count … >= K` or `count … > K-1` with K a constant."""
@@ -529,6 +494,21 @@ _BUILDERS = {
     ast.SinceLatest: Compiler._build_since_latest,
     ast.Was: Compiler._build_was,
 }
+
+
+def _both_known(first, second, combine):
+    """The closure of a two-operand node: unknown (None) when either side is, the second side
+    not even asked when the first is unknown; else combine(a, b)."""
+
+    def both(ctx):
+        a = first(ctx)
+        if a is None:
+            return None
+        b = second(ctx)
+        if b is None:
+            return None
+        return combine(a, b)
+    return both
 
 
 @dataclass(frozen=True)
