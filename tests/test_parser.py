@@ -85,3 +85,20 @@ def test_slips_a_policy_author_makes_are_named(text, message):
     with pytest.raises(ConditionSyntaxError) as err:
         parse_condition(text)
     assert err.value.message == message
+
+
+def test_every_node_knows_where_it_starts_and_ends():
+    text = ('count of earlier contacts where (channel = "chat" and same iso week) >= max_per_week\n'
+            '  and not (dialogue or current.unit in ["u1", "u2"])')
+    tree = parse_condition(text)
+    spans = {(type(n).__name__, text[n.offset:n.end]) for n in ast.walk(tree)}
+    assert ("Aggregate", 'count of earlier contacts where (channel = "chat" and same iso week)') in spans
+    assert ("Compare", 'channel = "chat"') in spans
+    assert ("SameIsoWeek", "same iso week") in spans
+    assert ("Member", 'current.unit in ["u1", "u2"]') in spans
+    assert ("Not", 'not (dialogue or current.unit in ["u1", "u2"])') in spans
+    assert ("And", text) in spans
+    for node in ast.walk(tree):  # a child lies inside its parent
+        assert 0 <= node.offset < node.end <= len(text)
+        for child in ast.children(node):
+            assert node.offset <= child.offset < child.end <= node.end

@@ -1,8 +1,9 @@
 """The `regelverk` command: thin — load, call, print, map errors to exit codes.
 
-Exit codes: 0 success; 1 a check found problems (validate, test, fmt --check); 2 the command
-was called wrongly (click's usage errors); 3 the policies could not be loaded; 4 an input file
-could not be read; 5 the output could not be written (`evaluate`, `explain`).
+A module per command (or pair of commands): validate, test (its mutation report in mutation),
+fmt, diff, impact, render, new_version, init (and schemas), evaluate (and explain), policies,
+serve, compile; common holds what they share (finding and loading the policies, reading
+input, writing standard output, the exit codes: common.EXIT_*).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from .serve import serve
 from .test import test
 from .validate import validate
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_POLICIES, EXIT_INPUT, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -24,6 +24,13 @@ POLICIES_OPTION = click.option(
     help=POLICIES_HELP)
 
 
+# Exit codes: 0 success; 1 a check found problems (validate, test, fmt --check, impact
+# --fail-on-change); 2 the command was called wrongly (click's usage errors too); 3 the
+# policies could not be loaded; 4 an input file could not be read; 5 the output could not be
+# written.
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_POLICIES, EXIT_INPUT, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
+
+
 def _located(path) -> PolicySource:
     """settings.locate_policies, or exit 3 saying what is wrong and what to do."""
     try:
@@ -32,7 +39,7 @@ def _located(path) -> PolicySource:
         click.echo(f"regelverk: {exc}", err=True)
         for p in exc.problems:
             click.echo(p.render(), err=True)
-        sys.exit(3)
+        sys.exit(EXIT_POLICIES)
 
 
 def locate_or_exit(path=None) -> PolicySource:
@@ -65,7 +72,7 @@ def load_or_exit(path=None, source: PolicySource | None = None) -> Repository:
         click.echo(f"regelverk: the policies cannot be loaded ({len(exc.problems)} problem(s)):", err=True)
         for p in exc.problems:
             click.echo(p.render(), err=True)
-        sys.exit(3)
+        sys.exit(EXIT_POLICIES)
 
 
 def read_input_lines(path) -> list:
@@ -85,7 +92,7 @@ def read_input(path) -> bytes:
                 data = handle.read()
     except OSError as exc:
         click.echo(f"regelverk: cannot read {path}: {exc}", err=True)
-        sys.exit(4)
+        sys.exit(EXIT_INPUT)
     return data
 
 
@@ -96,7 +103,7 @@ def writing_stdout():
     click, which ends quietly."""
     if sys.stdout is None:  # started with standard output closed (`>&-`)
         click.echo("regelverk: cannot write the output: standard output is closed", err=True)
-        sys.exit(5)
+        sys.exit(EXIT_OUTPUT)
     try:
         yield
         sys.stdout.flush()
@@ -107,4 +114,4 @@ def writing_stdout():
         with open(os.devnull, "wb") as devnull:
             os.dup2(devnull.fileno(), sys.stdout.fileno())
         click.echo(f"regelverk: cannot write the output: {exc.strerror or exc}", err=True)
-        sys.exit(5)
+        sys.exit(EXIT_OUTPUT)

@@ -17,7 +17,7 @@ from ..tools.diff import (
     to_json,
 )
 from ..errors import PolicyError
-from .common import read_input_lines
+from .common import EXIT_OK, EXIT_POLICIES, EXIT_PROBLEMS, read_input_lines
 
 
 def _side(spec: str, policies_dir, which: str):
@@ -29,7 +29,7 @@ def _side(spec: str, policies_dir, which: str):
         click.echo(f"regelverk: {which} cannot be loaded ({len(exc.problems)} problem(s)):", err=True)
         for p in exc.problems:
             click.echo(p.render(), err=True)
-        sys.exit(3)
+        sys.exit(EXIT_POLICIES)
 
 
 @click.command()
@@ -71,4 +71,4 @@ def diff(old, new, fmt, contacts, examples, policies_dir, exit_code):
         click.echo(render_markdown(changes, result), nl=False)
     else:
         click.echo(render_text(changes, result), nl=False)
-    sys.exit(1 if exit_code and not changes.empty else 0)
+    sys.exit(EXIT_PROBLEMS if exit_code and not changes.empty else EXIT_OK)

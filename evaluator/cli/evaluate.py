@@ -16,7 +16,7 @@ from ..explaining.explain import render_text, trace_json
 from ..running.formats import FORMATS, FormatError, format_of, open_writer, output_kinds, parquet_rows, read_chunks
 from ..running.parallel import MIN_RECORDS, default_jobs
 from ..running.streaming import decide_stream, patient_keys, scan_grouped, spool_stdin
-from .common import POLICIES_OPTION, load_or_exit, writing_stdout
+from .common import EXIT_INPUT, EXIT_OUTPUT, EXIT_PROBLEMS, EXIT_USAGE, POLICIES_OPTION, load_or_exit, writing_stdout
 
 INPUT_FORMAT_OPTION = click.option(
     "--input-format", type=click.Choice(FORMATS), default=None,
@@ -25,7 +25,7 @@ INPUT_FORMAT_OPTION = click.option(
 
 def _fail_input(message: str):
     click.echo(f"regelverk: {message}", err=True)
-    sys.exit(4)
+    sys.exit(EXIT_INPUT)
 
 
 @contextlib.contextmanager
@@ -102,13 +102,13 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
             _fail_input(str(exc))
         except SchedulerUnreachable as exc:
             click.echo(f"regelverk: {exc}", err=True)
-            sys.exit(2)
+            sys.exit(EXIT_USAGE)
         except OSError as exc:
             click.echo(f"regelverk: cannot write {out_path or 'the output'}: {exc.strerror or exc}", err=True)
-            sys.exit(5)
+            sys.exit(EXIT_OUTPUT)
         except Exception as exc:  # noqa: BLE001 - a worker's failure, as Dask reports it
             click.echo(f"regelverk: the Dask run failed: {type(exc).__name__}: {exc}", err=True)
-            sys.exit(1)
+            sys.exit(EXIT_PROBLEMS)
         return
     try:
         in_fmt = format_of(file, input_format)
@@ -126,7 +126,7 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
                              jobs=jobs or default_jobs(), folder=folder, quiet=quiet)
     if fail_on_invalid and summary.invalid:
         click.echo(f"regelverk: {summary.invalid:,} of {summary.contacts:,} contacts are invalid", err=True)
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEMS)
 
 
 def _decide_to(repo, chunks, out_path, out_fmt, *, grouped, size, jobs, folder, quiet):
@@ -149,7 +149,7 @@ def _decide_to(repo, chunks, out_path, out_fmt, *, grouped, size, jobs, folder, 
             os.replace(partial, final)
         except OSError as exc:
             click.echo(f"regelverk: cannot write {out_path}: {exc.strerror or exc}", err=True)
-            sys.exit(5)
+            sys.exit(EXIT_OUTPUT)
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(partial)

@@ -11,7 +11,7 @@ import click
 from ..errors import Code
 from ..tools.fmt import format_file, policy_files_in
 from ..loading.yamlsource import display_path
-from .common import locate_policies_to_change
+from .common import EXIT_INPUT, EXIT_OK, EXIT_POLICIES, EXIT_PROBLEMS, locate_policies_to_change
 
 
 
@@ -72,7 +72,7 @@ def fmt(paths, check, show_diff):
         summary += f", {failed} could not be formatted"
     click.echo(summary if files else "no policy files found")
     if unreadable:
-        sys.exit(4)
+        sys.exit(EXIT_INPUT)
     if broken:
-        sys.exit(3)
-    sys.exit(1 if check and changed else 0)
+        sys.exit(EXIT_POLICIES)
+    sys.exit(EXIT_PROBLEMS if check and changed else EXIT_OK)

@@ -18,7 +18,7 @@ from ..tools.impact import ImpactInputError, load_base, run_impact
 from ..tools.impact_render import impact_json, render_markdown, render_text
 from ..running.parallel import default_jobs
 from ..loading.yamlsource import display_path
-from .common import POLICIES_OPTION, load_or_exit, locate_or_exit, read_input, writing_stdout
+from .common import EXIT_INPUT, EXIT_OK, EXIT_POLICIES, EXIT_PROBLEMS, POLICIES_OPTION, load_or_exit, locate_or_exit, read_input, writing_stdout
 
 
 def read_contacts(path, input_format: str | None, fields: dict) -> tuple[list, bytes | None]:
@@ -37,7 +37,7 @@ def read_contacts(path, input_format: str | None, fields: dict) -> tuple[list, b
         records, _ = formats_read_contacts(path, fmt, fields)
     except (FormatError, OSError) as exc:
         click.echo(f"regelverk: cannot read {path}: {exc}", err=True)
-        sys.exit(4)
+        sys.exit(EXIT_INPUT)
     return [orjson.dumps(r, default=str) if r is not None else b"null" for r in records], None
 
 
@@ -45,7 +45,7 @@ def _problems(which: str, exc: PolicyError) -> None:
     click.echo(f"regelverk: {which} cannot be loaded ({len(exc.problems)} problem(s)):", err=True)
     for p in exc.problems:
         click.echo(p.render(), err=True)
-    sys.exit(3)
+    sys.exit(EXIT_POLICIES)
 
 
 _DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -122,4 +122,4 @@ def impact(contacts, base, policies_dir, fmt, as_if, start, end, examples, lang,
             click.echo(render_markdown(report, lang), nl=False)
         else:
             click.echo(render_text(report, lang), nl=False)
-    sys.exit(1 if fail_on_change and report.changed else 0)
+    sys.exit(EXIT_PROBLEMS if fail_on_change and report.changed else EXIT_OK)

@@ -12,7 +12,7 @@ from ..tools.init import InitError, plan, write
 
 from ..loading.settings import locate_policies
 from ..loading.yamlsource import display_path
-from .common import POLICIES_OPTION, load_or_exit, locate_policies_to_change
+from .common import EXIT_OK, EXIT_PROBLEMS, POLICIES_OPTION, load_or_exit, locate_policies_to_change
 
 
 @click.command()
@@ -86,10 +86,10 @@ def schemas(out_dir, check, policies_dir):
         for path in stale:
             click.echo(f"out of date: {display_path(path)} (regelverk schemas writes it anew)")
         click.echo(f"{len(stale)} schema file(s) out of date" if stale else "the schemas are up to date")
-        sys.exit(1 if stale else 0)
+        sys.exit(EXIT_PROBLEMS if stale else EXIT_OK)
     for path in write_schemas(repo.policy_set, out_dir):
         click.echo(f"wrote {display_path(path)}: {SCHEMA_FILES[path.name]}")
-    sys.exit(0)
+    sys.exit(EXIT_OK)
 
 
 

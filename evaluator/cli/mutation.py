@@ -1,4 +1,4 @@
-"""`regelverk test --mutate`: the report of a mutation run (evaluator/mutate.py)."""
+"""`regelverk test --mutate`: the report of a mutation run (evaluator/tools/mutate.py)."""
 
 from __future__ import annotations
 

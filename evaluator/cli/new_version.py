@@ -9,7 +9,7 @@ import click
 
 from ..tools.new_version import NewVersionError, cases_from, plan, write
 from ..loading.yamlsource import display_path
-from .common import load_or_exit, locate_policies_to_change
+from .common import EXIT_PROBLEMS, load_or_exit, locate_policies_to_change
 
 
 @click.command("new-version")
@@ -47,7 +47,7 @@ def new_version(policy, valid_from, version, policies_dir):
     if not result.ok:
         click.echo(f"regelverk: version {result.version} of {policy} would not validate; nothing was written",
                    err=True)
-        sys.exit(1)
+        sys.exit(EXIT_PROBLEMS)
     write(result)
     shown = display_path
     click.echo(f"created {shown(result.new_file)}: version {result.version}, in force from {result.valid_from} "

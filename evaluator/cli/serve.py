@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import click
 
-from .common import POLICIES_OPTION, load_or_exit
+from .common import EXIT_USAGE, POLICIES_OPTION, load_or_exit
 
 
 @click.command()
@@ -46,7 +46,7 @@ def serve(policies_dir, host, port, workers):
         settings = service_settings(source.settings.section("serve"), host=host, port=port, workers=workers)
     except SettingsError as exc:
         click.echo(f"regelverk: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)
     repo = load_or_exit(source=source)
     served = Served.of(repo)
 

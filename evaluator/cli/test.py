@@ -10,7 +10,7 @@ import click
 from ..language.values import show_bare
 from ..tools.testing import run_tests
 from ..tools.testreport import to_json, to_junit
-from .common import load_or_exit, locate_or_exit
+from .common import EXIT_OK, EXIT_PROBLEMS, load_or_exit, locate_or_exit
 
 
 @click.command("test")
@@ -62,7 +62,7 @@ def test(path, policies_opt, coverage, min_coverage, verbose, fmt, mutate, min_s
         below = min_coverage is not None and percent < min_coverage
         if below:
             click.echo(f"rule coverage {percent:.1f}% is below the required {min_coverage:g}%", err=True)
-        sys.exit(1 if not run.ok or below else 0)
+        sys.exit(EXIT_PROBLEMS if not run.ok or below else EXIT_OK)
     for p in run.problems:
         click.echo(p.render())
     for r in run.results:
@@ -91,4 +91,4 @@ def test(path, policies_opt, coverage, min_coverage, verbose, fmt, mutate, min_s
     if min_coverage is not None and percent < min_coverage:
         click.echo(f"rule coverage {percent:.1f}% is below the required {min_coverage:g}%", err=True)
         failed = True
-    sys.exit(1 if failed else 0)
+    sys.exit(EXIT_PROBLEMS if failed else EXIT_OK)

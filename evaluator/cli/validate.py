@@ -13,7 +13,7 @@ from ..tools.lint import lint_policy_set
 from ..loading.repository import load_policy_set
 from ..loading.settings import LocateError, locate_policies
 from ..tools.testing import contact_field_problems, find_test_files, load_cases
-from .common import locate_or_exit
+from .common import EXIT_OK, EXIT_PROBLEMS, locate_or_exit
 
 
 @click.command()
@@ -73,7 +73,7 @@ def validate(directory, fmt):
                    else "no problems")
         click.echo(f"{summary}; {versions} policy version(s) loaded" if policy_set else summary,
                    err=bool(errors))
-    sys.exit(1 if errors else 0)
+    sys.exit(EXIT_PROBLEMS if errors else EXIT_OK)
 
 
 def _under(file: str, within: Path) -> bool:

@@ -22,7 +22,7 @@ are emitted as the ``repr`` of a plain value (None, bool, int, str, checked to r
 same value) or passed in as bound arguments. Before compiling, the source is parsed again and
 every name, attribute and call in it checked against those lists (`check_generated`).
 
-Counts over history stay the closures of compiler.py (history buckets, windows, early stops),
+Counts over history stay the closures of closures.py (history buckets, windows, early stops),
 passed in as bound arguments: they are where the engine's data structures live.
 """
 
@@ -110,7 +110,7 @@ class Module:
         self._fn_ids: dict[str, str] = {}
         self._count = 0
         self.known: set[str] = set()  # expressions that are never None (constants)
-        # id(condition) -> (closure, traced closure) of compiler.py to call instead of
+        # id(condition) -> (closure, traced closure) of closures.py to call instead of
         # generating the condition (see compile_version), or None
         self.opaque: dict | None = None
 
@@ -543,7 +543,7 @@ def _traced_function(m: Module, name: str, node: ast.Node, required: frozenset) 
 def generate_version(version, fields: dict, slots: dict, required: frozenset, replay_rules,
                      opaque: dict | None = None) -> tuple[str, Module]:
     """The source of a version's module and the objects its identifiers are bound to.
-    `replay_rules`: the indexes of the rules a replayed history needs (see Engine). `opaque`:
+    `replay_rules`: the indexes of the rules a replayed history needs (see program.Program). `opaque`:
     conditions to call as closures instead of generating them (see compile_version)."""
     m = Module(fields, version.parameters)
     m.opaque = opaque

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..language import ast
 from ..loading import citation
+from ..language.values import show
 from .messages import render_message
 from .trace import VersionTrace
 
@@ -39,16 +40,6 @@ WORDS = {
 }
 
 
-def _value(v) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    return str(v)
-
-
 def _field_names(names, facts: dict | None, lang: str) -> str:
     """Field names as explain shows them: a fact the repository declares with its meaning."""
     facts = facts or {}
@@ -67,7 +58,7 @@ def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict 
     if decision["errors"]:
         lines.append(f"{w['errors']}:")
         lines += [f"  - {e.get('field') or '-'}: {e['message']}" for e in decision["errors"]]
-    lines.append(f"{w['outputs']}: " + ", ".join(f"{k}={_value(v)}" for k, v in decision["outputs"].items()))
+    lines.append(f"{w['outputs']}: " + ", ".join(f"{k}={show_plain(v)}" for k, v in decision["outputs"].items()))
     if decision["status"] == "decided":
         lines.append(f"  ({w['combine']})")
     for vt in trace or []:
@@ -88,12 +79,12 @@ def render_text(decision: dict, trace: list[VersionTrace] | None, contact: dict 
         for rt in vt.rules:
             r = rt.rule
             state = {True: w["fired"], False: w["not_fired"], None: w["unknown"]}[rt.result]
-            sets = f" → {w['sets']} " + ", ".join(f"{k}={_value(x)}" for k, x in rt.outputs.items()) if rt.outputs else ""
+            sets = f" → {w['sets']} " + ", ".join(f"{k}={show_plain(x)}" for k, x in rt.outputs.items()) if rt.outputs else ""
             lines.append(f"  {w['rule']} {r.id}: {state}{sets}")
             lines.append(f"    {w['condition']}: {r.when_text}")
             used = dict.fromkeys(n.name for n in ast.walk(r.when) if isinstance(n, ast.Name) and n.name in v.parameters)
             if used:
-                lines.append(f"    {w['parameters']}: " + ", ".join(f"{name} = {_value(v.parameters[name])}" for name in used))
+                lines.append(f"    {w['parameters']}: " + ", ".join(f"{name} = {show_plain(v.parameters[name])}" for name in used))
             if rt.missing:
                 lines.append(f"    {w['missing']}: {_field_names(rt.missing, facts, lang)}")
             if rt.evidence:
@@ -120,3 +111,8 @@ def trace_json(trace: list[VersionTrace] | None) -> list[dict]:
                                   "condition": rt.rule.when_text, "source": rt.rule.source})
         out.append(item)
     return out
+
+
+def show_plain(value) -> str:
+    """A value as an account shows it: null, true, [a, b], text unquoted."""
+    return show(value, quote_text=False)

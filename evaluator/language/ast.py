@@ -1,19 +1,22 @@
 """The condition language's syntax tree: frozen nodes that carry where they came from.
 
-`offset` is the character index of the node's first token in the condition text; the loader
-turns it into a file, line and column. Nodes compare by identity, so the checker can key its
-findings by node.
+`offset` is the character index of the node's first token in the condition text, `end` the
+index just after its last (-1 for a node made by a tool rather than parsed from text); the
+loader turns an offset into a file, line and column. Nodes compare by identity, so the checker
+can key its findings by node.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 
 @dataclass(frozen=True, eq=False)
 class Node:
     offset: int
+    # keyword-only, so it follows each kind's own fields: Compare(offset, op, left, right, end=…)
+    end: int = field(default=-1, kw_only=True)
 
 
 @dataclass(frozen=True, eq=False)

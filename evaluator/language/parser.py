@@ -1,4 +1,4 @@
-"""Parse condition text into the AST; Lark's errors stop here and become our SyntaxProblem."""
+"""Parse condition text into the syntax tree; Lark's errors stop here and become ConditionSyntaxError."""
 
 from __future__ import annotations
 
@@ -48,10 +48,10 @@ class _Builder(Transformer):
         if len(c[0]) > MAX_DIGITS:
             raise ConditionSyntaxError(f"a whole number of {len(c[0]):,} digits is too long "
                                        f"(at most {MAX_DIGITS})", meta.start_pos)
-        return ast.Literal(meta.start_pos, int(c[0]))
+        return ast.Literal(meta.start_pos, int(c[0]), end=meta.end_pos)
 
     def str_lit(self, meta, c):
-        return ast.Literal(meta.start_pos, str(c[0])[1:-1])
+        return ast.Literal(meta.start_pos, str(c[0])[1:-1], end=meta.end_pos)
 
     def date_lit(self, meta, c):
         text = str(c[0])
@@ -59,28 +59,28 @@ class _Builder(Transformer):
             value = date.fromisoformat(text)
         except ValueError:
             raise ConditionSyntaxError(f"{text} is not a real date", meta.start_pos) from None
-        return ast.Literal(meta.start_pos, value)
+        return ast.Literal(meta.start_pos, value, end=meta.end_pos)
 
     def true_lit(self, meta, c):
-        return ast.Literal(meta.start_pos, True)
+        return ast.Literal(meta.start_pos, True, end=meta.end_pos)
 
     def false_lit(self, meta, c):
-        return ast.Literal(meta.start_pos, False)
+        return ast.Literal(meta.start_pos, False, end=meta.end_pos)
 
     def list_lit(self, meta, c):
-        return ast.ListLit(meta.start_pos, tuple(x for x in c if x is not None))
+        return ast.ListLit(meta.start_pos, tuple(x for x in c if x is not None), end=meta.end_pos)
 
     def name(self, meta, c):
-        return ast.Name(meta.start_pos, str(c[0]))
+        return ast.Name(meta.start_pos, str(c[0]), end=meta.end_pos)
 
     def current_field(self, meta, c):
-        return ast.CurrentField(meta.start_pos, str(c[0]))
+        return ast.CurrentField(meta.start_pos, str(c[0]), end=meta.end_pos)
 
     def call(self, meta, c):
-        return ast.Call(meta.start_pos, str(c[0]), tuple(x for x in c[1:] if x is not None))
+        return ast.Call(meta.start_pos, str(c[0]), tuple(x for x in c[1:] if x is not None), end=meta.end_pos)
 
     def not_(self, meta, c):
-        return ast.Not(meta.start_pos, c[0])
+        return ast.Not(meta.start_pos, c[0], end=meta.end_pos)
 
     def and_(self, meta, c):
         return balanced(ast.And, c)
@@ -89,76 +89,76 @@ class _Builder(Transformer):
         return balanced(ast.Or, c)
 
     def compare(self, meta, c):
-        return ast.Compare(meta.start_pos, str(c[1]), c[0], c[2])
+        return ast.Compare(meta.start_pos, str(c[1]), c[0], c[2], end=meta.end_pos)
 
     def member(self, meta, c):
-        return ast.Member(meta.start_pos, c[0], c[1], False)
+        return ast.Member(meta.start_pos, c[0], c[1], False, end=meta.end_pos)
 
     def not_member(self, meta, c):
-        return ast.Member(meta.start_pos, c[0], c[1], True)
+        return ast.Member(meta.start_pos, c[0], c[1], True, end=meta.end_pos)
 
     def contains(self, meta, c):
-        return ast.Contains(meta.start_pos, c[0], c[1])
+        return ast.Contains(meta.start_pos, c[0], c[1], end=meta.end_pos)
 
     def is_empty(self, meta, c):
-        return ast.IsEmpty(meta.start_pos, c[0], False)
+        return ast.IsEmpty(meta.start_pos, c[0], False, end=meta.end_pos)
 
     def is_not_empty(self, meta, c):
-        return ast.IsEmpty(meta.start_pos, c[0], True)
+        return ast.IsEmpty(meta.start_pos, c[0], True, end=meta.end_pos)
 
     def is_known(self, meta, c):
-        return ast.IsKnown(meta.start_pos, c[0], False)
+        return ast.IsKnown(meta.start_pos, c[0], False, end=meta.end_pos)
 
     def is_missing(self, meta, c):
-        return ast.IsKnown(meta.start_pos, c[0], True)
+        return ast.IsKnown(meta.start_pos, c[0], True, end=meta.end_pos)
 
     def add(self, meta, c):
-        return ast.Arith(meta.start_pos, "+", c[0], c[1])
+        return ast.Arith(meta.start_pos, "+", c[0], c[1], end=meta.end_pos)
 
     def sub(self, meta, c):
-        return ast.Arith(meta.start_pos, "-", c[0], c[1])
+        return ast.Arith(meta.start_pos, "-", c[0], c[1], end=meta.end_pos)
 
     def mul(self, meta, c):
-        return ast.Arith(meta.start_pos, "*", c[0], c[1])
+        return ast.Arith(meta.start_pos, "*", c[0], c[1], end=meta.end_pos)
 
     def neg(self, meta, c):
-        return ast.Neg(meta.start_pos, c[0])
+        return ast.Neg(meta.start_pos, c[0], end=meta.end_pos)
 
     def duration(self, meta, c):
-        return ast.Duration(meta.start_pos, c[0], _unit(c[1]))
+        return ast.Duration(meta.start_pos, c[0], _unit(c[1]), end=meta.end_pos)
 
     def count(self, meta, c):
-        return ast.Aggregate(meta.start_pos, "count", c[0])
+        return ast.Aggregate(meta.start_pos, "count", c[0], end=meta.end_pos)
 
     def any_earlier(self, meta, c):
-        return ast.Aggregate(meta.start_pos, "any", c[0])
+        return ast.Aggregate(meta.start_pos, "any", c[0], end=meta.end_pos)
 
     def no_earlier(self, meta, c):
-        return ast.Aggregate(meta.start_pos, "none", c[0])
+        return ast.Aggregate(meta.start_pos, "none", c[0], end=meta.end_pos)
 
     def same_iso_week(self, meta, c):
         if _unit(c[0]) != "week":
             raise ConditionSyntaxError(f"'same iso {c[0]}' is not a window; write 'same iso week'", meta.start_pos)
-        return ast.SameIsoWeek(meta.start_pos)
+        return ast.SameIsoWeek(meta.start_pos, end=meta.end_pos)
 
     def same_period(self, meta, c):
         unit = _unit(c[0])
         if unit not in ("month", "year"):
             raise ConditionSyntaxError(
                 f"'same {c[0]}' is ambiguous; write 'same iso week' (Monday to Sunday)", meta.start_pos)
-        return ast.SamePeriod(meta.start_pos, unit)
+        return ast.SamePeriod(meta.start_pos, unit, end=meta.end_pos)
 
     def same_field(self, meta, c):
-        return ast.SameField(meta.start_pos, str(c[0]))
+        return ast.SameField(meta.start_pos, str(c[0]), end=meta.end_pos)
 
     def within(self, meta, c):
-        return ast.Within(meta.start_pos, c[0])
+        return ast.Within(meta.start_pos, c[0], end=meta.end_pos)
 
     def since_latest(self, meta, c):
-        return ast.SinceLatest(meta.start_pos, c[0])
+        return ast.SinceLatest(meta.start_pos, c[0], end=meta.end_pos)
 
     def was(self, meta, c):
-        return ast.Was(meta.start_pos, str(c[0]))
+        return ast.Was(meta.start_pos, str(c[0]), end=meta.end_pos)
 
 
 def balanced(kind: type, operands: list) -> ast.Node:
@@ -167,7 +167,7 @@ def balanced(kind: type, operands: list) -> ast.Node:
     both operators are associative, in three-valued logic too). Built level by level, no recursion."""
     level = list(operands)
     while len(level) > 1:
-        paired = [kind(level[i].offset, level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        paired = [kind(level[i].offset, level[i], level[i + 1], end=level[i + 1].end) for i in range(0, len(level) - 1, 2)]
         if len(level) % 2:
             paired.append(level[-1])
         level = paired

@@ -81,33 +81,34 @@ def arith_values(op: str, a, b):
     return a * b
 
 
-def show(value, bare_text: bool = False) -> str:
+def show(value, quote_text: bool = True) -> str:
     """The one printer of a value for a person: null, true, false, 23, 2025-01-31, "text"
-    (quoted as in JSON; bare with `bare_text` when the text is the whole value shown),
-    [a, b], {"key": value}, and a count range as lo..hi."""
+    (quoted as in JSON; bare with `quote_text=False`, at every depth), [a, b], {"key": value},
+    and a count range as lo..hi."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return value if bare_text else json.dumps(value, ensure_ascii=False)
+        return json.dumps(value, ensure_ascii=False) if quote_text else value
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(show(v) for v in value) + "]"
+        return "[" + ", ".join(show(v, quote_text) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{show(str(k))}: {show(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{show(str(k), quote_text)}: {show(v, quote_text)}" for k, v in value.items()) + "}"
     if isinstance(value, date):
         return value.isoformat()
     return str(value)
 
 
 def show_in_sentence(value) -> str:
-    """A value inside a sentence of a message: as `show` gives it, but text bare and a list as
-    its items joined by commas (a, b)."""
+    """A value inside a sentence of a message: text bare, and a list as its items joined by
+    commas (a, b)."""
     if isinstance(value, list):
         return ", ".join(show_in_sentence(v) for v in value)
-    return show(value, bare_text=True)
+    return show(value, quote_text=False)
 
 
 def show_bare(value) -> str:
-    """`show`, with a text that is the whole value shown bare (an expected or actual output)."""
-    return show(value, bare_text=True)
+    """`show`, with a text that is the whole value shown bare (an expected or actual output);
+    text inside a list or mapping stays quoted."""
+    return value if isinstance(value, str) else show(value)

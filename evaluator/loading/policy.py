@@ -1,4 +1,4 @@
-"""Load one policy version from YAML: schema, names, conditions, effects; compile it once."""
+"""Read one policy version from YAML and check it (schema, names, conditions, effects) into the plain model."""
 
 from __future__ import annotations
 

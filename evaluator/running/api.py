@@ -24,7 +24,7 @@ def _contacts_of(contacts) -> list:
     name, module = kind.__name__, kind.__module__.split(".")[0]
     if module == "dask":
         raise TypeError("evaluate takes contacts in memory, not a Dask DataFrame: "
-                        "use evaluator.running.dask.evaluate_dataframe (docs/data.md)")
+                        "use evaluator.dask.evaluate_dataframe (docs/data.md)")
     if module in ("pandas", "polars", "pyarrow", "numpy") or isinstance(contacts, (dict, str, bytes)) \
             or not hasattr(contacts, "__iter__"):
         what = {"Series": "a Series (one column)", "LazyFrame": "a LazyFrame (collect() it first)"}.get(name, name)

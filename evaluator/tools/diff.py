@@ -160,7 +160,7 @@ def _load(side: Side) -> None:
     # load reports anyway) must not lead the file out of the temporary folder.
     place = [str(value.get(k) or "") for k in ("region", "id", "version")]
     place = [p if re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]*", p) else "unknown" for p in place]
-    # Everything is compiled into memory by the load, so the folder can go right after it.
+    # The load reads everything into memory, so the folder can go right after it.
     with tempfile.TemporaryDirectory(prefix="regelverk-diff-") as tmp:
         root = Path(tmp)
         (root / OUTPUTS_FILE).write_text(side.outputs_text, encoding="utf-8")
@@ -363,7 +363,7 @@ def compare(old: PolicyVersion, new: PolicyVersion, old_label: str = "", new_lab
 
 
 def _same_rule(a, b, pa: dict, pb: dict) -> bool:
-    """Two compiled rules that decide alike: the same condition, effects and severity."""
+    """Two checked rules that decide alike: the same condition, effects and severity."""
     return same(a.when, b.when, pa, pb) and a.then == b.then and a.otherwise == b.otherwise and a.severity == b.severity
 
 

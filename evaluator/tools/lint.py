@@ -275,7 +275,7 @@ class Analysis:
 
 @dataclass
 class _Version:
-    """A compiled version with its source (for positions) and its conditions analysed."""
+    """A checked version with its source (for positions) and its conditions analysed."""
 
     version: PolicyVersion
     doc: SourceDoc | None

@@ -64,7 +64,7 @@ def _scalars(node: ast.Node) -> tuple:
     """A node's own values (operator, name, unit, …), its children aside."""
     out = []
     for name in node.__dataclass_fields__:
-        if name == "offset":
+        if name in ("offset", "end"):
             continue
         value = getattr(node, name)
         if isinstance(value, ast.Node) or (isinstance(value, tuple) and all(isinstance(v, ast.Node) for v in value)):

@@ -1,8 +1,8 @@
 """Mutation testing of policy tests: change one thing in a loaded policy, rerun the tests.
 
-Each mutant is made from the checked, compiled model, never from the files: a syntax tree with
-one node changed and recompiled, a parameter or a `then` value changed, a version's first or
-last day moved. The policy tests run on each mutant; a mutant that no test case notices
+Each mutant is made from the checked model, never from the files: a syntax tree with one node
+changed, a parameter or a `then` value changed, a version's first or last day moved (the
+engine built for the mutant compiles it). The policy tests run on each mutant; a mutant that no test case notices
 *survives*, and is reported with its file:line:column and the change. The score is the share of
 mutants killed. The operators (issue 12):
 

@@ -40,14 +40,15 @@ def _until(v: PolicyVersion) -> str:
     return v.valid_to.isoformat() if v.valid_to else "until further notice"
 
 
-def _value(value) -> str:
-    """A parameter's or an effect's value as the policy file writes it."""
+def _as_written(value) -> str:
+    """A parameter's or an effect's value as the policy file writes it (YAML flow style, not
+    language.values.show, which shows a value to a reader)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return "[" + ", ".join(_value(v) for v in value) + "]"
+        return "[" + ", ".join(_as_written(v) for v in value) + "]"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{k}: {_value(v)}" for k, v in value.items()) + "}"
+        return "{" + ", ".join(f"{k}: {_as_written(v)}" for k, v in value.items()) + "}"
     if isinstance(value, str):
         return f'"{value}"'
     return str(value)
@@ -67,7 +68,7 @@ def parameter_rows(v: PolicyVersion) -> list[ParameterRow]:
     for name, value in v.parameters.items():
         raw = declared.get(name)
         description = _fold(raw.get("description", "")) if isinstance(raw, dict) else ""
-        rows.append(ParameterRow(name, _value(value), str(v.parameter_types.get(name, "")), description))
+        rows.append(ParameterRow(name, _as_written(value), str(v.parameter_types.get(name, "")), description))
     return rows
 
 
@@ -222,9 +223,9 @@ def _html_rule(v: PolicyVersion, rule: Rule) -> str:
     parts.append(f'<div class="label">Condition</div><pre>{_e(str(raw.get("when", rule.when_text)).strip())}</pre>')
     effects = []
     if rule.then:
-        effects.append(f"<li>when the condition holds: <code>{_e(_value(rule.then))}</code></li>")
+        effects.append(f"<li>when the condition holds: <code>{_e(_as_written(rule.then))}</code></li>")
     if rule.otherwise:
-        effects.append(f"<li>otherwise: <code>{_e(_value(rule.otherwise))}</code></li>")
+        effects.append(f"<li>otherwise: <code>{_e(_as_written(rule.otherwise))}</code></li>")
     if not effects:
         effects.append("<li>none: the rule only reports a finding</li>")
     parts.append('<div class="label">Effects</div><ul>' + "".join(effects) + "</ul>")
@@ -355,9 +356,9 @@ def md_policy(policy: Policy) -> str:
             out += ["", "Condition:", ""] + _md_block(raw.get("when", rule.when_text))
             effects = []
             if rule.then:
-                effects.append(f"- when the condition holds: {_md_code(_value(rule.then))}")
+                effects.append(f"- when the condition holds: {_md_code(_as_written(rule.then))}")
             if rule.otherwise:
-                effects.append(f"- otherwise: {_md_code(_value(rule.otherwise))}")
+                effects.append(f"- otherwise: {_md_code(_as_written(rule.otherwise))}")
             out += ["", "Effects:", ""] + (effects or ["- none: the rule only reports a finding"])
             msg = rule.message.raw
             out += ["", f"Message (sv): {_fold(msg.get('sv', ''))}", "", f"Message (en): {_fold(msg.get('en', ''))}"]
