@@ -35,14 +35,6 @@ DEFAULTS = {
     "max_yaml_nesting": 100,
 }
 
-DESCRIPTIONS = {
-    "max_file_bytes": "the largest YAML file (policy, outputs, facts, test or settings) read, in bytes",
-    "max_condition_chars": "the longest condition (applies_when, when), in characters",
-    "max_condition_nesting": "how deep a condition may nest (not, -, calls, lists, counts; a chain of and/or is one level)",
-    "max_yaml_nesting": "how deep mappings and lists may nest in a YAML file",
-}
-
-
 @dataclass(frozen=True)
 class Limits:
     max_file_bytes: int = DEFAULTS["max_file_bytes"]

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..language.values import show_bare
 from ..tools.testing import run_tests
-from ..tools.testreport import to_json, to_junit
+from ..tools.testreport import to_json, to_junit, to_text
 from .common import EXIT_OK, EXIT_PROBLEMS, load_or_exit, locate_or_exit
 
 
@@ -63,30 +62,8 @@ def test(path, policies_opt, coverage, min_coverage, verbose, fmt, mutate, min_s
         if below:
             click.echo(f"rule coverage {percent:.1f}% is below the required {min_coverage:g}%", err=True)
         sys.exit(EXIT_PROBLEMS if not run.ok or below else EXIT_OK)
-    for p in run.problems:
-        click.echo(p.render())
-    for r in run.results:
-        if r.ok:
-            if verbose:
-                click.echo(f"PASS {r.location}  {r.name}")
-            continue
-        click.echo(f"FAIL {r.location}  {r.name}")
-        width = max(len(w) for w, _, _ in r.failures)
-        click.echo(f"     {'':{width}}  {'expected':<28}  actual")
-        for what, expected, actual in r.failures:
-            click.echo(f"     {what:{width}}  {show_bare(expected):<28}  {show_bare(actual)}")
+    click.echo(to_text(run, repo.policy_set, verbose=verbose, coverage=coverage), nl=False)
     percent = run.coverage.percent(repo.policy_set)
-    if coverage:
-        click.echo("")
-        click.echo("rule coverage (fires / does not fire / unknown seen):")
-        for pid, version, rule, fired, not_fired, unknown in run.coverage.table(repo.policy_set):
-            mark = "ok " if fired and not_fired else "-- "
-            flags = f"{'fires' if fired else '     '}  {'not' if not_fired else '   '}  {'unknown' if unknown else ''}"
-            click.echo(f"  {mark}{pid} {version} {rule:<32} {flags}")
-        click.echo(f"rule coverage: {percent:.1f}%")
-    unread = {p.location.file for p in run.problems if p.severity == "error" and p.location}
-    click.echo(f"{run.passed} passed, {run.failed} failed"
-               + (f"; {len(unread)} test file(s) could not be read (above), their cases not run" if unread else ""))
     failed = not run.ok
     if min_coverage is not None and percent < min_coverage:
         click.echo(f"rule coverage {percent:.1f}% is below the required {min_coverage:g}%", err=True)

@@ -1,5 +1,6 @@
 """The policy author's tools, built on the pipeline and apart from it.
 
+- ``validate``: everything `regelverk validate` checks, and problems as CI annotations;
 - ``lint``: warnings on a loaded policy set (unused parameters, unreachable rules, conflicts);
 - ``fmt``: one canonical layout for policy files, comments kept;
 - ``diff`` and ``meaning``: what a change to a policy changes, in text and in meaning;

@@ -14,7 +14,7 @@ from ..running.contacts import ContactChecker
 from ..running.engine import Engine
 from ..errors import Code, Location, Problem, closest
 from ..loading.policy import schema_problems
-from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, PolicySet, files_under
+from ..loading.repository import TEST_SUFFIX, PolicySet, files_under
 from ..resources import load_schema
 from ..limits import from_settings as limits_for
 from ..limits import using as using_limits
@@ -90,15 +90,6 @@ def find_test_files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
     return files_under(path, f"*{TEST_SUFFIX}")
-
-
-def policies_root_for(path: Path) -> Path | None:
-    """The nearest folder at or above `path` that holds outputs.yaml: its policy root."""
-    path = path.resolve()
-    for candidate in [path] + list(path.parents):
-        if (candidate / OUTPUTS_FILE).is_file():
-            return candidate
-    return None
 
 
 def policies_under(policy_set: PolicySet, path: Path) -> frozenset[str] | None:

@@ -1,4 +1,4 @@
-"""A policy test run as JSON or as JUnit XML (what CI systems show as test reports)."""
+"""A policy test run as text for a terminal, as JSON, or as JUnit XML (what CI systems show)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,33 @@ def coverage_rows(run: TestRun, policy_set: PolicySet) -> list[dict]:
     return [{"policy": pid, "version": version, "rule": rule, "fires": fired, "does_not_fire": not_fired,
              "unknown_seen": unknown}
             for pid, version, rule, fired, not_fired, unknown in run.coverage.table(policy_set)]
+
+
+def to_text(run: TestRun, policy_set: PolicySet, *, verbose: bool = False, coverage: bool = False) -> str:
+    """The report for a terminal: the problems of unreadable test files, each failed case with
+    what it expected and got (every case with `verbose`), the coverage table with `coverage`,
+    and the counts."""
+    out = [p.render() for p in run.problems]
+    for r in run.results:
+        if r.ok:
+            if verbose:
+                out.append(f"PASS {r.location}  {r.name}")
+            continue
+        out.append(f"FAIL {r.location}  {r.name}")
+        width = max(len(w) for w, _, _ in r.failures)
+        out.append(f"     {'':{width}}  {'expected':<28}  actual")
+        out += [f"     {what:{width}}  {show_bare(expected):<28}  {show_bare(actual)}" for what, expected, actual in r.failures]
+    if coverage:
+        out += ["", "rule coverage (fires / does not fire / unknown seen):"]
+        for pid, version, rule, fired, not_fired, unknown in run.coverage.table(policy_set):
+            mark = "ok " if fired and not_fired else "-- "
+            flags = f"{'fires' if fired else '     '}  {'not' if not_fired else '   '}  {'unknown' if unknown else ''}"
+            out.append(f"  {mark}{pid} {version} {rule:<32} {flags}")
+        out.append(f"rule coverage: {run.coverage.percent(policy_set):.1f}%")
+    unread = {p.location.file for p in run.problems if p.severity == "error" and p.location}
+    out.append(f"{run.passed} passed, {run.failed} failed"
+               + (f"; {len(unread)} test file(s) could not be read (above), their cases not run" if unread else ""))
+    return "\n".join(out) + "\n"
 
 
 def to_json(run: TestRun, policy_set: PolicySet, min_coverage: float | None) -> str:

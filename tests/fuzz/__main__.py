@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 import traceback
 
@@ -73,7 +74,9 @@ def run_atheris(name: str, seconds: float) -> None:  # pragma: no cover - needs 
 
     target = TARGETS[name]
     test = _test_for(target, 1)
-    atheris.Setup([sys.argv[0], f"-max_total_time={int(seconds)}", "-rss_limit_mb=4096"],
+    atheris.Setup([sys.argv[0], f"-max_total_time={int(seconds)}", "-rss_limit_mb=4096",
+                   # libFuzzer writes crash-, slow-unit- and timeout- files here, not into the checkout
+                   f"-artifact_prefix={tempfile.gettempdir()}/regelverk-fuzz-"],
                   test.hypothesis.fuzz_one_input)
     atheris.Fuzz()
 
