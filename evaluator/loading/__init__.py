@@ -8,7 +8,8 @@ problems are put in words; conditions are parsed and checked (``language``); the
 - ``yamlsource``: YAML with positions, duplicate keys refused;
 - ``settings``: the repository marker (``regelverk.yaml``) and which policies a command means;
 - ``facts``: the facts a repository declares beyond the core contact fields;
-- ``policy``: one policy version read into the model (``PolicyVersion``, ``Rule``);
+- ``schema``: schema problems in words, at their places;
+- ``policy``: one policy version read and checked into the model (``PolicyVersion``, ``Rule``);
 - ``repository``: a policy folder read whole, every problem reported (``PolicySet``);
 - ``citation``: how a policy cites the document it encodes;
 - ``privacy``: which fields identify a person, and how a value is echoed in a message.

@@ -20,6 +20,7 @@ from jsonschema import Draft202012Validator
 from ..errors import Code, Location, Problem
 from ..resources import load_schema
 from ..language.types import DECLARED_TYPES, KIND_NAMES, ONE_OF, Type, kind_problem
+from .schema import schema_problems
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")
 # The largest whole number every JSON reader reads exactly (as the core schema's bound).
@@ -46,7 +47,6 @@ def _validator() -> Draft202012Validator:
 def load_facts(path: Path, core_fields, keywords=frozenset(), *, required: bool = False) -> tuple[dict[str, Fact], list[Problem]]:
     """The facts declared in `path`, and every problem with them, at its place. A missing file
     declares no facts unless the settings named it (`required`)."""
-    from .policy import schema_problems
     from .yamlsource import display_path, load_yaml
 
     try:

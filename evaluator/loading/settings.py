@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import Code, Problem
+from .schema import schema_problems
 
 MARKER = "regelverk.yaml"
 DEFAULT_POLICIES = "policies"
@@ -87,7 +88,6 @@ def read_settings(root: Path) -> tuple[Settings, list[Problem]]:
         return Settings(root, {}), []
     from jsonschema import Draft202012Validator
 
-    from .policy import schema_problems
     from ..resources import load_schema
 
     problems = schema_problems(doc, Draft202012Validator(load_schema("settings.schema.json")), Code.SETTINGS)

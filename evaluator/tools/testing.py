@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from ..running.contacts import ContactChecker
 from ..running.engine import Engine
 from ..errors import Code, Location, Problem, closest
-from ..loading.policy import schema_problems
+from ..loading.schema import schema_problems
 from ..loading.repository import TEST_SUFFIX, PolicySet, files_under
 from ..resources import load_schema
 from ..limits import from_settings as limits_for
