@@ -1,9 +1,10 @@
 """Loading: policy files read with their positions and checked into a plain model.
 
-Stage 2 of the pipeline. (The size limits every file and condition is held to are in
-``evaluator/limits.py``, shared with the parser.) YAML is read safely with every value's line and column; schema
+Stage 2 of the pipeline. YAML is read safely with every value's line and column; schema
 problems are put in words; conditions are parsed and checked (``language``); the result is a
 ``PolicySet`` of policies, versions and rules that compiles nothing: ``compiling`` does that.
+(The size limits every file and condition is held to are in ``evaluator/limits.py``, shared
+with the parser.)
 
 - ``yamlsource``: YAML with positions, duplicate keys refused;
 - ``settings``: the repository marker (``regelverk.yaml``) and which policies a command means;
