@@ -13,7 +13,7 @@ import click
 import orjson
 
 from ..explaining.explain import render_text, trace_json
-from ..running.formats import FORMATS, FormatError, format_of, open_writer, output_kinds, parquet_rows, read_chunks
+from ..running.formats import FORMATS, FormatError, format_of, gather, open_writer, output_kinds, parquet_rows, read_chunks
 from ..running.parallel import MIN_RECORDS, default_jobs
 from ..running.streaming import decide_stream, patient_keys, scan_grouped, spool_stdin
 from .common import EXIT_INPUT, EXIT_OUTPUT, EXIT_PROBLEMS, EXIT_USAGE, POLICIES_OPTION, load_or_exit, writing_stdout
@@ -190,12 +190,8 @@ def explain(file, contact_id, lang, fmt, input_format, policies_dir):
         in_fmt = format_of(file, input_format)
     except FormatError as exc:
         raise click.UsageError(str(exc)) from None
-    records, errors = [], {}
     with _input(file) as (path, name, _folder), _reading(name):
-        for chunk in read_chunks(path, in_fmt, repo.policy_set.fields, name=name):
-            for k, problems in chunk.errors.items():
-                errors[len(records) + k] = problems
-            records.extend(chunk.records)
+        records, errors = gather(read_chunks(path, in_fmt, repo.policy_set.fields, name=name))
     decision, trace, contact = repo.explain_records(records, errors, contact_id)
     if decision is None:
         raise click.UsageError(f"there is no contact with id {contact_id!r} in the input")

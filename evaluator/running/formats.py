@@ -214,9 +214,14 @@ def read_contacts(path, input_format: str | None = None, fields: dict | None = N
         from ..loading.repository import load_policies
 
         fields = load_policies(None).fields
+    return gather(read_chunks(path, format_of(path, input_format), fields, name=str(path)))
+
+
+def gather(chunks: Iterable[Chunk]) -> tuple[list, dict]:
+    """Chunks read whole into one batch: (records, errors by index in the batch)."""
     records: list = []
     errors: dict = {}
-    for chunk in read_chunks(path, format_of(path, input_format), fields, name=str(path)):
+    for chunk in chunks:
         for k, problems in chunk.errors.items():
             errors[len(records) + k] = problems
         records.extend(chunk.records)
@@ -656,12 +661,7 @@ def decide_bytes(repo, body: bytes, in_fmt: str = "ndjson", out_fmt: str = "ndjs
     `out_fmt`, whose media type is MEDIA_TYPES[out_fmt]): for an HTTP batch route, whose bodies
     are limited in size. Raises FormatError, whose message says what is wrong, for a body that
     cannot be read at all (not Parquet, a CSV without a header): a 400."""
-    records: list = []
-    errors: dict = {}
-    for chunk in read_chunks(io.BytesIO(body), in_fmt, repo.policy_set.fields, name="the body"):
-        for k, problems in chunk.errors.items():
-            errors[len(records) + k] = problems
-        records.extend(chunk.records)
+    records, errors = gather(read_chunks(io.BytesIO(body), in_fmt, repo.policy_set.fields, name="the body"))
     decisions, _ = repo.engine.evaluate(records, line_errors=errors, own=True)
     out = io.BytesIO()
     writer = open_writer(out_fmt, out, output_kinds(repo.policy_set))
