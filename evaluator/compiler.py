@@ -563,10 +563,12 @@ class Compiler:
         subtract = bool(index_fields) and all(id(conj) in covered or isinstance(conj, windowed) for conj in conjuncts)
         bounded_anchors = tuple(key for key, _, bounded, _ in anchors if bounded)
 
+        key_of = _tuple_of(key_getters)
+
         def rows_of(ctx):
             """The rows that can match: a bucket of the history, or all of it."""
             if index_fields and ctx.indexes is not None:
-                bucket = ctx.indexes[index_fields].get(tuple([g(ctx) for g in key_getters]))
+                bucket = ctx.indexes[index_fields].get(key_of(ctx))
                 if bucket is None:
                     return None, None, None
                 return bucket.entries, bucket.ordinals, bucket.indices
@@ -575,7 +577,7 @@ class Compiler:
         def window_start(ctx, ordinals, indices) -> int:
             for key, dur in within_setup:
                 d = dur(ctx)
-                ctx.scratch[key] = shift(ctx.cur.date, -d[0], d[1]).toordinal()
+                ctx.scratch[key] = _window_start(ctx.cur.date, -d[0], d[1])
             start = 0
             for bound in lower_bounds:
                 start = max(start, bisect_left(ordinals, bound(ctx)))
@@ -734,6 +736,36 @@ def _latest_anchor(ctx, anchor, history, stop: int, trace) -> tuple[int, int]:
         elif trace is not None:
             del trace.missing[mark:]
     return -1, maybe
+
+
+def _tuple_of(getters: list):
+    """A function ctx -> the tuple of the getters' values, without building a list first."""
+    if len(getters) == 1:
+        (g0,) = getters
+        return lambda ctx: (g0(ctx),)
+    if len(getters) == 2:
+        g0, g1 = getters
+        return lambda ctx: (g0(ctx), g1(ctx))
+    if len(getters) == 3:
+        g0, g1, g2 = getters
+        return lambda ctx: (g0(ctx), g1(ctx), g2(ctx))
+    return lambda ctx: tuple([g(ctx) for g in getters])
+
+
+# (date, amount, unit) -> the ordinal of the date moved by that much: a batch has a few hundred
+# distinct dates and its windows a few lengths, so each is worked out once (dates.shift).
+_shifted: dict = {}
+
+
+def _window_start(day: date, amount: int, unit: str) -> int:
+    key = (day, amount, unit)
+    found = _shifted.get(key)
+    if found is None:
+        found = shift(day, amount, unit).toordinal()
+        if len(_shifted) >= 100_000:
+            _shifted.clear()
+        _shifted[key] = found
+    return found
 
 
 def _hashable(value):
