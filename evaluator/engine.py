@@ -8,6 +8,7 @@ and their decisions as history; every input gets exactly one decision, in input 
 from __future__ import annotations
 
 import gc
+import operator
 import threading
 
 import orjson
@@ -262,12 +263,24 @@ class Engine:
         order = {id(v): i for i, v in enumerate(versions)}
         self.unguarded = tuple(unguarded)
         self.by_value = {k: tuple(sorted(vs + unguarded, key=lambda v: order[id(v)])) for k, vs in by_value.items()}
+        # The generated path dispatches on the values of every field some version pins (e.g.
+        # the region and the channel): a contact tries only the versions none of whose pinned
+        # conjuncts is false for it. The fields are required, so every checked contact has them.
+        self._pinned_fields = fields = tuple(sorted(counts))
+        self._guards = tuple((v, tuple(g.items())) for v, g in zip(versions, guards, strict=True))
+        if len(fields) > 1:
+            self._dispatch_key = operator.itemgetter(*fields)  # (a tuple of their values)
+        elif fields:
+            self._dispatch_key = lambda contact, field=fields[0]: (contact[field],)
+        else:
+            self._dispatch_key = lambda contact: ()
 
     def _versions_for(self, key: tuple) -> tuple:
-        """(version, its generated code) of the versions a contact with this dispatch value
-        (see _build_dispatch) can fall under on this day, remembered."""
-        value, day = key
-        candidates = self.by_value.get(value, self.unguarded) if self.dispatch_field else self.unguarded
+        """(version, its generated code, …) of the versions a contact with these values of the
+        pinned fields (see _build_dispatch) can fall under on this day, remembered."""
+        values, day = key
+        value_of = dict(zip(self._pinned_fields, values, strict=True))
+        candidates = [v for v, guard in self._guards if all(value_of[f] in allowed for f, allowed in guard)]
         # (version, its generated code, the entry of a decision's `policies` it makes, its rules
         # each with the finding it makes when it fires, where that is the same for every contact)
         todo = tuple((v, self._programs[id(v)].code, (v.id, v.version, v.content_hash), self._fired[id(v)])
@@ -329,7 +342,7 @@ class Engine:
         rules set outputs that history filters read back run, and only those rules; the
         decision holds no findings and is not to be used but for its outputs."""
         cur = ctx.cur
-        key = (cur.contact.get(self.dispatch_field), cur.date)
+        key = (self._dispatch_key(cur.contact), cur.date)
         todo = self._replays.get(key)
         if todo is None:
             todo = self._replays_for(key)
@@ -369,9 +382,8 @@ class Engine:
         cur = ctx.cur
         contact = cur.contact
         # Only the versions that can apply (see _build_dispatch), in force on the day, each
-        # as generated code (codegen.py), remembered by the dispatch value and the day. (A
-        # contact's keys are texts: get(None), for no dispatch field, is None.)
-        key = (contact.get(self.dispatch_field), cur.date)
+        # as generated code (codegen.py), remembered by the pinned fields' values and the day.
+        key = (self._dispatch_key(contact), cur.date)
         todo = self._todo.get(key)
         if todo is None:
             todo = self._versions_for(key)
