@@ -211,7 +211,7 @@ class Engine:
         self._said: dict = {}
         # Per version, per rule: (rule, the parts of its finding when it fires) where that
         # finding is the same for every contact (a rule that counts no history, whose message
-        # names no field), else (rule, None). Worked out here, once.
+        # names no contact field), else (rule, None). Worked out here, once.
         self._fired = {id(v): tuple((r, self._constant_finding(v, r)) for r in v.rules)
                        for v in policy_set.versions()}
         self._missed: dict = {}
@@ -457,8 +457,8 @@ class Engine:
         """(rule id, severity, source, message sv, message en) of the finding `rule` makes when
         it fires, where no contact changes it (see _fired); else None."""
         fields, _ = self._placeholders[id(rule)]
-        if rule.uses_history or fields:
-            return None
+        if rule.uses_history or any(name not in v.parameters for name in fields):
+            return None  # (a message naming only parameters is the same for every contact)
         message = self._message(v, rule, True, {}, _NOTHING_SEEN)
         return rule.id, rule.severity, rule.source, message["sv"], message["en"]
 
