@@ -118,3 +118,58 @@ def test_a_personnummer_as_patient_id_is_refused_without_being_repeated(repo, fi
         assert not any(p in text or p.replace("-", "") in text for p in PERSONNUMMER_FORMS), text
     # a pseudonymous id that only has digits in it is not one
     assert repo.evaluate_one(chat("c", "2025-03-04", patient="1212121213"))["status"] == "decided"
+
+
+BASE = {"id": "c1", "patient": "p1", "unit": "u1", "region": "vgr", "care_choice": "rehab",
+        "date": "2025-03-01", "time": "08:15", "channel": "written", "dialogue": True}
+
+
+def _eager_checker():
+    from evaluator.running.contacts import ContactChecker
+
+    checker = ContactChecker(SCHEMA)
+    checker.layout_after = 1  # every layout gets its generated check at once
+    return checker
+
+
+EAGER = _eager_checker()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from([*SCHEMA["properties"], "not_in_schema"]), values, max_size=6),
+       st.lists(st.sampled_from(list(BASE)), max_size=2), st.booleans())
+def test_generated_layout_check_gives_what_the_loop_gives(changes, dropped, shuffle):
+    """The quick check generated for a record's layout (its field names in order) answers as
+    the loop over the fields does: the same typed contact (same values, same field order) or
+    the same errors, copied or in place, for valid records and for each kind of fault."""
+    import copy
+
+    record = {**BASE, **changes}
+    for name in dropped:
+        record.pop(name, None)
+    if shuffle:
+        record = dict(reversed(record.items()))
+    checker = EAGER
+    for in_place in (False, True):
+        generated, looped = copy.deepcopy(record), copy.deepcopy(record)
+        a = checker.check(generated, copy=not in_place)
+        b = checker.loop_check(looped, copy=not in_place)
+        assert tuple(record) in checker._layouts  # the generated check answered
+        assert repr(a) == repr(b) and repr(generated) == repr(looped), record
+        if a[0] is not None:
+            assert list(a[0]) == list(b[0])
+
+
+def test_a_layout_check_is_generated_after_repeats_and_holds_no_field_name():
+    from evaluator.running import contacts
+
+    checker = contacts.ContactChecker(SCHEMA)
+    odd = {**BASE, "x'); import os; ('": 1}
+    for _ in range(contacts.LAYOUT_AFTER - 1):
+        assert checker.check(odd)[1] == []
+    assert tuple(odd) not in checker._layouts  # the loop checked it so far
+    typed, errors = checker.check(odd)
+    assert errors == [] and tuple(odd) in checker._layouts
+    source, _ = contacts.generate_layout_source(checker, tuple(odd))
+    assert "import" not in source and "dialogue" not in source and "written" not in source
+    assert typed == checker.loop_check(odd)[0]

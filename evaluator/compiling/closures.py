@@ -552,16 +552,46 @@ def _lower_bounds(conjuncts: list) -> tuple:
 def _rows_of(plan: CountPlan):
     """rows_of(ctx): the rows that can match (a bucket of the history, or all of it), with their
     ordinals and their indexes in the whole history (None for the whole history)."""
-    index_fields, key_getters = plan.index_fields, plan.key_getters
+    index_fields, key_of = plan.index_fields, _tuple_of(plan.key_getters)
 
     def rows_of(ctx):
         if index_fields and ctx.indexes is not None:
-            bucket = ctx.indexes[index_fields].get(tuple([g(ctx) for g in key_getters]))
+            bucket = ctx.indexes[index_fields].get(key_of(ctx))
             if bucket is None:
                 return None, None, None
             return bucket.entries, bucket.ordinals, bucket.indices
         return ctx.history, ctx.ordinals, None
     return rows_of
+
+
+def _tuple_of(getters: tuple):
+    """A function ctx -> the tuple of the getters' values, without building a list first."""
+    if len(getters) == 1:
+        (g0,) = getters
+        return lambda ctx: (g0(ctx),)
+    if len(getters) == 2:
+        g0, g1 = getters
+        return lambda ctx: (g0(ctx), g1(ctx))
+    if len(getters) == 3:
+        g0, g1, g2 = getters
+        return lambda ctx: (g0(ctx), g1(ctx), g2(ctx))
+    return lambda ctx: tuple([g(ctx) for g in getters])
+
+
+# (date, amount, unit) -> the ordinal of the date moved by that much: a batch has a few hundred
+# distinct dates and its windows a few lengths, so each is worked out once (dates.shift).
+_shifted: dict = {}
+
+
+def _shifted_ordinal(day: date, amount: int, unit: str) -> int:
+    key = (day, amount, unit)
+    found = _shifted.get(key)
+    if found is None:
+        found = shift(day, amount, unit).toordinal()
+        if len(_shifted) >= 100_000:
+            _shifted.clear()
+        _shifted[key] = found
+    return found
 
 
 def _anchor_of(ctx, key, anchor, memo_fields, traced) -> tuple[int, int]:
@@ -593,7 +623,7 @@ def _window_start(plan: CountPlan):
     def window_start(ctx, ordinals, indices) -> int:
         for key, dur in within_setup:
             d = dur(ctx)
-            ctx.scratch[key] = shift(ctx.cur.date, -d[0], d[1]).toordinal()
+            ctx.scratch[key] = _shifted_ordinal(ctx.cur.date, -d[0], d[1])
         start = 0
         for bound in lower_bounds:
             start = max(start, bisect_left(ordinals, bound(ctx)))

@@ -7,14 +7,15 @@ become code, once per set. The engine then only looks things up:
   (``closures``: the traced runs of ``explain`` and the reference engine);
 * the field combinations its history counts bucket a patient's history by;
 * the rules a replayed history needs (the ones that set an output some filter reads with `was`);
-* the dispatch table: which versions a contact can fall under, by the value of the required
-  field most applies_when conditions pin down;
+* the dispatch table: which versions a contact can fall under, by the values of the required
+  fields applies_when conditions pin down;
 * per rule, the contact fields its condition reads and the fields its messages name;
 * the outputs a decision starts from, and the function that finishes them.
 """
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 from ..explaining.messages import message_names
@@ -123,19 +124,33 @@ class Program:
         # depend on), and the fields its messages name with whether they list evidence.
         self.reads = {id(r): fields_read(r.when) for r in rules if not r.uses_history}
         self.message_names = {id(r): message_names(r) for r in rules}
-        self._dispatch(versions, required)
+        self.dispatch(versions, required)
         self._keep = versions  # the versions and rules whose ids key the tables above stay alive
 
-    def _dispatch(self, versions: list, required: frozenset) -> None:
-        """Index versions by the required field their applies_when most often pins down
-        (`field = "x"` or `field in [...]` as a top-level conjunct), so a contact only tries
-        the versions that can apply to it. A pinned conjunct that is false makes the whole
-        applies_when false, so skipping those versions changes no decision."""
+    def dispatch(self, versions: list, required: frozenset) -> None:
+        """The dispatch table: a contact tries only the versions none of whose pinned conjuncts
+        (`field = "x"` or `field in [...]` at the top of applies_when, on a required field) is
+        false for it, over every field some version pins (the region and the channel, say). A
+        false pinned conjunct makes the whole applies_when false, so skipping those versions
+        changes no decision. The fields are required, so every checked contact has them.
+
+        `pinned_fields`, `guards` ((version, ((field, allowed values), …)) in policy order) and
+        `dispatch_key(contact)` (the tuple of the pinned fields' values) are what the engine
+        looks up; `dispatch_field`, `by_value` and `unguarded` index by the one field pinned
+        most often, for tools that ask which versions a value can reach."""
         guards = [pinned_values(v.applies_when, v.parameters, required) for v in versions]
         counts: dict[str, int] = {}
         for g in guards:
             for f in g:
                 counts[f] = counts.get(f, 0) + 1
+        self.pinned_fields = fields = tuple(sorted(counts))
+        self.guards = tuple((v, tuple(g.items())) for v, g in zip(versions, guards, strict=True))
+        if len(fields) > 1:
+            self.dispatch_key = operator.itemgetter(*fields)  # (a tuple of their values)
+        elif fields:
+            self.dispatch_key = lambda contact, field=fields[0]: (contact[field],)
+        else:
+            self.dispatch_key = lambda contact: ()
         self.dispatch_field = max(sorted(counts), key=lambda f: counts[f]) if counts else None
         by_value: dict = {}
         unguarded = []

@@ -160,6 +160,7 @@ def _field_check(name: str, spec: dict):
                     memo.clear()
                 found = memo[value] = plain(value)
             return found
+        check.memo = memo  # (the generated layout checks read it directly, see generate_layout_source)
         return check
 
     hidden = bool(spec.get("x-identifying"))
@@ -239,6 +240,11 @@ class ContactChecker:
         self.checks = {name: (*_quick_kind(spec), _field_check(name, spec)) for name, spec in props.items()}
         self.defaults = {name: spec["default"] for name, spec in props.items() if "default" in spec}
         self.required = tuple(schema["required"])
+        self.specs = props
+        # The quick check generated for each layout of fields seen (see _layout_check).
+        self._layouts: dict[tuple, object] = {}
+        self._seen: dict[tuple, int] = {}  # how often layouts without one have come
+        self.layout_after = LAYOUT_AFTER
 
     def check(self, record, copy: bool = True) -> tuple[dict | None, list[dict]]:
         """A typed contact (date as datetime.date, defaults filled) or None and the errors.
@@ -248,9 +254,40 @@ class ContactChecker:
         anything wrong is worded by the full check, which names every field at fault. With
         `copy=False` a valid record is typed in place (for records nobody else holds, e.g.
         just parsed); an invalid one is left as it was.
+
+        The quick path is a function generated from the schema's tables for the record's
+        layout (its field names in order: the records of one source share a few), which
+        tests each value where it stands without looking its field up; see _layout_check.
         """
         if type(record) is not dict:
             return self.full_check(record)
+        layout = tuple(record)
+        quick = self._layouts.get(layout)
+        if quick is None:
+            quick = self._layout_check(layout)
+            if quick is None:
+                return self.loop_check(record, copy)
+        return quick(record, copy, *record.values())
+
+    def _layout_check(self, layout: tuple):
+        """The quick check of records with exactly these field names in this order, generated
+        and compiled once the layout has come `layout_after` times (compiling one costs about
+        what a few hundred records gain from it); None until then, and beyond MAX_LAYOUTS
+        (the records then take loop_check)."""
+        seen = self._seen
+        count = seen.get(layout, 0) + 1
+        if count < self.layout_after or len(self._layouts) >= MAX_LAYOUTS:
+            if len(seen) >= 4 * MAX_LAYOUTS:
+                seen.clear()
+            seen[layout] = count
+            return None
+        seen.pop(layout, None)
+        quick = self._layouts[layout] = generate_layout_check(self, layout)
+        return quick
+
+    def loop_check(self, record: dict, copy: bool = True) -> tuple[dict | None, list[dict]]:
+        """check's quick path as a loop over the fields (for a record of a layout that has no
+        generated check): the same answer as the generated check."""
         checks = self.checks
         for name in self.required:
             if record.get(name) is None:
@@ -317,6 +354,137 @@ class ContactChecker:
         if errors:
             return None, errors
         return _with_defaults(typed, self.defaults), []
+
+
+# At most this many record layouts get a generated check each; records of further layouts are
+# checked by ContactChecker.loop_check (the same answers, a little slower). Records of one
+# source share a few layouts; this bounds what a stream of ever-new ones can cost.
+MAX_LAYOUTS = 512
+# A layout gets its generated check when it comes for this many records.
+LAYOUT_AFTER = 64
+# A record with more fields than this is checked by loop_check (no function of that many
+# arguments is generated).
+MAX_LAYOUT_FIELDS = 128
+
+_LAYOUT_NAMES = re.compile(r"[vtkacdlhnm]_\d+")
+_LAYOUT_FIXED = {"make", "quick", "record", "copy", "values", "typed", "p", "x", "get", "FULL", "DICT", "PN", "len", "type", "str", "int"}
+
+
+def generate_layout_source(checker: ContactChecker, layout: tuple) -> tuple[str, dict]:
+    """The source of the quick check of records with the fields `layout`, in that order, and
+    the objects its names are bound to. The record's values arrive as the arguments v_0, v_1,
+    …; each field the schema names is tested where it stands, as check's quick path tests it
+    (the field's quick kind, else its full check, whose typed value replaces the given one);
+    anything wrong hands the record to the full check, which words the errors. No field name
+    or value becomes code: the schema's tables are bound as arguments (k_: a field name, a_:
+    a set of allowed values, c_: a field's check, m_: the texts it has checked, d_: a default,
+    l_/h_: bounds)."""
+    bound: dict = {"FULL": checker.full_check, "DICT": dict, "PN": looks_like_personnummer}
+    fail = "return FULL(record)"
+    position = {name: i for i, name in enumerate(layout)}
+    required = set(checker.required)
+    if not required.issubset(position):
+        return f"def make(FULL):\n    def quick(record, copy, *values):\n        {fail}\n    return quick\n", \
+            {"FULL": checker.full_check}
+    args = [f"v_{i}" for i in range(len(layout))]
+    body: list[str] = []
+    converted: list[tuple[str, str, str]] = []  # (value, typed value, field name) of checked fields
+    for i, name in enumerate(layout):
+        spec = checker.checks.get(name) if isinstance(name, str) else None
+        if spec is None:
+            continue  # a field the schema does not name passes through untouched
+        quick, allowed, full = spec
+        v = f"v_{i}"
+        must = name in required
+        if quick == _YES_NO:
+            test = f"{v} is not True and {v} is not False"
+        elif quick == _PLAIN_TEXT:
+            test = f"type({v}) is not str"
+        elif quick == _ONE_OF:
+            bound[f"a_{i}"] = allowed
+            test = f"type({v}) is not str or {v} not in a_{i}"
+        elif quick == _NONEMPTY_TEXT:
+            test = f"type({v}) is not str or not {v}"
+        else:
+            bound[f"c_{i}"] = full
+            bound[f"k_{i}"] = name
+            spec_of = checker.specs.get(name, {})
+            kind = spec_of.get("type")
+            if isinstance(kind, list):
+                kind = next((k for k in kind if k != "null"), None)
+            run = [f"t_{i}, p = c_{i}({v})", f"if p is not None: {fail}"]
+            memo = getattr(full, "memo", None)
+            if memo is not None:
+                # A text's verdict remembered by the field's check (dates, times, slugs) is
+                # read here without calling it.
+                bound[f"m_{i}"] = memo
+                run = [f"x = m_{i}.get({v}) if type({v}) is str else None",
+                       f"t_{i}, p = c_{i}({v}) if x is None else x", f"if p is not None: {fail}"]
+            if kind == "integer" and "enum" not in spec_of:
+                # A whole number within its bounds is itself (its full check says so, too).
+                bounds = []
+                for side, key, op in (("l", "minimum", ">="), ("h", "maximum", "<=")):
+                    if spec_of.get(key) is not None:
+                        bound[f"{side}_{i}"] = spec_of[key]
+                        bounds.append(f"{v} {op} {side}_{i}")
+                run = [f"if type({v}) is int{''.join(' and ' + b for b in bounds)}:",
+                       f"    t_{i} = {v}", "else:"] + ["    " + line for line in run]
+            if must:
+                body.append(f"if {v} is None: {fail}")
+                body += run
+            else:
+                body.append(f"t_{i} = {v}")
+                body.append(f"if {v} is not None:")
+                body += ["    " + line for line in run]
+            converted.append((v, f"t_{i}", f"k_{i}"))
+            continue
+        # (an optional field's null is absent: tested last, as most values are given)
+        body.append(f"if {test}: {fail}" if must else f"if ({test}) and {v} is not None: {fail}")
+    if "patient" in position:
+        v = f"v_{position['patient']}"
+        body.append(f"if 10 <= len({v}) <= 13 and PN({v}): {fail}")
+    body.append("typed = DICT(record) if copy else record")
+    for v, t, k in converted:
+        body.append(f"if {t} is not {v}: typed[{k}] = {t}")
+    for j, (name, value) in enumerate(checker.defaults.items()):
+        bound[f"d_{j}"] = value
+        if name in position:
+            i = position[name]
+            bound[f"k_{i}"] = name
+            body.append(f"if v_{i} is None: typed[k_{i}] = d_{j}")
+        else:
+            bound[f"n_{j}"] = name
+            body.append(f"typed[n_{j}] = d_{j}")
+    body.append("return typed, []")
+    source = "\n".join([f"def make({', '.join(sorted(bound))}):",
+                        f"    def quick(record, copy, {', '.join(args)}):",
+                        *("        " + line for line in body),
+                        "    return quick"]) + "\n"
+    return source, bound
+
+
+def generate_layout_check(checker: ContactChecker, layout: tuple):
+    """The compiled quick check of a layout (see generate_layout_source), or for a layout too
+    wide for one a function that calls loop_check."""
+    if len(layout) > MAX_LAYOUT_FIELDS:
+        loop = checker.loop_check
+        return lambda record, copy, *values: loop(record, copy)
+    source, bound = generate_layout_source(checker, layout)
+    code = compile(source, "<regelverk contact check>", "exec")
+    stack = [code]
+    while stack:  # the guard: only the names generated above, no constant but small ones
+        c = stack.pop()
+        for name in (*c.co_names, *c.co_varnames, *c.co_cellvars, *c.co_freevars):
+            if name not in _LAYOUT_FIXED and not _LAYOUT_NAMES.fullmatch(name) and name not in bound:
+                raise ValueError(f"generated contact check names {name!r}")
+        for const in c.co_consts:
+            if type(const) is type(code):
+                stack.append(const)
+            elif not (const is None or type(const) in (bool, int) or (type(const) is tuple and not const)):
+                raise ValueError(f"generated contact check holds a constant {const!r}")
+    namespace: dict = {"__builtins__": {"len": len, "type": type, "str": str, "int": int}}
+    exec(code, namespace)  # noqa: S102 - generated from the schema's tables, checked above
+    return namespace["make"](**bound)
 
 
 @lru_cache(maxsize=1)

@@ -97,13 +97,18 @@ class Engine:
         self._unions = program.unions
         self.index_keys = program.index_keys
         self._bucket_keys = {fields: bucket_key_function(fields) for fields in self.index_keys}
-        self.dispatch_field, self.by_value, self.unguarded = program.dispatch_field, program.by_value, program.unguarded
         self._reads = program.reads
         self._placeholders = program.message_names
         # What _message and _missing remember (bounded), by rule and the values they depend on.
         self._said: dict = {}
+        # Per version, per rule: (rule, the parts of its finding when it fires) where that
+        # finding is the same for every contact (a rule that counts no history, whose message
+        # names no contact field), else (rule, None). Worked out here, once.
+        self._fired = {id(v): tuple((r, self._constant_finding(v, r)) for r in v.rules)
+                       for v in policy_set.versions()}
         self._missed: dict = {}
         self._todo: dict = {}
+        self._replays: dict = {}
         # Contract §7: the same for every decision of this set, so its JSON is made once and
         # spliced into each NDJSON line as it is (an orjson Fragment) instead of serialised anew.
         self.provenance = provenance_of(policy_set)
@@ -114,13 +119,25 @@ class Engine:
         emitted as its line; a copy of its own for a decision returned as a dict."""
         return self._provenance_json if emit is not None else dict(self.provenance)
 
+    def candidates(self, contact: dict, day) -> list:
+        """The versions in force on `day` that a checked contact can fall under (the dispatch
+        table, Program.dispatch), in policy order."""
+        key = (self.program.dispatch_key(contact), day)
+        todo = self._todo.get(key)
+        if todo is None:
+            todo = self._versions_for(key)
+        return [entry[0] for entry in todo]
+
     def _versions_for(self, key: tuple) -> tuple:
-        """(version, its generated code) of the versions a contact with this dispatch value
-        (see Program._dispatch) can fall under on this day, remembered."""
-        value, day = key
-        candidates = self.by_value.get(value, self.unguarded) if self.dispatch_field else self.unguarded
-        todo = tuple((v, self._programs[id(v)].code) for v in candidates
-                     if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to))
+        """(version, its generated code, …) of the versions a contact with these values of the
+        pinned fields (see Program.dispatch) can fall under on this day, remembered."""
+        values, day = key
+        value_of = dict(zip(self.program.pinned_fields, values, strict=True))
+        candidates = [v for v, guard in self.program.guards if all(value_of[f] in allowed for f, allowed in guard)]
+        # (version, its generated code, the entry of a decision's `policies` it makes, its rules
+        # each with the finding it makes when it fires, where that is the same for every contact)
+        todo = tuple((v, self._programs[id(v)].code, (v.id, v.version, v.content_hash), self._fired[id(v)])
+                     for v in candidates if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to))
         if len(self._todo) >= 65_536:
             self._todo.clear()
         self._todo[key] = todo  # (the dispatch field is a required field: text)
@@ -131,81 +148,143 @@ class Engine:
         """Decide ctx.cur, the patient's next contact. With `outputs_only` (replaying a history
         whose findings nobody reads) only the outputs that history filters read back (`was …`)
         are decided; they are the same as in a full decision."""
+        if explain is None:
+            decision = self._decide_generated(ctx, outputs_only, None)
+            del decision["provenance"]
+            return decision
         cur = ctx.cur
-        contact = cur.contact
         day = cur.date
         applied = []
         findings = []
         unsure = []  # policies whose applies_when was unknown: reported only if none applied
-        acc = None
-        if explain is None:
-            # Only the versions that can apply (see Program._dispatch), in force on the day, each
-            # as generated code (codegen.py), remembered by the dispatch value and the day.
-            field = self.dispatch_field
-            key = (contact.get(field) if field else None, day)
-            todo = self._todo.get(key)
-            if todo is None:
-                todo = self._versions_for(key)
-            # Each version's code decides the contact and gathers its outputs in `acc`; the
-            # findings of the rules it reports are made here.
-            acc = self._blank[:]
-            for v, code in todo:
-                hits = (code.replay if outputs_only else code.decide)(ctx, acc)
-                if hits is False:
-                    continue
-                if hits is None:
-                    unsure.append(self._unsure(ctx, v, code.applies_traced))
-                    continue
-                applied.append(self._applied_entry(v))
-                for k, result in hits:
-                    rule = v.rules[k]
-                    # A fired rule's finding shows the contacts its counts used; a rule that
-                    # counts nothing has none, so only an undetermined one is run again, to
-                    # name what was missing.
-                    if rule.uses_history:
-                        ctx.trace = trace = Trace()
-                        code.rules_traced[k](ctx)
-                        ctx.trace = None
-                    elif result is None:
-                        trace = Trace(self._missing(rule, ctx, code.rules_traced[k]))
-                    else:
-                        trace = _NOTHING_SEEN
-                    findings.append(self._finding(v, rule, result, contact, trace))
-        else:
-            # explain, and the plain reference engine: every rule run traced.
-            contributions: dict[str, list] = {}
-            undetermined: set = set()
-            todo = []
-            for policy in self.policies:
-                v = policy.in_force_on(day)
-                if v is None:
-                    explain.append(VersionTrace(policy.id, None, None))
-                else:
-                    todo.append(v)
-            for v in todo:
-                compiled = self._programs[id(v)]
-                if outputs_only and not compiled.replay_rules:
-                    continue
-                applies = compiled.closures.applies(ctx)
-                if applies is not True:
-                    missing = []
-                    if applies is None:
-                        finding = self._unsure(ctx, v, compiled.closures.applies_traced)
-                        missing = finding["missing"]
-                        unsure.append(finding)
-                    explain.append(VersionTrace(v.id, v, applies, missing))
-                    continue
-                applied.append(self._applied_entry(v))
-                vtrace = VersionTrace(v.id, v, True)
-                explain.append(vtrace)
-                self._run_explained(ctx, compiled, vtrace, contributions, undetermined, findings, outputs_only)
+        # explain, and the plain reference engine: every rule run traced.
+        contributions: dict[str, list] = {}
+        undetermined: set = set()
+        todo = []
+        for policy in self.policies:
+            v = policy.in_force_on(day)
+            if v is None:
+                explain.append(VersionTrace(policy.id, None, None))
+            else:
+                todo.append(v)
+        for v in todo:
+            compiled = self._programs[id(v)]
+            if outputs_only and not compiled.replay_rules:
+                continue
+            applies = compiled.closures.applies(ctx)
+            if applies is not True:
+                missing = []
+                if applies is None:
+                    finding = self._unsure(ctx, v, compiled.closures.applies_traced)
+                    missing = finding["missing"]
+                    unsure.append(finding)
+                explain.append(VersionTrace(v.id, v, applies, missing))
+                continue
+            applied.append(self._applied_entry(v))
+            vtrace = VersionTrace(v.id, v, True)
+            explain.append(vtrace)
+            self._run_explained(ctx, compiled, vtrace, contributions, undetermined, findings, outputs_only)
         if not applied:
             return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": self._no_outputs(),
                     "findings": unsure, "errors": []}
-        outputs = (self.program.finish(acc, findings) if acc is not None
-                   else self._combine(contributions, undetermined, findings))
+        outputs = self._combine(contributions, undetermined, findings)
         return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
                 "findings": findings, "errors": []}
+
+    def _replay_generated(self, ctx: Context, provenance) -> dict:
+        """ctx.cur replayed as history (see decide's `outputs_only`): only the versions whose
+        rules set outputs that history filters read back run, and only those rules; the
+        decision holds no findings and is not to be used but for its outputs."""
+        cur = ctx.cur
+        key = (self.program.dispatch_key(cur.contact), cur.date)
+        todo = self._replays.get(key)
+        if todo is None:
+            todo = self._replays_for(key)
+        if not todo:
+            return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": self._no_outputs(),
+                    "findings": [], "errors": [], "provenance": provenance}
+        acc = self._blank[:]
+        applied = []
+        for replay, entry in todo:
+            hits = replay(ctx, acc)
+            if hits is not False and hits is not None:
+                applied.append(entry)
+        if not applied:
+            return {"contact": cur.id, "status": "no_policy", "policies": applied, "outputs": self._no_outputs(),
+                    "findings": [], "errors": [], "provenance": provenance}
+        findings: list = []
+        return {"contact": cur.id, "status": "decided", "policies": applied,
+                "outputs": self.program.finish(acc, findings), "findings": findings, "errors": [],
+                "provenance": provenance}
+
+    def _replays_for(self, key: tuple) -> tuple:
+        """(replay function, policies entry) of the versions _versions_for gives for `key` that
+        have rules a replayed history runs (the others are skipped as if they did not apply)."""
+        todo = self._todo.get(key)
+        if todo is None:
+            todo = self._versions_for(key)
+        replays = tuple((code.replay, {"id": vid, "version": version, "content_hash": content_hash})
+                        for v, code, (vid, version, content_hash), _ in todo if self._programs[id(v)].replay_rules)
+        if len(self._replays) >= 65_536:
+            self._replays.clear()
+        self._replays[key] = replays
+        return replays
+
+    def _decide_generated(self, ctx: Context, outputs_only: bool, provenance) -> dict:
+        """decide's common path: ctx.cur decided by the generated code of the versions that can
+        apply, as a decision with `provenance` (its last field) already in it."""
+        cur = ctx.cur
+        contact = cur.contact
+        # Only the versions that can apply (see Program.dispatch), in force on the day, each
+        # as generated code (codegen.py), remembered by the pinned fields' values and the day.
+        key = (self.program.dispatch_key(contact), cur.date)
+        todo = self._todo.get(key)
+        if todo is None:
+            todo = self._versions_for(key)
+        # Each version's code decides the contact and gathers its outputs in `acc`; the
+        # findings of the rules it reports are made here.
+        acc = self._blank[:]
+        applied = []
+        findings = []
+        unsure = None  # policies whose applies_when was unknown: reported only if none applied
+        for v, code, (vid, version, content_hash), rules in todo:
+            hits = (code.replay if outputs_only else code.decide)(ctx, acc)
+            if hits is False:
+                continue
+            if hits is None:
+                if unsure is None:
+                    unsure = []
+                unsure.append(self._unsure(ctx, v, code.applies_traced))
+                continue
+            # (a new entry for each decision: decisions share no mutable object)
+            applied.append({"id": vid, "version": version, "content_hash": content_hash})
+            for k, result in hits:
+                rule, constant = rules[k]
+                if result is True and constant is not None:
+                    # the finding _finding would make, from its parts worked out once
+                    rid, severity, source, sv, en = constant
+                    findings.append({"policy": vid, "version": version, "rule": rid, "severity": severity,
+                                     "message": {"sv": sv, "en": en}, "source": source, "evidence": [],
+                                     "result": "fired"})
+                    continue
+                # A fired rule's finding shows the contacts its counts used; a rule that
+                # counts nothing has none, so only an undetermined one is run again, to
+                # name what was missing.
+                if rule.uses_history:
+                    ctx.trace = trace = Trace()
+                    code.rules_traced[k](ctx)
+                    ctx.trace = None
+                elif result is None:
+                    trace = Trace(self._missing(rule, ctx, code.rules_traced[k]))
+                else:
+                    trace = _NOTHING_SEEN
+                findings.append(self._finding(v, rule, result, contact, trace))
+        if not applied:
+            return {"contact": cur.id, "status": "no_policy", "policies": applied, "outputs": self._no_outputs(),
+                    "findings": unsure or findings, "errors": [], "provenance": provenance}
+        return {"contact": cur.id, "status": "decided", "policies": applied,
+                "outputs": self.program.finish(acc, findings), "findings": findings, "errors": [],
+                "provenance": provenance}
 
     @staticmethod
     def _applied_entry(v: PolicyVersion) -> dict:
@@ -224,6 +303,15 @@ class Engine:
             "message": not_told_message(v.id, missing),
             "source": document_of(v.source), "evidence": [], "result": "not_applied", "missing": missing,
         }
+
+    def _constant_finding(self, v: PolicyVersion, rule: Rule) -> tuple | None:
+        """(rule id, severity, source, message sv, message en) of the finding `rule` makes when
+        it fires, where no contact changes it (see _fired); else None."""
+        fields, _ = self._placeholders[id(rule)]
+        if rule.uses_history or any(name not in v.parameters for name in fields):
+            return None  # (a message naming only parameters is the same for every contact)
+        message = self._message(v, rule, True, {}, _NOTHING_SEEN)
+        return rule.id, rule.severity, rule.source, message["sv"], message["en"]
 
     def _finding(self, v: PolicyVersion, rule: Rule, result: bool | None, contact: dict, trace: Trace) -> dict:
         """The finding of a rule that fired (result True) or was left undetermined (None)."""
@@ -408,6 +496,9 @@ class Engine:
         # (ordinal, has a time, time, input index, contact): the index is unique, so sorting the
         # tuples never gets as far as comparing two contacts.
         items.sort()
+        if not (self.reference or explain):
+            self._decide_generated_patient(items, decisions, full, emit)
+            return
         history: list[Entry] = []
         ordinals: list[int] = []
         memo: dict | None = None if self.reference else {}
@@ -424,6 +515,52 @@ class Engine:
             if trace is not None and explain and entry.id in explain:
                 traces[entry.id] = (entry, trace)
             decisions[i] = decision if emit is None else emit(decision)
+            entry.outputs = decision["outputs"]
+            history.append(entry)
+            ordinals.append(ordinal)
+            for buckets, key_of in keyed:
+                key = key_of(entry)
+                bucket = buckets.get(key)
+                if bucket is None:
+                    bucket = buckets[key] = Bucket()
+                bucket.add(entry)
+
+    def _decide_generated_patient(self, items: list, decisions: list, full, emit) -> None:
+        """_decide_patient's common path (no contact explained, not the reference engine): each
+        contact decided by _decide_generated, the same decisions as its general loop."""
+        history: list[Entry] = []
+        ordinals: list[int] = []
+        index_keys = self.index_keys
+        indexes = {fields: {} for fields in index_keys}
+        ctx = Context(None, history, ordinals, memo={}, indexes=indexes)
+        keyed = [(indexes[fields], self._bucket_keys[fields]) for fields in index_keys]
+        decide = self._decide_generated
+        if emit is None:
+            provenance = self.provenance
+            for ordinal, _, _, i, typed in items:
+                ctx.cur = entry = Entry(typed, len(history))
+                ctx.contact = typed
+                if full is not None and i not in full:
+                    decisions[i] = decision = self._replay_generated(ctx, provenance)
+                else:
+                    # (a copy of the provenance for each decision: decisions share no mutable object)
+                    decisions[i] = decision = decide(ctx, False, dict(provenance))
+                entry.outputs = decision["outputs"]
+                history.append(entry)
+                ordinals.append(ordinal)
+                for buckets, key_of in keyed:
+                    key = key_of(entry)
+                    bucket = buckets.get(key)
+                    if bucket is None:
+                        bucket = buckets[key] = Bucket()
+                    bucket.add(entry)
+            return
+        provenance = self._provenance_json
+        for ordinal, _, _, i, typed in items:
+            ctx.cur = entry = Entry(typed, len(history))
+            ctx.contact = typed
+            decision = decide(ctx, full is not None and i not in full, provenance)
+            decisions[i] = emit(decision)
             entry.outputs = decision["outputs"]
             history.append(entry)
             ordinals.append(ordinal)

@@ -349,10 +349,8 @@ class PairEngine:
 
     def _met(self, engine: Engine, contact: dict, day: date) -> list:
         """The content of the versions in force on `day` that may apply to `contact`."""
-        field = engine.dispatch_field
-        candidates = engine.by_value.get(contact.get(field), engine.unguarded) if field else engine.unguarded
         content = self.content
-        return [content[id(v)] for v in candidates if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to)]
+        return [content[id(v)] for v in engine.candidates(contact, day)]
 
     def _alike(self, items: list) -> bool:
         """Whether every contact of the patient meets versions of the same content on both sides."""
