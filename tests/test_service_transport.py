@@ -85,3 +85,31 @@ def test_a_worker_sharing_its_socket_takes_one_waiting_connection_per_turn():
     assert _accepted_after_turns(asyncio.SelectorEventLoop, 8, 3) == 8
     assert _accepted_after_turns(SharingLoop, 8, 3) <= 3
     assert _accepted_after_turns(SharingLoop, 8, 12) == 8  # (none is lost)
+
+
+def test_a_reload_in_a_frozen_worker_frees_the_old_set_and_freezes_again(repo, fixture_policies):
+    import gc
+    import weakref
+
+    from evaluator.running.api import Repository
+    from evaluator.service.state import PolicyHolder, Served
+
+    holder = PolicyHolder(Served.of(repo), lambda: Repository.load(fixture_policies))
+    gc.collect()
+    gc.freeze()  # as a worker does (server._run_worker)
+    holder.freeze = True
+    try:
+        first = weakref.ref(holder.current)
+        holder.reload_now()
+        assert first() is None and gc.get_freeze_count() > 0  # freed, and frozen again
+        kept = holder.current  # a request still deciding with the set it began with
+        second = weakref.ref(kept)
+        holder.reload_now()
+        assert second() is not None and gc.get_freeze_count() == 0  # not frozen while it is held
+        del kept
+        holder._freeze_when_retired_are_gone(tries=0)  # (the timer's next look)
+        assert second() is None and gc.get_freeze_count() > 0
+    finally:
+        if holder._timer is not None:
+            holder._timer.cancel()
+        gc.unfreeze()

@@ -9,6 +9,7 @@ if it loads, serves it; if not, logs its problems and keeps the old one.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -80,8 +81,16 @@ def serve(served: Served, load, settings: ServiceSettings, announce=None) -> Non
 
 
 def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.socket) -> None:
-    app = create_app(PolicyHolder(served, load), settings)
+    holder = PolicyHolder(served, load)
+    app = create_app(holder, settings)
     server = uvicorn.Server(uvicorn_config(app, settings))
+    # The policy set and the libraries are tens of thousands of objects that live as long as
+    # the worker: out of the cyclic collector's sight, its full collections (once every few
+    # thousand requests) take milliseconds instead of tens of them, a stall every request in
+    # flight waited out. A reload collects and freezes again (PolicyHolder.freeze).
+    gc.collect()
+    gc.freeze()
+    holder.freeze = True
     server.run(sockets=[sock])
 
 
