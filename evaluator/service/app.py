@@ -24,7 +24,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from ..running.contacts import read_json
-from ..errors import closest
+from ..errors import Code, closest
 from ..loading.privacy import echo
 from .logs import AccessLog, access_log, decision_log, log_access, log_decision
 from .openapi import DOCS_PAGE, openapi_document
@@ -60,10 +60,10 @@ async def read_body(scope: dict, receive, settings: ServiceSettings) -> bytes:
     given = [value.decode("latin-1") for name, value in scope["headers"] if name == b"content-length"]
     if given:
         if len(set(given)) > 1 or not (text := given[0].strip()).isascii() or not text.isdigit():
-            raise LimitExceeded(400, "bad_content_length",
+            raise LimitExceeded(400, Code.BAD_CONTENT_LENGTH,
                                 f"Content-Length must be one whole number of bytes, not {', '.join(given)}")
         if int(text) > settings.max_body_bytes:
-            raise LimitExceeded(413, "body_too_large", f"the body is {int(text):,} bytes; at most "
+            raise LimitExceeded(413, Code.BODY_TOO_LARGE, f"the body is {int(text):,} bytes; at most "
                                 f"{settings.max_body_bytes:,} are taken in one request (setting max_body_bytes; "
                                 "regelverk evaluate takes any size)")
     parts: list[bytes] = []
@@ -80,7 +80,7 @@ async def read_body(scope: dict, receive, settings: ServiceSettings) -> bytes:
                         parts.append(chunk)
                         size += len(chunk)
                         if size > settings.max_body_bytes:
-                            raise LimitExceeded(413, "body_too_large", f"the body is over "
+                            raise LimitExceeded(413, Code.BODY_TOO_LARGE, f"the body is over "
                                                 f"{settings.max_body_bytes:,} bytes, the most taken in one "
                                                 "request (setting max_body_bytes; regelverk evaluate takes any size)")
                     if not message.get("more_body", False):
@@ -88,7 +88,7 @@ async def read_body(scope: dict, receive, settings: ServiceSettings) -> bytes:
                 elif kind == "http.disconnect":
                     raise ClientDisconnect()
     except TimeoutError:
-        raise LimitExceeded(408, "body_timeout", f"the body did not arrive within "
+        raise LimitExceeded(408, Code.BODY_TIMEOUT, f"the body did not arrive within "
                             f"{settings.body_timeout_seconds:g} s (setting body_timeout_seconds)") from None
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -131,12 +131,12 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
     async def evaluate(request: Request) -> Response:
         reader = reader_for(request.headers.get("content-type"))
         if reader is None:
-            return error(415, "unsupported_media_type", f"a batch is sent as one of {', '.join(sorted(READERS))}, "
+            return error(415, Code.UNSUPPORTED_MEDIA_TYPE, f"a batch is sent as one of {', '.join(sorted(READERS))}, "
                          f"not {request.headers.get('content-type')}", {"Connection": "close"})
         try:
             await asyncio.wait_for(batches.acquire(), settings.batch_wait_seconds)
         except TimeoutError:
-            return error(503, "too_many_batches", f"{settings.max_concurrent_batches} batches are being decided "
+            return error(503, Code.TOO_MANY_BATCHES, f"{settings.max_concurrent_batches} batches are being decided "
                          f"in this worker and none ended within {settings.batch_wait_seconds:g} s; try again "
                          "shortly (settings max_concurrent_batches, batch_wait_seconds)",
                          {"Retry-After": "1", "Connection": "close"})  # (its body is not read)
@@ -145,7 +145,7 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
             try:
                 lines = await run_in_threadpool(decide_batch, holder.current, reader, body)
             except UnreadableBody as exc:
-                return error(400, "unreadable_body", str(exc))
+                return error(400, Code.UNREADABLE_BODY, str(exc))
             del body
         finally:
             batches.release()
@@ -162,22 +162,22 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError as bad:
-            return 400, error_body("not_utf8", f"the body is not UTF-8 text (byte {bad.start + 1})")
+            return 400, error_body(Code.NOT_UTF8, f"the body is not UTF-8 text (byte {bad.start + 1})")
         try:
             request = read_json(text)  # the same JSON reading as /evaluate
         except (ValueError, RecursionError) as exc:
-            return 400, error_body("not_json", f"the body is not JSON: {exc}")
+            return 400, error_body(Code.NOT_JSON, f"the body is not JSON: {exc}")
         if not isinstance(request, dict) or "contact" not in request:
-            return 400, error_body("bad_request", 'send {"contact": {...}, "history": [...]}')
+            return 400, error_body(Code.BAD_REQUEST, 'send {"contact": {...}, "history": [...]}')
         unknown = [k for k in request if k not in _ONE_KEYS]
         if unknown:
             near = closest(str(unknown[0]), _ONE_KEYS)
-            return 400, error_body("unknown_key", f"unknown key {echo(unknown[0])}"
+            return 400, error_body(Code.UNKNOWN_KEY, f"unknown key {echo(unknown[0])}"
                                    + (f" (did you mean '{near}'?)" if near else "")
                                    + '; send {"contact": {...}, "history": [...]}')
         history = request.get("history")
         if history is not None and not isinstance(history, list):
-            return 400, error_body("bad_history", "history must be a list of contacts")
+            return 400, error_body(Code.BAD_HISTORY, "history must be a list of contacts")
         contact = request["contact"]
         logging_now = logging_decisions()
         given = dict(contact) if logging_now and isinstance(contact, dict) else contact  # (typed in place)
@@ -205,10 +205,10 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
             status, answer = exc.status, error_body(exc.code, exc.message)
             close = exc.status in (408, 413)
         except ClientDisconnect:
-            status, answer = 400, error_body("client_disconnected", "the client went away before its body arrived")
+            status, answer = 400, error_body(Code.CLIENT_DISCONNECTED, "the client went away before its body arrived")
         except Exception as exc:  # as on_crash and the framework's error middleware do
             log.error("internal error on %s %s: %s", "POST", _ONE_PATH, type(exc).__name__)
-            status, answer, crashed = 500, error_body("internal_error", "the service failed on this request; "
+            status, answer, crashed = 500, error_body(Code.INTERNAL_ERROR, "the service failed on this request; "
                                                       "it is logged"), exc
         headers = [(b"content-length", b"%d" % len(answer)), (b"content-type", b"application/json")]
         if close:
@@ -243,21 +243,21 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
 
     async def ready(request: Request) -> Response:
         if not state["ready"]:
-            return error(503, "not_ready", "the service is starting or shutting down")
+            return error(503, Code.NOT_READY, "the service is starting or shutting down")
         return _json({"status": "ready", "policy_set_hash": holder.current.policy_set_hash})
 
     async def reload(request: Request) -> Response:
         if settings.admin_token is None:
-            return error(403, "admin_disabled", "reload by request is off: set admin_token (or send SIGHUP)")
+            return error(403, Code.ADMIN_DISABLED, "reload by request is off: set admin_token (or send SIGHUP)")
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.admin_token.encode()):
-            return error(401, "unauthorized", "send Authorization: Bearer <admin_token>",
+            return error(401, Code.UNAUTHORIZED, "send Authorization: Bearer <admin_token>",
                          {"WWW-Authenticate": 'Bearer realm="regelverk admin"'})
         before = holder.current.policy_set_hash
         try:
             served = await holder.reload()
         except ReloadRefused as refused:
-            return error(422, "policy_set_invalid", "the new policy set does not load; the old one is still "
+            return error(422, Code.POLICY_SET_INVALID, "the new policy set does not load; the old one is still "
                          "served", problems=refused.problems, policy_set_hash=before)
         supervisor = os.environ.get("REGELVERK_SUPERVISOR_PID")
         if supervisor and supervisor.isdigit():  # the other workers reload too
@@ -284,20 +284,20 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
 
     async def on_http(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
-            return error(404, "not_found", f"no such resource: {request.url.path} "
+            return error(404, Code.NOT_FOUND, f"no such resource: {request.url.path} "
                          f"(there are {', '.join(r.path for r in routes)})")
         if exc.status_code == 405:
             allow = ", ".join(sorted(m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()))
-            return error(405, "method_not_allowed", f"{request.url.path} takes {allow}, not {request.method}",
+            return error(405, Code.METHOD_NOT_ALLOWED, f"{request.url.path} takes {allow}, not {request.method}",
                          {"Allow": allow})
-        return error(exc.status_code, "http_error", str(exc.detail))
+        return error(exc.status_code, Code.HTTP_ERROR, str(exc.detail))
 
     async def on_disconnect(request: Request, exc: ClientDisconnect) -> Response:
-        return error(400, "client_disconnected", "the client went away before its body arrived")
+        return error(400, Code.CLIENT_DISCONNECTED, "the client went away before its body arrived")
 
     async def on_crash(request: Request, exc: Exception) -> Response:
         log.error("internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return error(500, "internal_error", "the service failed on this request; it is logged")
+        return error(500, Code.INTERNAL_ERROR, "the service failed on this request; it is logged")
 
     @asynccontextmanager
     async def lifespan(app):

@@ -14,6 +14,8 @@ import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..errors import Code
+
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
@@ -103,7 +105,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if not self.transport.is_closing():
-            self._refuse(408, "header_timeout", f"the request's head did not arrive within "
+            self._refuse(408, Code.HEADER_TIMEOUT, f"the request's head did not arrive within "
                          f"{self.header_timeout_seconds:g} s (setting header_timeout_seconds)")
 
     def _count(self, size: int) -> None:
@@ -141,10 +143,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
         except httptools.HttpParserError:
             if self._head_too_large:
-                self._refuse(431, "header_too_large", f"the request's line and headers are over "
+                self._refuse(431, Code.HEADER_TOO_LARGE, f"the request's line and headers are over "
                              f"{self.max_header_bytes:,} bytes (setting max_header_bytes)")
             else:
-                self._refuse(400, "malformed_request", "the request is not HTTP/1.1 this server can read")
+                self._refuse(400, Code.MALFORMED_REQUEST, "the request is not HTTP/1.1 this server can read")
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         self._stop_head_timer()
