@@ -78,6 +78,31 @@ def stop_service(process: subprocess.Popen) -> None:
         process.kill()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) so far of the service process and its workers; None where
+    /proc cannot say (not Linux)."""
+    try:
+        pids = [pid]
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as listing:
+                pids += [int(p) for p in listing.read().split()]
+        total = 0
+        for p in pids:
+            with open(f"/proc/{p}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+        return total / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return None
+
+
+def load_average() -> str:
+    try:
+        return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
 def wrk(port: int, body: bytes, connections: int, duration: int, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
@@ -141,8 +166,8 @@ def main(argv=None) -> None:
     policies = args.policies or str(HERE.parent / "policies")
     env = {} if args.logs else {"REGELVERK_DECISION_LOG": "off", "REGELVERK_ACCESS_LOG": "off"}
     env["REGELVERK_MAX_BODY_BYTES"] = str(1 << 30)
-    print(f"machine: {os.cpu_count()} processors (shared with other work); Python {sys.version.split()[0]}; "
-          f"logs {'on' if args.logs else 'off'}")
+    print(f"machine: {os.cpu_count()} processors (shared with other work), {load_average()}; "
+          f"Python {sys.version.split()[0]}; logs {'on' if args.logs else 'off'}")
 
     body = one_request_body()
     single = {}
@@ -150,11 +175,18 @@ def main(argv=None) -> None:
         process, port = start_service(policies, workers, env)
         try:
             wrk(port, body, args.connections, 2, args.wrk_threads)  # warm up
+            before = cpu_seconds(process.pid)
             single[workers] = r = wrk(port, body, args.connections, args.duration, args.wrk_threads)
+            after = cpu_seconds(process.pid)
         finally:
             stop_service(process)
+        # the service's CPU time per request: what the code costs, less swayed than req/s by
+        # what else the machine runs (but not free of it: shared caches, a core's own load)
+        cpu = (f", service CPU {(after - before) / r['requests'] * 1e6:,.0f} µs/request"
+               if before is not None and after is not None else "")
         print(f"/evaluate-one, {workers} worker(s), {args.connections} connections: {r['requests_per_s']:,.0f} req/s, "
-              f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, {r['errors']} errors of {r['requests']:,}")
+              f"p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms, {r['errors']} errors of {r['requests']:,}{cpu}; "
+              f"{load_average()}")
 
     data_dir = HERE / "data"
     data_dir.mkdir(exist_ok=True)
@@ -171,7 +203,7 @@ def main(argv=None) -> None:
         stop_service(process)
     assert lines == args.contacts, lines
     print(f"batch of {args.contacts:,}: HTTP /evaluate {args.contacts / seconds:,.0f} contacts/s ({seconds:.2f} s); "
-          f"regelverk evaluate {args.contacts / cli:,.0f} contacts/s ({cli:.2f} s)")
+          f"regelverk evaluate {args.contacts / cli:,.0f} contacts/s ({cli:.2f} s); {load_average()}")
 
     scale = single[2]["requests_per_s"] / single[1]["requests_per_s"]
     ratio = cli / seconds

@@ -182,6 +182,38 @@ def test_each_limit_is_refused_with_its_status_and_code(repo):
             assert json.loads(err.value.read())["code"] == "too_many_batches"
 
 
+def test_evaluate_one_takes_its_body_within_the_limits_as_evaluate_does(repo, caplog):
+    """/evaluate-one is answered by its own handler, ahead of the router: its body is read
+    as a batch's is (chunked or by length, within the limits), and a fault is a logged 500."""
+    contact = json.dumps({"contact": chat("a", "2024-03-04")}).encode()
+    half = len(contact) // 2
+    with service_in_thread(repo, body_timeout_seconds=1, max_body_bytes=len(contact) + 10) as (url, holder):
+        chunked = (b"POST /evaluate-one HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   + b"%x\r\n%s\r\n" % (half, contact[:half]) + b"%x\r\n%s\r\n" % (len(contact) - half, contact[half:])
+                   + b"0\r\n\r\n")
+        status, headers, body = raw(url, chunked)
+        assert status == 200 and without_ids([json.loads(body)]) == [repo.evaluate_one(chat("a", "2024-03-04"))]
+        assert headers["content-type"] == "application/json" and int(headers["content-length"]) == len(body)
+        over = b"x" * (len(contact) + 11)
+        status, headers, body = raw(url, b"POST /evaluate-one HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                    + b"%x\r\n%s\r\n0\r\n\r\n" % (len(over), over))
+        assert status == 413 and json.loads(body)["code"] == "body_too_large" and headers["connection"] == "close"
+        status, headers, body = raw(url, b"POST /evaluate-one HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        assert status == 408 and json.loads(body)["code"] == "body_timeout" and headers["connection"] == "close"
+        status, _, body = raw(url, b"POST /evaluate-one HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{")
+        assert status == 400
+
+        class Broken:
+            def evaluate_one(self, contact, history):
+                raise KeyError(contact["patient"])  # (its value must not reach the answer or the log)
+        holder.current = type(holder.current)(Broken(), holder.current.provenance, holder.current.provenance_json)
+        with caplog.at_level("ERROR", logger="regelverk.service"):
+            status, _, body = raw(url, b"POST /evaluate-one HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n"
+                                  % len(contact) + contact)
+        assert status == 500 and json.loads(body)["code"] == "internal_error" and b"p1" not in body
+        assert "internal error on POST /evaluate-one: KeyError" in caplog.text
+
+
 def test_every_route_is_in_the_openapi_document_and_it_is_valid(server):
     from openapi_spec_validator import validate
 

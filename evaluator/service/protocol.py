@@ -14,6 +14,8 @@ import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..errors import Code
+
 _REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 
 
@@ -21,12 +23,71 @@ class _HeadTooLarge(Exception):
     pass
 
 
+class CoalescingTransport:
+    """A connection's transport whose small writes in one turn of the event loop go out in
+    one send at the end of it. uvicorn writes an answer's head and its body apart, and each
+    write is a system call at once (TCP_NODELAY is on); on loopback the receiving side's work
+    is done in the sender's call, so that second call cost more than a tenth of a small
+    request's time. A write over `small` bytes goes out at once, after what is waiting."""
+
+    small = 64 * 1024
+
+    def __init__(self, transport, loop):
+        self._transport = transport
+        self._loop = loop
+        self._pending: list | None = None
+        self._size = 0
+
+    def write(self, data) -> None:
+        pending = self._pending
+        if pending is None:
+            if len(data) > self.small:
+                self._transport.write(data)
+                return
+            self._pending = [data]
+            self._size = len(data)
+            self._loop.call_soon(self._flush)
+        elif self._size + len(data) > self.small:
+            self._flush()
+            self._transport.write(data)
+        else:
+            pending.append(data)
+            self._size += len(data)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending:
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def writelines(self, lines) -> None:
+        for line in lines:
+            self.write(line)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + (self._size if self._pending else 0)
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._pending = None
+        self._transport.abort()
+
+    def __getattr__(self, name):  # everything else is the transport's own
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     max_header_bytes = 64 * 1024
     header_timeout_seconds = 10.0
 
     def connection_made(self, transport) -> None:
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))
         self._head_bytes = 0
         self._head_too_large = False
         self._head_timer = self.loop.call_later(self.header_timeout_seconds, self._head_timed_out)
@@ -44,7 +105,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _head_timed_out(self) -> None:
         self._head_timer = None
         if not self.transport.is_closing():
-            self._refuse(408, "header_timeout", f"the request's head did not arrive within "
+            self._refuse(408, Code.HEADER_TIMEOUT, f"the request's head did not arrive within "
                          f"{self.header_timeout_seconds:g} s (setting header_timeout_seconds)")
 
     def _count(self, size: int) -> None:
@@ -82,10 +143,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
         except httptools.HttpParserError:
             if self._head_too_large:
-                self._refuse(431, "header_too_large", f"the request's line and headers are over "
+                self._refuse(431, Code.HEADER_TOO_LARGE, f"the request's line and headers are over "
                              f"{self.max_header_bytes:,} bytes (setting max_header_bytes)")
             else:
-                self._refuse(400, "malformed_request", "the request is not HTTP/1.1 this server can read")
+                self._refuse(400, Code.MALFORMED_REQUEST, "the request is not HTTP/1.1 this server can read")
 
     def _refuse(self, status: int, code: str, message: str) -> None:
         self._stop_head_timer()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..errors import Code
 from ..running.ndjson import parse_ndjson, split_ndjson
 
 
@@ -46,7 +47,7 @@ def read_ndjson(body: bytes, limits: Limits, fields: dict | None = None) -> tupl
     lines = split_ndjson(body)
     for number, line in enumerate(lines, start=1):
         if len(line) > limits.max_line_bytes:
-            raise LimitExceeded(413, "line_too_large", f"line {number} is {len(line):,} bytes; a line may "
+            raise LimitExceeded(413, Code.LINE_TOO_LARGE, f"line {number} is {len(line):,} bytes; a line may "
                                 f"have at most {limits.max_line_bytes:,} (setting max_line_bytes)")
     return parse_ndjson(lines)
 

@@ -8,6 +8,8 @@ if it loads, serves it; if not, logs its problems and keeps the old one.
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 import os
 import signal
@@ -26,14 +28,29 @@ from .state import PolicyHolder, Served
 log = logging.getLogger("regelverk.service")
 
 
+class SharingLoop(asyncio.SelectorEventLoop):
+    """The event loop of a worker that shares its listening socket with others: it takes one
+    waiting connection each time the socket is ready, not up to the backlog at once.
+
+    Every worker is woken when a connection arrives; asyncio's loop would accept all waiting
+    ones in the first worker to wake, so a client opening 64 keep-alive connections at once
+    had them all on one worker while the other idled. One at a time, a busy worker (still
+    deciding) leaves the next connection to an idle one, and a burst is shared out."""
+
+    def _accept_connection(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *rest):
+        return super()._accept_connection(protocol_factory, sock, sslcontext, server, 1, *rest)
+
+
 def uvicorn_config(app, settings: ServiceSettings) -> uvicorn.Config:
+    loop = "evaluator.service.server:SharingLoop" if settings.workers > 1 else "asyncio"
     return uvicorn.Config(
-        app, host=settings.host, port=settings.port, loop="asyncio", lifespan="on",
+        app, host=settings.host, port=settings.port, loop=loop, lifespan="on",
         http=guarded_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
         access_log=False,  # ours (logs.AccessLog) names the route, never the path and query
         log_config=settings.log_config, server_header=False,
         timeout_keep_alive=settings.keep_alive_seconds,
-        timeout_graceful_shutdown=settings.graceful_shutdown_seconds, backlog=4096)
+        timeout_graceful_shutdown=settings.graceful_shutdown_seconds, backlog=4096,
+        proxy_headers=False)  # (no client address is used or logged: no X-Forwarded-For to read)
 
 
 def bind(settings: ServiceSettings) -> socket.socket:
@@ -64,8 +81,16 @@ def serve(served: Served, load, settings: ServiceSettings, announce=None) -> Non
 
 
 def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.socket) -> None:
-    app = create_app(PolicyHolder(served, load), settings)
+    holder = PolicyHolder(served, load)
+    app = create_app(holder, settings)
     server = uvicorn.Server(uvicorn_config(app, settings))
+    # The policy set and the libraries are tens of thousands of objects that live as long as
+    # the worker: out of the cyclic collector's sight, its full collections (once every few
+    # thousand requests) take milliseconds instead of tens of them, a stall every request in
+    # flight waited out. A reload collects and freezes again (PolicyHolder.freeze).
+    gc.collect()
+    gc.freeze()
+    holder.freeze = True
     server.run(sockets=[sock])
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from collections.abc import Callable
 
@@ -51,6 +53,11 @@ class PolicyHolder:
         self.current = served
         self.load = load
         self._lock = threading.Lock()  # one reload at a time
+        # True where the worker froze its long-lived objects (gc.freeze): after a reload the
+        # old set is collected (frozen objects in a cycle are never freed) and the new frozen.
+        self.freeze = False
+        self._retired: list = []  # weak references to the sets replaced while frozen
+        self._timer: threading.Timer | None = None
 
     def reload_now(self) -> Served:
         """Load and check the policy set in full; swap it in if it loads, else raise
@@ -68,7 +75,30 @@ class PolicyHolder:
                 raise ReloadRefused([str(exc)]) from None
             old, self.current = self.current, Served.of(repo)
             log.info("reloaded: policy set %s replaces %s", self.current.policy_set_hash, old.policy_set_hash)
-            return self.current
+            served = self.current
+            if self.freeze:  # the old set, frozen, would never be freed if it holds a cycle
+                gc.unfreeze()
+                self._retired.append(weakref.ref(old))
+            del old, repo
+        if self.freeze:
+            self._freeze_when_retired_are_gone(tries=60)
+        return served
+
+    def _freeze_when_retired_are_gone(self, tries: int) -> None:
+        """Freeze the long-lived objects again once no request holds a replaced set (a
+        request keeps the set it began with); look again every 5 s until then."""
+        gc.collect()
+        with self._lock:
+            self._retired = [ref for ref in self._retired if ref() is not None]
+            if not self._retired:
+                gc.freeze()
+                return
+        if tries > 0:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = threading.Timer(5.0, self._freeze_when_retired_are_gone, (tries - 1,))
+            self._timer.daemon = True
+            self._timer.start()
 
     async def reload(self) -> Served:
         return await asyncio.get_running_loop().run_in_executor(None, self.reload_now)
