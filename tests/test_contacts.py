@@ -100,7 +100,7 @@ def test_a_personnummer_as_patient_id_is_refused_without_being_repeated(repo, fi
     from conftest import chat
 
     from evaluator.cli import main
-    from evaluator.running.contacts import looks_like_personnummer
+    from evaluator.loading.privacy import looks_like_personnummer
 
     for not_one in ("19121212-1213", "20001301-1234", "p1", "121212-121", "12121212121212", "abcdef-1234"):
         assert not looks_like_personnummer(not_one), not_one

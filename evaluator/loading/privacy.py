@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date
 
-# YYMMDD-NNNN, YYYYMMDDNNNN, YYMMDD+NNNN, … : ten or twelve digits, a separator optional.
-_PERSONNUMMER = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
+# Anywhere in a text, YYMMDD-NNNN, YYYYMMDDNNNN, YYMMDD+NNNN, … : ten or twelve digits, a
+# separator optional, no date or check digit asked (looks_personal: never echo such a text).
+_PERSONNUMMER_ANYWHERE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
 ECHO_MOST = 40  # characters of a value an error repeats
 
 
@@ -24,7 +26,9 @@ def identifying_fields(contact_schema: dict) -> frozenset[str]:
 
 
 def looks_personal(text: str) -> bool:
-    return bool(_PERSONNUMMER.search(text))
+    """Whether a text holds anything shaped like a personnummer: the loose test, for what an
+    error may echo (looks_like_personnummer is the strict one, for refusing a patient id)."""
+    return bool(_PERSONNUMMER_ANYWHERE.search(text))
 
 
 def kind_of(value) -> str:
@@ -63,3 +67,31 @@ def echo(value, identifying: bool = False) -> str:
     if looks_personal(text):
         return f"{kind_of(value)} that looks like a personal identity number"
     return text if len(text) <= ECHO_MOST else text[:ECHO_MOST - 3] + "..."
+
+
+# Contract §1: patient ids are pseudonymous. A personnummer (or samordningsnummer) given as
+# one is refused, and never repeated back: not in the error, not in a log.
+PERSONNUMMER_MESSAGE = ("looks like a personnummer (a valid date and check digit); send the "
+                        "pseudonymous patient id instead (the value is not repeated here)")
+_PERSONNUMMER_WHOLE = re.compile(r"(\d{2})?(\d{2})(\d{2})(\d{2})[-+]?(\d{4})")
+
+
+def looks_like_personnummer(text: str) -> bool:
+    """Whether `text` is written as a Swedish personnummer or samordningsnummer: YYMMDD-NNNN,
+    YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDDNNNN or YYYYMMDD-NNNN, with a real date (the day plus
+    60 in a samordningsnummer) and a right Luhn check digit."""
+    found = _PERSONNUMMER_WHOLE.fullmatch(text)
+    if found is None:
+        return False
+    century, yy, mm, dd, tail = found.groups()
+    day = int(dd) - 60 if int(dd) > 60 else int(dd)
+    try:  # (without the century, 20YY: a leap year exactly when 19YY was or 18YY would be)
+        date(int(century + yy) if century else 2000 + int(yy), int(mm), day)
+    except ValueError:
+        return False
+    digits = yy + mm + dd + tail
+    total = 0
+    for position, digit in enumerate(digits):
+        value = int(digit) * (2 if position % 2 == 0 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 import orjson
 
-from ..loading.privacy import echo, kind_of
+from ..loading.privacy import PERSONNUMMER_MESSAGE, echo, kind_of, looks_like_personnummer
 from ..resources import load_schema
 
 
@@ -440,7 +440,7 @@ def generate_layout_source(checker: ContactChecker, layout: tuple) -> tuple[str,
             continue
         # (an optional field's null is absent: tested last, as most values are given)
         body.append(f"if {test}: {fail}" if must else f"if ({test}) and {v} is not None: {fail}")
-    if "patient" in position:
+    if "patient" in position and checker.refuse_personnummer:
         v = f"v_{position['patient']}"
         body.append(f"if 10 <= len({v}) <= 13 and PN({v}): {fail}")
     body.append("typed = DICT(record) if copy else record")
@@ -496,42 +496,6 @@ def core_checker() -> ContactChecker:
 def check_contact(record, copy: bool = True, checker: ContactChecker | None = None) -> tuple[dict | None, list[dict]]:
     """`record` checked by `checker` (default: the contract's core fields); see ContactChecker.check."""
     return (checker or core_checker()).check(record, copy)
-
-
-def _with_defaults(typed: dict, defaults: dict) -> dict:
-    """Absent or null fields that the schema gives a default (group: false) get it."""
-    for name, value in defaults.items():
-        if typed.get(name) is None:
-            typed[name] = value
-    return typed
-
-
-# Contract §1: patient ids are pseudonymous. A personnummer (or samordningsnummer) given as
-# one is refused, and never repeated back: not in the error, not in a log.
-PERSONNUMMER_MESSAGE = ("looks like a personnummer (a valid date and check digit); send the "
-                        "pseudonymous patient id instead (the value is not repeated here)")
-_PERSONNUMMER = re.compile(r"(\d{2})?(\d{2})(\d{2})(\d{2})[-+]?(\d{4})")
-
-
-def looks_like_personnummer(text: str) -> bool:
-    """Whether `text` is written as a Swedish personnummer or samordningsnummer: YYMMDD-NNNN,
-    YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDDNNNN or YYYYMMDD-NNNN, with a real date (the day plus
-    60 in a samordningsnummer) and a right Luhn check digit."""
-    found = _PERSONNUMMER.fullmatch(text)
-    if found is None:
-        return False
-    century, yy, mm, dd, tail = found.groups()
-    day = int(dd) - 60 if int(dd) > 60 else int(dd)
-    try:  # (without the century, 20YY: a leap year exactly when 19YY was or 18YY would be)
-        date(int(century + yy) if century else 2000 + int(yy), int(mm), day)
-    except ValueError:
-        return False
-    digits = yy + mm + dd + tail
-    total = 0
-    for position, digit in enumerate(digits):
-        value = int(digit) * (2 if position % 2 == 0 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
 
 
 def _with_defaults(typed: dict, defaults: dict) -> dict:
