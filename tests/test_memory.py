@@ -18,7 +18,7 @@ from conftest import chat
 
 from evaluator.running.ndjson import parse_ndjson
 from evaluator.cli import main
-from evaluator.running.contacts import read_json
+from evaluator.running.ndjson import read_json
 
 BAD = [b"not json", b'{"a":', b"\xff\xfe", b'{"x": 1e400', b"[1, 2", b"NaN", b'{"id": "\\ud800"}', b""]
 

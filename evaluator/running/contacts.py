@@ -7,101 +7,13 @@ one place a field is defined; tests compare this checker with jsonschema itself.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from functools import lru_cache
 
-import orjson
 
 from ..loading.privacy import PERSONNUMMER_MESSAGE, echo, kind_of, looks_like_personnummer
 from ..resources import load_schema
-
-
-def read_json(line):
-    """One JSON value from one line (text, or UTF-8 bytes), read by orjson. orjson refuses some
-    JSON that is well formed: a number too large for a double (1e400). Such a line is read again
-    by the standard library, which takes the number as infinity, so the contact check can name
-    the field it is in instead of calling the line "not JSON". What is not JSON stays refused,
-    with orjson's error: NaN and Infinity (which the standard library would take), and a string
-    holding a lone surrogate (no UTF-8 output could carry it back)."""
-    try:
-        return orjson.loads(line)
-    except ValueError as refused:
-        try:
-            return read_json_again(line, refused)
-        finally:
-            refused.__traceback__ = None  # see read_json_again: no frame kept alive
-
-
-def read_json_again(line, refused: ValueError):
-    """The line orjson refused with `refused`, read by the standard library (see read_json);
-    raises the error that says what is wrong when it is not JSON.
-
-    The error raised carries no traceback: a traceback holds the frames it passed through,
-    and they hold the error, a cycle that kept each caller's whole batch alive until the
-    cyclic collector ran (which it does not during a batch: see engine.cyclic_gc_paused)."""
-    try:
-        return _read_json_again(line, refused)
-    except ValueError as exc:
-        exc.__traceback__ = None
-        exc.__context__ = None
-        raise exc from None
-    finally:
-        del refused
-
-
-def _read_json_again(line, refused: ValueError):
-    if not isinstance(line, (str, bytes, bytearray, memoryview)):
-        raise refused from None  # (bytes(n) of a number would make n zero bytes)
-    try:
-        text = line if isinstance(line, str) else bytes(line).decode("utf-8")
-        value = json.loads(text, parse_constant=_not_json)
-    except json.JSONDecodeError as also:
-        # Both read alike up to where orjson stopped; the later error is the one that says
-        # what is wrong ({"a": 1e400 cut short: the end, not the number).
-        raise (also if also.pos > getattr(refused, "pos", len(text)) else refused) from None
-    except (ValueError, RecursionError):  # a UnicodeDecodeError is a ValueError too
-        raise refused from None
-    if not _all_text_is_unicode(value):
-        raise refused from None
-    return value
-
-
-def forget_traceback(exc: BaseException) -> None:
-    """Drop the tracebacks of an exception that has been dealt with, and of those it was raised
-    in the handling of. A re-raised exception sits in a reference cycle with the frame that
-    raised it (the frame holds it, its traceback holds the frame); while a batch pauses the
-    cyclic collector (engine.cyclic_gc_paused), each unreadable line's cycle, about 9 KB, was
-    kept until the batch ended: a million unreadable lines took gigabytes."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        exc.__traceback__ = None
-        following = exc.__context__ or exc.__cause__
-        exc.__context__ = exc.__cause__ = None
-        exc = following
-
-
-def _not_json(constant: str):
-    raise ValueError(f"{constant} is not JSON")
-
-
-def _all_text_is_unicode(value) -> bool:
-    todo = [value]
-    while todo:
-        item = todo.pop()
-        if isinstance(item, str):
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return False
-        elif isinstance(item, dict):
-            todo.extend(item)
-            todo.extend(item.values())
-        elif isinstance(item, list):
-            todo.extend(item)
-    return True
 
 
 def _describe(value, identifying: bool = False) -> str:

@@ -30,6 +30,8 @@ from typing import BinaryIO
 
 import orjson
 
+from .ndjson import parse_ndjson
+
 FORMATS = ("ndjson", "csv", "parquet")
 _EXTENSIONS = {".ndjson": "ndjson", ".jsonl": "ndjson", ".json": "ndjson", ".csv": "csv",
                ".parquet": "parquet", ".pq": "parquet"}
@@ -249,7 +251,6 @@ def ndjson_lines(stream: BinaryIO) -> Iterator[bytes]:
 
 
 def _ndjson_chunks(source, size: int) -> Iterator[Chunk]:
-    from .ndjson import parse_ndjson
 
     stream, close = _opened(source)
     try:

@@ -32,7 +32,7 @@ import threading
 
 import orjson
 
-from .contacts import forget_traceback, read_json
+from .ndjson import forget_traceback, parse_ndjson, read_json
 
 # Below this many lines a batch is decided in one process: forking and gathering cost more
 # than they save.
@@ -181,7 +181,6 @@ def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, ow
 
 def _line_reader(lines: list):
     """read(indexes) for NDJSON lines: each parsed on its own, errors numbered as in the input."""
-    from .ndjson import parse_ndjson
 
     return lambda indexes: parse_ndjson([lines[i] for i in indexes], numbers=[i + 1 for i in indexes])
 

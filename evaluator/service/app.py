@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..running.contacts import read_json
+from ..running.ndjson import read_json
 from ..errors import Code, closest
 from ..loading.privacy import echo
 from .logs import AccessLog, access_log, decision_log, log_access, log_decision
