@@ -5,7 +5,8 @@ become code, once per set. The engine then only looks things up:
 
 * each version's generated functions (``codegen``) and its conditions as closures
   (``closures``: the traced runs of ``explain`` and the reference engine);
-* the field combinations its history counts bucket a patient's history by;
+* the field combinations its history counts bucket a patient's history by, and the function
+  that keys a decided contact into each bucket;
 * the rules a replayed history needs (the ones that set an output some filter reads with `was`);
 * the dispatch table: which versions a contact can fall under, by the values of the required
   fields applies_when conditions pin down;
@@ -22,7 +23,7 @@ from ..explaining.messages import message_names
 from ..language import ast
 from ..loading.policy import PolicyVersion
 from ..resources import load_schema
-from .closures import compile_condition
+from .closures import bucket_key_function, compile_condition
 from .codegen import UNTOUCHED, GeneratedVersion, compile_finish, compile_version, output_slots
 
 
@@ -119,6 +120,8 @@ class Program:
             code = compile_version(v, policy_set.fields, self.slots, required, replay, closures)
             self.versions[id(v)] = VersionProgram(v, code, closures, replay)
         self.index_keys = tuple(sorted({k for p in self.versions.values() for k in p.closures.index_keys}))
+        # Per field combination, the function that keys a decided contact into its history bucket.
+        self.bucket_keys = {fields: bucket_key_function(fields) for fields in self.index_keys}
         rules = [r for v in versions for r in v.rules]
         # Per rule: the contact fields a history-free condition reads (what the facts it lacked
         # depend on), and the fields its messages name with whether they list evidence.

@@ -34,7 +34,7 @@ class Policy:
 
     def in_force_on(self, day: date) -> PolicyVersion | None:
         for v in self.versions:
-            if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to):
+            if v.in_force_on(day):
                 return v
         return None
 

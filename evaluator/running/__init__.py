@@ -6,6 +6,7 @@ Stage 4 of the pipeline.
 - ``contacts``: checking incoming contacts against the contact schema;
 - ``ndjson``: contacts read from NDJSON lines, decisions written as lines;
 - ``engine``: the engine, deciding a patient's contacts in order under the versions in force;
+- ``combine``: outputs combined as outputs.yaml says (the plain form; codegen fuses it);
 - ``parallel``: the parallel runner, buckets of patients over forked worker processes;
 - ``streaming``: inputs of any size in bounded memory;
 - ``formats``: NDJSON, CSV and Parquet in and out;

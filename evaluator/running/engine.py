@@ -14,11 +14,12 @@ import orjson
 from contextlib import contextmanager
 
 from ..loading.citation import document_of
-from .state import Bucket, Context, Entry, Trace, bucket_key_function
+from .state import Bucket, Context, Entry, Trace
+from .combine import combine, no_outputs
 from .contacts import ContactChecker, core_checker
 from ..loading.policy import PolicyVersion, Rule
 from ..compiling.program import Program
-from ..explaining.messages import conflict_finding, not_told_message, render_message, unknown_message
+from ..explaining.messages import not_told_message, render_message, unknown_message
 from ..explaining.provenance import provenance_of
 from ..explaining.trace import RuleTrace, VersionTrace
 from ..loading.repository import PolicySet
@@ -96,7 +97,7 @@ class Engine:
         self._null_outputs = program.null_outputs
         self._unions = program.unions
         self.index_keys = program.index_keys
-        self._bucket_keys = {fields: bucket_key_function(fields) for fields in self.index_keys}
+        self._bucket_keys = program.bucket_keys
         self._reads = program.reads
         self._placeholders = program.message_names
         # What _message and _missing remember (bounded), by rule and the values they depend on.
@@ -137,7 +138,7 @@ class Engine:
         # (version, its generated code, the entry of a decision's `policies` it makes, its rules
         # each with the finding it makes when it fires, where that is the same for every contact)
         todo = tuple((v, self._programs[id(v)].code, (v.id, v.version, v.content_hash), self._fired[id(v)])
-                     for v in candidates if v.valid_from <= day and (v.valid_to is None or day <= v.valid_to))
+                     for v in candidates if v.in_force_on(day))
         if len(self._todo) >= 65_536:
             self._todo.clear()
         self._todo[key] = todo  # (the dispatch field is a required field: text)
@@ -393,46 +394,10 @@ class Engine:
                 findings.append(self._finding(v, rule, result, ctx.contact, trace))
 
     def _no_outputs(self) -> dict:
-        """The outputs no rule gave a value: null, and an empty list for a union (contract §3:
-        the union of no codes is []). Made anew for each decision: decisions share no list."""
-        outputs = dict(self._null_outputs)
-        for name in self._unions:
-            outputs[name] = []
-        return outputs
+        return no_outputs(self._null_outputs, self._unions)
 
     def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
-        """One value per output from what the applied rules gave it (see outputs.yaml)."""
-        outputs = self._no_outputs()
-        for spec in self.outputs:  # in declared order, so findings come in a stable order
-            name = spec.name
-            if name not in contributions and name not in undetermined:
-                continue
-            given = contributions.get(name, ())
-            if spec.combine == "all":
-                values = {value for value, _, _ in given}
-                if False in values:
-                    outputs[name] = False
-                elif name in undetermined:
-                    outputs[name] = None
-                else:
-                    outputs[name] = True if True in values else None
-            elif spec.combine == "union":
-                codes = set()
-                for value, _, _ in given:
-                    codes.update(value)
-                outputs[name] = sorted(codes)
-            else:
-                distinct = {}
-                for value, v, rule in given:
-                    distinct.setdefault(value, (v, rule))
-                if len(distinct) > 1:
-                    findings.append(conflict_finding(name, distinct))
-                    outputs[name] = None
-                elif name in undetermined or not distinct:
-                    outputs[name] = None
-                else:
-                    outputs[name] = next(iter(distinct))
-        return outputs
+        return combine(self.outputs, contributions, undetermined, findings, self._no_outputs())
 
     # -- a batch ---------------------------------------------------------------------------
     def invalid(self, contact_id, errors: list[dict], provenance=None) -> dict:

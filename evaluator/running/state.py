@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass, field
 
-from ..compiling.closures import WAS_PREFIX
 
 
 class Entry:
@@ -76,27 +74,6 @@ class Context:
         self.cur = cur
         self.contact = cur.contact
         return self
-
-
-def bucket_key(entry: Entry, fields: tuple[str, ...]) -> tuple:
-    """The values of `fields` for a decided contact: its facts, or for "was:output" whether
-    that output of its decision was true."""
-    return tuple([entry.outputs.get(f[4:]) is True if f.startswith(WAS_PREFIX) else entry.contact[f]
-                  for f in fields])
-
-
-def bucket_key_function(fields: tuple[str, ...]):
-    """bucket_key(entry, fields) as a function of the entry, made once per field combination:
-    for the common shape (facts first, then at most one "was:output") without a loop."""
-    facts = tuple(f for f in fields if not f.startswith(WAS_PREFIX))
-    was = tuple(f[len(WAS_PREFIX):] for f in fields if f.startswith(WAS_PREFIX))
-    if facts and fields == facts + tuple(WAS_PREFIX + w for w in was) and len(was) <= 1:
-        values = operator.itemgetter(*facts) if len(facts) > 1 else (lambda contact, name=facts[0]: (contact[name],))
-        if not was:
-            return lambda entry: values(entry.contact)
-        output = was[0]
-        return lambda entry: (*values(entry.contact), entry.outputs.get(output) is True)
-    return lambda entry: bucket_key(entry, fields)
 
 
 class Bucket:
