@@ -638,9 +638,12 @@ def open_writer(fmt: str, out: BinaryIO, kinds: dict) -> DecisionWriter:
 # -- for an HTTP route -------------------------------------------------------------------------
 
 MEDIA_TYPES = {"ndjson": "application/x-ndjson", "csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
-_MEDIA_ALIASES = {"application/x-ndjson": "ndjson", "application/ndjson": "ndjson", "application/jsonl": "ndjson",
-                  "application/json-seq": "ndjson", "text/csv": "csv", "application/vnd.apache.parquet": "parquet",
-                  "application/x-parquet": "parquet", "application/parquet": "parquet"}
+# Every media type a body or an Accept header may name for each format: the one table the HTTP
+# service's readers are registered from too.
+MEDIA_ALIASES = {"application/x-ndjson": "ndjson", "application/ndjson": "ndjson", "application/jsonl": "ndjson",
+                 "application/json-lines": "ndjson", "application/jsonlines": "ndjson",
+                 "application/json-seq": "ndjson", "text/csv": "csv", "application/vnd.apache.parquet": "parquet",
+                 "application/x-parquet": "parquet", "application/parquet": "parquet"}
 
 
 def format_of_media_type(value: str | None, default: str = "ndjson") -> str | None:
@@ -652,8 +655,8 @@ def format_of_media_type(value: str | None, default: str = "ndjson") -> str | No
         media = part.split(";")[0].strip().lower()
         if media in ("*/*", "application/*", ""):
             return default
-        if media in _MEDIA_ALIASES:
-            return _MEDIA_ALIASES[media]
+        if media in MEDIA_ALIASES:
+            return MEDIA_ALIASES[media]
     return None
 
 

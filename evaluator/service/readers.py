@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import Code
+from ..running.formats import MEDIA_ALIASES
 from ..running.ndjson import parse_ndjson, split_ndjson
 
 
@@ -52,13 +53,6 @@ def read_ndjson(body: bytes, limits: Limits, fields: dict | None = None) -> tupl
     return parse_ndjson(lines)
 
 
-for _type in ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-lines",
-              "application/jsonlines", "text/plain", "application/x-www-form-urlencoded",
-              "application/octet-stream"):
-    # (curl -d and --data-binary send form-urlencoded; -T sends octet-stream)
-    register_reader(_type, read_ndjson)
-
-
 class UnreadableBody(Exception):
     """A body that cannot be read as its format at all (not Parquet, a CSV without a header):
     a 400 with the reason."""
@@ -83,8 +77,11 @@ def _tabular(fmt: str) -> Reader:
     return read
 
 
-# CSV (typed by the contact's fields and the repository's declared facts) and Parquet, as
-# `regelverk evaluate` reads them (evaluator/formats.py).
-register_reader("text/csv", _tabular("csv"))
-for _type in ("application/vnd.apache.parquet", "application/x-parquet", "application/parquet"):
-    register_reader(_type, _tabular("parquet"))
+# Every media type of the formats' one table (formats.MEDIA_ALIASES): NDJSON, and CSV (typed by
+# the contact's fields and the repository's declared facts) and Parquet as `regelverk evaluate`
+# reads them. And NDJSON for what a client sends when told nothing: text/plain; curl -d and
+# --data-binary send form-urlencoded, -T octet-stream.
+for _type, _fmt in MEDIA_ALIASES.items():
+    register_reader(_type, read_ndjson if _fmt == "ndjson" else _tabular(_fmt))
+for _type in ("text/plain", "application/x-www-form-urlencoded", "application/octet-stream"):
+    register_reader(_type, read_ndjson)
