@@ -14,13 +14,13 @@ import tracemalloc
 from pathlib import Path
 
 from evaluator.language.checker import check_condition
-from evaluator.limits import DEFAULTS, Limits, using
-from evaluator.tools.mutate import run_mutation
 from evaluator.language.parser import ConditionSyntaxError, parse_condition
-from evaluator.loading.repository import load_policy_set
-from evaluator.resources import load_schema
 from evaluator.language.types import Names, field_types_from_schema
+from evaluator.limits import DEFAULTS, Limits, using
+from evaluator.loading.repository import load_policy_set
 from evaluator.loading.yamlsource import parse_yaml
+from evaluator.resources import load_schema
+from evaluator.tools.mutate import run_mutation
 
 ROOT = Path(__file__).resolve().parent.parent
 

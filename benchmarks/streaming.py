@@ -83,8 +83,8 @@ def parquet_file(contacts: int) -> Path:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from evaluator.running.formats import read_chunks
     from evaluator.loading.repository import load_policies
+    from evaluator.running.formats import read_chunks
 
     fields = load_policies(None).fields
     arrow = {"boolean": pa.bool_(), "integer": pa.int64(), "list": pa.list_(pa.string())}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .running.api import Repository, load_repository
 from .errors import Location, PolicyError, Problem
+from .running.api import Repository, load_repository
 
 __all__ = ["Location", "PolicyError", "Problem", "Repository", "load_repository"]
 __version__ = "0.1.0"

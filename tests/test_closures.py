@@ -6,13 +6,13 @@ from datetime import date
 
 import pytest
 
-from evaluator.language.checker import check_condition
 from evaluator.compiling.closures import compile_condition
-from evaluator.language.values import CountRange, range_compare
-from evaluator.running.state import Context, Entry, Trace
+from evaluator.language.checker import check_condition
 from evaluator.language.parser import parse_condition
-from evaluator.resources import load_schema
 from evaluator.language.types import INTEGER, Names, field_types_from_schema
+from evaluator.language.values import CountRange, range_compare
+from evaluator.resources import load_schema
+from evaluator.running.state import Context, Entry, Trace
 
 NAMES = Names(fields=field_types_from_schema(load_schema("contact.schema.json")), parameters={"cap": INTEGER})
 

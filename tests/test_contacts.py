@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
-from evaluator.running.contacts import check_contact
 from evaluator.resources import load_schema
+from evaluator.running.contacts import check_contact
 
 SCHEMA = load_schema("contact.schema.json")
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())

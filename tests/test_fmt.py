@@ -11,9 +11,9 @@ from _golden import FIXTURES, check_golden
 from click.testing import CliRunner
 
 from evaluator.cli.fmt import fmt
-from evaluator.tools.fmt import format_text
 from evaluator.loading.repository import load_policy_set, policy_files
 from evaluator.resources import policies_dir
+from evaluator.tools.fmt import format_text
 
 MESSY_ROOT = FIXTURES / "fmt" / "policies"
 MESSY = MESSY_ROOT / "messy" / "messy-policy" / "1.0.yaml"

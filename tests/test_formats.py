@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import orjson
 import pyarrow as pa
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from evaluator import load_repository
 from evaluator.cli import main
+from evaluator.language.types import BOOLEAN, INTEGER, list_of
 from evaluator.running.formats import (
     csv_cell,
     format_of,
@@ -21,9 +23,6 @@ from evaluator.running.formats import (
     read_contacts,
     read_decisions,
 )
-from evaluator.language.types import BOOLEAN, INTEGER, list_of
-
-from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -185,7 +184,12 @@ def test_a_declared_fact_in_csv_is_typed_by_the_repository_that_decides(tmp_path
 
 
 def test_an_http_route_decides_a_body_in_any_format(repo):
-    from evaluator.running.formats import MEDIA_TYPES, FormatError, decide_bytes, format_of_media_type
+    from evaluator.running.formats import (
+        MEDIA_TYPES,
+        FormatError,
+        decide_bytes,
+        format_of_media_type,
+    )
 
     assert format_of_media_type("text/csv; charset=utf-8") == "csv"
     assert format_of_media_type(None) == "ndjson" and format_of_media_type("image/png") is None

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.limits import DEFAULTS, Limits, using
 from evaluator.language.parser import ConditionSyntaxError, parse_condition
+from evaluator.limits import DEFAULTS, Limits, using
 from evaluator.loading.yamlsource import parse_yaml
 
 CODING = "testland/testland-coding/1.0.yaml"

@@ -14,8 +14,15 @@ from _golden import FIXTURES
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.tools.impact import ImpactReport, PairEngine, Window, as_if_in_force, compare_batch, summarise
 from evaluator.loading.repository import load_policies
+from evaluator.tools.impact import (
+    ImpactReport,
+    PairEngine,
+    Window,
+    as_if_in_force,
+    compare_batch,
+    summarise,
+)
 
 HERE = FIXTURES / "impact"
 CONTACTS = str(HERE / "contacts.ndjson")

@@ -12,15 +12,15 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluator.language.checker import check_condition
 from evaluator.cli.validate import validate
 from evaluator.compiling.closures import compile_condition
-from evaluator.running.state import Context, Entry
-from evaluator.tools.lint import Analysis, Space, lint_policy_set
+from evaluator.language.checker import check_condition
 from evaluator.language.parser import parse_condition
+from evaluator.language.types import Names, field_types_from_schema
 from evaluator.loading.repository import load_policy_set
 from evaluator.resources import load_schema
-from evaluator.language.types import Names, field_types_from_schema
+from evaluator.running.state import Context, Entry
+from evaluator.tools.lint import Analysis, Space, lint_policy_set
 
 LINT = FIXTURES / "lint"
 FIELDS = field_types_from_schema(load_schema("contact.schema.json"))

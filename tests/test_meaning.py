@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from evaluator.tools.meaning import Part, parts, same, unparse
 from evaluator.language.parser import parse_condition
 from evaluator.loading.repository import load_policies
+from evaluator.tools.meaning import Part, parts, same, unparse
 
 CAP = 'count of earlier contacts where (channel = "written" and same unit and same iso week) >= max_per_week'
 

@@ -16,9 +16,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import chat
 
-from evaluator.running.ndjson import parse_ndjson
 from evaluator.cli import main
-from evaluator.running.ndjson import read_json
+from evaluator.running.ndjson import parse_ndjson, read_json
 
 BAD = [b"not json", b'{"a":', b"\xff\xfe", b'{"x": 1e400', b"[1, 2", b"NaN", b'{"id": "\\ud800"}', b""]
 

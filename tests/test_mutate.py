@@ -7,9 +7,9 @@ import shutil
 from click.testing import CliRunner
 
 from evaluator.cli import main
-from evaluator.tools.mutate import condition_mutations, run_mutation
 from evaluator.language.parser import parse_condition
 from evaluator.loading.repository import load_policy_set
+from evaluator.tools.mutate import condition_mutations, run_mutation
 
 CODING_TESTS = """\
 policy: testland-coding

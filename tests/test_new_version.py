@@ -12,8 +12,8 @@ from click.testing import CliRunner
 
 from evaluator.cli.new_version import new_version
 from evaluator.errors import Location, Problem
-from evaluator.tools.new_version import next_version
 from evaluator.loading.repository import load_policy_set
+from evaluator.tools.new_version import next_version
 
 TOOLCHAIN = FIXTURES / "toolchain"
 VIDEO = Path("policies/sorland/sorland-video-contact")

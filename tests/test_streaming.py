@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from evaluator import load_repository
-from evaluator.running import streaming
 from evaluator.cli import main
+from evaluator.running import streaming
 from evaluator.running.formats import Chunk, read_chunks
 from evaluator.running.streaming import decide_stream, scan_grouped
 

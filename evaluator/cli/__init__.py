@@ -25,7 +25,6 @@ from .test import test
 from .validate import validate
 
 
-
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="regelverk")
 def main() -> None:

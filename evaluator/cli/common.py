@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 
 from .. import __version__
-from ..running.api import Repository
-from ..running.ndjson import split_ndjson
 from ..errors import PolicyError
 from ..loading.repository import load_policies
 from ..loading.settings import LocateError, PolicySource, locate_policies
+from ..running.api import Repository
+from ..running.ndjson import split_ndjson
 
 POLICIES_HELP = ("Policy folder (default: the policy repository this command runs in, found by its "
                  "regelverk.yaml; outside one, the policies bundled with regelverk).")

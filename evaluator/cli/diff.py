@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from ..errors import PolicyError
 from ..tools.diff import (
     DiffInputError,
     compare,
@@ -16,7 +17,6 @@ from ..tools.diff import (
     resolve_side,
     to_json,
 )
-from ..errors import PolicyError
 from .common import EXIT_OK, EXIT_POLICIES, EXIT_PROBLEMS, read_input_lines
 
 

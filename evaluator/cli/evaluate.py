@@ -13,10 +13,27 @@ import click
 import orjson
 
 from ..explaining.explain import render_text, trace_json
-from ..running.formats import FORMATS, FormatError, format_of, gather, open_writer, output_kinds, parquet_rows, read_chunks
+from ..running.formats import (
+    FORMATS,
+    FormatError,
+    format_of,
+    gather,
+    open_writer,
+    output_kinds,
+    parquet_rows,
+    read_chunks,
+)
 from ..running.parallel import MIN_RECORDS, default_jobs
 from ..running.streaming import decide_stream, patient_keys, scan_grouped, spool_stdin
-from .common import EXIT_INPUT, EXIT_OUTPUT, EXIT_PROBLEMS, EXIT_USAGE, POLICIES_OPTION, load_or_exit, writing_stdout
+from .common import (
+    EXIT_INPUT,
+    EXIT_OUTPUT,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    POLICIES_OPTION,
+    load_or_exit,
+    writing_stdout,
+)
 
 INPUT_FORMAT_OPTION = click.option(
     "--input-format", type=click.Choice(FORMATS), default=None,

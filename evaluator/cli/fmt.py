@@ -9,10 +9,9 @@ from pathlib import Path
 import click
 
 from ..errors import Code
-from ..tools.fmt import format_file, policy_files_in
 from ..loading.yamlsource import display_path
+from ..tools.fmt import format_file, policy_files_in
 from .common import EXIT_INPUT, EXIT_OK, EXIT_POLICIES, EXIT_PROBLEMS, locate_policies_to_change
-
 
 
 @click.command()

@@ -10,15 +10,25 @@ from pathlib import Path
 import click
 import orjson
 
-from ..running.ndjson import split_ndjson
 from ..errors import PolicyError
+from ..loading.yamlsource import display_path
 from ..running.formats import FormatError, format_of
 from ..running.formats import read_contacts as formats_read_contacts
+from ..running.ndjson import split_ndjson
+from ..running.parallel import default_jobs
 from ..tools.impact import ImpactInputError, load_base, run_impact
 from ..tools.impact_render import impact_json, render_markdown, render_text
-from ..running.parallel import default_jobs
-from ..loading.yamlsource import display_path
-from .common import EXIT_INPUT, EXIT_OK, EXIT_POLICIES, EXIT_PROBLEMS, POLICIES_OPTION, load_or_exit, locate_or_exit, read_input, writing_stdout
+from .common import (
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_POLICIES,
+    EXIT_PROBLEMS,
+    POLICIES_OPTION,
+    load_or_exit,
+    locate_or_exit,
+    read_input,
+    writing_stdout,
+)
 
 
 def read_contacts(path, input_format: str | None, fields: dict) -> tuple[list, bytes | None]:

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import click
 
-from ..tools.editor_schemas import SCHEMA_FILES, stale_schemas, write_schemas
-from ..tools.init import InitError, plan, write
-
 from ..loading.settings import locate_policies
 from ..loading.yamlsource import display_path
+from ..tools.editor_schemas import SCHEMA_FILES, stale_schemas, write_schemas
+from ..tools.init import InitError, plan, write
 from .common import EXIT_OK, EXIT_PROBLEMS, POLICIES_OPTION, load_or_exit, locate_policies_to_change
 
 

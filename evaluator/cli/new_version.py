@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from ..tools.new_version import NewVersionError, cases_from, plan, write
 from ..loading.yamlsource import display_path
+from ..tools.new_version import NewVersionError, cases_from, plan, write
 from .common import EXIT_PROBLEMS, load_or_exit, locate_policies_to_change
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+
 import click
 
 from .common import EXIT_USAGE, POLICIES_OPTION, load_or_exit

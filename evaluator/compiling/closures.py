@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from ..language import ast
-from ..language.functions import FUNCTIONS
 from ..language.dates import shift
+from ..language.functions import FUNCTIONS
 from ..language.values import CountRange, arith_values, range_compare, range_member
 
 WAS_PREFIX = "was:"  # a bucket key part that is an earlier decision's output, not a field

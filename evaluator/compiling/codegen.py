@@ -32,11 +32,11 @@ import builtins
 import re
 from dataclasses import dataclass
 
+from ..explaining.messages import conflict_finding
 from ..language import ast
 from ..language.functions import FUNCTIONS
 from ..language.values import CountRange, arith_values, range_compare, range_member
 from .closures import Compiler
-from ..explaining.messages import conflict_finding
 
 
 class CodegenError(Exception):

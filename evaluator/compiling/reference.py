@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from ..language import ast
-from ..language.functions import FUNCTIONS
 from ..language.dates import shift
-
+from ..language.functions import FUNCTIONS
 
 
 @dataclass(frozen=True)

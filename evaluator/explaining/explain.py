@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..language import ast
-from ..loading import citation
 from ..language.values import show
+from ..loading import citation
 from .messages import render_message
 from .trace import VersionTrace
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import ast
 from ..errors import Code, closest
-from .parser import SWEDISH_WORDS
+from . import ast
 from .functions import FUNCTIONS
+from .parser import SWEDISH_WORDS
 from .types import BOOLEAN, DATE, DURATION, INTEGER, STRING, Names, Type, compatible, list_of
 
 KEYWORDS = frozenset(

@@ -10,9 +10,9 @@ from functools import lru_cache
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from . import ast
 from .. import limits as _limits
 from ..resources import grammar_dir
+from . import ast
 
 # A whole number longer than this is no count, cap or code (and Python refuses to turn one of
 # more than 4,300 digits into text).

@@ -18,8 +18,8 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from ..errors import Code, Location, Problem
-from ..resources import load_schema
 from ..language.types import DECLARED_TYPES, KIND_NAMES, ONE_OF, Type, kind_problem
+from ..resources import load_schema
 from .schema import schema_problems
 
 _NAME = re.compile(r"[a-z_][a-z0-9_]*")

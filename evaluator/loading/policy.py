@@ -7,15 +7,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-
+from ..errors import Code, Problem, closest
 from ..language import ast
 from ..language.checker import KEYWORDS, check_condition
-from .citation import finding_source
-from ..errors import Code, Problem, closest
 from ..language.parser import ConditionSyntaxError, parse_condition
-from .privacy import identifying_fields
-from ..resources import load_schema
 from ..language.types import DECLARED_TYPES, Names, OutputSpec, Type, type_of_value
+from ..resources import load_schema
+from .citation import finding_source
+from .privacy import identifying_fields
 from .schema import schema_problems
 from .yamlsource import SourceDoc, shorten, text_hash
 

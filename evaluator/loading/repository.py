@@ -8,15 +8,21 @@ from itertools import pairwise
 from pathlib import Path
 
 from ..errors import Code, Location, PolicyError, Problem
+from ..language.checker import KEYWORDS
+from ..language.types import (
+    DECLARED_TYPES,
+    Names,
+    OutputSpec,
+    field_types_from_schema,
+    kind_problem,
+)
 from ..limits import from_settings as limits_for
 from ..limits import using as using_limits
-from .privacy import identifying_fields
-from .policy import PolicyVersion, read_version, expected_place
-from ..language.checker import KEYWORDS
-from .facts import Fact, contact_schema_with, load_facts
 from ..resources import load_schema
+from .facts import Fact, contact_schema_with, load_facts
+from .policy import PolicyVersion, expected_place, read_version
+from .privacy import identifying_fields
 from .settings import LocateError, Settings, locate_policies
-from ..language.types import DECLARED_TYPES, Names, OutputSpec, field_types_from_schema, kind_problem
 from .yamlsource import display_path, load_yaml
 
 OUTPUTS_FILE = "outputs.yaml"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import BinaryIO
 from pathlib import Path
+from typing import BinaryIO
 
-
-from .ndjson import lines_of, ndjson_line, parse_ndjson
-from .engine import PROMOTE_MIN_RECORDS, Engine, cyclic_gc_paused
-from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 from ..loading.repository import PolicySet, load_policies
+from .engine import PROMOTE_MIN_RECORDS, Engine, cyclic_gc_paused
+from .ndjson import lines_of, ndjson_line, parse_ndjson
+from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 
 
 def _contacts_of(contacts) -> list:

@@ -11,7 +11,6 @@ import re
 from datetime import date
 from functools import lru_cache
 
-
 from ..loading.privacy import PERSONNUMMER_MESSAGE, echo, kind_of, looks_like_personnummer
 from ..resources import load_schema
 

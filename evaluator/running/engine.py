@@ -9,21 +9,20 @@ from __future__ import annotations
 
 import gc
 import threading
-
-import orjson
 from contextlib import contextmanager
 
-from ..loading.citation import document_of
-from .state import Bucket, Context, Entry, Trace
-from .combine import combine, no_outputs
-from .contacts import ContactChecker, core_checker
-from ..loading.policy import PolicyVersion, Rule
+import orjson
+
 from ..compiling.program import Program
 from ..explaining.messages import not_told_message, render_message, unknown_message
 from ..explaining.provenance import provenance_of
 from ..explaining.trace import RuleTrace, VersionTrace
+from ..loading.citation import document_of
+from ..loading.policy import PolicyVersion, Rule
 from ..loading.repository import PolicySet
-
+from .combine import combine, no_outputs
+from .contacts import ContactChecker, core_checker
+from .state import Bucket, Context, Entry, Trace
 
 # The trace of a rule that fired without counting history: nothing missing, no evidence. Only
 # read (findings copy its lists), never given to a traced run.

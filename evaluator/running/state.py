@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
-
 class Entry:
     """A contact in a patient's history: its facts, its place and, once decided, its outputs."""
 

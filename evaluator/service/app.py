@@ -23,12 +23,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..running.ndjson import read_json
 from ..errors import Code, closest
 from ..loading.privacy import echo
+from ..running.ndjson import read_json
 from .logs import AccessLog, access_log, decision_log, log_access, log_decision
 from .openapi import DOCS_PAGE, openapi_document
-from .readers import READERS, Limits, LimitExceeded, UnreadableBody, reader_for
+from .readers import READERS, LimitExceeded, Limits, UnreadableBody, reader_for
 from .settings import ServiceSettings
 from .state import PolicyHolder, ReloadRefused, Served
 

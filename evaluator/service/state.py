@@ -7,13 +7,13 @@ import gc
 import logging
 import threading
 import weakref
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import orjson
 
-from ..running.api import Repository
 from ..errors import PolicyError
+from ..running.api import Repository
 
 log = logging.getLogger("regelverk.service")
 

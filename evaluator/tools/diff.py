@@ -18,13 +18,13 @@ from datetime import date
 from pathlib import Path
 
 from ..errors import PolicyError
-from .impact import ImpactReport, Window, compare_batch, rules_deciding, summarise
-from .impact_render import impact_json, markdown_body, text_body
-from .meaning import Part, parameters_read, parts, same
 from ..loading.policy import PolicyVersion, version_key
 from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, Policy, PolicySet, load_policy_set
 from ..loading.settings import LocateError, Settings, locate_policies
 from ..loading.yamlsource import display_path, parse_yaml
+from .impact import ImpactReport, Window, compare_batch, rules_deciding, summarise
+from .impact_render import impact_json, markdown_body, text_body
+from .meaning import Part, parameters_read, parts, same
 
 METADATA_KEYS = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "description", "applies_when")
 RULE_KEYS = ("section", "passage", "reading", "when", "then", "otherwise", "severity", "message")

@@ -26,14 +26,14 @@ from pathlib import Path
 
 import orjson
 
-from ..language.values import show
-from ..running.state import Context, Entry
-from ..language.dates import shift
-from ..running.engine import Engine, cyclic_gc_paused
 from ..errors import PolicyError
-from ..running.parallel import evaluate_lines_in_processes, evaluate_records_in_processes
+from ..language.dates import shift
+from ..language.values import show
 from ..loading.repository import Policy, PolicySet, load_policy_set
 from ..loading.settings import Settings
+from ..running.engine import Engine, cyclic_gc_paused
+from ..running.parallel import evaluate_lines_in_processes, evaluate_records_in_processes
+from ..running.state import Context, Entry
 
 # How many months before the last contact an old version decided the default window opens.
 DEFAULT_WINDOW_MONTHS = 3

@@ -10,8 +10,8 @@ from importlib import metadata
 from pathlib import Path
 
 from .. import __version__
-from ..resources import policies_dir, templates_dir
 from ..loading.settings import MARKER, find_repository_root
+from ..resources import policies_dir, templates_dir
 
 TEMPLATES = templates_dir() / "init"
 REGION = re.compile(r"[a-z][a-z0-9_-]*")

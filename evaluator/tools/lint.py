@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
-from ..language.values import show
-from ..language import ast
 from ..errors import Code, Problem
+from ..language import ast
+from ..language.types import Type
+from ..language.values import show
 from ..loading.policy import PLACEHOLDER, PolicyVersion, Rule
 from ..loading.repository import PolicySet
-from ..resources import load_schema
-from ..language.types import Type
 from ..loading.yamlsource import SourceDoc, load_yaml
+from ..resources import load_schema
 
 # How many alternative conjunctions one condition may unfold into before the analysis gives
 # up on it (and then claims nothing about it). Policy conditions stay far below this.

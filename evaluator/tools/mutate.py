@@ -25,12 +25,12 @@ from pathlib import Path
 
 from ..errors import Code
 from ..language import ast
-from ..running.engine import Engine
 from ..language.parser import balanced
 from ..loading.policy import PolicyVersion, Rule
 from ..loading.repository import Policy, PolicySet
-from .testing import find_test_files, load_cases, run_case
 from ..loading.yamlsource import SourceDoc, load_yaml
+from ..running.engine import Engine
+from .testing import find_test_files, load_cases, run_case
 
 _FLIP_OPS = {">=": ">", ">": ">=", "<": "<=", "<=": "<"}
 

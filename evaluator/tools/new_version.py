@@ -19,12 +19,12 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from ..errors import Problem, closest
-from .fmt import yaml_writer
-from .lint import lint_policy_set
 from ..loading.policy import PolicyVersion, version_key
 from ..loading.repository import PolicySet, load_policy_set
-from .testing import find_test_files, load_cases
 from ..loading.yamlsource import display_path
+from .fmt import yaml_writer
+from .lint import lint_policy_set
+from .testing import find_test_files, load_cases
 
 VERSION = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 

@@ -10,15 +10,15 @@ from pathlib import Path
 
 from jsonschema import Draft202012Validator
 
-from ..running.contacts import ContactChecker
-from ..running.engine import Engine
 from ..errors import Code, Location, Problem, closest
-from ..loading.schema import schema_problems
-from ..loading.repository import TEST_SUFFIX, PolicySet, files_under
-from ..resources import load_schema
 from ..limits import from_settings as limits_for
 from ..limits import using as using_limits
+from ..loading.repository import TEST_SUFFIX, PolicySet, files_under
+from ..loading.schema import schema_problems
 from ..loading.yamlsource import SourceDoc, display_path, load_yaml
+from ..resources import load_schema
+from ..running.contacts import ContactChecker
+from ..running.engine import Engine
 
 
 @dataclass

@@ -10,7 +10,6 @@ from ..language.values import show_bare
 from ..loading.repository import PolicySet
 from .testing import TestRun
 
-
 # Characters XML 1.0 cannot hold at all, even escaped (control characters but tab, LF and CR).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 

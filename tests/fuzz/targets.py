@@ -14,25 +14,23 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from evaluator.language import ast
-from evaluator.running.api import Repository
-from evaluator.running.ndjson import split_ndjson
-from evaluator.language.checker import check_condition
-from evaluator.running.engine import Engine
 from evaluator.errors import Problem
-from evaluator.language.checker import KEYWORDS
-from evaluator.loading.facts import contact_schema_with, load_facts
-from evaluator.tools.fmt import FormatError, format_text
-from evaluator.limits import from_settings
-from evaluator.resources import load_schema
-from evaluator.language.types import field_types_from_schema
+from evaluator.language import ast
+from evaluator.language.checker import KEYWORDS, check_condition
 from evaluator.language.parser import ConditionSyntaxError, parse_condition
+from evaluator.language.types import Names, field_types_from_schema
+from evaluator.limits import from_settings
+from evaluator.loading.facts import contact_schema_with, load_facts
 from evaluator.loading.policy import read_version
 from evaluator.loading.repository import Policy, PolicySet, load_policy_set
 from evaluator.loading.settings import Settings, read_settings
-from evaluator.tools.testing import run_tests
-from evaluator.language.types import Names
 from evaluator.loading.yamlsource import parse_yaml
+from evaluator.resources import load_schema
+from evaluator.running.api import Repository
+from evaluator.running.engine import Engine
+from evaluator.running.ndjson import split_ndjson
+from evaluator.tools.fmt import FormatError, format_text
+from evaluator.tools.testing import run_tests
 
 HERE = Path(__file__).resolve().parent
 FIXTURES = HERE.parent / "fixtures" / "policies"
