@@ -490,7 +490,7 @@ class Engine:
                 bucket.add(entry)
 
     def _decide_generated_patient(self, items: list, decisions: list, full, emit) -> None:
-        """_decide_patient's common path (no contact explained, not the reference engine): each
+        """decide_patient's common path (no contact explained, not the reference engine): each
         contact decided by _decide_generated, the same decisions as its general loop."""
         history: list[Entry] = []
         ordinals: list[int] = []
