@@ -480,14 +480,7 @@ class Engine:
                 traces[entry.id] = (entry, trace)
             decisions[i] = decision if emit is None else emit(decision)
             entry.outputs = decision["outputs"]
-            history.append(entry)
-            ordinals.append(ordinal)
-            for buckets, key_of in keyed:
-                key = key_of(entry)
-                bucket = buckets.get(key)
-                if bucket is None:
-                    bucket = buckets[key] = Bucket()
-                bucket.add(entry)
+            _remember(entry, ordinal, history, ordinals, keyed)
 
     def _decide_generated_patient(self, items: list, decisions: list, full, emit) -> None:
         """decide_patient's common path (no contact explained, not the reference engine): each
@@ -510,14 +503,7 @@ class Engine:
                     # (a copy of the provenance for each decision: decisions share no mutable object)
                     decisions[i] = decision = decide(ctx, False, dict(provenance))
                 entry.outputs = decision["outputs"]
-                history.append(entry)
-                ordinals.append(ordinal)
-                for buckets, key_of in keyed:
-                    key = key_of(entry)
-                    bucket = buckets.get(key)
-                    if bucket is None:
-                        bucket = buckets[key] = Bucket()
-                    bucket.add(entry)
+                _remember(entry, ordinal, history, ordinals, keyed)
             return
         provenance = self._provenance_json
         for ordinal, _, _, i, typed in items:
@@ -526,11 +512,17 @@ class Engine:
             decision = decide(ctx, full is not None and i not in full, provenance)
             decisions[i] = emit(decision)
             entry.outputs = decision["outputs"]
-            history.append(entry)
-            ordinals.append(ordinal)
-            for buckets, key_of in keyed:
-                key = key_of(entry)
-                bucket = buckets.get(key)
-                if bucket is None:
-                    bucket = buckets[key] = Bucket()
-                bucket.add(entry)
+            _remember(entry, ordinal, history, ordinals, keyed)
+
+
+def _remember(entry: Entry, ordinal: int, history: list, ordinals: list, keyed: list) -> None:
+    """A decided contact joins its patient's history: the list, its date's ordinal, and the
+    bucket of every field combination the history counts look in (keyed: (buckets, key of))."""
+    history.append(entry)
+    ordinals.append(ordinal)
+    for buckets, key_of in keyed:
+        key = key_of(entry)
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = Bucket()
+        bucket.add(entry)
