@@ -31,8 +31,8 @@ def init(directory, region, requirement):
 
     \b
     Example:
-      regelverk init policies-halland --region halland
-      cd policies-halland && regelverk validate && regelverk test --coverage
+      regelverk init policies-myregion --region myregion
+      cd policies-myregion && regelverk validate && regelverk test --coverage
     """
     root = directory.resolve()
     try:

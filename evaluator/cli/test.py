@@ -38,7 +38,7 @@ def test(path, policies_opt, coverage, min_coverage, verbose, fmt, mutate, min_s
     \b
     Example:
       regelverk test policies/ --coverage --min-coverage 100
-      regelverk test policies/halland --min-coverage 100
+      regelverk test policies/<region> --min-coverage 100
       regelverk test policies/ --format junit > policy-tests.xml
       regelverk test --mutate policies/ --min-score 100
     """

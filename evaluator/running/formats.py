@@ -9,7 +9,7 @@ call `read_chunks`, `read_contacts` and `open_writer` with a format name from FO
 CSV and Parquet hold one contact per row, one column per field. A CSV cell is text, typed by
 the field table of the loaded policies (PolicySet.fields, so a repository's declared facts are
 typed too): `true`/`false` (any case) for yes/no facts, digits for whole numbers, a list as a JSON array
-(`["GB019","XV019"]`, `[]` the empty list), an empty cell unknown. A cell that does not fit
+(`["A1","B2"]`, `[]` the empty list), an empty cell unknown. A cell that does not fit
 its type is kept as the text it is, so the contact check names the column, as it does for
 NDJSON. Decisions written as CSV or Parquet have one column per contract field and one per
 output (`outputs.reimbursable`, …); the nested fields (policies, findings, errors) are lists
