@@ -42,7 +42,17 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from run import ROOT, child_env, ensure_data, evaluate_command, log, machine, rate, run_child  # noqa: E402
+from run import (  # noqa: E402
+    ROOT,
+    add_data_arguments,
+    child_env,
+    ensure_data,
+    evaluate_command,
+    log,
+    machine,
+    rate,
+    run_child,
+)
 
 TARGET = 2.5
 
@@ -85,11 +95,7 @@ def regelverk(*args: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--contacts", type=int, default=1_000_000)
-    p.add_argument("--patients", type=int, default=100_000)
-    p.add_argument("--units", type=int, default=200)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--data", help="use this NDJSON file instead of a generated one")
+    add_data_arguments(p)
     p.add_argument("--repeat", type=int, default=1, help="rounds of the measurements; medians are shown")
     p.add_argument("--skip-default-window", action="store_true")
     p.add_argument("--timeout", type=float, default=1800)

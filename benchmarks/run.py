@@ -202,6 +202,15 @@ def best_of(repeat: int, fn) -> float:
 # the measurements
 
 
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that say which generated data file (or given file) a benchmark runs on."""
+    p.add_argument("--contacts", type=int, default=1_000_000)
+    p.add_argument("--patients", type=int, default=100_000)
+    p.add_argument("--units", type=int, default=200)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--data", help="use this NDJSON file instead of a generated one")
+
+
 def ensure_data(args) -> Path:
     if args.data:
         return Path(args.data)
@@ -570,11 +579,7 @@ def targets(r: dict) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--contacts", type=int, default=1_000_000)
-    p.add_argument("--patients", type=int, default=100_000)
-    p.add_argument("--units", type=int, default=200)
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--data", help="use this NDJSON file instead of a generated one")
+    add_data_arguments(p)
     p.add_argument("--samples", type=int, default=2000, help="single-contact samples")
     p.add_argument("--warmup", type=int, default=100, help="single-contact warm-up calls")
     p.add_argument("--history", type=int, default=20, help="history length, single-contact")
