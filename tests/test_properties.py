@@ -111,3 +111,34 @@ def test_bundled_policies_single_equals_batch_on_random_data():
         history = [contacts[i] for i in range(len(contacts))
                    if contacts[i]["patient"] == contacts[k]["patient"] and key(i) < key(k)]
         assert repo.evaluate_one(contacts[k], history) == batch[k]
+
+
+def _spoil(contacts: list[dict], how: list[int]) -> list:
+    """The contacts with some spoilt as a batch can be: an earlier one reusing the last one's
+    id, a date that is no date, a record that is no object, a field of the wrong type."""
+    out: list = []
+    last_id = contacts[-1]["id"]
+    for c, k in zip(contacts[:-1], how, strict=False):
+        c = dict(c)
+        if k == 1:
+            c["id"] = last_id
+        elif k == 2:
+            c["date"] = "31 February"
+        elif k == 3:
+            out.append(["not", "a", "contact"])
+            continue
+        elif k == 4:
+            c["channel"] = 7
+        out.append(c)
+    return out
+
+
+@SETTINGS
+@given(histories, st.lists(st.sampled_from([0, 0, 0, 0, 1, 2, 3, 4]), min_size=25, max_size=25))
+def test_single_contact_equals_last_of_batch_with_broken_history(repo, contacts, how):
+    """Whether or not the contact's policies count earlier contacts (a contact none of whose
+    versions does is decided without its history), broken records, later ones and a reused id
+    in the history give the decision the batch gives its last record."""
+    last = contacts[-1]
+    history = _spoil(contacts, how)
+    assert repo.evaluate_one(last, history) == repo.evaluate([*history, last])[-1]

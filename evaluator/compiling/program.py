@@ -8,6 +8,8 @@ become code, once per set. The engine then only looks things up:
 * the field combinations its history counts bucket a patient's history by, and the function
   that keys a decided contact into each bucket;
 * the rules a replayed history needs (the ones that set an output some filter reads with `was`);
+* whether a version counts earlier contacts at all (if none a contact can fall under does, its
+  history cannot change its decision);
 * the dispatch table: which versions a contact can fall under, by the values of the required
   fields applies_when conditions pin down;
 * per rule, the contact fields its condition reads and the fields its messages name;
@@ -59,6 +61,8 @@ class VersionProgram:
     code: GeneratedVersion
     closures: VersionClosures
     replay_rules: tuple[int, ...]  # the rules a replayed history runs (they set outputs read with `was`)
+    reads_history: bool  # whether applies_when or a rule counts earlier contacts
+
 
     @property
     def source(self) -> str:
@@ -97,6 +101,14 @@ def fields_read(node: ast.Node) -> tuple[str, ...]:
     return tuple(dict.fromkeys(n.name for n in ast.walk(node) if isinstance(n, (ast.Name, ast.CurrentField))))
 
 
+def reads_history(version: PolicyVersion) -> bool:
+    """Whether a version's decision can depend on the patient's earlier contacts: its
+    applies_when or one of its rules counts them (every look at the history is a count,
+    `any` or `no`; `same`, `within`, `since latest` and `was` occur only inside one)."""
+    return any(isinstance(n, ast.Aggregate)
+               for node in (version.applies_when, *(r.when for r in version.rules)) for n in ast.walk(node))
+
+
 class Program:
     """Every version of a policy set compiled, with the tables the engine decides by."""
 
@@ -118,7 +130,7 @@ class Program:
             replay = tuple(k for k, r in enumerate(v.rules) if read_back.intersection(r.decides))
             closures = version_closures(v, required)
             code = compile_version(v, policy_set.fields, self.slots, required, replay, closures)
-            self.versions[id(v)] = VersionProgram(v, code, closures, replay)
+            self.versions[id(v)] = VersionProgram(v, code, closures, replay, reads_history(v))
         self.index_keys = tuple(sorted({k for p in self.versions.values() for k in p.closures.index_keys}))
         # Per field combination, the function that keys a decided contact into its history bucket.
         self.bucket_keys = {fields: bucket_key_function(fields) for fields in self.index_keys}

@@ -79,11 +79,7 @@ class Repository:
         batch holding that history. `history` None is no history."""
         if isinstance(history, (dict, str, bytes)):
             raise TypeError(f"history is a list of contacts, not {type(history).__name__}")
-        records = list(history or ())
-        records.append(contact)
-        last = len(records) - 1
-        decisions, _ = self.engine.evaluate(records, full={last})
-        return decisions[last]
+        return self.engine.evaluate_one(contact, list(history or ()))
 
     def evaluate_lines(self, lines: Iterable[str] | str | bytes) -> list[dict]:
         """Decide NDJSON lines (or the text, split into lines); a line that is not JSON gets an

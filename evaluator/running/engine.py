@@ -398,6 +398,45 @@ class Engine:
     def _combine(self, contributions: dict, undetermined: set, findings: list) -> dict:
         return combine(self.outputs, contributions, undetermined, findings, self._no_outputs())
 
+    # -- a contact with its history ----------------------------------------------------------
+    def evaluate_one(self, contact, history: list) -> dict:
+        """The decision `contact` gets as the last record of a batch of `history` and it.
+
+        Where none of the versions it can fall under counts earlier contacts, the history
+        cannot change it, so it is decided alone: the history is not checked or replayed, only
+        searched for the contact's id (a reused id makes the contact invalid). Otherwise, and
+        for an invalid contact, the whole batch is decided, the history only as far as its
+        outputs read back with `was` (see evaluate's `full`)."""
+        if not self.reference:
+            decision = self._decide_alone(contact, history)
+            if decision is not None:
+                return decision
+        records = [*history, contact]
+        last = len(records) - 1
+        decisions, _ = self.evaluate(records, full={last})
+        return decisions[last]
+
+    def _decide_alone(self, contact, history: list) -> dict | None:
+        """evaluate_one's decision where no history can change it, else None."""
+        typed, errors = self.contact_checker.check(contact, copy=True)
+        if errors:
+            return None
+        key = (self.program.dispatch_key(typed), typed["date"])
+        todo = self._todo.get(key)
+        if todo is None:
+            todo = self._versions_for(key)
+        programs = self._programs
+        for entry in todo:
+            if programs[id(entry[0])].reads_history:
+                return None
+        cid = typed["id"]
+        for record in history:
+            # (what prepare takes as a record's id, valid or not: the first use claims it)
+            if isinstance(record, dict) and record.get("id") == cid:
+                return None
+        # (no count runs, so the context needs no history, indexes or memo)
+        return self._decide_generated(Context(Entry(typed, 0), [], []), False, dict(self.provenance))
+
     # -- a batch ---------------------------------------------------------------------------
     def invalid(self, contact_id, errors: list[dict], provenance=None) -> dict:
         return {"contact": contact_id if isinstance(contact_id, str) else None, "status": "invalid",
