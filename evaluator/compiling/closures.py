@@ -686,6 +686,38 @@ def _counter(plan: CountPlan, limit: int | None):
                 unknown += 1
         ctx.row = None
         return matched if not unknown else CountRange(matched, matched + unknown)
+    if subtract and plan.index_fields and not plan.anchors and not traced:
+        return _subtracted(plan, count)
+    return count
+
+
+def _subtracted(plan: CountPlan, general):
+    """count(ctx) of a count that is a subtraction (CountPlan.subtract) with no `since latest`:
+    the contacts of the bucket from the window's start, worked out in one function, as the
+    general count does it (`general`, which also serves a context that keeps no buckets, as
+    the reference engine's)."""
+    index_fields, key_of = plan.index_fields, _tuple_of(plan.key_getters)
+    within_setup, lower_bounds = plan.within_setup, plan.lower_bounds
+
+    def count(ctx):
+        indexes = ctx.indexes
+        if indexes is None:
+            return general(ctx)
+        bucket = indexes[index_fields].get(key_of(ctx))
+        if bucket is None:
+            return 0
+        ordinals = bucket.ordinals
+        if within_setup:
+            day = ctx.cur.date
+            for key, dur in within_setup:
+                d = dur(ctx)
+                ctx.scratch[key] = _shifted_ordinal(day, -d[0], d[1])
+        start = 0
+        for bound in lower_bounds:
+            first = bisect_left(ordinals, bound(ctx))
+            if first > start:
+                start = first
+        return len(ordinals) - start
     return count
 
 
