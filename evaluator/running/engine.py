@@ -109,6 +109,7 @@ class Engine:
         self._missed: dict = {}
         self._todo: dict = {}
         self._replays: dict = {}
+        self._replayed_nothing = self._no_outputs()  # (shared: see _replayed_outputs)
         # Contract §7: the same for every decision of this set, so its JSON is made once and
         # spliced into each NDJSON line as it is (an orjson Fragment) instead of serialised anew.
         self.provenance = provenance_of(policy_set)
@@ -191,40 +192,32 @@ class Engine:
         return {"contact": cur.id, "status": "decided", "policies": applied, "outputs": outputs,
                 "findings": findings, "errors": []}
 
-    def _replay_generated(self, ctx: Context, provenance) -> dict:
-        """ctx.cur replayed as history (see decide's `outputs_only`): only the versions whose
-        rules set outputs that history filters read back run, and only those rules; the
-        decision holds no findings and is not to be used but for its outputs."""
-        cur = ctx.cur
-        key = (self.program.dispatch_key(cur.contact), cur.date)
-        todo = self._replays.get(key)
-        if todo is None:
-            todo = self._replays_for(key)
-        if not todo:
-            return {"contact": cur.id, "status": "no_policy", "policies": [], "outputs": self._no_outputs(),
-                    "findings": [], "errors": [], "provenance": provenance}
+    def _replayed_outputs(self, ctx: Context) -> dict:
+        """The outputs of ctx.cur replayed as history (see decide's `outputs_only`): only the
+        versions whose rules set outputs that history filters read back run, and only those
+        rules. Nobody sees its decision, so none is made; the outputs of a contact no such
+        version applies to are one shared dict of nulls, which nothing changes."""
+        key = (self.program.dispatch_key(ctx.contact), ctx.cur.date)
+        replays = self._replays.get(key)
+        if replays is None:
+            replays = self._replays_for(key)
+        if not replays:
+            return self._replayed_nothing
         acc = self._blank[:]
-        applied = []
-        for replay, entry in todo:
+        applied = False
+        for replay in replays:
             hits = replay(ctx, acc)
             if hits is not False and hits is not None:
-                applied.append(entry)
-        if not applied:
-            return {"contact": cur.id, "status": "no_policy", "policies": applied, "outputs": self._no_outputs(),
-                    "findings": [], "errors": [], "provenance": provenance}
-        findings: list = []
-        return {"contact": cur.id, "status": "decided", "policies": applied,
-                "outputs": self.program.finish(acc, findings), "findings": findings, "errors": [],
-                "provenance": provenance}
+                applied = True
+        return self.program.finish(acc, []) if applied else self._replayed_nothing
 
     def _replays_for(self, key: tuple) -> tuple:
-        """(replay function, policies entry) of the versions _versions_for gives for `key` that
-        have rules a replayed history runs (the others are skipped as if they did not apply)."""
+        """The replay functions of the versions _versions_for gives for `key` that have rules a
+        replayed history runs (the others are skipped as if they did not apply)."""
         todo = self._todo.get(key)
         if todo is None:
             todo = self._versions_for(key)
-        replays = tuple((code.replay, {"id": vid, "version": version, "content_hash": content_hash})
-                        for v, code, (vid, version, content_hash), _ in todo if self._programs[id(v)].replay_rules)
+        replays = tuple(code.replay for v, code, _, _ in todo if self._programs[id(v)].replay_rules)
         if len(self._replays) >= 65_536:
             self._replays.clear()
         self._replays[key] = replays
@@ -450,7 +443,8 @@ class Engine:
         read at all (their index → errors). Returns the decisions and, for contact ids in
         `explain`, the list of VersionTrace of each. With `full` (a set of input indexes), only
         those are decided in full; the others only as far as a later contact's history needs
-        (the outputs read back with `was …`): their own decisions are not to be used.
+        (the outputs read back with `was …`): their places hold None, or a decision not to
+        be used.
         With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
         millions then holds short strings instead of nested dicts. Records are released as
         they are read. `own`: the records were parsed for this call (see prepare)."""
@@ -537,11 +531,11 @@ class Engine:
                 ctx.cur = entry = Entry(typed, len(history))
                 ctx.contact = typed
                 if full is not None and i not in full:
-                    decisions[i] = decision = self._replay_generated(ctx, provenance)
+                    entry.outputs = self._replayed_outputs(ctx)  # (and no decision)
                 else:
                     # (a copy of the provenance for each decision: decisions share no mutable object)
                     decisions[i] = decision = decide(ctx, False, dict(provenance))
-                entry.outputs = decision["outputs"]
+                    entry.outputs = decision["outputs"]
                 _remember(entry, ordinal, history, ordinals, keyed)
             return
         provenance = self._provenance_json
