@@ -22,7 +22,7 @@ from ..loading.policy import PolicyVersion, Rule
 from ..loading.repository import PolicySet
 from .combine import combine, no_outputs
 from .contacts import ContactChecker, core_checker
-from .state import Bucket, Context, Entry, Trace
+from .state import Context, Entry, Trace, file_entry
 
 # The trace of a rule that fired without counting history: nothing missing, no evidence. Only
 # read (findings copy its lists), never given to a traced run.
@@ -95,7 +95,6 @@ class Engine:
         self._blank = program.blank
         self._null_outputs = program.null_outputs
         self._unions = program.unions
-        self.index_keys = program.index_keys
         self._bucket_keys = program.bucket_keys
         self._reads = program.reads
         self._placeholders = program.message_names
@@ -498,11 +497,9 @@ class Engine:
             return
         history: list[Entry] = []
         ordinals: list[int] = []
-        memo: dict | None = None if self.reference else {}
-        index_keys = () if self.reference else self.index_keys
-        indexes: dict | None = None if self.reference else {fields: {} for fields in index_keys}
-        ctx = Context(None, history, ordinals, memo=memo, indexes=indexes)
-        keyed = [(indexes[fields], self._bucket_keys[fields]) for fields in index_keys]
+        ctx = Context(None, history, ordinals, memo=None if self.reference else {},
+                      key_functions=None if self.reference else self._bucket_keys)
+        keyed = ctx.keyed
         provenance = self._provenance_json if emit is not None else self.provenance
         for ordinal, _, _, i, typed in items:
             entry = Entry(typed, len(history))
@@ -520,10 +517,8 @@ class Engine:
         contact decided by _decide_generated, the same decisions as its general loop."""
         history: list[Entry] = []
         ordinals: list[int] = []
-        index_keys = self.index_keys
-        indexes = {fields: {} for fields in index_keys}
-        ctx = Context(None, history, ordinals, memo={}, indexes=indexes)
-        keyed = [(indexes[fields], self._bucket_keys[fields]) for fields in index_keys]
+        ctx = Context(None, history, ordinals, memo={}, key_functions=self._bucket_keys)
+        keyed = ctx.keyed  # (empty until a count asks for an index: see Context.index)
         decide = self._decide_generated
         if emit is None:
             provenance = self.provenance
@@ -554,8 +549,4 @@ def _remember(entry: Entry, ordinal: int, history: list, ordinals: list, keyed: 
     history.append(entry)
     ordinals.append(ordinal)
     for buckets, key_of in keyed:
-        key = key_of(entry)
-        bucket = buckets.get(key)
-        if bucket is None:
-            bucket = buckets[key] = Bucket()
-        bucket.add(entry)
+        file_entry(buckets, key_of, entry)

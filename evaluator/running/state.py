@@ -50,10 +50,11 @@ class Context:
     """The contact being decided, the patient's earlier contacts, and scratch space. One
     context serves all of a patient's contacts in turn: `at` moves it to the next one."""
 
-    __slots__ = ("cur", "contact", "history", "ordinals", "row", "trace", "scratch", "memo", "indexes")
+    __slots__ = ("cur", "contact", "history", "ordinals", "row", "trace", "scratch", "memo", "indexes", "keyed",
+                 "key_functions")
 
     def __init__(self, cur: Entry | None, history: list[Entry], ordinals: list[int], trace: Trace | None = None,
-                 memo: dict | None = None, indexes: dict | None = None):
+                 memo: dict | None = None, key_functions: dict | None = None):
         self.cur = cur
         self.contact = cur.contact if cur is not None else None
         self.history = history
@@ -64,8 +65,26 @@ class Context:
         # Per patient, kept across that patient's contacts: where `since latest` anchors were
         # found, so each contact scans only the history added since the previous one.
         self.memo = memo
-        # Per patient: field combination -> values -> Bucket of earlier contacts.
-        self.indexes = indexes
+        # Per patient: field combination -> values -> Bucket of earlier contacts, for the
+        # combinations a count has asked for (see index); None: no buckets (the history is
+        # scanned whole). `keyed`: (buckets, key function) of each, for the engine to add each
+        # decided contact to; `key_functions`: field combination -> key function.
+        self.key_functions = key_functions
+        self.indexes: dict | None = {} if key_functions is not None else None
+        self.keyed: list = []
+
+    def index(self, fields: tuple) -> dict:
+        """The buckets of the patient's history by `fields`, built from the history when a count
+        first asks for them and kept up to date from then on (the engine adds each decided
+        contact to every index in `keyed`): a patient whose contacts no count looks at costs
+        no buckets."""
+        key_of = self.key_functions[fields]
+        buckets: dict = {}
+        for entry in self.history:
+            file_entry(buckets, key_of, entry)
+        self.indexes[fields] = buckets
+        self.keyed.append((buckets, key_of))
+        return buckets
 
     def at(self, cur: Entry) -> Context:
         """The context for deciding `cur`, the patient's next contact. Scratch values are
@@ -89,3 +108,12 @@ class Bucket:
         self.entries.append(entry)
         self.ordinals.append(entry.ordinal)
         self.indices.append(entry.index)
+
+
+def file_entry(buckets: dict, key_of, entry: Entry) -> None:
+    """Add a decided contact to the bucket of its key (key_of(entry)) in `buckets`."""
+    key = key_of(entry)
+    bucket = buckets.get(key)
+    if bucket is None:
+        bucket = buckets[key] = Bucket()
+    bucket.add(entry)
