@@ -450,8 +450,10 @@ class Engine:
         with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
             decisions, groups = self.prepare(records, line_errors, emit, own)
             traces: dict = {}
-            for items in groups.values():
-                self.decide_patient(items, decisions, traces, explain, full, emit)
+            # Each patient's typed contacts, entries and buckets are let go as soon as it is
+            # decided: later patients' decisions reuse their memory instead of fresh pages.
+            while groups:
+                self.decide_patient(groups.popitem()[1], decisions, traces, explain, full, emit)
             return decisions, traces
 
     def prepare(self, records: list, line_errors: dict | None, emit, own: bool = False) -> tuple[list, dict]:
