@@ -465,26 +465,35 @@ class Engine:
         groups: dict[str, list] = {}
         first_line: dict[str, int] = {}
         check = self.contact_checker.check
+        copy = not own
+        release = emit is not None  # the typed copy is all that is needed from here on
+        group_of = groups.get
         for i, record in enumerate(records):
             if line_errors and i in line_errors:
                 decisions[i] = self.invalid(None, line_errors[i], self._provenance_for(emit))
                 continue
-            if emit is not None:
-                records[i] = None  # the typed copy is all that is needed from here on
-            typed, errors = check(record, copy=not own)
-            if typed is not None and typed["id"] in first_line:
-                errors = [{"field": "id", "message": f"the id {typed['id']} is already used by input {first_line[typed['id']] + 1}"}]
-            if errors:
-                given = record.get("id") if isinstance(record, dict) else None
-                decisions[i] = self.invalid(given, errors, self._provenance_for(emit))
-                # An invalid contact's id is taken too: a later contact with it gets a second
-                # decision under the same id, which is what the duplicate check prevents.
-                if isinstance(given, str) and given not in first_line:
-                    first_line[given] = i
-                continue
-            first_line[typed["id"]] = i
-            groups.setdefault(typed["patient"], []).append(
-                (typed["date"].toordinal(), typed.get("time") is not None, typed.get("time") or "", i, typed))
+            if release:
+                records[i] = None
+            typed, errors = check(record, copy)
+            if not errors:
+                cid = typed["id"]
+                if cid not in first_line:
+                    first_line[cid] = i
+                    at = typed.get("time")
+                    item = (typed["date"].toordinal(), at is not None, at or "", i, typed)
+                    group = group_of(typed["patient"])
+                    if group is None:
+                        groups[typed["patient"]] = [item]
+                    else:
+                        group.append(item)
+                    continue
+                errors = [{"field": "id", "message": f"the id {cid} is already used by input {first_line[cid] + 1}"}]
+            given = record.get("id") if isinstance(record, dict) else None
+            decisions[i] = self.invalid(given, errors, self._provenance_for(emit))
+            # An invalid contact's id is taken too: a later contact with it gets a second
+            # decision under the same id, which is what the duplicate check prevents.
+            if isinstance(given, str) and given not in first_line:
+                first_line[given] = i
         if emit is not None:
             decisions = [d if type(d) is not dict else emit(d) for d in decisions]
         return decisions, groups
