@@ -414,7 +414,9 @@ def measure_in_process(file: Path, args, base: list | None) -> dict:
         evaluate_one(contact, history)
     lat = []
     lat_written = []
+    lat_history = []  # contacts some version they can fall under counts earlier contacts for
     perf = time.perf_counter_ns
+    engine = repo.engine
     for contact, history in samples[args.warmup:]:
         t0 = perf()
         evaluate_one(contact, history)
@@ -423,7 +425,11 @@ def measure_in_process(file: Path, args, base: list | None) -> dict:
         if (contact.get("region") == "vgr" and contact.get("care_choice") == "rehab"
                 and contact.get("channel") == "written"):
             lat_written.append(dt_us)
+        day = _dt.date.fromisoformat(contact["date"])
+        if any(engine.program.of(v).reads_history for v in engine.candidates(contact, day)):
+            lat_history.append(dt_us)
     lat.sort()
+    lat_history.sort()
 
     def pct(xs, q):
         return round(xs[min(len(xs) - 1, int(q * len(xs)))], 1)
@@ -438,6 +444,10 @@ def measure_in_process(file: Path, args, base: list | None) -> dict:
         "vgr_rehab_written_samples": len(lat_written),
         "vgr_rehab_written_median_us": (round(statistics.median(lat_written), 1)
                                         if lat_written else None),
+        # evaluate_one decides a contact alone where none of its versions counts history
+        "history_samples": len(lat_history),
+        "history_median_us": round(statistics.median(lat_history), 1) if lat_history else None,
+        "history_p99_us": pct(lat_history, 0.99) if lat_history else None,
     }
     return res
 
@@ -507,6 +517,10 @@ def report(r: dict) -> str:
               f"mean {s['mean_us']:,.1f} µs   max {s['max_us']:,.1f} µs"
               + (f"   (VGR written contacts: median {s['vgr_rehab_written_median_us']:,.1f} µs,"
                  f" n={s['vgr_rehab_written_samples']})" if s["vgr_rehab_written_samples"] else ""))
+            if s["history_samples"]:
+                w(f"  {s['history_samples']:,} samples fall under a version that counts earlier "
+                  f"contacts (the others are decided without their history): median "
+                  f"{s['history_median_us']:,.1f} µs, p99 {s['history_p99_us']:,.1f} µs")
     if ip and "quadratic" in ip:
         q = ip["quadratic"]
         w(f"quadratic check (batch API, best of {r['options']['repeat']}):")
