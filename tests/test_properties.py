@@ -142,3 +142,28 @@ def test_single_contact_equals_last_of_batch_with_broken_history(repo, contacts,
     last = contacts[-1]
     history = _spoil(contacts, how)
     assert repo.evaluate_one(last, history) == repo.evaluate([*history, last])[-1]
+
+
+class _Unequal:
+    """An id whose == gives no plain truth value (as pandas' NA or a NumPy array do)."""
+
+    def __eq__(self, other):
+        return self
+
+    def __bool__(self):
+        raise TypeError("no truth value")
+
+    __hash__ = object.__hash__
+
+
+def test_single_contact_with_history_ids_that_are_not_text(repo):
+    """A history record whose id is no text takes no id (it is invalid), in evaluate_one as in
+    a batch, whatever its == does; a one-pass iterator of history is read once."""
+    last = {"id": "c9", "patient": "p1", "unit": "u1", "region": "testland", "date": "2025-01-10",
+            "channel": "physical"}
+    for odd in (_Unequal(), 9, None, ["c9"]):
+        history = [{**last, "id": odd, "date": "2025-01-02"}]
+        assert repo.evaluate_one(last, history) == repo.evaluate([*history, last])[-1]
+    reused = [{**last, "date": "2025-01-02"}]
+    assert repo.engine.evaluate_one(last, iter(reused)) == repo.evaluate([*reused, last])[-1]
+    assert repo.engine.evaluate_one(last, iter(reused))["status"] == "invalid"

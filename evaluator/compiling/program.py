@@ -63,7 +63,6 @@ class VersionProgram:
     replay_rules: tuple[int, ...]  # the rules a replayed history runs (they set outputs read with `was`)
     reads_history: bool  # whether applies_when or a rule counts earlier contacts
 
-
     @property
     def source(self) -> str:
         return self.code.source

@@ -74,9 +74,11 @@ class Repository:
         return decisions_frame(decisions, output_kinds(self.policy_set), kind)
 
     def evaluate_one(self, contact: dict, history: Iterable[dict] = ()) -> dict:
-        """Decide one contact given the patient's earlier contacts. The history's own decisions
-        are replayed, so this is exactly the decision the contact gets as the last line of a
-        batch holding that history. `history` None is no history."""
+        """Decide one contact given the patient's earlier contacts: exactly the decision the
+        contact gets as the last line of a batch holding that history. Where some policy
+        version the contact can fall under counts earlier contacts, the history's own
+        outputs are replayed; where none does, the history is only searched for the
+        contact's id. `history` None is no history."""
         if isinstance(history, (dict, str, bytes)):
             raise TypeError(f"history is a list of contacts, not {type(history).__name__}")
         return self.engine.evaluate_one(contact, list(history or ()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Iterable
 from contextlib import contextmanager
 
 import orjson
@@ -391,7 +392,7 @@ class Engine:
         return combine(self.outputs, contributions, undetermined, findings, self._no_outputs())
 
     # -- a contact with its history ----------------------------------------------------------
-    def evaluate_one(self, contact, history: list) -> dict:
+    def evaluate_one(self, contact, history: Iterable) -> dict:
         """The decision `contact` gets as the last record of a batch of `history` and it.
 
         Where none of the versions it can fall under counts earlier contacts, the history
@@ -399,6 +400,7 @@ class Engine:
         searched for the contact's id (a reused id makes the contact invalid). Otherwise, and
         for an invalid contact, the whole batch is decided, the history only as far as its
         outputs read back with `was` (see evaluate's `full`)."""
+        history = list(history)  # (read twice below)
         if not self.reference:
             decision = self._decide_alone(contact, history)
             if decision is not None:
@@ -423,8 +425,8 @@ class Engine:
                 return None
         cid = typed["id"]
         for record in history:
-            # (what prepare takes as a record's id, valid or not: the first use claims it)
-            if isinstance(record, dict) and record.get("id") == cid:
+            # (as prepare: a record, valid or not, claims its id where that is a text)
+            if isinstance(record, dict) and isinstance(given := record.get("id"), str) and given == cid:
                 return None
         # (no count runs, so the context needs no history, indexes or memo)
         return self._decide_generated(Context(Entry(typed, 0), [], []), False, dict(self.provenance))
@@ -525,7 +527,8 @@ class Engine:
 
     def _decide_generated_patient(self, items: list, decisions: list, full, emit) -> None:
         """decide_patient's common path (no contact explained, not the reference engine): each
-        contact decided by _decide_generated, the same decisions as its general loop."""
+        contact decided by _decide_generated, the same decisions as its general loop (apart
+        from the contacts `full` leaves out, which get only their outputs here)."""
         history: list[Entry] = []
         ordinals: list[int] = []
         ctx = Context(None, history, ordinals, memo={}, key_functions=self._bucket_keys)
