@@ -184,3 +184,44 @@ def test_a_worker_that_dies_leaves_its_partitions_to_this_process(repo, monkeypa
     monkeypatch.setattr(streaming, "_decide_partition", dying)
     assert _streamed(repo, lines, grouped=False, jobs=2, partition=30, monkeypatch=monkeypatch) == \
         repo.evaluate_lines(lines)
+
+
+def test_a_named_pipe_is_read_once_and_decided_whole(tmp_path):
+    # The scan for grouped input reads a file before it is decided; a pipe read by the scan
+    # left the deciding nothing (no decisions, exit 0). It is copied first, as standard input.
+    import os
+    import threading
+
+    contacts = _contacts(6, 3)
+    text = b"\n".join(_lines(contacts)) + b"\n"
+    pipe = tmp_path / "contacts.ndjson"
+    os.mkfifo(pipe)
+
+    def feed():
+        with open(pipe, "wb") as f:
+            f.write(text)
+
+    def unblock():
+        # Were the pipe opened a second time, that open would wait for a writer for ever: once
+        # the feed is written, this ends such a wait with an empty read, and the test fails.
+        writer.join()
+        while not done.wait(0.05):
+            try:
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader: not opened again (yet)
+                pass
+
+    done = threading.Event()
+    writer = threading.Thread(target=feed)
+    writer.start()
+    watchdog = threading.Thread(target=unblock)
+    watchdog.start()
+    try:
+        result = CliRunner().invoke(main, ["evaluate", str(pipe), "--jobs", "1"])
+    finally:
+        done.set()
+        writer.join()
+        watchdog.join()
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == CliRunner().invoke(main, ["evaluate", "--jobs", "1"], input=text).stdout_bytes
+    assert len(result.stdout_bytes.splitlines()) == len(contacts)

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 
@@ -48,7 +49,8 @@ def _fail_input(message: str):
 @contextlib.contextmanager
 def _input(file):
     """(path, name for messages, a temporary folder) of FILE, or of standard input spooled to a
-    file in that folder; the folder and all a run puts in it are removed at the end."""
+    file in that folder (so is a FILE that can be read only once: a named pipe, `<(…)`); the
+    folder and all a run puts in it are removed at the end."""
     folder = tempfile.mkdtemp(prefix="regelverk-")
     try:
         path = file
@@ -57,9 +59,25 @@ def _input(file):
                 path = spool_stdin(folder)
             except OSError as exc:
                 _fail_input(f"cannot read standard input: {exc}")
+        elif _read_once(file):
+            try:
+                with open(file, "rb") as stream:
+                    path = spool_stdin(folder, stream)
+            except OSError as exc:
+                _fail_input(f"cannot read {file}: {exc.strerror or exc}")
         yield path, (file if file not in (None, "-") else "standard input"), folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read_once(path: str) -> bool:
+    """Whether `path` is a pipe, socket or device: read once, it is gone (a file is read twice:
+    scanned, then decided)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # (said when it is opened)
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 @contextlib.contextmanager
