@@ -29,6 +29,7 @@ import struct
 import sys
 import tempfile
 import threading
+from array import array
 from collections.abc import Sequence
 
 import orjson
@@ -131,9 +132,11 @@ def _nothing(count: int) -> None:
     """A done(count) that is told and does nothing."""
 
 
-def lines_by_bucket(dealt: list[int], buckets: int) -> list[list[int]]:
-    """The line indexes of each bucket, in input order."""
-    found: list[list[int]] = [[] for _ in range(buckets)]
+def lines_by_bucket(dealt: list[int], buckets: int) -> list[array]:
+    """The line indexes of each bucket, in input order. An array, not a list of ints: a forked
+    worker reading a list would write to every int's reference count, and so copy the pages
+    of the parent's ints (about 80 MB less at a million lines over two processes)."""
+    found = [array("q") for _ in range(buckets)]
     add = [bucket.append for bucket in found]
     for i, b in enumerate(dealt):
         add[b](i)
