@@ -111,10 +111,11 @@ def test_cli_reads_standard_input_and_unsorted_files_alike(tmp_path):
     random.Random(5).shuffle(contacts)
     text = b"\n".join(_lines(contacts)) + b"\n"
     runner = CliRunner()
-    from_stdin = runner.invoke(main, ["evaluate", "--quiet"], input=text)
+    # (--memory-budget 0: in bounded memory, as an input too large for the budget is decided)
+    from_stdin = runner.invoke(main, ["evaluate", "--quiet", "--memory-budget", "0"], input=text)
     path = tmp_path / "c.ndjson"
     path.write_bytes(text)
-    from_file = runner.invoke(main, ["evaluate", str(path), "--jobs", "2"])
+    from_file = runner.invoke(main, ["evaluate", str(path), "--jobs", "2", "--memory-budget", "0"])
     assert from_stdin.exit_code == from_file.exit_code == 0
     assert from_stdin.stdout_bytes == from_file.stdout_bytes
     assert len(from_file.stdout_bytes.splitlines()) == len(contacts)
@@ -124,7 +125,7 @@ def test_cli_reads_standard_input_and_unsorted_files_alike(tmp_path):
 def test_fail_on_invalid_exits_1_after_writing_everything(tmp_path):
     path = tmp_path / "c.ndjson"
     path.write_bytes(orjson.dumps(_contacts(1, 2)[0]) + b"\nnot json\n")
-    result = CliRunner().invoke(main, ["evaluate", str(path), "--fail-on-invalid"])
+    result = CliRunner().invoke(main, ["evaluate", str(path), "--fail-on-invalid", "--memory-budget", "0"])
     assert result.exit_code == 1 and len(result.stdout_bytes.splitlines()) == 2
     assert "1 of 2 contacts are invalid" in result.stderr
 
