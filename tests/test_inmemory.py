@@ -16,7 +16,7 @@ from evaluator.cli import main
 from evaluator.loading.settings import Settings
 from evaluator.running import inmemory, parallel, streaming
 from evaluator.running.formats import ndjson_lines
-from evaluator.running.inmemory import BudgetError, FileInput, MappedLines, memory_budget_mb
+from evaluator.running.inmemory import BudgetError, FileInput, FileLines, memory_budget_mb
 
 BIG = 100_000  # MiB: any of these inputs fits
 
@@ -68,20 +68,20 @@ def _with_id_used_twice(text: bytes, escaped: bool = False) -> bytes:
 
 def _decide(repo, path, budget_mb, jobs=1, fmt="ndjson", progress=None):
     got: list[bytes] = []
-    with FileInput(str(path), fmt, budget_mb=budget_mb, jobs=jobs, fields=repo.policy_set.fields) as source:
-        summary = source.decide(repo.engine, got.extend, progress=progress)
+    source = FileInput(str(path), fmt, budget_mb=budget_mb, jobs=jobs, fields=repo.policy_set.fields)
+    summary = source.decide(repo.engine, got.extend, progress=progress)
     return b"".join(got), summary
 
 
-def test_mapped_lines_are_the_lines_the_bounded_path_reads(tmp_path):
+def test_file_lines_are_the_lines_the_bounded_path_reads(tmp_path):
     path = tmp_path / "c.ndjson"
     for text in (b"", b"\n", b"a", b"a\nb", b"a\r\nb\r", b"a\r\n\r\n\r\nb\n", b"\xef\xbb\xbf", b"\xef\xbb\xbfa\r\n",
                  b"\r", b"x\n\n", b"\r\n", b"a\rb\n", b'{"id": "\r"}\r\n'):
         path.write_bytes(text)
-        with MappedLines(str(path)) as lines:
-            want = list(ndjson_lines(io.BytesIO(text)))
-            assert list(lines) == want, text
-            assert [lines[i] for i in range(len(lines))] == want, text
+        lines = FileLines(str(path))
+        want = list(ndjson_lines(io.BytesIO(text)))
+        assert list(lines) == want, text
+        assert [lines[i] for i in range(len(lines))] == want, text
 
 
 @pytest.mark.parametrize("jobs", [1, 2])

@@ -169,8 +169,7 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, me
         with _reading(name):
             source = inmemory.FileInput(path, in_fmt, budget_mb=budget, jobs=jobs, fields=repo.policy_set.fields,
                                         name=name)
-        with source:
-            summary = _decide_to(repo, source, out_path, out_fmt, folder=folder, quiet=quiet)
+        summary = _decide_to(repo, source, out_path, out_fmt, folder=folder, quiet=quiet)
     if fail_on_invalid and summary.invalid:
         click.echo(f"regelverk: {summary.invalid:,} of {summary.contacts:,} contacts are invalid", err=True)
         sys.exit(EXIT_PROBLEMS)

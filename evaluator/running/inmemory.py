@@ -3,15 +3,15 @@
 The bounded way (streaming.py) parses every contact in this process, deals the parsed contacts
 by patient into partition files (pickled), reads each partition back, and marks ids used twice
 in an index on disk: about a third of its time on the benchmark's file. An input that fits in
-memory needs none of that. The file is mapped (mmap), not copied; its lines are found once and
-dealt into buckets by patient off the text, without parsing (parallel.py); forked workers, which
-share the mapping, parse and decide a bucket at a time; the decisions are held until every
-bucket is decided, then written in input order. The decisions are those of the bounded way,
+memory needs none of that. The file is read whole; its lines are found once and dealt into
+buckets by patient off the text, without parsing (parallel.py); forked workers, which share the
+text, parse and decide a bucket at a time; the decisions are held until every bucket is
+decided, then written in input order. The decisions are those of the bounded way,
 byte for byte. Input grouped by patient, which the bounded way streams through, is decided this
 way too when it fits: faster, though its first decision then comes at the end.
 
 What it holds at its peak is mostly the decisions (about 900 bytes a contact, whatever the
-length of its line) and the mapped file, so the peak is estimated from the file's size and the
+length of its line) and the file's text, so the peak is estimated from the file's size and the
 processes: PEAK_PER_INPUT_BYTE times the size and PEAK_PER_PROCESS a process (measured, see
 there). The budget, in megabytes (MiB), comes from the `--memory-budget` option, else the
 environment (REGELVERK_MEMORY_BUDGET_MB), else the repository's settings (`evaluate:
@@ -21,7 +21,6 @@ environment (REGELVERK_MEMORY_BUDGET_MB), else the repository's settings (`evalu
 
 from __future__ import annotations
 
-import mmap
 import os
 import re
 from array import array
@@ -46,14 +45,16 @@ ENV = "REGELVERK_MEMORY_BUDGET_MB"
 SECTION, KEY = "evaluate", "memory_budget_mb"
 
 # The peak memory of deciding a file in memory: PEAK_PER_INPUT_BYTE times the file's size, and
-# PEAK_PER_PROCESS for this process and each worker. Measured (benchmarks/memory.py) as the
-# largest sum of the proportional set sizes of the process and its workers, on the first
-# 250,000, 500,000 and all 1,000,000 contacts of the benchmark's file (about 280 bytes a line)
-# with 1, 2 and 4 processes, and rounded up so that the estimate covers each (docs/data.md has
-# the figures). A file of shorter lines has more decisions per byte, so its peak is a larger
-# multiple of its size; longer lines, a smaller one.
+# PEAK_PER_PROCESS for this process and each worker. Measured with benchmarks/memory.py as the
+# largest sum of the proportional set sizes of the process and its workers, for generate.py's
+# 250,000, 500,000 and 1,000,000 contacts (about 276 bytes a line) with 1, 2 and 4 processes:
+# 5.27 to 6.21 times the size with one process (the smaller files pay a larger share of the
+# fixed cost), 52 to 85 MiB more for each further process. Rounded up, the estimate is 14 % to
+# 20 % over the peak at a million contacts, and over it in every case (docs/data.md has the
+# figures). The decisions are most of the peak, about 900 bytes a contact however long its
+# line: a file of shorter lines takes more per byte than this, one of longer lines less.
 PEAK_PER_INPUT_BYTE = 5.5
-PEAK_PER_PROCESS = 150 * MIB
+PEAK_PER_PROCESS = 128 * MIB
 
 # The default budget: this share of the memory the process may use (physical memory, or a
 # container's limit if lower).
@@ -132,16 +133,17 @@ def fits(input_bytes: int, budget_mb: int, jobs: int) -> bool:
     return budget_mb > 0 and estimated_peak(input_bytes, jobs) <= budget_mb * MIB
 
 
-class MappedLines(Sequence):
-    """The lines of an NDJSON file, mapped into memory, as formats.ndjson_lines reads them:
-    split at line feeds only, a carriage return before a line feed and a UTF-8 byte-order mark
-    at the start dropped. A line is copied out of the mapping when it is asked for (bytes).
-    Forked processes share the mapping: they read the lines without copying the file."""
+class FileLines(Sequence):
+    """The lines of an NDJSON file read whole, as formats.ndjson_lines reads them: split at line
+    feeds only, a carriage return before a line feed and a UTF-8 byte-order mark at the start
+    dropped. The text is held as one bytes object and where each line starts and ends; a line
+    is cut out of it when it is asked for. Forked processes share the text, and read their
+    lines from it without copying it. (Read, not mapped: a mapped file that is cut short while
+    it is read kills the process with SIGBUS.)"""
 
     def __init__(self, path: str):
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            self.text = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            self.text = f.read()
         self.starts, self.ends = _line_bounds(self.text)
 
     def __len__(self) -> int:
@@ -155,19 +157,10 @@ class MappedLines(Sequence):
         for start, end in zip(self.starts, self.ends, strict=True):
             yield text[start:end]
 
-    def close(self) -> None:
-        if isinstance(self.text, mmap.mmap):
-            self.text.close()
-
-    def __enter__(self) -> MappedLines:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 def _line_bounds(text) -> tuple[array, array]:
-    """Where each line of `text` starts and ends (see MappedLines), as two arrays of offsets."""
+    """Where each line of `text` starts and ends (see FileLines), as two arrays of offsets."""
     size = len(text)
     if size == 0:
         return array("q"), array("q")
@@ -197,7 +190,7 @@ def _ids_look_unique(text) -> bool:
     return len(set(ids)) == len(ids)
 
 
-def decide_in_memory(engine, lines: MappedLines, write: Callable[[list[bytes]], None], *, jobs: int = 1,
+def decide_in_memory(engine, lines: FileLines, write: Callable[[list[bytes]], None], *, jobs: int = 1,
                      progress: Progress | None = None) -> Summary | None:
     """Decide every line of `lines`, calling write(lines) with the decisions as NDJSON lines,
     in input order, a block at a time once all are decided. None, with nothing written, where
@@ -229,8 +222,8 @@ def decide_in_memory(engine, lines: MappedLines, write: Callable[[list[bytes]], 
 
 class FileInput:
     """A file of contacts (`path`, in `fmt`) made ready to be decided, one of two ways: an
-    NDJSON file whose estimated peak fits `budget_mb` with `jobs` processes is mapped, to be
-    decided whole in memory; any other is scanned (whether it is grouped by patient, and how
+    NDJSON file whose estimated peak fits `budget_mb` with `jobs` processes is read whole, to
+    be decided in memory; any other is scanned (whether it is grouped by patient, and how
     many contacts it holds), to be decided in bounded memory (streaming.py). Made ready here,
     so that an input that cannot be read at all fails before any output; raises OSError, or
     FormatError for an input that is not its format. `fields`: the field table that types CSV
@@ -239,11 +232,11 @@ class FileInput:
     def __init__(self, path: str, fmt: str, *, budget_mb: int, jobs: int, fields: dict | None = None,
                  name: str = "the input"):
         self.path, self.fmt, self.jobs, self.fields, self.name = path, fmt, jobs, fields, name
-        self.lines: MappedLines | None = None
+        self.lines: FileLines | None = None
         self.grouped: bool | None = None
         self.size: int | None = None  # how many contacts, where known before deciding
         if fmt == "ndjson" and fits(os.path.getsize(path), budget_mb, jobs):
-            self.lines = MappedLines(path)
+            self.lines = FileLines(path)
             self.size = len(self.lines)
         else:
             self._scan()
@@ -256,25 +249,14 @@ class FileInput:
     def decide(self, engine, write: Callable[[list[bytes]], None], *, folder: str | None = None,
                progress: Progress | None = None) -> Summary:
         """Decide every contact, calling write(lines) with the decisions as NDJSON lines in input
-        order. In memory if the file was mapped, unless that way declines (decide_in_memory):
+        order. In memory if the file was read whole, unless that way declines (decide_in_memory):
         then, as for any other file, in bounded memory, with temporary files in `folder`."""
         if self.lines is not None:
             summary = decide_in_memory(engine, self.lines, write, jobs=self.jobs, progress=progress)
-            self.close()
+            self.lines = None  # (its memory free for the bounded way, should that decide)
             if summary is not None:
                 return summary
             self._scan()
         chunks = read_chunks(self.path, self.fmt, self.fields, name=self.name)
         return decide_stream(engine, chunks, write, grouped=self.grouped, size=self.size, jobs=self.jobs,
                              folder=folder, progress=progress)
-
-    def close(self) -> None:
-        if self.lines is not None:
-            self.lines.close()
-            self.lines = None
-
-    def __enter__(self) -> FileInput:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
