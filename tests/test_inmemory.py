@@ -237,3 +237,43 @@ def test_a_budget_that_cannot_be_used_is_a_clear_error(tmp_path, fixture_policie
     (repository / "regelverk.yaml").write_text("regelverk: 1\nevaluate:\n  memory_budget_mb: 0\n")
     result = runner.invoke(main, ["evaluate", str(example), "--policies", str(repository / "policies")])
     assert result.exit_code == 0 and len(result.stdout_bytes.splitlines()) == 4
+
+
+def test_memory_that_runs_out_all_the_same_sends_the_input_the_bounded_way(repo, small_buckets, tmp_path,
+                                                                           monkeypatch):
+    # A budget set higher than the memory there is: a MemoryError while deciding (here made to
+    # happen after some buckets are decided) leaves nothing written, and the bounded way decides.
+    path = tmp_path / "c.ndjson"
+    path.write_bytes(_batch())
+    bounded, _ = _decide(repo, path, 0, jobs=1)
+    real = parallel._decide_buckets
+
+    def running_out(*args, **kwargs):
+        for n, done in enumerate(real(*args, **kwargs)):
+            if n == 3:
+                raise MemoryError
+            yield done
+
+    monkeypatch.setattr(parallel, "_decide_buckets", running_out)
+    got, summary = _decide(repo, path, BIG, jobs=1)
+    assert not summary.in_memory and summary.partitions >= 1
+    assert got == bounded
+
+
+def test_the_default_budget_keeps_within_the_process_limits(tmp_path):
+    # ulimit -v: a quarter of it, not of the machine's memory (a process past it gets a
+    # MemoryError, or worse, in a library that does not expect one).
+    import resource
+    import subprocess
+    import sys
+
+    limit = 3 * 1024 ** 3
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    done = subprocess.run([sys.executable, "-c", "from evaluator.running import inmemory; "
+                           "print(inmemory.default_budget_mb())"], capture_output=True, text=True,
+                          preexec_fn=limited, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == min(limit, inmemory.usable_memory()) // inmemory.DEFAULT_SHARE // inmemory.MIB

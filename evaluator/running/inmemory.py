@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from . import parallel
 from .engine import cyclic_gc_paused
 from .formats import CHUNK, parquet_rows, read_chunks
-from .ndjson import parse_ndjson
+from .ndjson import forget_traceback, parse_ndjson
 from .streaming import (
     Progress,
     Summary,
@@ -72,22 +72,34 @@ class BudgetError(ValueError):
 
 
 def usable_memory() -> int | None:
-    """The bytes of memory this process may use: the machine's, or a container's limit (cgroup
-    v2 or v1) if lower; None where the system does not tell."""
+    """The bytes of memory this process may use: the machine's, or less where a container's
+    limit (cgroup v2 or v1) or this process's limits (ulimit -v, -d) say so; None where the
+    system does not tell."""
+    limits = []
     try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):
-        total = None
+        pass
     for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
             with open(limit_file, encoding="ascii") as f:
                 text = f.read().strip()
         except OSError:
             continue
-        if text.isdigit():  # "max" (v2), or a huge number (v1), is no limit
-            total = int(text) if total is None else min(total, int(text))
+        if text.isdigit():  # (not "max", v2's "no limit"; v1 says so with a huge number)
+            limits.append(int(text))
         break
-    return total if total and total > 0 else None
+    try:
+        import resource
+
+        for which in (resource.RLIMIT_AS, resource.RLIMIT_DATA):
+            soft, _ = resource.getrlimit(which)
+            if soft != resource.RLIM_INFINITY:
+                limits.append(soft)
+    except (ImportError, AttributeError, ValueError, OSError):  # not on this system
+        pass
+    usable = min((limit for limit in limits if limit > 0), default=None)
+    return usable
 
 
 def default_budget_mb() -> int:
@@ -195,29 +207,38 @@ def decide_in_memory(engine, lines: FileLines, write: Callable[[list[bytes]], No
     """Decide every line of `lines`, calling write(lines) with the decisions as NDJSON lines,
     in input order, a block at a time once all are decided. None, with nothing written, where
     the input is better decided the bounded way: an id used twice (which use is the later one
-    depends on the whole input), a worker that failed."""
+    depends on the whole input), a worker that failed, memory that ran out all the same (a
+    budget set too high; the bounded way needs far less)."""
     progress = progress or Progress()
     summary = Summary(in_memory=True)
     progress.phase("reading")
     progress.read(len(lines))
     progress.phase("deciding")
     with cyclic_gc_paused():
-        if len(lines) < parallel.MIN_RECORDS:  # small: in one go, as parallel.py would
-            records, errors = parse_ndjson(list(lines))
-            decided, _ = engine.evaluate(records, line_errors=errors, emit=line_of, own=True)
-            del records, errors
-            progress.decided(len(decided))
-        elif not _ids_look_unique(lines.text):
+        try:
+            decided = _decided(engine, lines, jobs, progress)
+        except MemoryError as exc:
+            forget_traceback(exc)  # (its frames hold what was decided so far)
             return None
-        else:
-            decided = parallel.evaluate_lines_in_processes(engine, lines, jobs, lines.text, done=progress.decided)
-            if decided is None:
-                return None
+        if decided is None:
+            return None
         progress.phase("writing")
         summary.contacts = len(decided)
         for start in range(0, len(decided), CHUNK):
             emit_lines(decided[start:start + CHUNK], write, progress, summary)
     return summary
+
+
+def _decided(engine, lines: FileLines, jobs: int, progress: Progress) -> list[bytes] | None:
+    """Every line's decision line, in input order; None where the buckets decline."""
+    if len(lines) < parallel.MIN_RECORDS:  # small: in one go, as parallel.py would
+        records, errors = parse_ndjson(list(lines))
+        decided, _ = engine.evaluate(records, line_errors=errors, emit=line_of, own=True)
+        progress.decided(len(decided))
+        return decided
+    if not _ids_look_unique(lines.text):
+        return None
+    return parallel.evaluate_lines_in_processes(engine, lines, jobs, lines.text, done=progress.decided)
 
 
 class FileInput:
