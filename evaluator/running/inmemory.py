@@ -56,8 +56,7 @@ SECTION, KEY = "evaluate", "memory_budget_mb"
 PEAK_PER_INPUT_BYTE = 5.5
 PEAK_PER_PROCESS = 128 * MIB
 
-# The default budget: this share of the memory the process may use (physical memory, or a
-# container's limit if lower).
+# The default budget: this share of the memory the process may use (usable_memory).
 DEFAULT_SHARE = 4
 
 # `"id": "…"` with no escape in the value, for a quick look for ids used twice (see
@@ -98,13 +97,12 @@ def usable_memory() -> int | None:
                 limits.append(soft)
     except (ImportError, AttributeError, ValueError, OSError):  # not on this system
         pass
-    usable = min((limit for limit in limits if limit > 0), default=None)
-    return usable
+    return min((limit for limit in limits if limit > 0), default=None)
 
 
 def default_budget_mb() -> int:
-    """A quarter of the memory this process may use, in MiB; 0 (the bounded path) where that
-    is not known."""
+    """A quarter of the memory this process may use, in MiB; 0 (the bounded way always) where
+    that is not known."""
     memory = usable_memory()
     return memory // DEFAULT_SHARE // MIB if memory else 0
 
@@ -168,7 +166,6 @@ class FileLines(Sequence):
         text = self.text
         for start, end in zip(self.starts, self.ends, strict=True):
             yield text[start:end]
-
 
 
 def _line_bounds(text) -> tuple[array, array]:
