@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Peak memory of `regelverk evaluate` on 1M and 5M contacts, NDJSON and Parquet; and Dask.
 
+What it measures is the bounded way's memory (partitions, or grouped input streamed), so every
+run has --memory-budget 0: an NDJSON file that fits the default budget would otherwise be
+decided whole in memory (benchmarks/memory.py measures that way's peak).
+
 Prints, for each size and input format, wall time, contacts/s, the peak RSS of the command
 (the largest of the process and its workers, from wait4), and the seconds to the first
 output line; then the ratio of the larger size's peak to the smaller's (target: at most 1.3).
@@ -101,8 +105,8 @@ def parquet_file(contacts: int) -> Path:
 def run(path: Path, jobs: int) -> dict:
     """One `regelverk evaluate` run: wall time, peak RSS (MB) and time to the first line."""
     start = time.perf_counter()
-    process = subprocess.Popen([*REGELVERK, "evaluate", str(path), "--jobs", str(jobs), "--quiet"],
-                               stdout=subprocess.PIPE, cwd=ROOT)
+    process = subprocess.Popen([*REGELVERK, "evaluate", str(path), "--jobs", str(jobs), "--quiet",
+                                "--memory-budget", "0"], stdout=subprocess.PIPE, cwd=ROOT)
     first = None
     count = 0
     for _ in process.stdout:

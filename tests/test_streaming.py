@@ -111,10 +111,11 @@ def test_cli_reads_standard_input_and_unsorted_files_alike(tmp_path):
     random.Random(5).shuffle(contacts)
     text = b"\n".join(_lines(contacts)) + b"\n"
     runner = CliRunner()
-    from_stdin = runner.invoke(main, ["evaluate", "--quiet"], input=text)
+    # (--memory-budget 0: in bounded memory, as an input too large for the budget is decided)
+    from_stdin = runner.invoke(main, ["evaluate", "--quiet", "--memory-budget", "0"], input=text)
     path = tmp_path / "c.ndjson"
     path.write_bytes(text)
-    from_file = runner.invoke(main, ["evaluate", str(path), "--jobs", "2"])
+    from_file = runner.invoke(main, ["evaluate", str(path), "--jobs", "2", "--memory-budget", "0"])
     assert from_stdin.exit_code == from_file.exit_code == 0
     assert from_stdin.stdout_bytes == from_file.stdout_bytes
     assert len(from_file.stdout_bytes.splitlines()) == len(contacts)
@@ -124,7 +125,7 @@ def test_cli_reads_standard_input_and_unsorted_files_alike(tmp_path):
 def test_fail_on_invalid_exits_1_after_writing_everything(tmp_path):
     path = tmp_path / "c.ndjson"
     path.write_bytes(orjson.dumps(_contacts(1, 2)[0]) + b"\nnot json\n")
-    result = CliRunner().invoke(main, ["evaluate", str(path), "--fail-on-invalid"])
+    result = CliRunner().invoke(main, ["evaluate", str(path), "--fail-on-invalid", "--memory-budget", "0"])
     assert result.exit_code == 1 and len(result.stdout_bytes.splitlines()) == 2
     assert "1 of 2 contacts are invalid" in result.stderr
 
@@ -184,3 +185,44 @@ def test_a_worker_that_dies_leaves_its_partitions_to_this_process(repo, monkeypa
     monkeypatch.setattr(streaming, "_decide_partition", dying)
     assert _streamed(repo, lines, grouped=False, jobs=2, partition=30, monkeypatch=monkeypatch) == \
         repo.evaluate_lines(lines)
+
+
+def test_a_named_pipe_is_read_once_and_decided_whole(tmp_path):
+    # The scan for grouped input reads a file before it is decided; a pipe read by the scan
+    # left the deciding nothing (no decisions, exit 0). It is copied first, as standard input.
+    import os
+    import threading
+
+    contacts = _contacts(6, 3)
+    text = b"\n".join(_lines(contacts)) + b"\n"
+    pipe = tmp_path / "contacts.ndjson"
+    os.mkfifo(pipe)
+
+    def feed():
+        with open(pipe, "wb") as f:
+            f.write(text)
+
+    def unblock():
+        # Were the pipe opened a second time, that open would wait for a writer for ever: once
+        # the feed is written, this ends such a wait with an empty read, and the test fails.
+        writer.join()
+        while not done.wait(0.05):
+            try:
+                os.close(os.open(pipe, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:  # no reader: not opened again (yet)
+                pass
+
+    done = threading.Event()
+    writer = threading.Thread(target=feed)
+    writer.start()
+    watchdog = threading.Thread(target=unblock)
+    watchdog.start()
+    try:
+        result = CliRunner().invoke(main, ["evaluate", str(pipe), "--jobs", "1"])
+    finally:
+        done.set()
+        writer.join()
+        watchdog.join()
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == CliRunner().invoke(main, ["evaluate", "--jobs", "1"], input=text).stdout_bytes
+    assert len(result.stdout_bytes.splitlines()) == len(contacts)

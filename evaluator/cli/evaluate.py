@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
 
@@ -13,6 +14,7 @@ import click
 import orjson
 
 from ..explaining.explain import render_text, trace_json
+from ..running import inmemory
 from ..running.formats import (
     FORMATS,
     FormatError,
@@ -20,11 +22,10 @@ from ..running.formats import (
     gather,
     open_writer,
     output_kinds,
-    parquet_rows,
     read_chunks,
 )
 from ..running.parallel import MIN_RECORDS, default_jobs
-from ..running.streaming import decide_stream, patient_keys, scan_grouped, spool_stdin
+from ..running.streaming import spool_stdin
 from .common import (
     EXIT_INPUT,
     EXIT_OUTPUT,
@@ -48,7 +49,8 @@ def _fail_input(message: str):
 @contextlib.contextmanager
 def _input(file):
     """(path, name for messages, a temporary folder) of FILE, or of standard input spooled to a
-    file in that folder; the folder and all a run puts in it are removed at the end."""
+    file in that folder (so is a FILE that can be read only once: a named pipe, `<(…)`); the
+    folder and all a run puts in it are removed at the end."""
     folder = tempfile.mkdtemp(prefix="regelverk-")
     try:
         path = file
@@ -57,9 +59,25 @@ def _input(file):
                 path = spool_stdin(folder)
             except OSError as exc:
                 _fail_input(f"cannot read standard input: {exc}")
+        elif _read_once(file):
+            try:
+                with open(file, "rb") as stream:
+                    path = spool_stdin(folder, stream)
+            except OSError as exc:
+                _fail_input(f"cannot read {file}: {exc.strerror or exc}")
         yield path, (file if file not in (None, "-") else "standard input"), folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _read_once(path: str) -> bool:
+    """Whether `path` is a pipe, socket or device: read once, it is gone (a file is read twice:
+    scanned, then decided)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # (said when it is opened)
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 @contextlib.contextmanager
@@ -86,21 +104,29 @@ def _reading(name: str):
               help="Processes to decide in, patients split between them (forked; the decisions "
                    "are the same). 0: one per processor this process may use, at most 8. A batch under "
                    f"{MIN_RECORDS:,} contacts is decided in one.")
+@click.option("--memory-budget", type=click.IntRange(min=0), default=None, metavar="MB",
+              help="Decide an NDJSON file whole in memory, the fastest way, when its estimated peak "
+                   f"({inmemory.PEAK_PER_INPUT_BYTE:g} times the file's size, and "
+                   f"{inmemory.PEAK_PER_PROCESS // inmemory.MIB} MB a process) fits in MB megabytes; beyond "
+                   "it, in bounded memory. 0: always in bounded memory. Default: "
+                   f"{inmemory.ENV}, else regelverk.yaml's evaluate: memory_budget_mb, else a quarter of "
+                   "this machine's memory.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (it shows only on a terminal).")
 @click.option("--fail-on-invalid", is_flag=True,
               help="Exit 1 when any contact was invalid (all decisions are still written).")
 @click.option("--dask", "dask_address", default=None, metavar="SCHEDULER_ADDRESS",
               help="Decide on a Dask cluster (tcp://host:8786) instead; FILE is Parquet (a file, "
                    "a folder or a glob) and --out a Parquet folder or file. See docs/data.md.")
-def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, quiet, fail_on_invalid,
-             dask_address):
+def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, memory_budget, quiet,
+             fail_on_invalid, dask_address):
     """Decide contacts from FILE (or standard input): NDJSON, CSV or Parquet in, NDJSON, CSV or
     Parquet decisions out (standard output, or --out FILE).
 
     Every contact gets exactly one decision, in input order; a broken line or row gets status
-    "invalid" and the others are still decided. Memory stays bounded whatever the input's
-    size: input grouped by patient streams straight through, other input is first partitioned
-    by patient into temporary files (in TMPDIR).
+    "invalid" and the others are still decided. An NDJSON input that fits the memory budget
+    (--memory-budget) is decided whole in memory; beyond it, memory stays bounded whatever the
+    input's size: input grouped by patient streams straight through, other input is first
+    partitioned by patient into temporary files (in TMPDIR).
 
     \b
     Example:
@@ -132,37 +158,40 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, qu
         out_fmt = format_of(out_path, output_format)
     except FormatError as exc:
         raise click.UsageError(str(exc)) from None
+    jobs = jobs or default_jobs()
+    try:
+        budget = inmemory.memory_budget_mb(repo.policy_set.settings, memory_budget)
+    except inmemory.BudgetError as exc:
+        raise click.UsageError(str(exc)) from None
     if file not in (None, "-") and os.path.isdir(file):
         _fail_input(f"cannot read {file}: it is a folder (a folder of Parquet files is read with --dask)")
     with _input(file) as (path, name, folder):
         with _reading(name):
-            size = parquet_rows(path) if in_fmt == "parquet" else None
-            grouped, count = scan_grouped(patient_keys(path, in_fmt))
-            chunks = read_chunks(path, in_fmt, repo.policy_set.fields, name=name)
-        summary = _decide_to(repo, chunks, out_path, out_fmt, grouped=grouped, size=size or count,
-                             jobs=jobs or default_jobs(), folder=folder, quiet=quiet)
+            source = inmemory.FileInput(path, in_fmt, budget_mb=budget, jobs=jobs, fields=repo.policy_set.fields,
+                                        name=name)
+        summary = _decide_to(repo, source, out_path, out_fmt, folder=folder, quiet=quiet)
     if fail_on_invalid and summary.invalid:
         click.echo(f"regelverk: {summary.invalid:,} of {summary.contacts:,} contacts are invalid", err=True)
         sys.exit(EXIT_PROBLEMS)
 
 
-def _decide_to(repo, chunks, out_path, out_fmt, *, grouped, size, jobs, folder, quiet):
+def _decide_to(repo, source: inmemory.FileInput, out_path, out_fmt, *, folder, quiet):
     from ..running.progress import Bar
 
     kinds = output_kinds(repo.policy_set)
-    bar = Bar(size, enabled=False if quiet else None)
+    bar = Bar(source.size, enabled=False if quiet else None)
     try:
         if out_path is None:
             with writing_stdout():
                 stream = sys.stdout.buffer
-                summary = _run(repo, chunks, open_writer(out_fmt, stream, kinds), grouped, size, jobs, folder, bar)
+                summary = _run(repo, source, open_writer(out_fmt, stream, kinds), folder, bar)
                 stream.flush()
             return summary
         final = os.path.abspath(out_path)
         partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial-{os.getpid()}")
         try:
             with open(partial, "wb") as stream:
-                summary = _run(repo, chunks, open_writer(out_fmt, stream, kinds), grouped, size, jobs, folder, bar)
+                summary = _run(repo, source, open_writer(out_fmt, stream, kinds), folder, bar)
             os.replace(partial, final)
         except OSError as exc:
             click.echo(f"regelverk: cannot write {out_path}: {exc.strerror or exc}", err=True)
@@ -175,12 +204,11 @@ def _decide_to(repo, chunks, out_path, out_fmt, *, grouped, size, jobs, folder, 
         bar.close()
 
 
-def _run(repo, chunks, writer, grouped, size, jobs, folder, bar):
+def _run(repo, source: inmemory.FileInput, writer, folder, bar):
     write = writer.write_lines if writer.wants_lines else (
         lambda lines: writer.write([orjson.loads(line) for line in lines]))
     try:
-        summary = decide_stream(repo.engine, chunks, write, grouped=grouped, size=size, jobs=jobs,
-                                folder=folder, progress=bar)
+        summary = source.decide(repo.engine, write, folder=folder, progress=bar)
     except FormatError as exc:
         _fail_input(str(exc))
     writer.close()

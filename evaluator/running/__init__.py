@@ -9,6 +9,7 @@ Stage 4 of the pipeline.
 - ``combine``: outputs combined as outputs.yaml says (the plain form; codegen fuses it);
 - ``parallel``: the parallel runner, buckets of patients over forked worker processes;
 - ``streaming``: inputs of any size in bounded memory;
+- ``inmemory``: an NDJSON file decided whole in memory when it fits the memory budget;
 - ``formats``: NDJSON, CSV and Parquet in and out;
 - ``dask``: decisions on a Dask cluster;
 - ``progress``: a progress bar for long runs;

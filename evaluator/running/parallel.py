@@ -29,6 +29,8 @@ import struct
 import sys
 import tempfile
 import threading
+from array import array
+from collections.abc import Sequence
 
 import orjson
 
@@ -126,9 +128,15 @@ def deal_text(lines: list, buckets: int, text: bytes) -> list[int] | None:
     return [hash(key) % buckets for key in keys] if len(keys) == len(lines) else None
 
 
-def lines_by_bucket(dealt: list[int], buckets: int) -> list[list[int]]:
-    """The line indexes of each bucket, in input order."""
-    found: list[list[int]] = [[] for _ in range(buckets)]
+def _nothing(count: int) -> None:
+    """A done(count) that is told and does nothing."""
+
+
+def lines_by_bucket(dealt: list[int], buckets: int) -> list[array]:
+    """The line indexes of each bucket, in input order. An array, not a list of ints: a forked
+    worker reading a list would write to every int's reference count, and so copy the pages
+    of the parent's ints (about 80 MB less at a million lines over two processes)."""
+    found = [array("q") for _ in range(buckets)]
     add = [bucket.append for bucket in found]
     for i, b in enumerate(dealt):
         add[b](i)
@@ -290,10 +298,11 @@ class _Worker:
         self._pending = bytearray()  # the start of a report not read whole yet
         self._offset = 0  # where its next bucket starts in the spool file
 
-    def take(self, by_bucket: list, taken: bytearray, put, ids: _Ids, wait: bool) -> bool:
-        """Take in the buckets the worker has reported, each line put in its place with `put`:
-        those reported so far, or with `wait` all until it ends. False if a report does not
-        add up (a bucket unknown or taken twice, lines missing)."""
+    def take(self, by_bucket: list, taken: bytearray, put, ids: _Ids, wait: bool, done=_nothing) -> bool:
+        """Take in the buckets the worker has reported, each line put in its place with `put`
+        and done(lines) told of each bucket: those reported so far, or with `wait` all until
+        it ends. False if a report does not add up (a bucket unknown or taken twice, lines
+        missing)."""
         os.set_blocking(self.report, wait)
         while not self.ended:
             try:
@@ -320,6 +329,7 @@ class _Worker:
                 ids.add(orjson.loads(block[size:]))
                 self._offset += size + listed
                 taken[b] = 1
+                done(count)
         return True
 
     def reap(self) -> int:
@@ -337,14 +347,16 @@ class _Worker:
         return self.status
 
 
-def evaluate_lines_in_processes(engine, lines: list, jobs: int, text: bytes | None = None) -> list[bytes] | None:
+def evaluate_lines_in_processes(engine, lines: Sequence, jobs: int, text: bytes | None = None,
+                                done=_nothing) -> list[bytes] | None:
     """Every line's decision as its NDJSON line (bytes, with the line feed), in input order,
     decided in up to `jobs` processes (with 1, or where forking is not safe, in this one),
     patients dealt into buckets of about CHUNK lines that a process decides one at a time;
     None when the batch is better or only safely decided in one go: small, a contact id
     used twice, a worker that failed. `text`: the NDJSON text the lines were split from, if the
     caller has it (one pass over it finds the patients; if that misreads a line, the lines
-    are dealt again one by one)."""
+    are dealt again one by one). `lines`: a list, or any sequence of them; done(n) is told of
+    each bucket of n lines decided."""
     if len(lines) < MIN_RECORDS:
         return None
     jobs = max(1, jobs)
@@ -355,9 +367,9 @@ def evaluate_lines_in_processes(engine, lines: list, jobs: int, text: bytes | No
     dealt = deal_text(lines, buckets, text) if text is not None else None
     decided = MISDEALT
     if dealt is not None:
-        decided = split_and_decide(engine, len(lines), jobs, buckets, dealt, read)
+        decided = split_and_decide(engine, len(lines), jobs, buckets, dealt, read, done=done)
     if decided is MISDEALT:
-        decided = split_and_decide(engine, len(lines), jobs, buckets, deal(lines, buckets), read)
+        decided = split_and_decide(engine, len(lines), jobs, buckets, deal(lines, buckets), read, done=done)
     return None if decided is MISDEALT else decided
 
 
@@ -383,17 +395,17 @@ def bucket_plan(size: int, jobs: int) -> tuple[int, int]:
 
 
 def split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[int], read,
-                      as_lines: bool = True, own: bool = True, convert=None):
+                      as_lines: bool = True, own: bool = True, convert=None, done=_nothing):
     """One attempt: the decisions in input order, None, or MISDEALT. `dealt`: each record's
     bucket; read(indexes): a bucket's records and errors. This process's decisions come as NDJSON
     lines with `as_lines`, else as dicts; `own`: the records are its to change. A worker always
     types its records in place (they are its copy) and writes lines; `convert` turns each into
-    what this process gives back."""
+    what this process gives back. done(n) is told of each bucket of n records decided."""
     by_bucket = lines_by_bucket(dealt, buckets)
     filled = [b for b, indexes in enumerate(by_bucket) if indexes]
     if jobs == 1:
         return _gather_all(engine, size, read, ((b, by_bucket[b]) for b in filled), buckets, by_bucket, [],
-                           as_lines, own)
+                           as_lines, own, done)
     workers: list[_Worker] = []
     claims_in = claims_out = -1
     try:
@@ -439,7 +451,7 @@ def split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[int
                         return None  # one process it is
                     raise
         return _gather_all(engine, size, read, claims(claims_in, by_bucket), buckets, by_bucket, workers,
-                           as_lines, own)
+                           as_lines, own, done)
     except OSError:  # no pipe to be had
         return None
     finally:
@@ -456,7 +468,7 @@ def split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[int
 
 
 def _gather_all(engine, size: int, read, mine, buckets: int, by_bucket: list, workers: list,
-                as_lines: bool, own: bool):
+                as_lines: bool, own: bool, done=_nothing):
     """Decide the buckets this process takes (`mine`), taking in between whatever the workers
     have reported, then the rest as they report it: the decisions in input order, None or
     MISDEALT. The workers are reaped (and killed first, unless all went well) on the way out."""
@@ -469,12 +481,13 @@ def _gather_all(engine, size: int, read, mine, buckets: int, by_bucket: list, wo
             collections.deque(map(put, indexes, made), maxlen=0)
             ids.add(listed)
             taken[b] = 1
-            if not all(worker.take(by_bucket, taken, put, ids, wait=False) for worker in workers):
+            done(len(indexes))
+            if not all(worker.take(by_bucket, taken, put, ids, wait=False, done=done) for worker in workers):
                 return None
     except _Misdealt:
         return MISDEALT
     for worker in workers:
-        if not worker.take(by_bucket, taken, put, ids, wait=True):
+        if not worker.take(by_bucket, taken, put, ids, wait=True, done=done):
             return None
         status = worker.reap()
         if status != 0:

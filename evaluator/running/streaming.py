@@ -54,12 +54,15 @@ _BLOOM_BITS = 8 * 8 * 1024 * 1024  # 8 MB
 
 @dataclass
 class Summary:
-    """What a run did: contacts read, decided per status, and the way it went."""
+    """What a run did: contacts read, decided per status, and the way it went: grouped input
+    straight through, other input in `partitions`, or the whole input in memory
+    (inmemory.py)."""
 
     contacts: int = 0
     invalid: int = 0
     grouped: bool = False
     partitions: int = 0
+    in_memory: bool = False
 
 
 class Progress:
@@ -190,7 +193,8 @@ def _items(chunk: Chunk, used: dict) -> list:
             for k, (number, record) in enumerate(zip(chunk.numbers, chunk.records, strict=True))]
 
 
-def _line(decision: dict) -> bytes:
+def line_of(decision: dict) -> bytes:
+    """A decision as its NDJSON line, with the line feed."""
     return orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE)
 
 
@@ -216,9 +220,9 @@ def decide_items(engine, items: list, jobs: int = 1) -> list[bytes]:
     if jobs > 1 and len(records) >= parallel.MIN_RECORDS and parallel.fork_is_safe():
         made = _in_processes(engine, records, errors, jobs)
     if made is None:
-        made, _ = engine.evaluate(records, line_errors=errors, emit=_line, own=True)
+        made, _ = engine.evaluate(records, line_errors=errors, emit=line_of, own=True)
     for k, decision in reused.items():
-        made[k] = _line(decision)
+        made[k] = line_of(decision)
     return made
 
 
@@ -270,7 +274,8 @@ def _patient(item) -> str | None:
     return None
 
 
-def _emit(lines: list[bytes], write, progress: Progress, summary: Summary) -> None:
+def emit_lines(lines: list[bytes], write, progress: Progress, summary: Summary) -> None:
+    """Write decision lines, counting the invalid ones in `summary` and telling `progress`."""
     summary.invalid += sum(1 for line in lines if b'"status":"invalid"' in line[:400])
     write(lines)
     progress.decided(len(lines))
@@ -298,9 +303,9 @@ def _straight(engine, chunks, write, jobs, ids: IdIndex, progress, summary) -> N
                     cut = k
         ready, held = held[:cut], held[cut:]
         if ready:
-            _emit(decide_items(engine, ready, jobs), write, progress, summary)
+            emit_lines(decide_items(engine, ready, jobs), write, progress, summary)
     if held:
-        _emit(decide_items(engine, held, jobs), write, progress, summary)
+        emit_lines(decide_items(engine, held, jobs), write, progress, summary)
 
 
 def _partition_of(item, count: int, salt: int = 0) -> int:
@@ -401,10 +406,10 @@ def _partitioned(engine, chunks, write, size, jobs, ids: IdIndex, folder, progre
     for _, line in heapq.merge(*map(_decided, outs), key=lambda pair: pair[0]):
         block.append(line)
         if len(block) >= CHUNK:
-            _emit(block, write, progress, summary)
+            emit_lines(block, write, progress, summary)
             block = []
     if block:
-        _emit(block, write, progress, summary)
+        emit_lines(block, write, progress, summary)
     for out in outs:
         os.unlink(out)
 
