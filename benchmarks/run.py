@@ -425,6 +425,7 @@ def measure_in_process(file: Path, args, base: list | None) -> dict:
         if (contact.get("region") == "vgr" and contact.get("care_choice") == "rehab"
                 and contact.get("channel") == "written"):
             lat_written.append(dt_us)
+        # (the generated contacts are valid, so the raw contact serves for the dispatch table)
         day = _dt.date.fromisoformat(contact["date"])
         if any(engine.program.of(v).reads_history for v in engine.candidates(contact, day)):
             lat_history.append(dt_us)
