@@ -555,12 +555,8 @@ def _rows_of(plan: CountPlan):
     index_fields, key_of = plan.index_fields, _tuple_of(plan.key_getters)
 
     def rows_of(ctx):
-        indexes = ctx.indexes
-        if index_fields and indexes is not None:
-            buckets = indexes.get(index_fields)
-            if buckets is None:
-                buckets = ctx.index(index_fields)
-            bucket = buckets.get(key_of(ctx))
+        if index_fields and ctx.indexes is not None:
+            bucket = ctx.index(index_fields).get(key_of(ctx))
             if bucket is None:
                 return None, None, None
             return bucket.entries, bucket.ordinals, bucket.indices
@@ -704,13 +700,9 @@ def _subtracted(plan: CountPlan, general):
     within_setup, lower_bounds = plan.within_setup, plan.lower_bounds
 
     def count(ctx):
-        indexes = ctx.indexes
-        if indexes is None:
+        if ctx.indexes is None:
             return general(ctx)
-        buckets = indexes.get(index_fields)
-        if buckets is None:
-            buckets = ctx.index(index_fields)
-        bucket = buckets.get(key_of(ctx))
+        bucket = ctx.index(index_fields).get(key_of(ctx))
         if bucket is None:
             return 0
         ordinals = bucket.ordinals

@@ -61,7 +61,7 @@ class VersionProgram:
     code: GeneratedVersion
     closures: VersionClosures
     replay_rules: tuple[int, ...]  # the rules a replayed history runs (they set outputs read with `was`)
-    reads_history: bool  # whether applies_when or a rule counts earlier contacts
+    reads_history: bool  # whether a rule counts earlier contacts
 
     @property
     def source(self) -> str:
@@ -101,11 +101,10 @@ def fields_read(node: ast.Node) -> tuple[str, ...]:
 
 
 def reads_history(version: PolicyVersion) -> bool:
-    """Whether a version's decision can depend on the patient's earlier contacts: its
-    applies_when or one of its rules counts them (every look at the history is a count,
-    `any` or `no`; `same`, `within`, `since latest` and `was` occur only inside one)."""
-    return any(isinstance(n, ast.Aggregate)
-               for node in (version.applies_when, *(r.when for r in version.rules)) for n in ast.walk(node))
+    """Whether a version's decision can depend on the patient's earlier contacts: one of its
+    rules counts them (the loader's Rule.uses_history; applies_when may not count, the
+    checker refuses it there)."""
+    return any(r.uses_history for r in version.rules)
 
 
 class Program:

@@ -81,7 +81,7 @@ class Repository:
         contact's id. `history` None is no history."""
         if isinstance(history, (dict, str, bytes)):
             raise TypeError(f"history is a list of contacts, not {type(history).__name__}")
-        return self.engine.evaluate_one(contact, list(history or ()))
+        return self.engine.evaluate_one(contact, history or ())
 
     def evaluate_lines(self, lines: Iterable[str] | str | bytes) -> list[dict]:
         """Decide NDJSON lines (or the text, split into lines); a line that is not JSON gets an

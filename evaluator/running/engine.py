@@ -415,14 +415,9 @@ class Engine:
         typed, errors = self.contact_checker.check(contact, copy=True)
         if errors:
             return None
-        key = (self.program.dispatch_key(typed), typed["date"])
-        todo = self._todo.get(key)
-        if todo is None:
-            todo = self._versions_for(key)
         programs = self._programs
-        for entry in todo:
-            if programs[id(entry[0])].reads_history:
-                return None
+        if any(programs[id(v)].reads_history for v in self.candidates(typed, typed["date"])):
+            return None
         cid = typed["id"]
         for record in history:
             # (as prepare: a record, valid or not, claims its id where that is a text)

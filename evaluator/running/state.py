@@ -74,12 +74,15 @@ class Context:
         self.keyed: list = []
 
     def index(self, fields: tuple) -> dict:
-        """The buckets of the patient's history by `fields`, built from the history when a count
-        first asks for them and kept up to date from then on (the engine adds each decided
-        contact to every index in `keyed`): a patient whose contacts no count looks at costs
-        no buckets."""
+        """The buckets of the patient's history by `fields` (on a context that keeps buckets),
+        built from the history when a count first asks for them and kept up to date from then
+        on (the engine adds each decided contact to every index in `keyed`): a patient whose
+        contacts no count looks at costs no buckets."""
+        buckets = self.indexes.get(fields)
+        if buckets is not None:
+            return buckets
         key_of = self.key_functions[fields]
-        buckets: dict = {}
+        buckets = {}
         for entry in self.history:
             file_entry(buckets, key_of, entry)
         self.indexes[fields] = buckets
