@@ -24,8 +24,8 @@ def compile_(policy_id, version, policies_dir):
 
     \b
     Example:
-      regelverk compile vgr-rehab-written-contact
-      regelverk compile vgr-rehab-written-contact --version 4.0 --policies policies/
+      regelverk compile my-policy
+      regelverk compile my-policy --version 2.0 --policies policies/
     """
     repo = load_or_exit(policies_dir)
     policy_set = repo.policy_set

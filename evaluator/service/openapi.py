@@ -164,9 +164,9 @@ pre{background:#f6f6f6;padding:.5rem;overflow:auto;max-height:20rem}.m{font-weig
 <p>The operations of <a href="openapi.json">openapi.json</a>. Send a request and see the answer.</p>
 <div id="ops">Loading openapi.json ...</div>
 <script>
-const example = {"id": "c1", "patient": "p1", "unit": "HSA-1", "region": "vgr", "care_choice": "rehab",
-  "date": "2025-03-03", "channel": "written", "dialogue": true, "content_equivalent_to_visit": true,
-  "medical_assessment": true, "documented": true, "regular_staff": true};
+// The contract's required fields only: add the region and the facts your policies read.
+const example = {"id": "c1", "patient": "p1", "unit": "unit-1", "region": "your-region",
+  "date": "2025-03-03", "channel": "written"};
 function bodyFor(path){
   if(path==="/evaluate") return JSON.stringify(example)+"\\n"+JSON.stringify({...example,id:"c2",date:"2025-03-04"});
   if(path==="/evaluate-one") return JSON.stringify({contact: example, history: []}, null, 1);
