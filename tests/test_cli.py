@@ -123,6 +123,36 @@ def test_explain_text_both_languages(tmp_path, fixture_policies):
     assert missing.exit_code == 2 and "no contact with id 'zz'" in missing.output
 
 
+def test_explain_reads_standard_input_and_csv_as_it_reads_a_file(tmp_path, fixture_policies):
+    """explain reads its input twice (the contact's patient only): standard input is spooled,
+    a CSV file read twice by its own reader; the counted contacts skip another patient's and a
+    contact whose id another patient used first (invalid, as in the whole batch)."""
+    contacts = [chat("a", "2024-03-04"), {**chat("x", "2024-03-05"), "patient": "p2"},
+                {**chat("x", "2024-03-06")}, chat("b", "2024-03-07")]
+    text = "\n".join(json.dumps(c) for c in contacts) + "\n"
+    path = tmp_path / "in.ndjson"
+    path.write_text(text)
+    args = ["--contact", "b", "--format", "json", "--policies", str(fixture_policies)]
+    from_file = run("explain", str(path), *args)
+    from_stdin = run("explain", "-", *args, input=text)
+    assert from_file.exit_code == from_stdin.exit_code == 0
+    assert from_stdin.output == from_file.output
+    body = json.loads(from_file.output)
+    whole = [json.loads(line) for line in run("evaluate", str(path), "--policies", str(fixture_policies)).output.splitlines()]
+    assert body["decision"] == whole[3]
+    assert whole[2]["status"] == "invalid"  # x reused: not counted for b
+    counted = [r for t in body["trace"] for r in t["rules"] if r.get("evidence")]
+    assert counted and all(e in ("a",) for r in counted for e in r["evidence"])
+    csv = tmp_path / "in.csv"
+    fields = ["id", "patient", "unit", "region", "date", "channel", "dialogue"]
+    csv.write_text(",".join(fields) + "\n" + "".join(
+        ",".join(str(c.get(f, "")).lower() if isinstance(c.get(f), bool) else str(c.get(f, "")) for f in fields) + "\n"
+        for c in contacts))
+    from_csv = run("explain", str(csv), *args)
+    assert from_csv.exit_code == 0
+    assert json.loads(from_csv.output)["decision"]["contact"] == "b"
+
+
 def test_policies_timeline(fixture_policies):
     result = run("policies", "--policies", str(fixture_policies))
     assert "testland-chat  [testland]" in result.output

@@ -167,3 +167,52 @@ def test_single_contact_with_history_ids_that_are_not_text(repo):
     reused = [{**last, "date": "2025-01-02"}]
     assert repo.engine.evaluate_one(last, iter(reused)) == repo.evaluate([*reused, last])[-1]
     assert repo.engine.evaluate_one(last, iter(reused))["status"] == "invalid"
+
+
+def _batch_text(contacts: list[dict], how: list[int]) -> tuple[bytes, list[str]]:
+    """The contacts as NDJSON with some spoilt: an id reused from an earlier contact (of any
+    patient), a date that is no date, a line that is not JSON, a record that is no object, a
+    patient that is no text. Returns the text and the ids it holds."""
+    import json
+
+    lines = []
+    for i, (c, k) in enumerate(zip(contacts, how, strict=False)):
+        c = dict(c)
+        if k == 1 and i:
+            c["id"] = contacts[(i * 7) % i]["id"]
+        elif k == 2:
+            c["date"] = "31 February"
+        elif k == 3:
+            lines.append(b'{"id": "broken", ')
+            continue
+        elif k == 4:
+            lines.append(b'["not", "a", "contact"]')
+            continue
+        elif k == 5:
+            c["patient"] = 12
+        lines.append(json.dumps(c).encode())
+    return b"\n".join(lines) + b"\n", sorted({c["id"] for c in contacts})
+
+
+@SETTINGS
+@given(st.lists(contact_strategy, min_size=1, max_size=30).map(materialise),
+       st.lists(st.sampled_from([0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5]), min_size=30, max_size=30),
+       st.integers(1, 7))
+def test_explaining_from_a_file_holds_only_the_patient_and_says_what_the_whole_batch_says(repo, contacts, how, size):
+    """explain_input (read twice, only the contact's patient and stand-ins for the inputs that
+    first used the ids its contacts reuse) gives the decision, the trace and the typed contact
+    that explaining the whole batch gives, for every id in it and one that is not; chunks of
+    `size` records cross patients and reuses."""
+    import io
+
+    from evaluator.explaining.explain import trace_json
+    from evaluator.running.formats import read_chunks
+    from evaluator.running.ndjson import split_ndjson
+
+    text, ids = _batch_text(contacts, how)
+    for cid in [*ids, "nobody"]:
+        whole = repo.explain(split_ndjson(text), cid)
+        part = repo.explain_input(lambda: read_chunks(io.BytesIO(text), "ndjson", size=size), cid)
+        assert part[0] == whole[0]
+        assert trace_json(part[1]) == trace_json(whole[1])
+        assert part[2] == whole[2]

@@ -19,7 +19,6 @@ from ..running.formats import (
     FORMATS,
     FormatError,
     format_of,
-    gather,
     open_writer,
     output_kinds,
     read_chunks,
@@ -235,9 +234,10 @@ def explain(file, contact_id, lang, fmt, input_format, policies_dir):
         in_fmt = format_of(file, input_format)
     except FormatError as exc:
         raise click.UsageError(str(exc)) from None
+    # (read twice, and only the contact's patient held: a file of any size)
     with _input(file) as (path, name, _folder), _reading(name):
-        records, errors = gather(read_chunks(path, in_fmt, repo.policy_set.fields, name=name))
-    decision, trace, contact = repo.explain_records(records, errors, contact_id)
+        decision, trace, contact = repo.explain_input(
+            lambda: read_chunks(path, in_fmt, repo.policy_set.fields, name=name), contact_id)
     if decision is None:
         raise click.UsageError(f"there is no contact with id {contact_id!r} in the input")
     with writing_stdout():

@@ -149,11 +149,73 @@ class Repository:
         """As explain, for contacts already read (records, and errors by index for those that
         could not be; formats.read_contacts gives both)."""
         decisions, traces = self.engine.evaluate(records, line_errors=errors, explain={contact_id}, own=True)
-        for decision in decisions:
-            if decision["contact"] == contact_id:
-                entry, trace = traces.get(contact_id, (None, None))
-                return decision, trace, (entry.contact if entry else None)
-        return None, None, None
+        return _explained(decisions, traces, contact_id)
+
+    def explain_input(self, read, contact_id: str):
+        """As explain, for an input of any size: read() gives its chunks (formats.read_chunks),
+        afresh each time it is called; it is read twice, the first time only as far as the
+        contact. Only what can change the contact's decision is held and decided: the contacts
+        of its patient (the first contact with that id is the one explained) and, where one of
+        them reuses an id some other input used first, a stand-in for that input, which makes
+        the reuse invalid as it is in the whole batch, and so no part of the contact's history.
+        (The explained contact is the first use of its id, so no error of its own names
+        another input's place.)"""
+        target = _first_with_id(read(), contact_id)
+        if target is None:
+            return None, None, None
+        patient = target.get("patient")
+        if not isinstance(patient, str):  # invalid whatever else the input holds
+            decisions, traces = self.engine.evaluate([target], explain={contact_id}, own=True)
+            return _explained(decisions, traces, contact_id)
+        kept: list = []  # (place in the input, record)
+        first_use: dict[str, int] = {}  # id -> the number of the input that used it first
+        theirs: set[int] = set()  # the numbers of the inputs kept
+        number = 0
+        for chunk in read():
+            for k, record in enumerate(chunk.records):
+                number += 1
+                if k in chunk.errors:
+                    continue  # (an unreadable line claims no id and belongs to no patient)
+                rid = _id_of(record)
+                if isinstance(record, dict) and record.get("patient") == patient:
+                    earlier = first_use.get(rid) if rid is not None else None
+                    if earlier is not None and earlier not in theirs:
+                        kept.append((earlier, {"id": rid}))  # (invalid: it only claims the id)
+                        theirs.add(earlier)
+                    kept.append((number, record))
+                    theirs.add(number)
+                if rid is not None and rid not in first_use:
+                    first_use[rid] = number
+        kept.sort(key=lambda item: item[0])
+        decisions, traces = self.engine.evaluate([record for _, record in kept], explain={contact_id}, own=True)
+        return _explained(decisions, traces, contact_id)
+
+
+def _id_of(record) -> str | None:
+    """A record's id where it is text (an id that claims its use, as the engine counts them)."""
+    if isinstance(record, dict):
+        rid = record.get("id")
+        if isinstance(rid, str):
+            return rid
+    return None
+
+
+def _first_with_id(chunks, contact_id: str) -> dict | None:
+    """The first readable record of the chunks whose id is `contact_id` (read no further)."""
+    for chunk in chunks:
+        for k, record in enumerate(chunk.records):
+            if k not in chunk.errors and _id_of(record) == contact_id:
+                return record
+    return None
+
+
+def _explained(decisions: list, traces: dict, contact_id: str):
+    """(decision, trace, typed contact) of the first decision for `contact_id`, or Nones."""
+    for decision in decisions:
+        if decision["contact"] == contact_id:
+            entry, trace = traces.get(contact_id, (None, None))
+            return decision, trace, (entry.contact if entry else None)
+    return None, None, None
 
 
 def load_repository(path: str | Path | None = None) -> Repository:

@@ -28,6 +28,7 @@ from evaluator.loading.yamlsource import parse_yaml
 from evaluator.resources import load_schema
 from evaluator.running.api import Repository
 from evaluator.running.engine import Engine
+from evaluator.running.formats import read_chunks
 from evaluator.running.ndjson import split_ndjson
 from evaluator.tools.fmt import FormatError, format_text
 from evaluator.tools.testing import run_tests
@@ -404,6 +405,9 @@ def check_contacts(lines: list[bytes]) -> None:
             if ids[i] is not None:
                 decision, _, _ = repo.explain(split_ndjson(text), ids[i])
                 assert decision is not None
+                # read twice, only the contact's patient held: the same decision
+                again, _, _ = repo.explain_input(lambda: read_chunks(io.BytesIO(text), "ndjson", size=7), ids[i])
+                assert again == decision
 
 
 # --- the HTTP routes -------------------------------------------------------------------------
