@@ -147,18 +147,11 @@ class _Misdealt(Exception):
     """A contact in a bucket its patient does not belong to."""
 
 
-class _Made:
-    """An emit function that keeps each decision's NDJSON line (with its line feed) and returns
-    its number. Each line is copied out of the buffer orjson returns, which holds about 8 KB
-    however short the text: the buffer is then free for the next decision, while a bucket's
-    worth of buffers would be a few hundred megabytes to fault in."""
-
-    def __init__(self):
-        self.lines: list[bytes] = []
-
-    def __call__(self, decision: dict) -> int:
-        self.lines.append(memoryview(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE)).tobytes())
-        return len(self.lines) - 1
+def _line(decision: dict) -> bytes:
+    """A decision's NDJSON line (with its line feed), copied out of the buffer orjson returns,
+    which holds about 8 KB however short the text: the buffer is then free for the next
+    decision, while a bucket's worth of buffers would be a few hundred megabytes to fault in."""
+    return memoryview(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE)).tobytes()
 
 
 def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, own: bool = True):
@@ -178,13 +171,13 @@ def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, ow
             raise _Misdealt
         ids = [i for r in objects if isinstance(i := r.get("id"), str)]
         del objects, patients
-        made = _Made() if as_lines else None
-        order, groups = engine.prepare(records, errors, made, own=own)
+        emit = _line if as_lines else None
+        made, groups = engine.prepare(records, errors, emit, own=own)
         del records
         for items in groups.values():
-            engine.decide_patient(items, order, {}, None, None, made)
+            engine.decide_patient(items, made, {}, None, None, emit)
         del groups
-        yield b, indexes, ([made.lines[n] for n in order] if as_lines else order), ids
+        yield b, indexes, made, ids
 
 
 def _line_reader(lines: list):
