@@ -208,6 +208,13 @@ def test_the_budget_comes_from_the_option_the_environment_the_settings_or_the_de
         memory_budget_mb(settings, None, {"REGELVERK_MEMORY_BUDGET_MB": "2GB"})
     with pytest.raises(BudgetError, match=r"regelverk.yaml evaluate: memory_budget_mb cannot be -1"):
         memory_budget_mb(Settings(None, {"evaluate": {"memory_budget_mb": -1}}), None, {})
+    # a budget beyond the memory the process may use is that memory, wherever it was set
+    assert memory_budget_mb(settings, 100_000, {}) == 8192
+    assert memory_budget_mb(settings, None, {"REGELVERK_MEMORY_BUDGET_MB": "9000"}) == 8192
+    assert memory_budget_mb(Settings(None, {"evaluate": {"memory_budget_mb": 10 ** 9}}), None, {}) == 8192
+    assert memory_budget_mb(settings, 8000, {}) == 8000
+    monkeypatch.setattr(inmemory, "usable_memory", lambda: None)  # (not told: as given)
+    assert memory_budget_mb(settings, 100_000, {}) == 100_000
 
 
 def test_a_budget_that_cannot_be_used_is_a_clear_error(tmp_path, fixture_policies, monkeypatch):
