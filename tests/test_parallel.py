@@ -407,7 +407,33 @@ def _children() -> set:
     return found
 
 
-def test_an_interrupt_during_a_fork_leaves_no_worker_and_no_pipe_behind(repo, small_batches_split, monkeypatch):
+@contextlib.contextmanager
+def _a_thread_python_does_not_see():
+    """A thread of the process that threading does not list (as a library's native pool:
+    numpy's BLAS, Arrow's), waiting with SIGINT and SIGTERM not blocked: the kernel gives it a
+    signal sent to the process that the main thread blocks, and Python then runs the handler in
+    the main thread at once."""
+    import _thread
+
+    release, ended = _thread.allocate_lock(), _thread.allocate_lock()
+    release.acquire()
+    ended.acquire()
+
+    def wait():
+        release.acquire()
+        ended.release()
+
+    _thread.start_new_thread(wait, ())
+    try:
+        yield
+    finally:
+        release.release()
+        ended.acquire()
+
+
+@pytest.mark.parametrize("other_thread", [False, True], ids=["one thread", "a thread python does not see"])
+def test_an_interrupt_during_a_fork_leaves_no_worker_and_no_pipe_behind(repo, small_batches_split, monkeypatch,
+                                                                        other_thread):
     import signal
 
     real_fork = os.fork
@@ -418,18 +444,23 @@ def test_an_interrupt_during_a_fork_leaves_no_worker_and_no_pipe_behind(repo, sm
         if pid > 0:
             forks.append(pid)
             os.kill(os.getpid(), signal.SIGINT)  # held back until the worker is registered
+            time.sleep(0.2)  # time for another thread to take it, if there is one
         return pid
 
     monkeypatch.setattr(parallel.os, "fork", fork_then_interrupted)
-    before, held, children = _open_fds(), signal.pthread_sigmask(signal.SIG_BLOCK, ()), _children()
-    with pytest.raises(KeyboardInterrupt):
-        parallel.evaluate_lines_in_processes(repo.engine, _lines(), 3)
+    with _a_thread_python_does_not_see() if other_thread else contextlib.nullcontext():
+        assert parallel.fork_is_safe()
+        before, held, children = _open_fds(), signal.pthread_sigmask(signal.SIG_BLOCK, ()), _children()
+        handler = signal.getsignal(signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt):
+            parallel.evaluate_lines_in_processes(repo.engine, _lines(), 3)
     assert len(forks) == 1
     assert forks[0] not in children and not set(forks) & _children()  # the worker was killed and reaped
     with pytest.raises(ChildProcessError):
         os.waitpid(forks[0], os.WNOHANG)
     assert _open_fds() == before
     assert signal.pthread_sigmask(signal.SIG_BLOCK, ()) == held  # nothing left held back
+    assert signal.getsignal(signal.SIGINT) is handler
 
 
 def test_a_worker_holds_no_other_workers_report_pipe(repo, small_batches_split, monkeypatch, tmp_path):

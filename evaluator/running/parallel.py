@@ -208,17 +208,43 @@ _DONE = struct.Struct("<IQQQ")
 HELD = (signal.SIGINT, signal.SIGTERM)
 
 
+def _note(noted: list):
+    """A Python signal handler that notes the signal and does nothing else."""
+    return lambda signum, frame: noted.append(signum)
+
+
 @contextlib.contextmanager
 def interrupts_held():
     """SIGINT and SIGTERM held back inside the block; yields the mask from before. The mask is
     read first and changed inside the try: an interrupt that lands as it changes then finds
-    the mask restored."""
+    the mask restored.
+
+    The mask holds a signal back from this thread only. A thread that threading does not list
+    (a library's native pool: numpy's BLAS, Arrow's) takes a signal sent to the process that
+    this thread blocks, and Python then runs its handler here at once: KeyboardInterrupt
+    between a fork and the worker's registration, a worker left running. So in the main thread
+    the Python handlers are swapped too, for one that notes the signal; a signal noted is
+    raised again, to the handler from before, once the block is left."""
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    noted: list = []
+    swapped: dict = {}
     try:
         signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+        if threading.current_thread() is threading.main_thread():
+            for held in HELD:
+                handler = signal.getsignal(held)
+                if callable(handler):  # (SIG_DFL, SIG_IGN: no Python code runs for them)
+                    swapped[held] = handler
+                    signal.signal(held, _note(noted))
         yield mask
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one pending here is noted
+        finally:
+            for held, handler in swapped.items():
+                signal.signal(held, handler)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)  # to this thread: its handler runs before this returns
 
 
 def claims(fd: int, by_bucket: list):
