@@ -463,6 +463,53 @@ def test_an_interrupt_during_a_fork_leaves_no_worker_and_no_pipe_behind(repo, sm
     assert signal.getsignal(signal.SIGINT) is handler
 
 
+_TWO_SIGNALS = r"""
+import os, signal, types
+from evaluator.running import parallel
+
+got = []
+term = lambda s, f: got.append("TERM")
+signal.signal(signal.SIGTERM, term)
+# both arrive inside the block: both handlers run after it, the second too
+try:
+    with parallel.interrupts_held():
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+except KeyboardInterrupt:
+    got.append("INT")
+for _ in range(1000):
+    pass
+print(sorted(got))
+# a second interrupt lands just as SIGINT's handler is put back: SIGTERM's goes back all the same
+real = signal.signal
+def signal_with_a_second_interrupt(signum, handler):
+    old = real(signum, handler)
+    if signum == signal.SIGINT and handler is signal.default_int_handler:
+        os.kill(os.getpid(), signal.SIGINT)
+    return old
+parallel.signal = types.SimpleNamespace(**{k: getattr(signal, k) for k in dir(signal) if not k.startswith("__")})
+parallel.signal.signal = signal_with_a_second_interrupt
+try:
+    with parallel.interrupts_held():
+        pass
+except KeyboardInterrupt:
+    pass
+print(signal.getsignal(signal.SIGTERM) is term, signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+"""
+
+
+def test_interrupts_held_lose_no_signal_and_leave_no_handler_swapped():
+    """Two signals held back both reach their handlers (the first raising does not drop the
+    second), and an interrupt that lands while the handlers are put back leaves none of them
+    swapped for the noting one."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _TWO_SIGNALS], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["['INT', 'TERM']", "True True"]
+
+
 def test_a_worker_holds_no_other_workers_report_pipe(repo, small_batches_split, monkeypatch, tmp_path):
     log = tmp_path / "pipes"
     plain = parallel._decide_buckets

@@ -224,7 +224,7 @@ def interrupts_held():
     this thread blocks, and Python then runs its handler here at once: KeyboardInterrupt
     between a fork and the worker's registration, a worker left running. So in the main thread
     the Python handlers are swapped too, for one that notes the signal; a signal noted is
-    raised again, to the handler from before, once the block is left."""
+    sent again, to the handler from before, as the block is left."""
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     noted: list = []
     swapped: dict = {}
@@ -238,13 +238,27 @@ def interrupts_held():
                     signal.signal(held, _note(noted))
         yield mask
     finally:
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # one pending here is noted
-        finally:
-            for held, handler in swapped.items():
-                signal.signal(held, handler)
+        # The handlers go back while the signals are still held here, so none can be left
+        # swapped: one that runs as another is put back (taken by such a thread) raises at
+        # the put-back, which is done again and its exception kept for the end. Each noted
+        # signal is then sent to this thread, where it waits for the mask to be lifted, last:
+        # every one of them reaches its handler, in turn, even when the first one raises.
+        raised = None
+        for held, handler in swapped.items():
+            while True:
+                try:
+                    signal.signal(held, handler)
+                    break
+                except BaseException as exc:  # (kept, and raised at the end)
+                    raised = raised or exc
+        me = threading.get_ident()
         for signum in dict.fromkeys(noted):
-            signal.raise_signal(signum)  # to this thread: its handler runs before this returns
+            signal.pthread_kill(me, signum)
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        finally:
+            if raised is not None:
+                raise raised  # (a handler's exception, as the block would have had it)
 
 
 def claims(fd: int, by_bucket: list):
