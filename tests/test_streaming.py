@@ -130,6 +130,24 @@ def test_fail_on_invalid_exits_1_after_writing_everything(tmp_path):
     assert "1 of 2 contacts are invalid" in result.stderr
 
 
+def test_an_invalid_contact_with_a_long_id_counts_as_invalid(tmp_path):
+    """The invalid count reads each line's own status, however long the contact's id (one of
+    400 characters put the status past where an earlier count looked), and not an output or a
+    text that says `"status":"invalid"`."""
+    valid = _contacts(1, 1)[0]
+    tricky = {**valid, "id": 'x","status":"invalid' + "y" * 400, "unit": ',"status":"invalid"'}
+    broken = {**valid, "id": "z" * 400, "date": "31 February"}
+    path = tmp_path / "c.ndjson"
+    path.write_bytes(b"\n".join(orjson.dumps(c) for c in (tricky, broken)) + b"\n")
+    for budget in ("0", "4000"):
+        result = CliRunner().invoke(main, ["evaluate", str(path), "--fail-on-invalid", "--memory-budget", budget])
+        statuses = [orjson.loads(line)["status"] for line in result.stdout_bytes.splitlines()]
+        assert statuses[1] == "invalid" and statuses[0] != "invalid"
+        assert result.exit_code == 1 and "1 of 2 contacts are invalid" in result.stderr
+    assert streaming.is_invalid_line(b'{"contact":null,"status":"invalid","policies":[]}\n')
+    assert not streaming.is_invalid_line(b'{"contact":"a","status":"decided","outputs":{"status":"invalid"}}\n')
+
+
 def test_progress_bar_counts_contacts(repo):
     seen = []
 
