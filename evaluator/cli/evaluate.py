@@ -109,7 +109,7 @@ def _reading(name: str):
                    f"{inmemory.PEAK_PER_PROCESS // inmemory.MIB} MB a process) fits in MB megabytes; beyond "
                    "it, in bounded memory. 0: always in bounded memory. Default: "
                    f"{inmemory.ENV}, else regelverk.yaml's evaluate: memory_budget_mb, else a quarter of "
-                   "this machine's memory.")
+                   "this machine's memory; at most the memory this process may use.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar (it shows only on a terminal).")
 @click.option("--fail-on-invalid", is_flag=True,
               help="Exit 1 when any contact was invalid (all decisions are still written).")
@@ -234,7 +234,7 @@ def explain(file, contact_id, lang, fmt, input_format, policies_dir):
         in_fmt = format_of(file, input_format)
     except FormatError as exc:
         raise click.UsageError(str(exc)) from None
-    # (read twice, and only the contact's patient held: a file of any size)
+    # (read twice; held: the contact's patient and the input's ids, not the whole input)
     with _input(file) as (path, name, _folder), _reading(name):
         decision, trace, contact = repo.explain_input(
             lambda: read_chunks(path, in_fmt, repo.policy_set.fields, name=name), contact_id)
