@@ -186,6 +186,70 @@ def test_sighup_reloads_every_worker_and_sigterm_lets_requests_finish(fixture_po
         assert process.wait(60) == 0
 
 
+def _served_hashes(url: str, ask: int = 20) -> set:
+    """The policy sets the workers answer with, over `ask` fresh connections."""
+    return {get_json(url + "/health/ready")["policy_set_hash"] for _ in range(ask)}
+
+
+def _until_all_serve(url: str, wanted: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while (seen := _served_hashes(url)) != {wanted}:
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.2)
+
+
+def _workers_of(pid: int) -> set:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(p) for p in (task / "children").read_text().split()}
+    return found
+
+
+def test_a_sighup_while_workers_start_and_a_worker_started_after_one_serve_the_new_set(fixture_policies, tmp_path):
+    """A SIGHUP that comes while the workers are still starting is not lost (each reloads once
+    it can), and a worker started in place of one that died after a reload serves the set on
+    disk, not the one the supervisor loaded first."""
+    import os
+    import subprocess
+    import sys
+
+    from _service import wait_until_ready
+
+    policies = _policies_copy(fixture_policies, tmp_path)
+    _change_a_rule(policies)  # the set the supervisor loads ...
+    first = load_repository(policies).engine.provenance["policy_set_hash"]
+    process = subprocess.Popen([sys.executable, "-m", "evaluator", "serve", "--port", "0", "--workers", "2",
+                                "--policies", str(policies)], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               text=True, env={**os.environ, "REGELVERK_DECISION_LOG": "off",
+                                               "REGELVERK_ACCESS_LOG": "off"})
+    try:
+        for line in process.stderr:
+            if "serving on" in line:
+                url = line.split("serving on ", 1)[1].split()[0]
+                break
+        # ... and at once, before the workers serve, another set and a SIGHUP
+        path = policies / CHAT_2
+        path.write_text(path.read_text(encoding="utf-8").replace("per_rolling: 3", "per_rolling: 4"),
+                        encoding="utf-8")
+        process.send_signal(signal.SIGHUP)
+        threading.Thread(target=lambda: [None for _ in process.stderr], daemon=True).start()
+        second = load_repository(policies).engine.provenance["policy_set_hash"]
+        assert second != first
+        wait_until_ready(url)
+        _until_all_serve(url, second)
+        # a worker that dies is replaced by one that serves the set on disk
+        victim = min(_workers_of(process.pid))
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while victim in _workers_of(process.pid) or len(_workers_of(process.pid)) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        _until_all_serve(url, second)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * 4096

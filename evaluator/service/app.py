@@ -314,6 +314,10 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
             loop.add_signal_handler(signal.SIGHUP, on_sighup)
         except (ValueError, RuntimeError, NotImplementedError):  # not the main thread (tests)
             pass
+        else:
+            if holder.early_reloads:  # asked for while this worker was starting: done now
+                holder.early_reloads.clear()
+                on_sighup()
         state["ready"] = True
         try:
             yield

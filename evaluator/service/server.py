@@ -71,17 +71,26 @@ def serve(served: Served, load, settings: ServiceSettings, announce=None) -> Non
     """Serve until SIGTERM or SIGINT. `served` is loaded already (the supervisor checks the
     set before any worker starts; forked workers share it)."""
     configure_logging(settings)
+    # SIGHUPs from here on, before a worker can reload, are noted, not lost (nor, by the
+    # default action, the end of the service): a worker that starts after one reloads first.
+    hups: list = []
+    signal.signal(signal.SIGHUP, lambda signum, frame: hups.append(signum))
     sock = bind(settings)
     if announce is not None:
         announce(sock.getsockname()[1])
     if settings.workers == 1:
-        _run_worker(served, load, settings, sock)
+        _run_worker(served, load, settings, sock, hups)
         return
-    _supervise(served, load, settings, sock)
+    _supervise(served, load, settings, sock, hups)
 
 
-def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.socket) -> None:
+def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.socket,
+                early_reloads: list | None = None) -> None:
+    """`early_reloads`: where SIGHUPs that came before the worker can reload are noted (the
+    signal's handler until the worker's own is set): the worker reloads once it can."""
     holder = PolicyHolder(served, load)
+    if early_reloads is not None:
+        holder.early_reloads = early_reloads
     app = create_app(holder, settings)
     server = uvicorn.Server(uvicorn_config(app, settings))
     # The policy set and the libraries are tens of thousands of objects that live as long as
@@ -94,26 +103,37 @@ def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.so
     server.run(sockets=[sock])
 
 
-def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.socket) -> None:
+def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.socket, hups: list) -> None:
+    """`hups`: the SIGHUPs so far. `served` is the set loaded before any: a worker started
+    after one (at first, or in place of one that died) reloads before it serves."""
     os.environ["REGELVERK_SUPERVISOR_PID"] = str(os.getpid())
     children: dict[int, int] = {}  # pid -> worker number
     stopping = False
 
     def start(number: int) -> None:
-        pid = os.fork()
-        if pid == 0:  # the worker
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-                signal.signal(sig, signal.SIG_DFL)
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the worker's own handler is set
-            code = 0
-            try:
-                _run_worker(served, load, settings, sock)
-            except BaseException:  # noqa: BLE001 - a worker never returns into the supervisor's code
-                log.exception("worker %d failed", number)
-                code = 1
-            finally:
-                os._exit(code)
-        children[pid] = number
+        # SIGHUP is held back from the fork until the worker is on the list the supervisor
+        # forwards it to (in the worker, until its noting handler is set): one that came in
+        # between would otherwise reach neither.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        try:
+            pid = os.fork()
+            if pid == 0:  # the worker
+                for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                    signal.signal(sig, signal.SIG_DFL)
+                early = [signal.SIGHUP] if hups else []  # the set on disk may not be `served`
+                signal.signal(signal.SIGHUP, lambda signum, frame: early.append(signum))
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+                code = 0
+                try:
+                    _run_worker(served, load, settings, sock, early)
+                except BaseException:  # noqa: BLE001 - a worker never returns into the supervisor's code
+                    log.exception("worker %d failed", number)
+                    code = 1
+                finally:
+                    os._exit(code)
+            children[pid] = number
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
 
     def stop(signum, frame):
         nonlocal stopping
@@ -125,6 +145,7 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
                 pass
 
     def hup(signum, frame):
+        hups.append(signum)
         for pid in list(children):
             try:
                 os.kill(pid, signal.SIGHUP)

@@ -58,6 +58,9 @@ class PolicyHolder:
         self.freeze = False
         self._retired: list = []  # weak references to the sets replaced while frozen
         self._timer: threading.Timer | None = None
+        # SIGHUPs that came while the worker was starting, before it could reload (see
+        # server._supervise): the worker reloads once when it can.
+        self.early_reloads: list = []
 
     def reload_now(self) -> Served:
         """Load and check the policy set in full; swap it in if it loads, else raise
