@@ -453,7 +453,7 @@ class Example:
 @dataclass
 class Group:
     output: str  # an output's name, "status", "policies" or "findings"
-    transition: str  # "true → false", "+ZV051", "decided → no_policy", …
+    transition: str  # "true → false", "+<code>" (a code a union output gained), "decided → no_policy", …
     count: int = 0
     findings: Counter = field(default_factory=Counter)  # (side, policy, version, rule) -> decisions
     examples: list[Example] = field(default_factory=list)
