@@ -157,7 +157,7 @@ def main() -> int:
     gc.collect()
     gc.disable()
     # the file's way: typed in place, each decision serialised at once and let go, its line
-    # copied out of orjson's buffer as the engine does (parallel._line); the copying check of
+    # copied out of orjson's buffer as the engine does (ndjson.decision_line); the copying check of
     # the batch API measured on the same records first (a copy each, let go at once)
     for start in range(0, n, CHUNK):
         t0 = clock()

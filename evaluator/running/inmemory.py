@@ -29,13 +29,12 @@ from collections.abc import Callable, Iterator, Sequence
 from . import parallel
 from .engine import cyclic_gc_paused
 from .formats import CHUNK, parquet_rows, read_chunks
-from .ndjson import forget_traceback, parse_ndjson
+from .ndjson import decision_line, forget_traceback, parse_ndjson
 from .streaming import (
     Progress,
     Summary,
     decide_stream,
     emit_lines,
-    line_of,
     patient_keys,
     scan_grouped,
 )
@@ -239,7 +238,7 @@ def _decided(engine, lines: FileLines, jobs: int, progress: Progress) -> list[by
     """Every line's decision line, in input order; None where the buckets decline."""
     if len(lines) < parallel.MIN_RECORDS:  # small: in one go, as parallel.py would
         records, errors = parse_ndjson(list(lines))
-        decided, _ = engine.evaluate(records, line_errors=errors, emit=line_of, own=True)
+        decided, _ = engine.evaluate(records, line_errors=errors, emit=decision_line, own=True)
         progress.decided(len(decided))
         return decided
     if not _ids_look_unique(lines.text):

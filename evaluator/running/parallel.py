@@ -34,7 +34,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from .ndjson import forget_traceback, parse_ndjson, read_json
+from .ndjson import decision_line, forget_traceback, parse_ndjson, read_json
 
 # Below this many lines a batch is decided in one process: forking and gathering cost more
 # than they save.
@@ -147,13 +147,6 @@ class _Misdealt(Exception):
     """A contact in a bucket its patient does not belong to."""
 
 
-def _line(decision: dict) -> bytes:
-    """A decision's NDJSON line (with its line feed), copied out of the buffer orjson returns,
-    which holds about 8 KB however short the text: the buffer is then free for the next
-    decision, while a bucket's worth of buffers would be a few hundred megabytes to fault in."""
-    return memoryview(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE)).tobytes()
-
-
 def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, own: bool = True):
     """Check and decide buckets one at a time: `parts` gives each bucket's number and line
     indexes (lazily: a bucket is claimed only when this process is ready for it), read(indexes)
@@ -171,7 +164,7 @@ def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, ow
             raise _Misdealt
         ids = [i for r in objects if isinstance(i := r.get("id"), str)]
         del objects, patients
-        emit = _line if as_lines else None
+        emit = decision_line if as_lines else None
         made, groups = engine.prepare(records, errors, emit, own=own)
         del records
         for items in groups.values():

@@ -40,11 +40,10 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-import orjson
-
 from . import parallel
 from .engine import cyclic_gc_paused
 from .formats import CHUNK, Chunk, FormatError, ndjson_lines, pyarrow_modules, read_chunks
+from .ndjson import decision_line
 
 # Contacts a partition is made to hold; one that holds more than twice this is dealt again.
 PARTITION = 20_000
@@ -193,11 +192,6 @@ def _items(chunk: Chunk, used: dict) -> list:
             for k, (number, record) in enumerate(zip(chunk.numbers, chunk.records, strict=True))]
 
 
-def line_of(decision: dict) -> bytes:
-    """A decision as its NDJSON line, with the line feed."""
-    return orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE)
-
-
 def decide_items(engine, items: list, jobs: int = 1) -> list[bytes]:
     """The NDJSON decision line (with its line feed) of each item, in the items' order. Items
     hold whole patients, in input order (which breaks ties in a patient's history). A contact
@@ -220,9 +214,9 @@ def decide_items(engine, items: list, jobs: int = 1) -> list[bytes]:
     if jobs > 1 and len(records) >= parallel.MIN_RECORDS and parallel.fork_is_safe():
         made = _in_processes(engine, records, errors, jobs)
     if made is None:
-        made, _ = engine.evaluate(records, line_errors=errors, emit=line_of, own=True)
+        made, _ = engine.evaluate(records, line_errors=errors, emit=decision_line, own=True)
     for k, decision in reused.items():
-        made[k] = line_of(decision)
+        made[k] = decision_line(decision)
     return made
 
 

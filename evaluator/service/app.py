@@ -25,7 +25,7 @@ from starlette.routing import Route
 
 from ..errors import Code, closest
 from ..loading.privacy import echo
-from ..running.ndjson import read_json
+from ..running.ndjson import decision_line, read_json
 from .logs import AccessLog, access_log, decision_log, log_access, log_decision
 from .openapi import DOCS_PAGE, openapi_document
 from .readers import READERS, LimitExceeded, Limits, UnreadableBody, reader_for
@@ -120,10 +120,10 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
             for i, decision in enumerate(decisions, start=1):
                 decision["decision_id"] = f"{batch}-{i}"
                 log_decision(decision, given[i - 1], mask)
-                lines.append(orjson.dumps(decision, option=orjson.OPT_APPEND_NEWLINE))
+                lines.append(decision_line(decision))
             return lines
         lines, _ = engine.evaluate(records, line_errors=errors, own=True,
-                                   emit=lambda d: orjson.dumps(d, option=orjson.OPT_APPEND_NEWLINE))
+                                   emit=decision_line)
         # Each line ends `}` and a line feed: the id goes in before the brace.
         prefix = b',"decision_id":"' + batch.encode() + b"-"
         return [line[:-2] + prefix + str(i).encode() + b'"}\n' for i, line in enumerate(lines, start=1)]
