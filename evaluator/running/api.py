@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..loading.repository import PolicySet, load_policies
-from .engine import PROMOTE_MIN_RECORDS, Engine, cyclic_gc_paused
+from .engine import PROMOTE_MIN_RECORDS, Engine, claimed_id, cyclic_gc_paused
 from .ndjson import lines_of, ndjson_line, parse_ndjson
 from .parallel import default_jobs, evaluate_lines_in_processes, evaluate_records_in_processes
 
@@ -161,7 +161,7 @@ class Repository:
         (The explained contact is the first use of its id, so no error of its own names
         another input's place.) Held meanwhile: those contacts, and each id of the input with
         where it was first used."""
-        target = _first_with_id(read(), contact_id)
+        target = next((record for _, record in _readable(read()) if claimed_id(record) == contact_id), None)
         if target is None:
             return None, None, None
         patient = target.get("patient")
@@ -171,43 +171,31 @@ class Repository:
         kept: list = []  # (place in the input, record)
         first_use: dict[str, int] = {}  # id -> the number of the input that used it first
         theirs: set[int] = set()  # the numbers of the inputs kept
-        number = 0
-        for chunk in read():
-            for k, record in enumerate(chunk.records):
-                number += 1
-                if k in chunk.errors:
-                    continue  # (an unreadable line claims no id and belongs to no patient)
-                rid = _id_of(record)
-                if isinstance(record, dict) and record.get("patient") == patient:
-                    earlier = first_use.get(rid) if rid is not None else None
-                    if earlier is not None and earlier not in theirs:
-                        kept.append((earlier, {"id": rid}))  # (invalid: it only claims the id)
-                        theirs.add(earlier)
-                    kept.append((number, record))
-                    theirs.add(number)
-                if rid is not None and rid not in first_use:
-                    first_use[rid] = number
+        for number, record in _readable(read()):
+            rid = claimed_id(record)
+            if isinstance(record, dict) and record.get("patient") == patient:
+                earlier = first_use.get(rid) if rid is not None else None
+                if earlier is not None and earlier not in theirs:
+                    kept.append((earlier, {"id": rid}))  # (invalid: it only claims the id)
+                    theirs.add(earlier)
+                kept.append((number, record))
+                theirs.add(number)
+            if rid is not None and rid not in first_use:
+                first_use[rid] = number
         kept.sort(key=lambda item: item[0])
         decisions, traces = self.engine.evaluate([record for _, record in kept], explain={contact_id}, own=True)
         return _explained(decisions, traces, contact_id)
 
 
-def _id_of(record) -> str | None:
-    """A record's id where it is text (an id that claims its use, as the engine counts them)."""
-    if isinstance(record, dict):
-        rid = record.get("id")
-        if isinstance(rid, str):
-            return rid
-    return None
-
-
-def _first_with_id(chunks, contact_id: str) -> dict | None:
-    """The first readable record of the chunks whose id is `contact_id` (read no further)."""
+def _readable(chunks):
+    """(place in the input from 1, record) of each record of the chunks that could be read (an
+    unreadable line claims no id and belongs to no patient)."""
+    number = 0
     for chunk in chunks:
         for k, record in enumerate(chunk.records):
-            if k not in chunk.errors and _id_of(record) == contact_id:
-                return record
-    return None
+            number += 1
+            if k not in chunk.errors:
+                yield number, record
 
 
 def _explained(decisions: list, traces: dict, contact_id: str):

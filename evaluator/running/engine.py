@@ -420,8 +420,7 @@ class Engine:
             return None
         cid = typed["id"]
         for record in history:
-            # (as prepare: a record, valid or not, claims its id where that is a text)
-            if isinstance(record, dict) and isinstance(given := record.get("id"), str) and given == cid:
+            if claimed_id(record) == cid:  # (as prepare: valid or not, it takes the id)
                 return None
         # (no count runs, so the context needs no history, indexes or memo)
         return self._decide_generated(Context(Entry(typed, 0), [], []), False, dict(self.provenance))
@@ -485,11 +484,11 @@ class Engine:
                         group.append(item)
                     continue
                 errors = [{"field": "id", "message": f"the id {cid} is already used by input {first_line[cid] + 1}"}]
-            given = record.get("id") if isinstance(record, dict) else None
+            given = claimed_id(record)
             decisions[i] = self.invalid(given, errors, self._provenance_for(emit))
             # An invalid contact's id is taken too: a later contact with it gets a second
             # decision under the same id, which is what the duplicate check prevents.
-            if isinstance(given, str) and given not in first_line:
+            if given is not None and given not in first_line:
                 first_line[given] = i
         if emit is not None:
             decisions = [d if type(d) is not dict else emit(d) for d in decisions]
@@ -550,6 +549,16 @@ class Engine:
             decisions[i] = emit(decision)
             entry.outputs = decision["outputs"]
             _remember(entry, ordinal, history, ordinals, keyed)
+
+
+def claimed_id(record) -> str | None:
+    """The id a record takes in a batch, valid or not: its `id` where that is text (a later
+    contact with the same id is invalid); None for anything else."""
+    if isinstance(record, dict):
+        given = record.get("id")
+        if isinstance(given, str):
+            return given
+    return None
 
 
 def _remember(entry: Entry, ordinal: int, history: list, ordinals: list, keyed: list) -> None:
