@@ -120,23 +120,21 @@ def memory_budget_mb(settings=None, given: int | None = None, environ=None) -> i
     REGELVERK_MEMORY_BUDGET_MB, else `settings`' evaluate: memory_budget_mb, else
     default_budget_mb(); a given budget is at most the memory this process may use
     (usable_memory). Raises BudgetError for a value that is not a whole number, 0 or more."""
-    if given is not None:
-        return _capped(_whole_megabytes(given, "--memory-budget"))
     environ = os.environ if environ is None else environ
-    if environ.get(ENV, "") != "":
-        return _capped(_whole_megabytes(environ[ENV], f"the environment's {ENV}"))
     section = settings.section(SECTION) if settings is not None else {}
-    if KEY in section:
-        return _capped(_whole_megabytes(section[KEY], f"regelverk.yaml {SECTION}: {KEY}"))
-    return default_budget_mb()
-
-
-def _capped(budget_mb: int) -> int:
-    """A budget no larger than the memory this process may use, where that is known: past it,
-    memory runs out before the estimate says it will, and not always as a MemoryError the
-    in-memory way can step back from (a library's allocation may end the process)."""
+    if given is not None:
+        budget = _whole_megabytes(given, "--memory-budget")
+    elif environ.get(ENV, "") != "":
+        budget = _whole_megabytes(environ[ENV], f"the environment's {ENV}")
+    elif KEY in section:
+        budget = _whole_megabytes(section[KEY], f"regelverk.yaml {SECTION}: {KEY}")
+    else:
+        return default_budget_mb()
+    # At most the memory this process may use, where that is known: past it, memory runs out
+    # before the estimate says it will, and not always as a MemoryError the in-memory way can
+    # step back from (a library's allocation may end the process).
     memory = usable_memory()
-    return min(budget_mb, memory // MIB) if memory else budget_mb
+    return min(budget, memory // MIB) if memory else budget
 
 
 def estimated_peak(input_bytes: int, jobs: int) -> int:
