@@ -90,6 +90,8 @@ class Code(StrEnum):
     INTERNAL_ERROR = "internal_error", "service", "500: the service failed on this request (logged)"
     NOT_READY = "not_ready", "service", "503: the service is starting or shutting down"
     TOO_MANY_BATCHES = "too_many_batches", "service", "503: max_concurrent_batches are being decided"
+    DECISION_LOG_BACKLOG = "decision_log_backlog", "service", \
+        "503: the decision log's consumer is behind by log_backlog_lines; no decision is made until it catches up"
 
 
 AREAS = {"files": "Files", "policy": "Policies", "lint": "Lint (warnings)", "tests": "Policy tests",

@@ -44,9 +44,10 @@ def service_in_thread(repo, policies_path=None, **settings):
 
 
 @contextmanager
-def service_process(*args, env=None):
+def service_process(*args, env=None, reading: threading.Event | None = None):
     """(url, process) of `regelverk serve --port 0 ARGS` in a process of its own; stopped
-    with SIGTERM at the end. Its standard error is collected in process.stderr_lines."""
+    with SIGTERM at the end. Its standard error is collected in process.stderr_lines; with
+    `reading`, only while that event is set once the service is up (a stalled log consumer)."""
     command = [sys.executable, "-m", "evaluator", "serve", "--port", "0", *args]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
                                env={**os.environ, **(env or {})})
@@ -61,6 +62,8 @@ def service_process(*args, env=None):
             if match and not ready.is_set():
                 found["url"] = match.group(1)
                 ready.set()
+            if reading is not None and ready.is_set():
+                reading.wait()
     threading.Thread(target=pump, daemon=True).start()
     try:
         assert ready.wait(60), "".join(process.stderr_lines)

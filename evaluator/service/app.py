@@ -26,7 +26,7 @@ from starlette.routing import Route
 from ..errors import Code, closest
 from ..loading.privacy import echo
 from ..running.ndjson import decision_line, read_json
-from .logs import AccessLog, access_log, decision_log, log_access, log_decision
+from .logs import AccessLog, LogWriter, access_log, decision_log, log_access, log_decision
 from .openapi import DOCS_PAGE, openapi_document
 from .readers import READERS, LimitExceeded, Limits, UnreadableBody, reader_for
 from .settings import ServiceSettings
@@ -97,8 +97,10 @@ async def _served_above(request: Request) -> Response:
     raise AssertionError("POST /evaluate-one is answered before the router")  # pragma: no cover
 
 
-def create_app(holder: PolicyHolder, settings: ServiceSettings):
-    """The ASGI application serving `holder`'s policy set (wrapped in the access log)."""
+def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWriter | None = None):
+    """The ASGI application serving `holder`'s policy set (wrapped in the access log).
+    `writer`: the thread writing the logs, whose backlog bounds the decisions made ahead of
+    the decision log (see logs.LogWriter); without one they are written as they come."""
     limits = Limits(settings.max_body_bytes, settings.max_line_bytes)
     batches = asyncio.Semaphore(settings.max_concurrent_batches)
     mask = settings.decision_log_mask
@@ -106,6 +108,20 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
 
     def logging_decisions() -> bool:
         return settings.decision_log and decision_log.isEnabledFor(logging.INFO)
+
+    def log_behind() -> bool:
+        """Whether the decision log's backlog is full (no decision is made meanwhile)."""
+        return writer is not None and logging_decisions() and not writer.room()
+
+    async def room_in_log() -> bool:
+        """Wait, off the event loop, for room in the decision log's backlog (at most
+        log_wait_seconds); whether there is."""
+        return not log_behind() or await asyncio.to_thread(writer.wait_for_room, settings.log_wait_seconds)
+
+    def log_backlog_message() -> str:
+        return (f"the decision log is {settings.log_backlog_lines:,} lines behind its consumer and did not catch "
+                f"up within {settings.log_wait_seconds:g} s, so no decision is made (each decision is logged "
+                "before it is answered); try again shortly (settings log_backlog_lines, log_wait_seconds)")
 
     def decide_batch(served: Served, reader, body: bytes) -> list[bytes]:
         """Read and decide a batch (in a thread): its decision lines, each with its id."""
@@ -141,6 +157,9 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
                          "shortly (settings max_concurrent_batches, batch_wait_seconds)",
                          {"Retry-After": "1", "Connection": "close"})  # (its body is not read)
         try:
+            if not await room_in_log():
+                return error(503, Code.DECISION_LOG_BACKLOG, log_backlog_message(),
+                             {"Retry-After": "1", "Connection": "close"})  # (its body is not read)
             body = await read_body(request.scope, request.receive, settings)
             try:
                 lines = await run_in_threadpool(decide_batch, holder.current, reader, body)
@@ -193,11 +212,13 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
         time). Its answers are those the framework's handlers give: the same statuses, codes,
         headers and access-log line."""
         started = time.perf_counter()
-        close = crashed = None
+        close = crashed = retry = None
         try:
             body = await read_body(scope, receive, settings)
             served = holder.current
-            if len(body) <= _INLINE_BYTES:
+            if log_behind() and not await room_in_log():
+                status, answer, retry = 503, error_body(Code.DECISION_LOG_BACKLOG, log_backlog_message()), True
+            elif len(body) <= _INLINE_BYTES:
                 status, answer = decide_one(served, body)
             else:
                 status, answer = await run_in_threadpool(decide_one, served, body)
@@ -213,6 +234,8 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
         headers = [(b"content-length", b"%d" % len(answer)), (b"content-type", b"application/json")]
         if close:
             headers.insert(0, (b"connection", b"close"))
+        if retry:
+            headers.append((b"retry-after", b"1"))
         try:
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": answer})
@@ -244,6 +267,9 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings):
     async def ready(request: Request) -> Response:
         if not state["ready"]:
             return error(503, Code.NOT_READY, "the service is starting or shutting down")
+        if log_behind():
+            return error(503, Code.DECISION_LOG_BACKLOG, f"the decision log is {settings.log_backlog_lines:,} "
+                         "lines behind its consumer: no decision is made until it catches up")
         return _json({"status": "ready", "policy_set_hash": holder.current.policy_set_hash})
 
     async def reload(request: Request) -> Response:

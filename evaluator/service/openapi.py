@@ -45,8 +45,10 @@ ERRORS = {
     "408": "the body did not arrive within body_timeout_seconds (code body_timeout)",
     "413": "the body is over max_body_bytes (body_too_large) or a line over max_line_bytes (line_too_large)",
     "415": "a batch in a content type no reader takes (unsupported_media_type)",
-    "503": "max_concurrent_batches batches are being decided (too_many_batches); try again after Retry-After",
+    "503": "max_concurrent_batches batches are being decided (too_many_batches), or the decision log's consumer "
+           "is log_backlog_lines behind (decision_log_backlog); try again after Retry-After",
 }
+_LOG_BEHIND = "the decision log's consumer is log_backlog_lines behind (decision_log_backlog); try again after Retry-After"
 
 
 def openapi_document(policy_set=None) -> dict:
@@ -88,7 +90,7 @@ def openapi_document(policy_set=None) -> dict:
                     "$ref": "#/components/schemas/EvaluateOneRequest"}}}},
                 "responses": {"200": {"description": "the decision", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Decision"}}}},
-                    **{k: err[k] for k in ("400", "408", "413")}}}},
+                    **{k: err[k] for k in ("400", "408", "413")}, "503": _error_response(_LOG_BEHIND)}}},
             "/policies": {"get": {
                 "operationId": "listPolicies", "summary": "The policies, their versions, validity and content hashes",
                 "responses": {"200": {"description": "the policies", "content": {"application/json": {
@@ -112,7 +114,8 @@ def openapi_document(policy_set=None) -> dict:
                     "type": "object", "required": ["status", "policy_set_hash"],
                     "properties": {"status": {"const": "ready"},
                                    "policy_set_hash": {"$ref": "#/components/schemas/Decision/$defs/hash"}}}}}},
-                    "503": _error_response("starting or shutting down (not_ready)")}}},
+                    "503": _error_response("starting or shutting down (not_ready), or the decision log's consumer "
+                                           "is log_backlog_lines behind (decision_log_backlog)")}}},
             "/admin/reload": {"post": {
                 "operationId": "reload", "summary": "Load the policy set again and serve it, in every worker",
                 "security": [{"adminToken": []}],

@@ -20,7 +20,7 @@ import time
 import uvicorn
 
 from .app import create_app
-from .logs import configure_logging
+from .logs import LogWriter, configure_logging
 from .protocol import guarded_protocol
 from .settings import ServiceSettings
 from .state import PolicyHolder, Served
@@ -91,8 +91,11 @@ def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.so
     holder = PolicyHolder(served, load)
     if early_reloads is not None:
         holder.early_reloads = early_reloads
-    app = create_app(holder, settings)
-    server = uvicorn.Server(uvicorn_config(app, settings))
+    writer = LogWriter(settings.log_backlog_lines) if settings.decision_log or settings.access_log else None
+    app = create_app(holder, settings, writer)
+    server = uvicorn.Server(uvicorn_config(app, settings))  # (applies log_config: the handlers are set now)
+    if writer is not None:
+        writer.install()
     # The policy set and the libraries are tens of thousands of objects that live as long as
     # the worker: out of the cyclic collector's sight, its full collections (once every few
     # thousand requests) take milliseconds instead of tens of them, a stall every request in
@@ -100,7 +103,11 @@ def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.so
     gc.collect()
     gc.freeze()
     holder.freeze = True
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        if writer is not None:  # what waits is written (a consumer that reads nothing: not for ever)
+            writer.close(settings.graceful_shutdown_seconds)
 
 
 def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.socket, hups: list) -> None:
