@@ -30,6 +30,7 @@ from ..loading.policy import PolicyVersion, Rule
 from ..loading.repository import Policy, PolicySet
 from ..loading.yamlsource import SourceDoc, load_yaml
 from ..running.engine import Engine
+from .meaning import unparse
 from .testing import find_test_files, load_cases, run_case
 
 _FLIP_OPS = {">=": ">", ">": ">=", "<": "<=", "<=": "<"}
@@ -101,61 +102,8 @@ def _chain_roots(root: ast.Node) -> Iterator[tuple[ast.Node, list[ast.Node]]]:
         stack.extend((child, kind) for child in ast.children(node))
 
 
-def text_of(node: ast.Node) -> str:
-    """A condition written out again from its syntax tree (for naming a change)."""
-
-    t = text_of
-    if isinstance(node, ast.Literal):
-        v = node.value
-        return ("true" if v else "false") if isinstance(v, bool) else f'"{v}"' if isinstance(v, str) else str(v)
-    if isinstance(node, ast.ListLit):
-        return "[" + ", ".join(t(i) for i in node.items) + "]"
-    if isinstance(node, ast.Name):
-        return node.name
-    if isinstance(node, ast.CurrentField):
-        return f"current.{node.name}"
-    if isinstance(node, ast.Call):
-        return f"{node.function}(" + ", ".join(t(a) for a in node.args) + ")"
-    if isinstance(node, (ast.And, ast.Or)):
-        word = " and " if isinstance(node, ast.And) else " or "
-        return word.join(f"({t(p)})" if isinstance(p, (ast.And, ast.Or)) else t(p) for p in ast.chain(node, type(node)))
-    if isinstance(node, ast.Not):
-        inner = t(node.operand)
-        return f"not ({inner})" if isinstance(node.operand, (ast.And, ast.Or, ast.Compare)) else f"not {inner}"
-    if isinstance(node, (ast.Compare, ast.Arith)):
-        return f"{t(node.left)} {node.op} {t(node.right)}"
-    if isinstance(node, ast.Member):
-        return f"{t(node.item)} {'not in' if node.negated else 'in'} {t(node.collection)}"
-    if isinstance(node, ast.Contains):
-        return f"{t(node.collection)} contains {t(node.item)}"
-    if isinstance(node, ast.IsEmpty):
-        return f"{t(node.operand)} is {'not empty' if node.negated else 'empty'}"
-    if isinstance(node, ast.IsKnown):
-        return f"{t(node.operand)} is {'missing' if node.negated else 'known'}"
-    if isinstance(node, ast.Neg):
-        return f"-{t(node.operand)}"
-    if isinstance(node, ast.Duration):
-        return f"{t(node.amount)} {node.unit}s"
-    if isinstance(node, ast.Aggregate):
-        head = {"count": "count of earlier contacts", "any": "any earlier contact", "none": "no earlier contacts"}[node.kind]
-        return head + (f" where ({t(node.filter)})" if node.filter is not None else "")
-    if isinstance(node, ast.SameField):
-        return f"same {node.name}"
-    if isinstance(node, ast.SameIsoWeek):
-        return "same iso week"
-    if isinstance(node, ast.SamePeriod):
-        return f"same {node.unit}"
-    if isinstance(node, ast.Within):
-        return f"within {t(node.duration)}"
-    if isinstance(node, ast.SinceLatest):
-        return f"since latest ({t(node.anchor)})"
-    if isinstance(node, ast.Was):
-        return f"was {node.output}"
-    return type(node).__name__  # pragma: no cover - every node kind is above
-
-
 def _quote(node: ast.Node, most: int = 60) -> str:
-    text = text_of(node)
+    text = unparse(node)
     return "'" + (text if len(text) <= most else text[:most - 1] + "…") + "'"
 
 
