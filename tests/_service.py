@@ -64,7 +64,8 @@ def service_process(*args, env=None, reading: threading.Event | None = None):
                 ready.set()
             if reading is not None and ready.is_set():
                 reading.wait()
-    threading.Thread(target=pump, daemon=True).start()
+    process.pump = threading.Thread(target=pump, daemon=True)
+    process.pump.start()
     try:
         assert ready.wait(60), "".join(process.stderr_lines)
         url = found["url"]
@@ -78,6 +79,7 @@ def service_process(*args, env=None, reading: threading.Event | None = None):
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        process.pump.join(10)  # (all it wrote is in stderr_lines)
 
 
 def wait_until_ready(url: str, timeout: float = 30) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
+import signal
 import threading
 import time
 
@@ -67,24 +67,25 @@ def test_a_stalled_consumer_holds_up_the_writer_not_the_caller_and_no_decision_l
     writer = LogWriter(backlog=5).install()
     try:
         started = time.perf_counter()
-        for k in range(6):  # the first is taken by the thread (and held); five wait
+        for k in range(5):  # the first is taken by the decision log's thread (and held there)
             record(decision_log, f"d{k}")
-        for k in range(3):  # the backlog is full: access lines are dropped, and counted
+        assert not writer.room()  # five decisions not yet written: no new decision is made
+        for k in range(8):  # the access log's thread is held too: its backlog fills, then drops
             record(access_log, f"a{k}")
-        record(decision_log, "d6")  # a decision once made is always kept
+        record(decision_log, "d5")  # a decision once made is always kept
         assert time.perf_counter() - started < 0.5  # nothing above waited on the consumer
-        assert handler.seen == [] and not writer.room() and writer.dropped == 3
-        assert writer.wait_for_room(0.2) is False
-        waited = threading.Thread(target=lambda: results.append(writer.wait_for_room(10)))
-        results: list = []
-        waited.start()
+        assert handler.seen == [] and writer.dropped == 3
         handler.go.set()  # the consumer reads again
-        waited.join(10)
-        assert results == [True]
+        deadline = time.monotonic() + 10
+        while not writer.room() or len(handler.seen) < 11:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
     finally:
-        writer.close(10)
-    assert handler.seen == [("regelverk.decisions", f"d{k}") for k in range(7)]
-    assert writer.dropped == 3 and handler.threads == {"regelverk-log-writer"}
+        assert writer.close(10)
+    decisions = [m for name, m in handler.seen if name == "regelverk.decisions"]
+    access = [m for name, m in handler.seen if name == "regelverk.access"]
+    assert decisions == [f"d{k}" for k in range(6)] and access == [f"a{k}" for k in range(5)]
+    assert handler.threads == {"regelverk.decisions-writer", "regelverk.access-writer"}
     assert any("3 access-log lines were dropped" in message for _, message in service.seen)
     # closed: the loggers have their own handlers back, written to as the caller writes
     assert (decision_log.handlers, access_log.handlers) == before
@@ -92,47 +93,26 @@ def test_a_stalled_consumer_holds_up_the_writer_not_the_caller_and_no_decision_l
     assert handler.seen[-1] == ("regelverk.access", "after") and writer.dropped == 3
 
 
-class Noting(logging.StreamHandler):
-    """A stream handler that notes which thread wrote each record."""
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self.setFormatter(logging.Formatter("%(message)s"))
-        self.by: list[str] = []
-
-    def emit(self, record):
-        super().emit(record)
-        self.by.append(threading.current_thread().name)
-
-
-def test_records_are_written_at_once_while_the_pipe_has_room_and_by_the_thread_after_it_fills(held):
-    read_end, write_end = os.pipe()
-    stream = os.fdopen(write_end, "w", encoding="utf-8")
-    piped = Noting(stream)
-    decision_log.handlers[:] = [piped]
+def test_a_slow_access_log_holds_up_neither_decisions_nor_their_log(held):
+    handler, _ = held
+    quick = Held()
+    quick.go.set()
+    decision_log.handlers[:] = [quick]  # the access log keeps the held handler
     writer = LogWriter(backlog=3).install()
-    lines = [f"{k:05d} " + "x" * 994 for k in range(300)]  # 300 kB: several times what a pipe holds
-    logged = 0
     try:
-        started = time.perf_counter()
-        while writer.room():
-            record(decision_log, lines[logged])
-            logged += 1
-        assert time.perf_counter() - started < 2  # no write waited for the reader
-        got = b""
-        while got.count(b"\n") < logged:  # the reader reads again: the thread writes the rest
-            got += os.read(read_end, 65536)
+        for k in range(10):
+            record(access_log, f"a{k}")
+        for k in range(10):
+            record(decision_log, f"d{k}")
+        deadline = time.monotonic() + 10
+        while len(quick.seen) < 10:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert writer.room() and writer.dropped == 7  # three wait (one being written is one of them)
     finally:
-        writer.close(10)
-        stream.close()
-        os.close(read_end)
-    assert got.decode().splitlines() == lines[:logged]  # every line, in order, once
-    me = threading.current_thread().name
-    # written by the caller while the pipe had room; the last ones (3 in the backlog, one that
-    # did not fit) by the thread
-    first_late = piped.by.index("regelverk-log-writer")
-    assert first_late > 10 and set(piped.by[:first_late]) == {me}
-    assert set(piped.by[first_late:]) == {"regelverk-log-writer"} and len(piped.by) - first_late <= 4
+        handler.go.set()
+        assert writer.close(10)
+    assert [m for _, m in quick.seen] == [f"d{k}" for k in range(10)]
 
 
 def test_records_reach_the_handlers_of_the_loggers_above_as_they_propagated(held):
@@ -152,7 +132,7 @@ def test_records_reach_the_handlers_of_the_loggers_above_as_they_propagated(held
     finally:
         writer.close(10)
         parent.handlers[:] = old
-    assert handler.seen == [("regelverk.decisions", "d"), ("regelverk.access", "a")]
+    assert sorted(handler.seen) == [("regelverk.access", "a"), ("regelverk.decisions", "d")]  # (a thread each)
     assert above.seen == [("regelverk.decisions", "d")]
     assert decision_log.propagate is True
 
@@ -165,6 +145,22 @@ def ask(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | 
     return answer.status, answer.headers, data, (time.perf_counter() - started) * 1000
 
 
+def fill(conn, body: bytes, answered: list) -> tuple:
+    """Ask for decisions until one is refused (the pipe, 64 KiB, fills, then the backlog): the
+    refusal's status, headers and error; the ids of the decisions answered go to `answered`."""
+    for _ in range(3000):
+        status, headers, data, _ = ask(conn, "POST", "/evaluate-one", body)
+        if status != 200:
+            return status, headers, json.loads(data)
+        answered.append(json.loads(data)["decision_id"])
+    raise AssertionError("the backlog never filled")
+
+
+def decision_ids_logged(process) -> list[str]:
+    return [json.loads(line)["decision_id"] for line in process.stderr_lines
+            if line.startswith("{") and '"decision_id"' in line and '"input"' in line]
+
+
 def test_a_service_whose_log_consumer_stops_reading_keeps_answering_and_logs_every_decision_it_made(
         fixture_policies):
     reading = threading.Event()  # cleared: once it is up, nobody reads the service's standard error
@@ -174,15 +170,7 @@ def test_a_service_whose_log_consumer_stops_reading_keeps_answering_and_logs_eve
     with service_process("--policies", str(fixture_policies), env=env, reading=reading) as (url, process):
         host, port = url.removeprefix("http://").split(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        refused = None
-        for _ in range(2000):  # the pipe (64 KiB) fills, then the backlog
-            status, headers, data, _ = ask(conn, "POST", "/evaluate-one", body)
-            if status != 200:
-                refused = status, headers, json.loads(data)
-                break
-            answered.append(json.loads(data)["decision_id"])
-        assert refused is not None, "the backlog never filled"
-        status, headers, error = refused
+        status, headers, error = fill(conn, body, answered)
         assert (status, error["code"], headers.get("Retry-After")) == (503, "decision_log_backlog", "1")
         assert "log_backlog_lines" in error["error"]
         # the event loop is free: /health answers at once, readiness says why it is not ready
@@ -206,7 +194,26 @@ def test_a_service_whose_log_consumer_stops_reading_keeps_answering_and_logs_eve
         assert status == 200
         answered.append(json.loads(data)["decision_id"])
         conn.close()
-    logged = [json.loads(line)["decision_id"] for line in process.stderr_lines
-              if line.startswith("{") and '"decision_id"' in line and '"input"' in line]
-    assert len(answered) > 20 and logged == answered  # each decision answered, logged once, in order
+    # each decision answered, logged once, in order
+    assert len(answered) > 20 and decision_ids_logged(process) == answered
     assert any("access-log lines were dropped" in line for line in process.stderr_lines)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_lines_still_waiting_at_sigterm_are_written_before_the_service_ends(fixture_policies, workers):
+    reading = threading.Event()
+    env = {"REGELVERK_LOG_BACKLOG_LINES": "50", "REGELVERK_LOG_WAIT_SECONDS": "0.2"}
+    body = json.dumps({"contact": chat("c2", "2025-03-05"), "history": [chat("c1", "2025-03-04")]}).encode()
+    answered: list[str] = []
+    with service_process("--policies", str(fixture_policies), "--workers", workers, env=env,
+                         reading=reading) as (url, process):
+        host, port = url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        assert fill(conn, body, answered)[0] == 503
+        conn.close()
+        process.send_signal(signal.SIGTERM)  # while 50 decisions' lines wait, and a pipe's worth
+        time.sleep(0.5)
+        reading.set()
+        process.wait(60)
+        process.pump.join(10)
+    assert len(answered) > 50 and decision_ids_logged(process) == answered

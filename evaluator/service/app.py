@@ -114,9 +114,17 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
         return writer is not None and logging_decisions() and not writer.room()
 
     async def room_in_log() -> bool:
-        """Wait, off the event loop, for room in the decision log's backlog (at most
-        log_wait_seconds); whether there is."""
-        return not log_behind() or await asyncio.to_thread(writer.wait_for_room, settings.log_wait_seconds)
+        """Wait for room in the decision log's backlog (at most log_wait_seconds, looking every
+        10 ms: a full backlog is rare, and this holds no thread); whether there is."""
+        if not log_behind():
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.log_wait_seconds
+        while log_behind():
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
     def log_backlog_message() -> str:
         return (f"the decision log is {settings.log_backlog_lines:,} lines behind its consumer and did not catch "
@@ -149,6 +157,9 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
         if reader is None:
             return error(415, Code.UNSUPPORTED_MEDIA_TYPE, f"a batch is sent as one of {', '.join(sorted(READERS))}, "
                          f"not {request.headers.get('content-type')}", {"Connection": "close"})
+        if not await room_in_log():  # (before taking a batch slot, which others may want)
+            return error(503, Code.DECISION_LOG_BACKLOG, log_backlog_message(),
+                         {"Retry-After": "1", "Connection": "close"})  # (its body is not read)
         try:
             await asyncio.wait_for(batches.acquire(), settings.batch_wait_seconds)
         except TimeoutError:
@@ -157,9 +168,6 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
                          "shortly (settings max_concurrent_batches, batch_wait_seconds)",
                          {"Retry-After": "1", "Connection": "close"})  # (its body is not read)
         try:
-            if not await room_in_log():
-                return error(503, Code.DECISION_LOG_BACKLOG, log_backlog_message(),
-                             {"Retry-After": "1", "Connection": "close"})  # (its body is not read)
             body = await read_body(request.scope, request.receive, settings)
             try:
                 lines = await run_in_threadpool(decide_batch, holder.current, reader, body)
@@ -349,6 +357,10 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
             yield
         finally:
             state["ready"] = False
+            # Here, after the requests in flight are answered: the server re-raises SIGTERM
+            # when it returns, which ends a worker before any code after it runs.
+            if writer is not None:
+                await asyncio.to_thread(writer.close, settings.graceful_shutdown_seconds)
 
     routes = [
         Route("/evaluate", evaluate, methods=["POST"]),

@@ -6,16 +6,14 @@ one record per request (method, route, status, latency, size; never a body, neve
 string, never a client's address). Each record's message is its JSON line; operators route
 the two loggers where they want with a logging configuration (`log_config`).
 
-In a serving worker both loggers hand their records to a LogWriter, which writes them at once
-where that cannot wait and otherwise through a thread of its own: the event loop never waits
-on a log's consumer.
+In a serving worker the loggers hand their records to a LogWriter, whose threads write them:
+the event loop never waits on a log's consumer.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
-import select
 import sys
 import threading
 import time
@@ -25,6 +23,7 @@ import orjson
 
 decision_log = logging.getLogger("regelverk.decisions")
 access_log = logging.getLogger("regelverk.access")
+service_log = logging.getLogger("regelverk.service")
 MASK = "***"
 
 
@@ -109,160 +108,127 @@ def configure_logging(settings) -> None:
 
 
 _STOP = object()
-# A line this long or shorter is written at once where every handler's stream has room: a pipe
-# with room takes a write of up to PIPE_BUF (4096) bytes whole (the margin is the format's).
-_DIRECT_MAX = 3584
 
 
 class LogWriter:
-    """Writes the decision and access logs' records through the handlers their loggers had, so
-    that a consumer that reads slowly or not at all (a full pipe, a stalled collector) never
-    holds up the event loop: every request, /health among them, is still answered.
+    """Writes the decision, access and service logs through the handlers their loggers had, each
+    log in order by a thread of its own, so that a consumer that reads slowly or not at all (a
+    full pipe, a stalled collector) holds up that thread, never the event loop: every request,
+    /health among them, is still answered. (Writing at once where a stream polls writable was
+    tried: a poll cannot promise a write of any length will not wait, nor that another process
+    sharing the pipe does not fill it first; the thread cost no measurable requests/s.)
 
-    A record is written at once, by the caller, when nothing waits before it, it is short, and
-    every handler it goes to writes to a stream (standard error, a file) that has room now
-    (a poll that does not wait). Otherwise it joins a backlog that a thread of its own writes,
-    in order, waiting as long as a consumer makes it. So the thread costs nothing while the
-    consumers keep up; a handler that is no such stream (a socket or syslog handler, a
-    collector's own) always goes through the thread.
+    Each log's records wait in a backlog of their own. The decision log's is full at `backlog`
+    records: the service then makes no new decision (see room: /evaluate-one and /evaluate
+    answer 503 decision_log_backlog, /health/ready too), and a decision once made always has
+    its line written, never dropped. An access-log record that finds its backlog full is
+    dropped (counted, and the count logged once there is room). Service lines are few and are
+    never dropped. A slow access log does not hold up decisions or their log."""
 
-    While the backlog holds `backlog` records or more it is full: an access-log record is then
-    dropped (counted, and the count logged on regelverk.service once there is room), and the
-    service makes no new decision (see room and wait_for_room: /evaluate-one and /evaluate
-    answer 503 decision_log_backlog, /health/ready too). A decision once made always has its
-    line written: a decision-log record is never dropped."""
-
-    def __init__(self, backlog: int, loggers=(decision_log, access_log)):
+    def __init__(self, backlog: int):
         self.backlog = backlog
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._lock = threading.Lock()  # orders writing at once against the backlog
-        self._pending = 0  # records in the backlog or being written by the thread
-        self._room = threading.Condition()
-        self._waiting = 0
-        self.dropped = 0
-        self._loggers = loggers
-        self._saved: dict[str, tuple[list, bool]] = {}  # logger name -> (its handlers, propagate)
-        self._chains: dict[str, list] = {}  # logger name -> every handler its records reach
-        self._pollers: dict = {}  # logger name -> a poll of its handlers' streams, or None
-        self._thread: threading.Thread | None = None
+        self._lanes = {logger.name: _Lane(logger, drops=logger is access_log)
+                       for logger in (decision_log, access_log, service_log)}
+        self._decisions = self._lanes[decision_log.name]
+        self.stuck = False  # a close left lines unwritten (a thread waits on a consumer for ever)
+        self._access = self._lanes[access_log.name]
+
+    @property
+    def dropped(self) -> int:
+        """Access-log records dropped so far."""
+        return self._access.dropped
 
     def install(self) -> LogWriter:
-        """Take over the loggers' handlers (as configured by now) and start the thread."""
-        for logger in self._loggers:
-            handlers, propagate = list(logger.handlers), logger.propagate
-            self._saved[logger.name] = (handlers, propagate)
-            chain, above = list(handlers), logger.parent if propagate else None
-            while above is not None:
-                chain += above.handlers
-                above = above.parent if above.propagate else None
-            self._chains[logger.name] = chain
-            self._pollers[logger.name] = _poller_of(chain)
-            for handler in handlers:
-                logger.removeHandler(handler)
-            logger.addHandler(_Backlogged(self))
-            logger.propagate = False
-        self._thread = threading.Thread(target=self._run, name="regelverk-log-writer", daemon=True)
-        self._thread.start()
+        """Take over the loggers' handlers (as configured by now) and start the threads."""
+        for lane in self._lanes.values():
+            lane.install(self)
         return self
 
-    def close(self, timeout: float | None = None) -> None:
-        """Write what waits (for at most `timeout` seconds), stop the thread and give the
-        loggers their handlers back."""
-        if self._thread is None:
-            return
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
-        self._thread = None
-        for logger in self._loggers:
-            handlers, propagate = self._saved.pop(logger.name)
-            for handler in list(logger.handlers):
-                logger.removeHandler(handler)
-            for handler in handlers:
-                logger.addHandler(handler)
-            logger.propagate = propagate
+    def close(self, timeout: float | None = None) -> bool:
+        """Write what waits (for at most `timeout` seconds all told), stop the threads and give
+        the loggers their handlers back; whether everything was written."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for lane in self._lanes.values():
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not lane.close(left):
+                self.stuck = True
+        return not self.stuck
 
     def room(self) -> bool:
-        """Whether the backlog has room for another decision."""
-        return self._pending < self.backlog
-
-    def wait_for_room(self, timeout: float) -> bool:
-        """Wait (in a thread, never on the event loop) until the backlog has room, for at most
-        `timeout` seconds; whether it has."""
-        deadline = time.monotonic() + timeout
-        with self._room:
-            self._waiting += 1
-            try:
-                while not self.room():
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return False
-                    self._room.wait(min(left, 0.1))
-            finally:
-                self._waiting -= 1
-        return True
+        """Whether the decision log's backlog has room for another decision."""
+        return self._decisions.pending < self.backlog
 
     def put(self, record: logging.LogRecord) -> None:
-        with self._lock:
-            if not self._pending and self._ready(record):
-                self._emit(record)  # (each stream has room: no write waits)
-                return
-            if record.name == access_log.name and self._pending >= self.backlog:
-                self.dropped += 1
-                return
-            self._pending += 1
-            self._queue.put(record)
+        lane = self._lanes[record.name]
+        if lane.drops and lane.pending >= self.backlog:
+            lane.dropped += 1
+            return
+        lane.put(record)
 
-    def _ready(self, record: logging.LogRecord) -> bool:
-        """Whether every stream the record goes to has room for it now."""
-        poller = self._pollers[record.name]
-        if poller is None or not isinstance(record.msg, str) or len(record.msg) > _DIRECT_MAX:
-            return False
-        poll, count = poller
-        ready = poll.poll(0)
-        return len(ready) == count and all(events & select.POLLOUT for _, events in ready)
+
+class _Lane:
+    """One logger's backlog and the thread that writes it."""
+
+    def __init__(self, logger: logging.Logger, drops: bool):
+        self.logger, self.drops = logger, drops
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.pending = 0  # records waiting or being written
+        self.dropped = 0
+        self.saved: tuple[list, bool] | None = None  # the logger's own handlers, propagate
+        self.chain: list = []  # every handler its records reached
+        self.thread: threading.Thread | None = None
+
+    def install(self, writer: LogWriter) -> None:
+        logger = self.logger
+        handlers, propagate = list(logger.handlers), logger.propagate
+        self.saved = (handlers, propagate)
+        self.chain, above = list(handlers), logger.parent if propagate else None
+        while above is not None:  # (as Logger.callHandlers walks them)
+            self.chain += above.handlers
+            above = above.parent if above.propagate else None
+        for handler in handlers:
+            logger.removeHandler(handler)
+        logger.addHandler(_Backlogged(writer))
+        logger.propagate = False
+        self.thread = threading.Thread(target=self._run, name=f"{logger.name}-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, record) -> None:
+        with self.lock:
+            self.pending += 1
+        self.queue.put(record)
+
+    def close(self, timeout: float | None) -> bool:
+        if self.thread is None:
+            return True
+        self.queue.put(_STOP)
+        self.thread.join(timeout)
+        done = not self.thread.is_alive()
+        self.thread = None
+        handlers, propagate = self.saved
+        for handler in list(self.logger.handlers):
+            self.logger.removeHandler(handler)
+        for handler in handlers:
+            self.logger.addHandler(handler)
+        self.logger.propagate = propagate
+        return done
 
     def _run(self) -> None:
         told = 0
         while True:
-            record = self._queue.get()
+            record = self.queue.get()
             if record is _STOP:
                 return
-            self._emit(record)  # (may wait as long as a consumer makes it)
-            with self._lock:
-                self._pending -= 1
-            if self._waiting:
-                with self._room:
-                    self._room.notify_all()
-            if self.dropped != told and self.room():
+            for handler in self.chain:  # (may wait as long as a consumer makes it)
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+            with self.lock:
+                self.pending -= 1
+            if self.dropped != told and not self.pending:
                 count, told = self.dropped - told, self.dropped
-                logging.getLogger("regelverk.service").warning(
-                    "%d access-log lines were dropped: the log backlog was full (setting log_backlog_lines); "
-                    "no decision-log line is dropped", count)
-
-    def _emit(self, record: logging.LogRecord) -> None:
-        """Hand the record to the handlers its logger had, and on up as it propagated (as
-        Logger.callHandlers does)."""
-        for handler in self._chains[record.name]:
-            if record.levelno >= handler.level:
-                handler.handle(record)
-
-
-def _poller_of(handlers: list):
-    """(a poll of the handlers' streams for room to write, how many), or None where some
-    handler is not a stream with a file descriptor (it is then always written by the thread)."""
-    fds = set()
-    for handler in handlers:
-        stream = getattr(handler, "stream", None) if isinstance(handler, logging.StreamHandler) else None
-        try:
-            fds.add(stream.fileno())
-        except (AttributeError, OSError, ValueError):
-            return None
-    if not fds:
-        return None
-    poll = select.poll()
-    for fd in fds:
-        poll.register(fd, select.POLLOUT)
-    return poll, len(fds)
+                service_log.warning("%d access-log lines were dropped: the log backlog was full (setting "
+                                    "log_backlog_lines); no decision-log line is dropped", count)
 
 
 class _Backlogged(logging.Handler):

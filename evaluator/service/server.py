@@ -106,8 +106,11 @@ def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.so
     try:
         server.run(sockets=[sock])
     finally:
-        if writer is not None:  # what waits is written (a consumer that reads nothing: not for ever)
-            writer.close(settings.graceful_shutdown_seconds)
+        # (the app's shutdown has written what waited, for at most graceful_shutdown_seconds)
+        if writer is not None and not writer.close(settings.graceful_shutdown_seconds):
+            # A consumer that reads nothing holds a log's thread, and with it the handler's
+            # lock that the interpreter's exit would wait on for ever.
+            os._exit(1)
 
 
 def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.socket, hups: list) -> None:

@@ -30,9 +30,9 @@ class ServiceSettings:
     decision_log_mask: tuple[str, ...] = ("patient",)
     access_log: bool = True
     log_config: str | None = None         # a logging dictConfig file (JSON or YAML) for uvicorn
-    # The logs are written by a thread of their own (logs.LogWriter): while this many lines
-    # wait for it, no new decision is made (503 decision_log_backlog after log_wait_seconds)
-    # and access-log lines are dropped (counted); no decision-log line is ever dropped.
+    # Each log is written by a thread of its own (logs.LogWriter): while this many decision-log
+    # lines wait, no new decision is made (503 decision_log_backlog after log_wait_seconds);
+    # access-log lines beyond as many are dropped (counted); no decision-log line ever is.
     log_backlog_lines: int = 10_000
     log_wait_seconds: float = 10.0
     # Reload by request: POST /admin/reload with "Authorization: Bearer <token>"; off when unset.
