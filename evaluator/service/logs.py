@@ -108,6 +108,7 @@ def configure_logging(settings) -> None:
 
 
 _STOP = object()
+_TURN = 0.002  # seconds a log's thread lets lines gather between its turns (see _Lane._run)
 
 
 class LogWriter:
@@ -216,19 +217,27 @@ class _Lane:
 
     def _run(self) -> None:
         told = 0
+        get, take = self.queue.get, self.queue.get_nowait
         while True:
-            record = self.queue.get()
-            if record is _STOP:
-                return
-            for handler in self.chain:  # (may wait as long as a consumer makes it)
-                if record.levelno >= handler.level:
-                    handler.handle(record)
-            with self.lock:
-                self.pending -= 1
+            records = [get()]
+            try:
+                while True:
+                    records.append(take())
+            except queue.Empty:
+                pass
+            for record in records:
+                if record is _STOP:
+                    return
+                for handler in self.chain:  # (may wait as long as a consumer makes it)
+                    if record.levelno >= handler.level:
+                        handler.handle(record)
+                with self.lock:
+                    self.pending -= 1
             if self.dropped != told and not self.pending:
                 count, told = self.dropped - told, self.dropped
                 service_log.warning("%d access-log lines were dropped: the log backlog was full (setting "
                                     "log_backlog_lines); no decision-log line is dropped", count)
+            time.sleep(_TURN)
 
 
 class _Backlogged(logging.Handler):
