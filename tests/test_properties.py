@@ -199,8 +199,8 @@ def _batch_text(contacts: list[dict], how: list[int]) -> tuple[bytes, list[str]]
        st.lists(st.sampled_from([0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5]), min_size=30, max_size=30),
        st.integers(1, 7))
 def test_explaining_from_a_file_holds_only_the_patient_and_says_what_the_whole_batch_says(repo, contacts, how, size):
-    """explain_input (read twice, only the contact's patient and stand-ins for the inputs that
-    first used the ids its contacts reuse) gives the decision, the trace and the typed contact
+    """explain_input (read up to three times, only the contact's patient and stand-ins for the
+    inputs that first used the ids its contacts reuse) gives the decision, the trace and the typed contact
     that explaining the whole batch gives, for every id in it and one that is not; chunks of
     `size` records cross patients and reuses."""
     import io

@@ -153,14 +153,14 @@ class Repository:
 
     def explain_input(self, read, contact_id: str):
         """As explain, for an input of any size: read() gives its chunks (formats.read_chunks),
-        afresh each time it is called; it is read twice, the first time only as far as the
-        contact. Only what can change the contact's decision is decided: the contacts
-        of its patient (the first contact with that id is the one explained) and, where one of
+        afresh each time it is called; it is read up to three times, the first only as far as
+        the contact, the third as far as the patient's last new id. Only what can change the contact's decision is decided: the contacts of
+        its patient (the first contact with that id is the one explained) and, where one of
         them reuses an id some other input used first, a stand-in for that input, which makes
         the reuse invalid as it is in the whole batch, and so no part of the contact's history.
         (The explained contact is the first use of its id, so no error of its own names
-        another input's place.) Held meanwhile: those contacts, and each id of the input with
-        where it was first used."""
+        another input's place.) Held meanwhile: that patient's contacts and their ids, so the
+        memory does not grow with the input."""
         target = next((record for _, record in _readable(read()) if claimed_id(record) == contact_id), None)
         if target is None:
             return None, None, None
@@ -169,19 +169,24 @@ class Repository:
             decisions, traces = self.engine.evaluate([target], explain={contact_id}, own=True)
             return _explained(decisions, traces, contact_id)
         kept: list = []  # (place in the input, record)
-        first_use: dict[str, int] = {}  # id -> the number of the input that used it first
-        theirs: set[int] = set()  # the numbers of the inputs kept
+        mine: dict[str, int] = {}  # id -> the number of the patient's first input with it
         for number, record in _readable(read()):
-            rid = claimed_id(record)
             if isinstance(record, dict) and record.get("patient") == patient:
-                earlier = first_use.get(rid) if rid is not None else None
-                if earlier is not None and earlier not in theirs:
-                    kept.append((earlier, {"id": rid}))  # (invalid: it only claims the id)
-                    theirs.add(earlier)
                 kept.append((number, record))
-                theirs.add(number)
-            if rid is not None and rid not in first_use:
-                first_use[rid] = number
+                rid = claimed_id(record)
+                if rid is not None and rid not in mine:
+                    mine[rid] = number
+        # Which of those ids some other input used first: the earliest such input of each.
+        others: dict[str, int] = {}
+        if mine:
+            last = max(mine.values())
+            for number, record in _readable(read()):
+                if number >= last:  # (no later input can have used one of the ids first)
+                    break
+                rid = claimed_id(record)
+                if rid in mine and number < mine[rid] and rid not in others:
+                    others[rid] = number  # (not the patient's: it comes before the patient's first)
+        kept += [(number, {"id": rid}) for rid, number in others.items()]  # (invalid: it only claims the id)
         kept.sort(key=lambda item: item[0])
         decisions, traces = self.engine.evaluate([record for _, record in kept], explain={contact_id}, own=True)
         return _explained(decisions, traces, contact_id)
