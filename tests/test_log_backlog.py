@@ -86,7 +86,7 @@ def test_a_stalled_consumer_holds_up_the_writer_not_the_caller_and_no_decision_l
     access = [m for name, m in handler.seen if name == "regelverk.access"]
     assert decisions == [f"d{k}" for k in range(6)] and access == [f"a{k}" for k in range(5)]
     assert handler.threads == {"regelverk.decisions-writer", "regelverk.access-writer"}
-    assert any("3 access-log lines were dropped" in message for _, message in service.seen)
+    assert any("3 lines of regelverk.access were dropped" in message for _, message in service.seen)
     # closed: the loggers have their own handlers back, written to as the caller writes
     assert (decision_log.handlers, access_log.handlers) == before
     record(access_log, "after")
@@ -137,6 +137,18 @@ def test_records_reach_the_handlers_of_the_loggers_above_as_they_propagated(held
     assert decision_log.propagate is True
 
 
+def test_a_logger_with_no_handler_still_reaches_the_last_resort_from_its_thread(held, capsys):
+    service_log = logging.getLogger("regelverk.service")
+    service_log.handlers[:] = []  # as a log_config that gives regelverk.* no handler leaves it
+    writer = LogWriter(backlog=10).install()
+    try:
+        service_log.warning("the reload was refused")
+        service_log.info("not shown: the last resort takes warnings and worse")
+    finally:
+        assert writer.close(10)
+    assert capsys.readouterr().err == "the reload was refused\n"
+
+
 def ask(conn: http.client.HTTPConnection, method: str, path: str, body: bytes | None = None):
     started = time.perf_counter()
     conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
@@ -180,6 +192,14 @@ def test_a_service_whose_log_consumer_stops_reading_keeps_answering_and_logs_eve
             assert status == 200 and ms < 100, ms
         status, _, data, _ = ask(conn, "GET", "/health/ready")
         assert status == 503 and json.loads(data)["code"] == "decision_log_backlog"
+        # a request the server itself logs a warning about (an upgrade it does not speak)
+        upgrade = http.client.HTTPConnection(host, int(port), timeout=30)
+        upgrade.request("GET", "/health", headers={"Connection": "Upgrade", "Upgrade": "h2c"})
+        assert upgrade.getresponse().status == 200
+        upgrade.close()
+        for _ in range(3):
+            status, _, data, ms = ask(conn, "GET", "/health")
+            assert status == 200 and ms < 100, ms
         batch = "\n".join(json.dumps(chat(f"b{k}", "2025-03-06", patient="p9")) for k in range(3)).encode()
         conn.request("POST", "/evaluate", body=batch, headers={"Content-Type": "application/x-ndjson"})
         answer = conn.getresponse()
@@ -197,7 +217,7 @@ def test_a_service_whose_log_consumer_stops_reading_keeps_answering_and_logs_eve
         conn.close()
     # each decision answered, logged once, in order
     assert len(answered) > 20 and decision_ids_logged(process) == answered
-    assert any("access-log lines were dropped" in line for line in process.stderr_lines)
+    assert any("lines of regelverk.access were dropped" in line for line in process.stderr_lines)
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

@@ -128,8 +128,8 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
 
     def log_backlog_message() -> str:
         return (f"the decision log is {settings.log_backlog_lines:,} lines behind its consumer and did not catch "
-                f"up within {settings.log_wait_seconds:g} s, so no decision is made (each decision is logged "
-                "before it is answered); try again shortly (settings log_backlog_lines, log_wait_seconds)")
+                f"up within {settings.log_wait_seconds:g} s, so no decision is made (no decision goes out "
+                "without its log line); try again shortly (settings log_backlog_lines, log_wait_seconds)")
 
     def decide_batch(served: Served, reader, body: bytes) -> list[bytes]:
         """Read and decide a batch (in a thread): its decision lines, each with its id."""

@@ -112,27 +112,30 @@ _TURN = 0.002  # seconds a log's thread lets lines gather between its turns (see
 
 
 class LogWriter:
-    """Writes the decision, access and service logs through the handlers their loggers had, each
-    log in order by a thread of its own, so that a consumer that reads slowly or not at all (a
-    full pipe, a stalled collector) holds up that thread, never the event loop: every request,
-    /health among them, is still answered. (Writing at once where a stream polls writable was
-    tried: a poll cannot promise a write of any length will not wait, nor that another process
-    sharing the pipe does not fill it first; the thread cost no measurable requests/s.)
+    """Writes the decision, access and service logs (and the server's and asyncio's own lines)
+    through the handlers their loggers had, each log in order by a thread of its own, so that a
+    consumer that reads slowly or not at all (a full pipe, a stalled collector) holds up that
+    thread, never the event loop: every request, /health among them, is still answered.
+    (Writing at once where a stream polls writable was tried: a poll cannot promise a write of
+    any length will not wait, nor that another process sharing the pipe does not fill it
+    first; the threads cost no measurable requests/s.)
 
     Each log's records wait in a backlog of their own. The decision log's is full at `backlog`
     records: the service then makes no new decision (see room: /evaluate-one and /evaluate
     answer 503 decision_log_backlog, /health/ready too), and a decision once made always has
-    its line written, never dropped. An access-log record that finds its backlog full is
-    dropped (counted, and the count logged once there is room). Service lines are few and are
-    never dropped. A slow access log does not hold up decisions or their log."""
+    its line queued before it is answered, never dropped. An access-log or server record that
+    finds its backlog full is dropped (counted, and the count logged once there is room).
+    Service lines are few and are never dropped. A slow access log does not hold up decisions
+    or their log."""
 
     def __init__(self, backlog: int):
         self.backlog = backlog
-        self._lanes = {logger.name: _Lane(logger, drops=logger is access_log)
-                       for logger in (decision_log, access_log, service_log)}
-        self._decisions = self._lanes[decision_log.name]
+        self._decisions = _Lane(decision_log, drops=False)
+        self._access = _Lane(access_log, drops=True)
+        self._service = _Lane(service_log, drops=False)  # (where the others report their drops)
+        self._lanes = [self._decisions, self._access, *[_Lane(logging.getLogger(name), drops=True)
+                                                        for name in SERVER_LOGGERS], self._service]
         self.stuck = False  # a close left lines unwritten (a thread waits on a consumer for ever)
-        self._access = self._lanes[access_log.name]
 
     @property
     def dropped(self) -> int:
@@ -141,30 +144,32 @@ class LogWriter:
 
     def install(self) -> LogWriter:
         """Take over the loggers' handlers (as configured by now) and start the threads."""
-        for lane in self._lanes.values():
-            lane.install(self)
+        for lane in self._lanes:
+            lane.install(self.backlog)
         return self
 
     def close(self, timeout: float | None = None) -> bool:
         """Write what waits (for at most `timeout` seconds all told), stop the threads and give
         the loggers their handlers back; whether everything was written."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for lane in self._lanes.values():
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not lane.close(left):
-                self.stuck = True
+        others = self._lanes[:-1]
+        for group in (others, [self._service]):  # (the service lane last: the others report to it)
+            for lane in group:  # (all told to stop first: they finish side by side)
+                lane.stop()
+            for lane in group:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if not lane.close(left):
+                    self.stuck = True
         return not self.stuck
 
     def room(self) -> bool:
         """Whether the decision log's backlog has room for another decision."""
         return self._decisions.pending < self.backlog
 
-    def put(self, record: logging.LogRecord) -> None:
-        lane = self._lanes[record.name]
-        if lane.drops and lane.pending >= self.backlog:
-            lane.dropped += 1
-            return
-        lane.put(record)
+
+# The server's and the event loop's own loggers: few lines (an upgrade refused, a fault's
+# traceback), written by a thread too, so that not even those wait on a stalled consumer.
+SERVER_LOGGERS = ("uvicorn.error", "asyncio")
 
 
 class _Lane:
@@ -176,12 +181,14 @@ class _Lane:
         self.lock = threading.Lock()
         self.pending = 0  # records waiting or being written
         self.dropped = 0
+        self.backlog = 0  # (set by install: where a lane that drops starts to)
         self.saved: tuple[list, bool] | None = None  # the logger's own handlers, propagate
         self.chain: list = []  # every handler its records reached
         self.thread: threading.Thread | None = None
 
-    def install(self, writer: LogWriter) -> None:
+    def install(self, backlog: int) -> None:
         logger = self.logger
+        self.backlog = backlog
         handlers, propagate = list(logger.handlers), logger.propagate
         self.saved = (handlers, propagate)
         self.chain, above = list(handlers), logger.parent if propagate else None
@@ -190,20 +197,26 @@ class _Lane:
             above = above.parent if above.propagate else None
         for handler in handlers:
             logger.removeHandler(handler)
-        logger.addHandler(_Backlogged(writer))
+        logger.addHandler(_Backlogged(self))
         logger.propagate = False
         self.thread = threading.Thread(target=self._run, name=f"{logger.name}-writer", daemon=True)
         self.thread.start()
 
     def put(self, record) -> None:
+        if self.drops and self.pending >= self.backlog:
+            self.dropped += 1
+            return
         with self.lock:
             self.pending += 1
         self.queue.put(record)
 
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.queue.put(_STOP)
+
     def close(self, timeout: float | None) -> bool:
         if self.thread is None:
             return True
-        self.queue.put(_STOP)
         self.thread.join(timeout)
         done = not self.thread.is_alive()
         self.thread = None
@@ -227,29 +240,44 @@ class _Lane:
                 pass
             for record in records:
                 if record is _STOP:
+                    self._tell_dropped(told)
                     return
-                for handler in self.chain:  # (may wait as long as a consumer makes it)
-                    if record.levelno >= handler.level:
-                        handler.handle(record)
+                self._write(record)  # (may wait as long as a consumer makes it)
                 with self.lock:
                     self.pending -= 1
             if self.dropped != told and not self.pending:
-                count, told = self.dropped - told, self.dropped
-                service_log.warning("%d access-log lines were dropped: the log backlog was full (setting "
-                                    "log_backlog_lines); no decision-log line is dropped", count)
+                told = self._tell_dropped(told)
             time.sleep(_TURN)
+
+    def _write(self, record) -> None:
+        """As Logger.callHandlers: each handler the record reached, and where it reached none,
+        the last resort (standard error, warnings and worse)."""
+        if not self.chain:
+            last = logging.lastResort
+            if last is not None and record.levelno >= last.level:
+                last.handle(record)
+            return
+        for handler in self.chain:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+    def _tell_dropped(self, told: int) -> int:
+        if self.dropped != told:
+            service_log.warning("%d lines of %s were dropped: its backlog was full (setting log_backlog_lines); "
+                                "no decision-log line is dropped", self.dropped - told, self.logger.name)
+        return self.dropped
 
 
 class _Backlogged(logging.Handler):
-    """The loggers' one handler while a LogWriter writes for them."""
+    """A logger's one handler while a LogWriter writes for it: into its lane's backlog."""
 
-    def __init__(self, writer: LogWriter):
+    def __init__(self, lane: _Lane):
         super().__init__()
-        self.writer = writer
+        self.lane = lane
 
     def handle(self, record):  # (no lock, no filters of its own: the writer's handlers have theirs)
-        self.writer.put(record)
+        self.lane.put(record)
         return True
 
     def emit(self, record):  # pragma: no cover - handle does it
-        self.writer.put(record)
+        self.lane.put(record)

@@ -91,11 +91,10 @@ def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.so
     holder = PolicyHolder(served, load)
     if early_reloads is not None:
         holder.early_reloads = early_reloads
-    writer = LogWriter(settings.log_backlog_lines) if settings.decision_log or settings.access_log else None
+    writer = LogWriter(settings.log_backlog_lines)  # (the service's own lines too, whatever the settings)
     app = create_app(holder, settings, writer)
     server = uvicorn.Server(uvicorn_config(app, settings))  # (applies log_config: the handlers are set now)
-    if writer is not None:
-        writer.install()
+    writer.install()
     # The policy set and the libraries are tens of thousands of objects that live as long as
     # the worker: out of the cyclic collector's sight, its full collections (once every few
     # thousand requests) take milliseconds instead of tens of them, a stall every request in
@@ -107,7 +106,7 @@ def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.so
         server.run(sockets=[sock])
     finally:
         # (the app's shutdown has written what waited, for at most graceful_shutdown_seconds)
-        if writer is not None and not writer.close(settings.graceful_shutdown_seconds):
+        if not writer.close(settings.graceful_shutdown_seconds):
             # A consumer that reads nothing holds a log's thread, and with it the handler's
             # lock that the interpreter's exit would wait on for ever.
             os._exit(1)
