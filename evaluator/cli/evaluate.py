@@ -234,7 +234,7 @@ def explain(file, contact_id, lang, fmt, input_format, policies_dir):
         in_fmt = format_of(file, input_format)
     except FormatError as exc:
         raise click.UsageError(str(exc)) from None
-    # (read twice; held: the contact's patient and the input's ids, not the whole input)
+    # (read up to three times; held: the contact's patient's contacts, not the whole input)
     with _input(file) as (path, name, _folder), _reading(name):
         decision, trace, contact = repo.explain_input(
             lambda: read_chunks(path, in_fmt, repo.policy_set.fields, name=name), contact_id)

@@ -154,10 +154,11 @@ class Repository:
     def explain_input(self, read, contact_id: str):
         """As explain, for an input of any size: read() gives its chunks (formats.read_chunks),
         afresh each time it is called; it is read up to three times, the first only as far as
-        the contact, the third as far as the patient's last new id. Only what can change the contact's decision is decided: the contacts of
-        its patient (the first contact with that id is the one explained) and, where one of
-        them reuses an id some other input used first, a stand-in for that input, which makes
-        the reuse invalid as it is in the whole batch, and so no part of the contact's history.
+        the contact, the third as far as the patient's last new id. Only what can change the
+        contact's decision is decided: the contacts of its patient (the first contact with that
+        id is the one explained) and, where one of them reuses an id some other input used
+        first, a stand-in for that input, which makes the reuse invalid as it is in the whole
+        batch, and so no part of the contact's history.
         (The explained contact is the first use of its id, so no error of its own names
         another input's place.) Held meanwhile: that patient's contacts and their ids, so the
         memory does not grow with the input."""

@@ -116,8 +116,6 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
     async def room_in_log() -> bool:
         """Wait for room in the decision log's backlog (at most log_wait_seconds, looking every
         10 ms: a full backlog is rare, and this holds no thread); whether there is."""
-        if not log_behind():
-            return True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + settings.log_wait_seconds
         while log_behind():

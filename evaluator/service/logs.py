@@ -130,10 +130,10 @@ class LogWriter:
 
     def __init__(self, backlog: int):
         self.backlog = backlog
-        self._decisions = _Lane(decision_log, drops=False)
-        self._access = _Lane(access_log, drops=True)
-        self._service = _Lane(service_log, drops=False)  # (where the others report their drops)
-        self._lanes = [self._decisions, self._access, *[_Lane(logging.getLogger(name), drops=True)
+        self._decisions = _Lane(decision_log, limit=None)
+        self._access = _Lane(access_log, limit=backlog)
+        self._service = _Lane(service_log, limit=None)  # (where the others report their drops)
+        self._lanes = [self._decisions, self._access, *[_Lane(logging.getLogger(name), limit=backlog)
                                                         for name in SERVER_LOGGERS], self._service]
         self.stuck = False  # a close left lines unwritten (a thread waits on a consumer for ever)
 
@@ -145,7 +145,7 @@ class LogWriter:
     def install(self) -> LogWriter:
         """Take over the loggers' handlers (as configured by now) and start the threads."""
         for lane in self._lanes:
-            lane.install(self.backlog)
+            lane.install()
         return self
 
     def close(self, timeout: float | None = None) -> bool:
@@ -175,20 +175,19 @@ SERVER_LOGGERS = ("uvicorn.error", "asyncio")
 class _Lane:
     """One logger's backlog and the thread that writes it."""
 
-    def __init__(self, logger: logging.Logger, drops: bool):
-        self.logger, self.drops = logger, drops
+    def __init__(self, logger: logging.Logger, limit: int | None):
+        self.logger = logger
+        self.limit = limit  # records waiting beyond which a new one is dropped (None: never)
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
         self.lock = threading.Lock()
         self.pending = 0  # records waiting or being written
         self.dropped = 0
-        self.backlog = 0  # (set by install: where a lane that drops starts to)
         self.saved: tuple[list, bool] | None = None  # the logger's own handlers, propagate
         self.chain: list = []  # every handler its records reached
         self.thread: threading.Thread | None = None
 
-    def install(self, backlog: int) -> None:
+    def install(self) -> None:
         logger = self.logger
-        self.backlog = backlog
         handlers, propagate = list(logger.handlers), logger.propagate
         self.saved = (handlers, propagate)
         self.chain, above = list(handlers), logger.parent if propagate else None
@@ -203,7 +202,7 @@ class _Lane:
         self.thread.start()
 
     def put(self, record) -> None:
-        if self.drops and self.pending >= self.backlog:
+        if self.limit is not None and self.pending >= self.limit:
             self.dropped += 1
             return
         with self.lock:
