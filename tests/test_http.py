@@ -204,7 +204,7 @@ def test_evaluate_one_takes_its_body_within_the_limits_as_evaluate_does(repo, ca
         assert status == 400
 
         class Broken:
-            def evaluate_one(self, contact, history):
+            def evaluate_one(self, contact, history, own=False):
                 raise KeyError(contact["patient"])  # (its value must not reach the answer or the log)
         holder.current = type(holder.current)(Broken(), holder.current.provenance, holder.current.provenance_json)
         with caplog.at_level("ERROR", logger="regelverk.service"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
+import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -142,6 +143,21 @@ def test_single_contact_equals_last_of_batch_with_broken_history(repo, contacts,
     last = contacts[-1]
     history = _spoil(contacts, how)
     assert repo.evaluate_one(last, history) == repo.evaluate([*history, last])[-1]
+
+
+@SETTINGS
+@given(histories, st.lists(st.sampled_from([0, 0, 0, 0, 1, 2, 3, 4]), min_size=25, max_size=25))
+def test_single_contact_owned_equals_copied(repo, contacts, how):
+    """evaluate_one with `own` (the service's records, parsed for the request, typed in place)
+    gives the decision it gives by default, broken history and all; by default the caller's
+    records are left exactly as given."""
+    history = _spoil(contacts, how)
+    records = [*history, contacts[-1]]
+    given = orjson.dumps(records)
+    copied = repo.evaluate_one(records[-1], records[:-1])
+    assert orjson.dumps(records) == given  # (the default changed nothing the caller holds)
+    fresh = orjson.loads(given)
+    assert repo.evaluate_one(fresh[-1], fresh[:-1], own=True) == copied
 
 
 class _Unequal:

@@ -392,14 +392,16 @@ class Engine:
         return combine(self.outputs, contributions, undetermined, findings, self._no_outputs())
 
     # -- a contact with its history ----------------------------------------------------------
-    def evaluate_one(self, contact, history: Iterable) -> dict:
+    def evaluate_one(self, contact, history: Iterable, own: bool = False) -> dict:
         """The decision `contact` gets as the last record of a batch of `history` and it.
 
         Where none of the versions it can fall under counts earlier contacts, the history
         cannot change it, so it is decided alone: the history is not checked or replayed, only
         searched for the contact's id (a reused id makes the contact invalid). Otherwise, and
         for an invalid contact, the whole batch is decided, the history only as far as its
-        outputs read back with `was` (see evaluate's `full`)."""
+        outputs read back with `was` (see evaluate's `full`). `own`: the contact and the
+        history's records are the engine's to change (parsed for this call, as the service
+        does), so they are typed in place instead of copied (see prepare)."""
         history = list(history)  # (read twice below)
         if not self.reference:
             decision = self._decide_alone(contact, history)
@@ -407,7 +409,7 @@ class Engine:
                 return decision
         records = [*history, contact]
         last = len(records) - 1
-        decisions, _ = self.evaluate(records, full={last})
+        decisions, _ = self.evaluate(records, full={last}, own=own)
         return decisions[last]
 
     def _decide_alone(self, contact, history: list) -> dict | None:

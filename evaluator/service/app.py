@@ -206,7 +206,7 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
         contact = request["contact"]
         logging_now = logging_decisions()
         given = dict(contact) if logging_now and isinstance(contact, dict) else contact  # (typed in place)
-        decision = served.repo.evaluate_one(contact, history)
+        decision = served.repo.evaluate_one(contact, history, own=True)  # (parsed for this request)
         decision["decision_id"] = uuid.uuid4().hex
         if logging_now:
             log_decision(decision, given, mask)
