@@ -15,7 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from evaluator import load_repository
+from evaluator.compiling.closures import Compiler
 from evaluator.compiling.reference import decide_patient, outcome_of
+from evaluator.language.parser import parse_condition
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -208,3 +210,43 @@ def test_count_ranges_and_unknown_facts_reach_the_comparison(tmp_path):
     last = repo.evaluate(records)[-1]
     assert last["outputs"]["reimbursable"] is None  # 1..3 documented contacts: maybe 2
     assert ("gen", "r1", "unknown") in outcome_of(last).findings  # 1..3 in [1, 2]: unknown
+
+
+# `since latest` anchors that a bucket of the history holds exactly (equalities on required
+# fields, `was`): the engine takes the bucket's last contact instead of searching; others search.
+BUCKET_ANCHORS = [
+    'count of earlier contacts where (since latest (channel = "physical" and same unit)) >= 2',
+    'count of earlier contacts where (channel = "written" and same unit and since latest (channel = "physical" and same unit)) >= 1',
+    'any earlier contact where (since latest (was reimbursable) and channel = "video")',
+    'count of earlier contacts where (since latest (channel = "physical" and same unit and was distance_contact)) < 2',
+    'no earlier contact where (not since latest (unit = "u2"))',
+    'count of earlier contacts where (since latest (channel = "physical" and documented)) >= 1',  # (searched)
+]
+
+
+def test_anchors_a_bucket_holds_are_found_in_it(tmp_path):
+    """Such anchors are taken from their bucket (the first five here), the others searched
+    for; either way the decisions are the reference's, in a batch and in evaluate_one."""
+    repo = repository(tmp_path, BUCKET_ANCHORS)
+
+    def bucket_of(text):  # (each anchor's bucket fields and key, or None)
+        compiler = Compiler({}, False, frozenset({"unit", "channel"}), set())
+        node = parse_condition(text)
+        aggregate = node.left if hasattr(node, "left") else node
+        return [a[4] for a in compiler._count_plan(aggregate).anchors]
+
+    assert [b and b[0] for text in BUCKET_ANCHORS for b in bucket_of(text)] == [
+        ("channel", "unit"), ("channel", "unit"), ("was:reimbursable",),
+        ("channel", "unit", "was:distance_contact"), ("unit",), None]
+
+    @settings(max_examples=60, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(contact, min_size=1, max_size=30).map(_records))
+    def check(records):
+        assert_same(repo, records)
+        last = records[-1]
+        history = [r for r in records[:-1] if r["patient"] == last["patient"]]
+        expected = reference_decisions(repo, history + [last])[-1]
+        assert outcome_of(repo.evaluate_one(dict(last), [dict(r) for r in history])) == expected
+
+    check()

@@ -413,7 +413,8 @@ class Compiler:
                 within_setup.append((id(w), self.compile(w.duration)))
             else:
                 bounded = any(conj is w for conj in conjuncts)
-                anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, _anchor_memo_fields(w.anchor)))
+                anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, _anchor_memo_fields(w.anchor),
+                                self._anchor_bucket(w.anchor)))
         index_fields, key_getters, covered = self._index_key(conjuncts)
         if index_fields and self.index_keys is not None:
             self.index_keys.add(index_fields)
@@ -429,6 +430,20 @@ class Compiler:
         subtract = bool(index_fields) and all(id(conj) in covered or isinstance(conj, windowed) for conj in conjuncts)
         return CountPlan(flt, _lower_bounds(conjuncts), tuple(within_setup), tuple(anchors), index_fields,
                          tuple(key_getters), subtract, self.traced)
+
+    def _anchor_bucket(self, anchor: ast.Node) -> tuple | None:
+        """(fields, key of ctx) of the bucket that holds exactly the earlier contacts a `since
+        latest` anchor matches, where there is one: every conjunct of the anchor is settled by
+        the bucket (equalities on required fields, `was`), so none is unknown, and the latest
+        match is the bucket's last contact. None otherwise (the anchor is then searched for)."""
+        if self.index_keys is None or _anchor_memo_fields(anchor) is None:
+            return None
+        parts = ast.conjuncts(anchor)
+        fields, getters, covered = self._index_key(parts)
+        if not fields or any(id(part) not in covered for part in parts):
+            return None
+        self.index_keys.add(fields)
+        return fields, _tuple_of(tuple(getters))
 
     def _index_key(self, conjuncts: list[ast.Node]) -> tuple[tuple[str, ...], list, set]:
         """Fields and value getters for the bucket a filter can use: `field = constant` and
@@ -518,7 +533,8 @@ class CountPlan:
     `lower_bounds`: functions ctx -> the first ordinal an earlier contact may have (same ISO
     week, same month or year, `within`). `within_setup`: (key, duration) of each `within`, its
     threshold computed once per count. `anchors`: (key, anchor condition, whether it is a
-    top-level conjunct, the fields its answer is remembered by) of each `since latest`.
+    top-level conjunct, the fields its answer is remembered by, the bucket that holds exactly
+    its matches or None) of each `since latest`.
     `index_fields` and `key_getters`: the bucket of the history to look in (none: all of it).
     `subtract`: every conjunct is settled by the bucket and the windows, so counting is
     subtraction and no contact is looked at.
@@ -627,8 +643,14 @@ def _window_start(plan: CountPlan):
         start = 0
         for bound in lower_bounds:
             start = max(start, bisect_left(ordinals, bound(ctx)))
-        for key, anchor, bounded, memo_fields in anchors:
-            found, maybe = ctx.scratch[key] = _anchor_of(ctx, key, anchor, memo_fields, traced)
+        for key, anchor, bounded, memo_fields, bucket_of in anchors:
+            if bucket_of is not None and ctx.indexes is not None and not traced:
+                # the latest match is the last contact of the anchor's bucket; none is unknown
+                fields, key_of = bucket_of
+                matches = ctx.index(fields).get(key_of(ctx))
+                found, maybe = ctx.scratch[key] = (matches.indices[-1] if matches is not None else -1), -1
+            else:
+                found, maybe = ctx.scratch[key] = _anchor_of(ctx, key, anchor, memo_fields, traced)
             if bounded:
                 first_after = bisect_right(indices, found) if indices is not None else found + 1
                 start = max(start, first_after)
@@ -640,7 +662,7 @@ def _tally(plan: CountPlan):
     """tally(ctx, rows, start, indices): (contacts that surely match, contacts whose match is
     unknown) of a covered filter: those from the window's start, less the ones between a
     `since latest` anchor and the latest later contact whose match with the anchor is unknown."""
-    bounded_anchors = tuple(key for key, _, bounded, _ in plan.anchors if bounded)
+    bounded_anchors = tuple(key for key, _, bounded, _, _ in plan.anchors if bounded)
 
     def tally(ctx, rows, start, indices) -> tuple[int, int]:
         known_from = start
