@@ -36,13 +36,17 @@ class Trace:
 
     missing: list[str] = field(default_factory=list)
     evidence: list[Entry] = field(default_factory=list)
+    # The evidence as a set, so that a count using many contacts is not quadratic (an Entry
+    # hashes and compares by identity).
+    _used: set = field(default_factory=set, repr=False, compare=False)
 
     def miss(self, what: str) -> None:
         if what not in self.missing:
             self.missing.append(what)
 
     def use(self, entry: Entry) -> None:
-        if all(e is not entry for e in self.evidence):
+        if entry not in self._used:
+            self._used.add(entry)
             self.evidence.append(entry)
 
 
