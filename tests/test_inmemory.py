@@ -124,16 +124,18 @@ def test_standard_input_is_decided_in_memory_as_a_file_is(small_buckets, tmp_pat
     assert len(from_stdin.stdout_bytes.splitlines()) == 405
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
 @pytest.mark.parametrize("escaped", [False, True])
-def test_an_id_used_twice_sends_the_input_the_bounded_way(repo, small_buckets, tmp_path, escaped):
+def test_an_id_used_twice_sends_the_input_the_bounded_way(repo, small_buckets, tmp_path, escaped, jobs):
     # Which use of an id is the later one depends on the whole input, which no bucket sees:
-    # the in-memory way declines before deciding (an id seen twice in the text) or after (an
-    # id written with an escape, which only parsing shows), and the bounded way decides.
+    # the in-memory way declines as it starts (an id seen twice in the text: before deciding in
+    # one process, while the workers start deciding in several) or after deciding (an id
+    # written with an escape, which only parsing shows), and the bounded way decides.
     path = tmp_path / "c.ndjson"
     path.write_bytes(_with_id_used_twice(_batch(), escaped))
     assert inmemory._ids_look_unique(path.read_bytes()) is escaped  # what each case is for
-    bounded, _ = _decide(repo, path, 0, jobs=2)
-    got, summary = _decide(repo, path, BIG, jobs=2)
+    bounded, _ = _decide(repo, path, 0, jobs=jobs)
+    got, summary = _decide(repo, path, BIG, jobs=jobs)
     assert not summary.in_memory and summary.partitions >= 1
     assert got == bounded
     assert b"is already used by input 1" in got

@@ -239,9 +239,10 @@ def _decided(engine, lines: FileLines, jobs: int, progress: Progress) -> list[by
         decided, _ = engine.evaluate(records, line_errors=errors, emit=decision_line, own=True)
         progress.decided(len(decided))
         return decided
-    if not _ids_look_unique(lines.text):
-        return None
-    return parallel.evaluate_lines_in_processes(engine, lines, jobs, lines.text, done=progress.decided)
+    # An id seen twice in the text sends the batch the bounded way; with workers, that is
+    # looked for while they decide (it is most of the time before they could start).
+    return parallel.evaluate_lines_in_processes(engine, lines, jobs, lines.text, done=progress.decided,
+                                                precheck=lambda: _ids_look_unique(lines.text))
 
 
 class FileInput:

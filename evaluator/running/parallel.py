@@ -374,7 +374,7 @@ class _Worker:
 
 
 def evaluate_lines_in_processes(engine, lines: Sequence, jobs: int, text: bytes | None = None,
-                                done=_nothing) -> list[bytes] | None:
+                                done=_nothing, precheck=None) -> list[bytes] | None:
     """Every line's decision as its NDJSON line (bytes, with the line feed), in input order,
     decided in up to `jobs` processes (with 1, or where forking is not safe, in this one),
     patients dealt into buckets of about CHUNK lines that a process decides one at a time;
@@ -382,7 +382,9 @@ def evaluate_lines_in_processes(engine, lines: Sequence, jobs: int, text: bytes 
     used twice, a worker that failed. `text`: the NDJSON text the lines were split from, if the
     caller has it (one pass over it finds the patients; if that misreads a line, the lines
     are dealt again one by one). `lines`: a list, or any sequence of them; done(n) is told of
-    each bucket of n lines decided."""
+    each bucket of n lines decided. `precheck()`: False when the batch is better decided
+    another way (None is returned); run once the workers are deciding, so that it costs no
+    time of theirs."""
     if len(lines) < MIN_RECORDS:
         return None
     jobs = max(1, jobs)
@@ -393,9 +395,11 @@ def evaluate_lines_in_processes(engine, lines: Sequence, jobs: int, text: bytes 
     dealt = deal_text(lines, buckets, text) if text is not None else None
     decided = MISDEALT
     if dealt is not None:
-        decided = split_and_decide(engine, len(lines), jobs, buckets, dealt, read, done=done)
+        decided = split_and_decide(engine, len(lines), jobs, buckets, dealt, read, done=done, precheck=precheck)
+        precheck = None  # (it passed: a misdealt batch is dealt again, not checked again)
     if decided is MISDEALT:
-        decided = split_and_decide(engine, len(lines), jobs, buckets, deal(lines, buckets), read, done=done)
+        decided = split_and_decide(engine, len(lines), jobs, buckets, deal(lines, buckets), read, done=done,
+                                   precheck=precheck)
     return None if decided is MISDEALT else decided
 
 
@@ -421,15 +425,18 @@ def bucket_plan(size: int, jobs: int) -> tuple[int, int]:
 
 
 def split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[int], read,
-                      as_lines: bool = True, own: bool = True, convert=None, done=_nothing):
+                      as_lines: bool = True, own: bool = True, convert=None, done=_nothing, precheck=None):
     """One attempt: the decisions in input order, None, or MISDEALT. `dealt`: each record's
     bucket; read(indexes): a bucket's records and errors. This process's decisions come as NDJSON
     lines with `as_lines`, else as dicts; `own`: the records are its to change. A worker always
     types its records in place (they are its copy) and writes lines; `convert` turns each into
-    what this process gives back. done(n) is told of each bucket of n records decided."""
+    what this process gives back. done(n) is told of each bucket of n records decided.
+    precheck(): see evaluate_lines_in_processes (None: nothing to check)."""
     by_bucket = lines_by_bucket(dealt, buckets)
     filled = [b for b, indexes in enumerate(by_bucket) if indexes]
     if jobs == 1:
+        if precheck is not None and not precheck():
+            return None
         return _gather_all(engine, size, read, ((b, by_bucket[b]) for b in filled), buckets, by_bucket, [],
                            as_lines, own, done)
     workers: list[_Worker] = []
@@ -476,6 +483,10 @@ def split_and_decide(engine, size: int, jobs: int, buckets: int, dealt: list[int
                     if isinstance(failed, OSError):
                         return None  # one process it is
                     raise
+        # The workers are deciding: the precheck takes this process's time only (the workers
+        # take more of the buckets meanwhile); a batch it refuses is stopped here.
+        if precheck is not None and not precheck():
+            return None
         return _gather_all(engine, size, read, claims(claims_in, by_bucket), buckets, by_bucket, workers,
                            as_lines, own, done)
     except OSError:  # no pipe to be had
