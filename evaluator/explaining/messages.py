@@ -13,9 +13,17 @@ from ..language.values import show_in_sentence
 NONE = {"sv": "inga", "en": "none"}
 
 
-def render_message(parts: tuple, lang: str, params: dict, contact: dict, evidence, missing) -> str:
+def list_evidence(evidence) -> str:
+    """The evidence of a finding as its messages list it: `id (date)`, comma-separated ("" for
+    none). Worked out once for both languages of a message (see render_message's `listed`)."""
+    return ", ".join([f"{e.id} ({e.date.isoformat()})" for e in evidence])
+
+
+def render_message(parts: tuple, lang: str, params: dict, contact: dict, evidence, missing,
+                   listed: str | None = None) -> str:
     """A message template (text and placeholders) filled in: a parameter's value, a contact
-    field's (`?` where the contact lacks it), the evidence (`id (date)`), the missing facts."""
+    field's (`?` where the contact lacks it), the evidence (`id (date)`), the missing facts.
+    `listed`: list_evidence(evidence), where the caller has it already."""
     out = []
     for part in parts:
         if isinstance(part, str):
@@ -23,7 +31,7 @@ def render_message(parts: tuple, lang: str, params: dict, contact: dict, evidenc
             continue
         name = part[0]
         if name == "evidence":
-            out.append(", ".join(f"{e.id} ({e.date.isoformat()})" for e in evidence) or NONE[lang])
+            out.append((list_evidence(evidence) if listed is None else listed) or NONE[lang])
         elif name == "missing":
             out.append(", ".join(missing) or NONE[lang])
         elif name in params:

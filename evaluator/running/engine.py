@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import orjson
 
 from ..compiling.program import Program
-from ..explaining.messages import not_told_message, render_message, unknown_message
+from ..explaining.messages import list_evidence, not_told_message, render_message, unknown_message
 from ..explaining.provenance import provenance_of
 from ..explaining.trace import RuleTrace, VersionTrace
 from ..loading.citation import document_of
@@ -333,8 +333,10 @@ class Engine:
                 return {"sv": said[0], "en": said[1]}
         if fired:
             params = v.parameters
-            sv = render_message(rule.message.sv, "sv", params, contact, trace.evidence, trace.missing)
-            en = render_message(rule.message.en, "en", params, contact, trace.evidence, trace.missing)
+            evidence = trace.evidence
+            listed = list_evidence(evidence) if lists_evidence and evidence else ""
+            sv = render_message(rule.message.sv, "sv", params, contact, evidence, trace.missing, listed)
+            en = render_message(rule.message.en, "en", params, contact, evidence, trace.missing, listed)
         else:
             unknown = unknown_message(rule, v.parameters, contact, trace.missing)
             sv, en = unknown["sv"], unknown["en"]
