@@ -111,11 +111,6 @@ class Bucket:
         self.ordinals: list[int] = []
         self.indices: list[int] = []
 
-    def add(self, entry: Entry) -> None:
-        self.entries.append(entry)
-        self.ordinals.append(entry.ordinal)
-        self.indices.append(entry.index)
-
 
 def file_entry(buckets: dict, key_of, entry: Entry) -> None:
     """Add a decided contact to the bucket of its key (key_of(entry)) in `buckets`."""
@@ -123,4 +118,7 @@ def file_entry(buckets: dict, key_of, entry: Entry) -> None:
     bucket = buckets.get(key)
     if bucket is None:
         bucket = buckets[key] = Bucket()
-    bucket.add(entry)
+    # (no method call: this runs for every contact and every index of its patient)
+    bucket.entries.append(entry)
+    bucket.ordinals.append(entry.ordinal)
+    bucket.indices.append(entry.index)
