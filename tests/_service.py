@@ -12,6 +12,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import uvicorn
 
@@ -135,3 +136,11 @@ def _unchunk(body: bytes) -> bytes:
             break
         out, body = out + body[:n], body[n + 2:]
     return out
+
+
+def workers_of(pid: int) -> set:
+    """The pids of a process's children (a supervisor's workers), from /proc."""
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(p) for p in (task / "children").read_text().split()}
+    return found

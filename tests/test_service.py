@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from _service import service_in_thread, service_process
+from _service import service_in_thread, service_process, workers_of
 from conftest import chat
 
 from evaluator import load_repository
@@ -198,13 +198,6 @@ def _until_all_serve(url: str, wanted: str, seconds: float = 30) -> None:
         time.sleep(0.2)
 
 
-def _workers_of(pid: int) -> set:
-    found = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found |= {int(p) for p in (task / "children").read_text().split()}
-    return found
-
-
 def test_a_sighup_while_workers_start_and_a_worker_started_after_one_serve_the_new_set(fixture_policies, tmp_path):
     """A SIGHUP that comes while the workers are still starting is not lost (each reloads once
     it can), and a worker started in place of one that died after a reload serves the set on
@@ -238,10 +231,10 @@ def test_a_sighup_while_workers_start_and_a_worker_started_after_one_serve_the_n
         wait_until_ready(url)
         _until_all_serve(url, second)
         # a worker that dies is replaced by one that serves the set on disk
-        victim = min(_workers_of(process.pid))
+        victim = min(workers_of(process.pid))
         os.kill(victim, signal.SIGKILL)
         deadline = time.monotonic() + 30
-        while victim in _workers_of(process.pid) or len(_workers_of(process.pid)) < 2:
+        while victim in workers_of(process.pid) or len(workers_of(process.pid)) < 2:
             assert time.monotonic() < deadline
             time.sleep(0.1)
         _until_all_serve(url, second)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import time
+from pathlib import Path
 
+from _service import service_process, workers_of
+
+from evaluator.service import server
 from evaluator.service.protocol import CoalescingTransport
-from evaluator.service.server import SharingLoop
+from evaluator.service.server import ConnectionShares, SharingLoop
 
 
 class Recording:
@@ -51,9 +57,9 @@ def test_small_writes_in_one_turn_go_out_as_one_in_order():
         loop.close()
 
 
-def _accepted_after_turns(loop_class, waiting: int, turns: int) -> int:
+def _accepted_after_turns(loop_class, waiting: int, turns: int, seconds: float = 0) -> int:
     """How many of `waiting` connections a server on a `loop_class` loop has taken after
-    `turns` turns of its loop."""
+    `turns` turns of its loop, `seconds` apart."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=64)
     clients = [socket.create_connection(listener.getsockname()) for _ in range(waiting)]
     loop = loop_class()
@@ -67,6 +73,8 @@ def _accepted_after_turns(loop_class, waiting: int, turns: int) -> int:
         for _ in range(turns):
             loop.call_soon(loop.stop)
             loop.run_forever()  # one turn: poll once, run what is ready
+            if seconds:
+                time.sleep(seconds)
         count = len(made)
         server.close()
         for transport in made:
@@ -113,3 +121,91 @@ def test_a_reload_in_a_frozen_worker_frees_the_old_set_and_freezes_again(repo, f
         if holder._timer is not None:
             holder._timer.cancel()
         gc.unfreeze()
+
+
+def test_a_worker_holding_more_connections_than_another_leaves_waiting_ones_to_it(monkeypatch):
+    # worker 0 of two holds one connection, worker 1 none: worker 0 takes no waiting connection
+    # (it declines as often as it is let); once worker 1 holds more, it takes them all
+    shares = ConnectionShares(2)
+    shares.become(0)
+    shares.opened()
+    monkeypatch.setattr(server, "shares", shares)
+    monkeypatch.setattr(server, "MAX_DECLINES", 10**9)
+    assert not shares.my_turn()
+    assert _accepted_after_turns(SharingLoop, 4, 30, seconds=0.002) == 0
+    shares.counts[1] = 5
+    assert shares.my_turn()
+    assert _accepted_after_turns(SharingLoop, 4, 30, seconds=0.002) == 4
+
+
+def test_a_worker_that_declined_enough_times_takes_the_connection_all_the_same(monkeypatch):
+    # (another worker that holds fewer but is stalled does not keep a client waiting long)
+    shares = ConnectionShares(2)
+    shares.become(0)
+    shares.opened()
+    monkeypatch.setattr(server, "shares", shares)
+    assert _accepted_after_turns(SharingLoop, 1, 40, seconds=0.002) == 1
+
+
+def _connections(pid: int, port: int) -> int:
+    """How many established TCP connections to `port` process `pid` holds (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:  # (closed meanwhile)
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                count += local_port == port and fields[3] == "01" and fields[9] in inodes  # 01: established
+    return count
+
+
+def test_keep_alive_connections_opened_at_once_are_spread_evenly_over_the_workers():
+    # As a load generator does: 64 connections opened one after another, each sending a
+    # request as soon as it is open, each kept open. Without the shares the split followed
+    # which worker was idle as each came (47 and 17 seen); with them neither holds more than
+    # a few more than the other.
+    import json
+
+    from conftest import chat
+
+    history = [chat(f"h{k}", f"2025-{2 + k // 3:02d}-{1 + (k % 3) * 9:02d}") for k in range(20)]
+    body = json.dumps({"contact": chat("c", "2025-11-20"), "history": history}).encode()
+    request = (b"POST /evaluate-one HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+               b"content-length: %d\r\n\r\n%s" % (len(body), body))
+    with service_process("--workers", "2", env={"REGELVERK_DECISION_LOG": "off",
+                                                 "REGELVERK_ACCESS_LOG": "off"}) as (url, process):
+        workers = sorted(workers_of(process.pid))
+        assert len(workers) == 2
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        clients = []
+        try:
+            for _ in range(64):
+                client = socket.create_connection((host, int(port)), timeout=30)
+                client.sendall(request)
+                clients.append(client)
+            for client in clients:  # every one answered: accepted, and still open
+                answer = b""
+                while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < _length(answer):
+                    chunk = client.recv(65536)
+                    assert chunk, answer
+                    answer += chunk
+                assert answer.startswith(b"HTTP/1.1 200")
+            held = [_connections(pid, int(port)) for pid in workers]
+        finally:
+            for client in clients:
+                client.close()
+    assert sum(held) == 64, held
+    assert max(held) - min(held) <= 8, held
+
+
+def _length(answer: bytes) -> int:
+    head = answer.partition(b"\r\n\r\n")[0].decode("latin-1").lower()
+    return int(head.split("content-length:")[1].split("\r\n")[0])

@@ -85,14 +85,19 @@ class CoalescingTransport:
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     max_header_bytes = 64 * 1024
     header_timeout_seconds = 10.0
+    shares = None  # a worker's server.ConnectionShares, told of each connection (None: one process)
 
     def connection_made(self, transport) -> None:
+        if self.shares is not None:
+            self.shares.opened()
         super().connection_made(CoalescingTransport(transport, self.loop))
         self._head_bytes = 0
         self._head_too_large = False
         self._head_timer = self.loop.call_later(self.header_timeout_seconds, self._head_timed_out)
 
     def connection_lost(self, exc) -> None:
+        if self.shares is not None:
+            self.shares.closed()
         self._stop_head_timer()
         super().connection_lost(exc)
 
@@ -156,6 +161,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.transport.close()
 
 
-def guarded_protocol(max_header_bytes: int, header_timeout_seconds: float) -> type:
+def guarded_protocol(max_header_bytes: int, header_timeout_seconds: float, shares=None) -> type:
     return type("RegelverkHttpProtocol", (GuardedHttpToolsProtocol,),
-                {"max_header_bytes": max_header_bytes, "header_timeout_seconds": header_timeout_seconds})
+                {"max_header_bytes": max_header_bytes, "header_timeout_seconds": header_timeout_seconds,
+                 "shares": shares})

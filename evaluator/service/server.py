@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import mmap
 import os
 import signal
 import socket
@@ -28,24 +29,77 @@ from .state import PolicyHolder, Served
 log = logging.getLogger("regelverk.service")
 
 
+class ConnectionShares:
+    """How many connections each worker holds, in memory the workers share (made by the
+    supervisor before it forks them; each worker writes its own count only). A worker takes
+    a waiting connection while it holds no more than every other (SharingLoop): keep-alive
+    connections opened at once are spread evenly, not left to which worker woke first."""
+
+    def __init__(self, workers: int):
+        self._memory = mmap.mmap(-1, 8 * workers)  # (anonymous and shared: forked workers see it)
+        self.counts = memoryview(self._memory).cast("q")
+        self.me = 0
+
+    def become(self, number: int) -> None:
+        """This process is worker `number` (a worker that replaces a dead one starts at 0)."""
+        self.me = number
+        self.counts[number] = 0
+
+    def opened(self) -> None:
+        self.counts[self.me] += 1
+
+    def closed(self) -> None:
+        self.counts[self.me] -= 1
+
+    def my_turn(self) -> bool:
+        return self.counts[self.me] <= min(self.counts)
+
+
+# The worker's share (set in a worker of several; None in a single process).
+shares: ConnectionShares | None = None
+
+# A worker holding more connections than another leaves a waiting connection to it this long
+# at a time, at most this many times in a row (a busy or stalled worker still gets it after).
+DECLINE_SECONDS = 0.001
+MAX_DECLINES = 3
+
+
 class SharingLoop(asyncio.SelectorEventLoop):
     """The event loop of a worker that shares its listening socket with others: it takes one
-    waiting connection each time the socket is ready, not up to the backlog at once.
+    waiting connection each time the socket is ready, not up to the backlog at once, and
+    none while it holds more connections than another worker (ConnectionShares).
 
     Every worker is woken when a connection arrives; asyncio's loop would accept all waiting
     ones in the first worker to wake, so a client opening 64 keep-alive connections at once
-    had them all on one worker while the other idled. One at a time, a busy worker (still
-    deciding) leaves the next connection to an idle one, and a burst is shared out."""
+    had them all on one worker while the other idled. One at a time, the split still followed
+    which worker happened to be idle as the burst came (47 and 17 seen): the worker with
+    more then answered more slowly, for as long as the connections stayed open. A worker
+    that holds more stops listening for a millisecond, and the other takes the connection."""
+
+    _declined = 0
 
     def _accept_connection(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *rest):
+        if shares is not None and self._declined < MAX_DECLINES and not shares.my_turn():
+            self._declined += 1
+            self._remove_reader(sock.fileno())
+            self.call_later(DECLINE_SECONDS, self._listen_again, protocol_factory, sock, sslcontext, server,
+                            backlog, *rest)
+            return None
+        self._declined = 0
         return super()._accept_connection(protocol_factory, sock, sslcontext, server, 1, *rest)
+
+    def _listen_again(self, protocol_factory, sock, sslcontext, server, backlog, *rest) -> None:
+        if sock.fileno() < 0 or (server is not None and not server.is_serving()):
+            return  # (closed meanwhile: shutting down)
+        self._add_reader(sock.fileno(), self._accept_connection, protocol_factory, sock, sslcontext, server,
+                         backlog, *rest)
 
 
 def uvicorn_config(app, settings: ServiceSettings) -> uvicorn.Config:
     loop = "evaluator.service.server:SharingLoop" if settings.workers > 1 else "asyncio"
     return uvicorn.Config(
         app, host=settings.host, port=settings.port, loop=loop, lifespan="on",
-        http=guarded_protocol(settings.max_header_bytes, settings.header_timeout_seconds),
+        http=guarded_protocol(settings.max_header_bytes, settings.header_timeout_seconds, shares),
         access_log=False,  # ours (logs.AccessLog) names the route, never the path and query
         log_config=settings.log_config, server_header=False,
         timeout_keep_alive=settings.keep_alive_seconds,
@@ -85,9 +139,14 @@ def serve(served: Served, load, settings: ServiceSettings, announce=None) -> Non
 
 
 def _run_worker(served: Served, load, settings: ServiceSettings, sock: socket.socket,
-                early_reloads: list | None = None) -> None:
+                early_reloads: list | None = None, share: tuple | None = None) -> None:
     """`early_reloads`: where SIGHUPs that came before the worker can reload are noted (the
-    signal's handler until the worker's own is set): the worker reloads once it can."""
+    signal's handler until the worker's own is set): the worker reloads once it can.
+    `share`: (ConnectionShares, this worker's number) in a worker of several."""
+    global shares
+    if share is not None:
+        shares, number = share
+        shares.become(number)
     holder = PolicyHolder(served, load)
     if early_reloads is not None:
         holder.early_reloads = early_reloads
@@ -117,6 +176,7 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
     after one (at first, or in place of one that died) reloads before it serves."""
     os.environ["REGELVERK_SUPERVISOR_PID"] = str(os.getpid())
     children: dict[int, int] = {}  # pid -> worker number
+    connections = ConnectionShares(settings.workers)
     stopping = False
 
     def start(number: int) -> None:
@@ -134,7 +194,7 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
                 code = 0
                 try:
-                    _run_worker(served, load, settings, sock, early)
+                    _run_worker(served, load, settings, sock, early, (connections, number))
                 except BaseException:  # noqa: BLE001 - a worker never returns into the supervisor's code
                     log.exception("worker %d failed", number)
                     code = 1
