@@ -7,12 +7,13 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
 import signal
 import threading
 import time
 
 import pytest
-from _service import service_process
+from _service import service_process, workers_of
 from conftest import chat
 
 from evaluator.service.logs import LogWriter, access_log, decision_log
@@ -238,3 +239,36 @@ def test_lines_still_waiting_at_sigterm_are_written_before_the_service_ends(fixt
         process.wait(60)
         process.pump.join(10)
     assert len(answered) > 50 and decision_ids_logged(process) == answered
+
+
+def test_a_worker_that_dies_while_nobody_reads_the_logs_is_still_replaced(fixture_policies):
+    """The supervisor starts a worker in place of a dead one before it writes that it did: the
+    line waits on a full pipe, the new worker does not."""
+    reading = threading.Event()
+    with service_process("--policies", str(fixture_policies), "--workers", "2", reading=reading) as (url, process):
+        # Nobody reads the service's standard error from here on: fill that pipe to the last byte.
+        pipe = os.open(f"/proc/{process.pid}/fd/2", os.O_WRONLY | os.O_NONBLOCK)
+        try:
+            for size in (4096, 1):
+                while True:
+                    try:
+                        os.write(pipe, b"-" * (size - 1) + b"\n" if size > 1 else b"\n")
+                    except BlockingIOError:
+                        break
+        finally:
+            os.close(pipe)
+        before = workers_of(process.pid)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while victim in workers_of(process.pid) or len(workers_of(process.pid)) < 2:
+            assert time.monotonic() < deadline, "no worker took the dead one's place"
+            time.sleep(0.1)
+        # the new worker serves (it writes its own lines by a thread: they wait, it does not)
+        conn = http.client.HTTPConnection(*url.removeprefix("http://").split(":"), timeout=30)
+        for _ in range(20):
+            conn.close()
+            status, _, _, ms = ask(conn, "GET", "/health")
+            assert status == 200 and ms < 1000, ms
+        reading.set()
+    assert any(f"(pid {victim}) ended" in line and "another started" in line for line in process.stderr_lines)

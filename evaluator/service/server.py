@@ -236,8 +236,11 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
             continue
         number = children.pop(pid, None)
         if number is not None and not stopping:  # a worker that died: another takes its place
-            log.error("worker %d (pid %d) ended (status %d); starting another", number, pid, status)
             time.sleep(0.2)
+            # Started before the line is written: the supervisor writes its few lines itself,
+            # and a log consumer that stopped reading holds it up there (the workers' lines
+            # go through their own threads).
             start(number)
+            log.error("worker %d (pid %d) ended (status %d); another started", number, pid, status)
     sock.close()
     sys.exit(0)
