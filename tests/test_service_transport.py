@@ -128,7 +128,9 @@ def test_a_worker_holding_more_connections_than_another_leaves_waiting_ones_to_i
     # (it declines as often as it is let); once worker 1 holds more, it takes them all
     shares = ConnectionShares(2)
     shares.become(0)
+    shares.serving()
     shares.opened()
+    shares.counts[1] = 0  # (worker 1 serves, and holds none)
     monkeypatch.setattr(server, "shares", shares)
     monkeypatch.setattr(server, "MAX_DECLINES", 10**9)
     assert not shares.my_turn()
@@ -142,9 +144,41 @@ def test_a_worker_that_declined_enough_times_takes_the_connection_all_the_same(m
     # (another worker that holds fewer but is stalled does not keep a client waiting long)
     shares = ConnectionShares(2)
     shares.become(0)
+    shares.serving()
     shares.opened()
+    shares.counts[1] = 0
     monkeypatch.setattr(server, "shares", shares)
     assert _accepted_after_turns(SharingLoop, 1, 40, seconds=0.002) == 1
+
+
+def test_a_worker_that_does_not_serve_is_not_left_connections(monkeypatch):
+    # Worker 1 has not started serving (or has died and its replacement not yet): worker 0,
+    # holding three, does not decline for it. Nor once the supervisor has seen worker 1 end.
+    shares = ConnectionShares(2)
+    assert list(shares.counts) == [ConnectionShares.NOT_SERVING] * 2
+    shares.become(0)
+    monkeypatch.setattr(server, "shares", shares)
+    monkeypatch.setattr(server, "MAX_DECLINES", 10**9)
+    assert _accepted_after_turns(SharingLoop, 3, 8) == 3  # (listening made worker 0 a serving one)
+    assert shares.counts[0] == 0  # (_accepted_after_turns's protocol counts nothing)
+    shares.counts[0] = 3
+    assert shares.my_turn()
+    shares.counts[1] = 0  # worker 1 serves
+    assert not shares.my_turn()
+    shares.gone(1)  # ... and dies
+    assert shares.my_turn()
+    assert _accepted_after_turns(SharingLoop, 2, 6) == 2
+
+
+def test_workers_never_upgrade_to_websockets(repo):
+    # (no route speaks it; and an upgraded connection leaves the protocol that counts it)
+    from evaluator.service.app import create_app
+    from evaluator.service.settings import service_settings
+    from evaluator.service.state import PolicyHolder, Served
+
+    settings = service_settings({}, environ={}, workers=2)
+    config = server.uvicorn_config(create_app(PolicyHolder(Served.of(repo), None), settings), settings)
+    assert config.ws == "none"
 
 
 def _connections(pid: int, port: int) -> int:

@@ -35,15 +35,30 @@ class ConnectionShares:
     a waiting connection while it holds no more than every other (SharingLoop): keep-alive
     connections opened at once are spread evenly, not left to which worker woke first."""
 
+    # The count of a worker that does not serve (not yet, or no more: dead, its replacement
+    # starting). Larger than any real count, so never the least: no worker waits for it.
+    NOT_SERVING = 1 << 62
+
     def __init__(self, workers: int):
         self._memory = mmap.mmap(-1, 8 * workers)  # (anonymous and shared: forked workers see it)
         self.counts = memoryview(self._memory).cast("q")
+        for number in range(workers):
+            self.counts[number] = self.NOT_SERVING
         self.me = 0
 
     def become(self, number: int) -> None:
-        """This process is worker `number` (a worker that replaces a dead one starts at 0)."""
+        """This process is worker `number`, not serving yet (see serving)."""
         self.me = number
-        self.counts[number] = 0
+        self.counts[number] = self.NOT_SERVING
+
+    def serving(self) -> None:
+        """This worker listens now (SharingLoop._start_serving): it holds no connection yet."""
+        if self.counts[self.me] == self.NOT_SERVING:
+            self.counts[self.me] = 0
+
+    def gone(self, number: int) -> None:
+        """Worker `number` has ended (the supervisor, before it starts another in its place)."""
+        self.counts[number] = self.NOT_SERVING
 
     def opened(self) -> None:
         self.counts[self.me] += 1
@@ -58,8 +73,10 @@ class ConnectionShares:
 # The worker's share (set in a worker of several; None in a single process).
 shares: ConnectionShares | None = None
 
-# A worker holding more connections than another leaves a waiting connection to it this long
-# at a time, at most this many times in a row (a busy or stalled worker still gets it after).
+# A worker holding more connections than another stops listening this long at a time, at most
+# this many times in a row; then it takes the next connection whatever the counts, so a busy or
+# stalled worker that holds fewer keeps no client waiting long. (The times are counted as the
+# socket wakes the worker, whichever worker then takes the connection.)
 DECLINE_SECONDS = 0.001
 MAX_DECLINES = 3
 
@@ -74,9 +91,16 @@ class SharingLoop(asyncio.SelectorEventLoop):
     had them all on one worker while the other idled. One at a time, the split still followed
     which worker happened to be idle as the burst came (47 and 17 seen): the worker with
     more then answered more slowly, for as long as the connections stayed open. A worker
-    that holds more stops listening for a millisecond, and the other takes the connection."""
+    that holds more stops listening for a millisecond, and the other takes the connection.
+    Only workers that serve count: one starting, or dead and not yet replaced, is not waited
+    for (ConnectionShares.NOT_SERVING)."""
 
     _declined = 0
+
+    def _start_serving(self, *args, **kwargs):
+        super()._start_serving(*args, **kwargs)
+        if shares is not None:
+            shares.serving()
 
     def _accept_connection(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *rest):
         if shares is not None and self._declined < MAX_DECLINES and not shares.my_turn():
@@ -100,6 +124,7 @@ def uvicorn_config(app, settings: ServiceSettings) -> uvicorn.Config:
     return uvicorn.Config(
         app, host=settings.host, port=settings.port, loop=loop, lifespan="on",
         http=guarded_protocol(settings.max_header_bytes, settings.header_timeout_seconds, shares),
+        ws="none",  # (no WebSocket route; an upgraded connection would also never be counted closed)
         access_log=False,  # ours (logs.AccessLog) names the route, never the path and query
         log_config=settings.log_config, server_header=False,
         timeout_keep_alive=settings.keep_alive_seconds,
@@ -235,6 +260,8 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
         except InterruptedError:
             continue
         number = children.pop(pid, None)
+        if number is not None:
+            connections.gone(number)  # (the others do not leave connections to it meanwhile)
         if number is not None and not stopping:  # a worker that died: another takes its place
             time.sleep(0.2)
             # Started before the line is written: the supervisor writes its few lines itself,
