@@ -100,3 +100,11 @@ def test_arithmetic_on_uncertain_counts_keeps_the_range():
     # decided when every possibility agrees, as documented
     assert range_compare(">=", range_arith("*", CountRange(2, 5), 2), 3) is True
     assert range_compare(">=", range_arith("*", CountRange(1, 5), 2), 3) is None
+
+
+def test_a_trace_lists_each_history_contact_once_whatever_it_started_with():
+    a, b = object(), object()  # (entries compare by identity)
+    trace = Trace(evidence=[a])
+    for entry in (a, b, a, b):
+        trace.use(entry)
+    assert trace.evidence == [a, b]

@@ -83,6 +83,19 @@ def test_the_mask_is_a_setting_and_a_refused_patient_is_masked_whatever_it_says(
     assert logged[1]["input"]["patient"] == "***"
 
 
+def test_evaluate_one_logs_the_contact_as_it_was_sent_not_as_it_was_typed(repo, caplog):
+    # (the service types the parsed contact in place: the log must show what came)
+    contact = chat("c", "2025-03-06")
+    history = [chat("a", "2025-03-04"), chat("b", "2025-03-05")]
+    with caplog.at_level(logging.INFO), service_in_thread(repo, decision_log_mask=()) as (url, _):
+        status, body = post(url + "/evaluate-one", json.dumps({"contact": contact, "history": history}))
+    one = json.loads(body)
+    assert status == 200 and one["status"] == "decided"
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "regelverk.decisions"]
+    assert [d["decision_id"] for d in logged] == [one["decision_id"]]
+    assert logged[0]["input"] == contact
+
+
 def _policies_copy(fixture_policies, where: Path) -> Path:
     target = where / "policies"
     shutil.copytree(fixture_policies, target)

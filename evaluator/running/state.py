@@ -38,7 +38,10 @@ class Trace:
     evidence: list[Entry] = field(default_factory=list)
     # The evidence as a set, so that a count using many contacts is not quadratic (an Entry
     # hashes and compares by identity).
-    _used: set = field(default_factory=set, repr=False, compare=False)
+    _used: set = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._used = set(self.evidence)
 
     def miss(self, what: str) -> None:
         if what not in self.missing:
