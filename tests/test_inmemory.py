@@ -139,6 +139,15 @@ def test_an_id_used_twice_sends_the_input_the_bounded_way(repo, small_buckets, t
     assert not summary.in_memory and summary.partitions >= 1
     assert got == bounded
     assert b"is already used by input 1" in got
+    if not escaped and jobs == 1:  # in one process the text's check comes first: nothing is decided
+        class Decided(streaming.Progress):
+            count = 0
+
+            def decided(self, count):
+                self.count += count
+        seen = Decided()
+        assert inmemory.decide_in_memory(repo.engine, FileLines(str(path)), [].extend, progress=seen) is None
+        assert seen.count == 0
 
 
 def test_a_small_input_with_an_id_used_twice_is_decided_in_memory(repo, tmp_path):
