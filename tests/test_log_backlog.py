@@ -11,6 +11,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from _service import service_process, workers_of
@@ -241,22 +242,26 @@ def test_lines_still_waiting_at_sigterm_are_written_before_the_service_ends(fixt
     assert len(answered) > 50 and decision_ids_logged(process) == answered
 
 
+def _fill_to_the_last_byte(pid: int) -> None:
+    """Fill the pipe that is process `pid`'s standard error (nobody reads it meanwhile)."""
+    pipe = os.open(f"/proc/{pid}/fd/2", os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        for line in (b"-" * 4095 + b"\n", b"\n"):
+            while True:
+                try:
+                    os.write(pipe, line)
+                except BlockingIOError:
+                    break
+    finally:
+        os.close(pipe)
+
+
 def test_a_worker_that_dies_while_nobody_reads_the_logs_is_still_replaced(fixture_policies):
     """The supervisor starts a worker in place of a dead one before it writes that it did: the
     line waits on a full pipe, the new worker does not."""
     reading = threading.Event()
     with service_process("--policies", str(fixture_policies), "--workers", "2", reading=reading) as (url, process):
-        # Nobody reads the service's standard error from here on: fill that pipe to the last byte.
-        pipe = os.open(f"/proc/{process.pid}/fd/2", os.O_WRONLY | os.O_NONBLOCK)
-        try:
-            for size in (4096, 1):
-                while True:
-                    try:
-                        os.write(pipe, b"-" * (size - 1) + b"\n" if size > 1 else b"\n")
-                    except BlockingIOError:
-                        break
-        finally:
-            os.close(pipe)
+        _fill_to_the_last_byte(process.pid)
         before = workers_of(process.pid)
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
@@ -270,5 +275,35 @@ def test_a_worker_that_dies_while_nobody_reads_the_logs_is_still_replaced(fixtur
             conn.close()
             status, _, _, ms = ask(conn, "GET", "/health")
             assert status == 200 and ms < 1000, ms
-        reading.set()
-    assert any(f"(pid {victim}) ended" in line and "another started" in line for line in process.stderr_lines)
+        reading.set()  # read again: the supervisor's line comes (before the stop, which would give it up)
+        deadline = time.monotonic() + 20
+        while not any(f"(pid {victim}) ended" in line and "another started" in line for line in process.stderr_lines):
+            assert time.monotonic() < deadline, "the supervisor's line never came"
+            time.sleep(0.05)
+
+
+def test_a_supervisor_held_up_by_its_log_line_still_stops(fixture_policies):
+    # A worker died while nobody read: the supervisor waits on its line about it. SIGTERM:
+    # the workers stop (giving up their lines after graceful_shutdown_seconds), and so does
+    # the supervisor, the line given up, while the pipe is still full.
+    reading = threading.Event()
+    env = {"REGELVERK_GRACEFUL_SHUTDOWN_SECONDS": "1"}
+    with service_process("--policies", str(fixture_policies), "--workers", "2", env=env,
+                         reading=reading) as (url, process):
+        _fill_to_the_last_byte(process.pid)
+        victim = min(workers_of(process.pid))
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while victim in workers_of(process.pid) or len(workers_of(process.pid)) < 2:
+            assert time.monotonic() < deadline, "no worker took the dead one's place"
+            time.sleep(0.1)
+        while not Path(f"/proc/{process.pid}/wchan").read_text().endswith("pipe_write"):  # (its line waits)
+            assert time.monotonic() < deadline, Path(f"/proc/{process.pid}/wchan").read_text()
+            time.sleep(0.05)
+        workers = workers_of(process.pid)
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(15) == 0
+        finally:
+            reading.set()
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)

@@ -203,6 +203,22 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
     children: dict[int, int] = {}  # pid -> worker number
     connections = ConnectionShares(settings.workers)
     stopping = False
+    writing = abandoned = False
+
+    def say(level: int, message: str, *args) -> None:
+        # The supervisor writes its few lines itself (a thread of its own would be forked
+        # with every worker). A consumer that stops reading holds it up here; a stop given
+        # meanwhile gives the line up (see stop), and the supervisor ends without it.
+        nonlocal writing, abandoned
+        try:
+            writing = True
+            if stopping:
+                return  # (a stop came first: the line is not written, as if given up)
+            log.log(level, message, *args)
+        except _LineGivenUp:
+            abandoned = True
+        finally:
+            writing = False
 
     def start(number: int) -> None:
         # SIGHUP is held back from the fork until the worker is on the list the supervisor
@@ -237,6 +253,8 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+        if writing:
+            raise _LineGivenUp  # (out of the write the signal interrupted: see say)
 
     def hup(signum, frame):
         hups.append(signum)
@@ -251,7 +269,7 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
     signal.signal(signal.SIGHUP, hup)
     for number in range(settings.workers):
         start(number)
-    log.info("regelverk: %d workers serving policy set %s", settings.workers, served.policy_set_hash)
+    say(logging.INFO, "regelverk: %d workers serving policy set %s", settings.workers, served.policy_set_hash)
     while children:
         try:
             pid, status = os.wait()
@@ -268,6 +286,13 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
             # and a log consumer that stopped reading holds it up there (the workers' lines
             # go through their own threads).
             start(number)
-            log.error("worker %d (pid %d) ended (status %d); another started", number, pid, status)
+            say(logging.ERROR, "worker %d (pid %d) ended (status %d); another started", number, pid, status)
     sock.close()
+    if abandoned:
+        os._exit(0)  # (not through the interpreter's exit, which would write the line given up)
     sys.exit(0)
+
+
+class _LineGivenUp(BaseException):
+    """A supervisor's log line given up for a stop (a BaseException: a handler's emit catches
+    Exception and would report it through the same stalled stream)."""
