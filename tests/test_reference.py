@@ -178,6 +178,15 @@ def _records(raw: list[dict]) -> list[dict]:
     return out
 
 
+def assert_same_one_by_one(repo, records) -> None:
+    """assert_same, and evaluate_one replays the last contact's history the same way."""
+    assert_same(repo, records)
+    last = records[-1]
+    history = [r for r in records[:-1] if r["patient"] == last["patient"]]
+    expected = reference_decisions(repo, history + [last])[-1]
+    assert outcome_of(repo.evaluate_one(dict(last), [dict(r) for r in history])) == expected
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_random_conditions_decide_as_the_reference(tmp_path_factory, seed):
     @settings(max_examples=30, deadline=None, database=None,
@@ -185,13 +194,7 @@ def test_random_conditions_decide_as_the_reference(tmp_path_factory, seed):
     @given(st.lists(conditions(), min_size=1, max_size=4),
            st.lists(contact, min_size=1, max_size=25).map(_records))
     def check(conds, records):
-        repo = repository(tmp_path_factory.mktemp(f"gen{seed}"), conds)
-        assert_same(repo, records)
-        # and evaluate_one replays the history the same way
-        last = records[-1]
-        history = [r for r in records[:-1] if r["patient"] == last["patient"]]
-        expected = reference_decisions(repo, history + [last])[-1]
-        assert outcome_of(repo.evaluate_one(dict(last), [dict(r) for r in history])) == expected
+        assert_same_one_by_one(repository(tmp_path_factory.mktemp(f"gen{seed}"), conds), records)
 
     check()
 
@@ -243,10 +246,6 @@ def test_anchors_a_bucket_holds_are_found_in_it(tmp_path):
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(st.lists(contact, min_size=1, max_size=30).map(_records))
     def check(records):
-        assert_same(repo, records)
-        last = records[-1]
-        history = [r for r in records[:-1] if r["patient"] == last["patient"]]
-        expected = reference_decisions(repo, history + [last])[-1]
-        assert outcome_of(repo.evaluate_one(dict(last), [dict(r) for r in history])) == expected
+        assert_same_one_by_one(repo, records)
 
     check()
