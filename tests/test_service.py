@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import signal
 import threading
@@ -254,6 +255,25 @@ def test_a_sighup_while_workers_start_and_a_worker_started_after_one_serve_the_n
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+
+
+def test_a_stop_while_a_dead_worker_is_replaced_stops_the_new_worker_too(fixture_policies):
+    env = {"REGELVERK_DECISION_LOG": "off", "REGELVERK_ACCESS_LOG": "off"}
+    with service_process("--policies", str(fixture_policies), "--workers", "2", env=env) as (url, process):
+        seen = workers_of(process.pid)
+        os.kill(min(seen), signal.SIGKILL)
+        time.sleep(0.05)  # (the supervisor waits a moment before it starts another)
+        process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while process.poll() is None:  # (a worker started after the stop would keep it waiting)
+            try:
+                seen |= workers_of(process.pid)
+            except OSError:  # (it ended meanwhile)
+                pass
+            assert time.monotonic() < deadline, f"the supervisor did not end; its workers: {seen}"
+            time.sleep(0.05)
+        assert process.returncode == 0
+    assert not [pid for pid in seen if Path(f"/proc/{pid}").exists()]
 
 
 def _rss_bytes() -> int:

@@ -219,23 +219,30 @@ def test_keep_alive_connections_opened_at_once_are_spread_evenly_over_the_worker
         workers = sorted(workers_of(process.pid))
         assert len(workers) == 2
         host, port = url.removeprefix("http://").rsplit(":", 1)
-        clients = []
-        try:
-            for _ in range(64):
-                client = socket.create_connection((host, int(port)), timeout=30)
-                client.sendall(request)
-                clients.append(client)
-            for client in clients:  # every one answered: accepted, and still open
-                answer = b""
-                while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < _length(answer):
-                    chunk = client.recv(65536)
-                    assert chunk, answer
-                    answer += chunk
-                assert answer.startswith(b"HTTP/1.1 200")
-            held = [_connections(pid, int(port)) for pid in workers]
-        finally:
-            for client in clients:
-                client.close()
+
+        def open_and_ask(count: int) -> list:
+            clients = []
+            try:
+                for _ in range(count):
+                    client = socket.create_connection((host, int(port)), timeout=30)
+                    client.sendall(request)
+                    clients.append(client)
+                for client in clients:  # every one answered: accepted, and still open
+                    answer = b""
+                    while b"\r\n\r\n" not in answer or len(answer.partition(b"\r\n\r\n")[2]) < _length(answer):
+                        chunk = client.recv(65536)
+                        assert chunk, answer
+                        answer += chunk
+                    assert answer.startswith(b"HTTP/1.1 200")
+                return [_connections(pid, int(port)) for pid in workers]
+            finally:
+                for client in clients:
+                    client.close()
+        # Both workers serve first (one still starting is not waited for: it would get none).
+        deadline = time.monotonic() + 30
+        while 0 in open_and_ask(8):
+            assert time.monotonic() < deadline, "a worker never took a connection"
+        held = open_and_ask(64)
     assert sum(held) == 64, held
     assert max(held) - min(held) <= 8, held
 

@@ -221,18 +221,21 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
             writing = False
 
     def start(number: int) -> None:
-        # SIGHUP is held back from the fork until the worker is on the list the supervisor
-        # forwards it to (in the worker, until its noting handler is set): one that came in
-        # between would otherwise reach neither.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+        # SIGHUP, SIGTERM and SIGINT are held back from the fork until the worker is on the
+        # list the supervisor forwards them to (in the worker, until its own handlers are
+        # set): one that came in between would otherwise reach only one of the two, and a
+        # stop would leave a worker serving. A stop that came first starts no worker.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
         try:
+            if stopping:
+                return
             pid = os.fork()
             if pid == 0:  # the worker
                 for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
                     signal.signal(sig, signal.SIG_DFL)
                 early = [signal.SIGHUP] if hups else []  # the set on disk may not be `served`
                 signal.signal(signal.SIGHUP, lambda signum, frame: early.append(signum))
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
                 code = 0
                 try:
                     _run_worker(served, load, settings, sock, early, (connections, number))
@@ -243,7 +246,7 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
                     os._exit(code)
             children[pid] = number
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
     def stop(signum, frame):
         nonlocal stopping
@@ -291,6 +294,9 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
     if abandoned:
         os._exit(0)  # (not through the interpreter's exit, which would write the line given up)
     sys.exit(0)
+
+
+_HELD = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT}  # (while the supervisor forks a worker)
 
 
 class _LineGivenUp(BaseException):
