@@ -413,8 +413,9 @@ class Compiler:
                 within_setup.append((id(w), self.compile(w.duration)))
             else:
                 bounded = any(conj is w for conj in conjuncts)
-                anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, _anchor_memo_fields(w.anchor),
-                                self._anchor_bucket(w.anchor)))
+                memo_fields = _anchor_memo_fields(w.anchor)
+                anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, memo_fields,
+                                self._anchor_bucket(w.anchor, memo_fields)))
         index_fields, key_getters, covered = self._index_key(conjuncts)
         if index_fields and self.index_keys is not None:
             self.index_keys.add(index_fields)
@@ -431,12 +432,14 @@ class Compiler:
         return CountPlan(flt, _lower_bounds(conjuncts), tuple(within_setup), tuple(anchors), index_fields,
                          tuple(key_getters), subtract, self.traced)
 
-    def _anchor_bucket(self, anchor: ast.Node) -> tuple | None:
+    def _anchor_bucket(self, anchor: ast.Node, memo_fields) -> tuple | None:
         """(fields, key of ctx) of the bucket that holds exactly the earlier contacts a `since
         latest` anchor matches, where there is one: every conjunct of the anchor is settled by
         the bucket (equalities on required fields, `was`), so none is unknown, and the latest
-        match is the bucket's last contact. None otherwise (the anchor is then searched for)."""
-        if self.index_keys is None or _anchor_memo_fields(anchor) is None:
+        match is the bucket's last contact. None otherwise (the anchor is then searched for),
+        and always when traced (a traced run searches: the search records what it saw).
+        `memo_fields`: _anchor_memo_fields(anchor)."""
+        if self.traced or self.index_keys is None or memo_fields is None:
             return None
         parts = ast.conjuncts(anchor)
         fields, getters, covered = self._index_key(parts)
@@ -644,7 +647,7 @@ def _window_start(plan: CountPlan):
         for bound in lower_bounds:
             start = max(start, bisect_left(ordinals, bound(ctx)))
         for key, anchor, bounded, memo_fields, bucket_of in anchors:
-            if bucket_of is not None and ctx.indexes is not None and not traced:
+            if bucket_of is not None and ctx.indexes is not None:
                 # the latest match is the last contact of the anchor's bucket; none is unknown
                 fields, key_of = bucket_of
                 matches = ctx.index(fields).get(key_of(ctx))
