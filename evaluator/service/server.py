@@ -281,9 +281,10 @@ def _supervise(served: Served, load, settings: ServiceSettings, sock: socket.soc
         except InterruptedError:
             continue
         number = children.pop(pid, None)
-        if number is not None:
-            connections.gone(number)  # (the others do not leave connections to it meanwhile)
-        if number is not None and not stopping:  # a worker that died: another takes its place
+        if number is None:
+            continue
+        connections.gone(number)  # (the others do not leave connections to it meanwhile)
+        if not stopping:  # a worker that died: another takes its place
             time.sleep(0.2)
             # Started before the line is written: the supervisor writes its few lines itself,
             # and a log consumer that stopped reading holds it up there (the workers' lines
