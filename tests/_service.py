@@ -144,3 +144,37 @@ def workers_of(pid: int) -> set:
     for task in Path(f"/proc/{pid}/task").iterdir():
         found |= {int(p) for p in (task / "children").read_text().split()}
     return found
+
+
+def replace_a_worker(supervisor: int, seconds: float = 20) -> tuple[int, int]:
+    """Kill one of a supervisor's workers (SIGKILL) and wait until another has taken its
+    place: (the dead worker's pid, the new one's)."""
+    before = workers_of(supervisor)
+    victim = min(before)
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + seconds
+    while victim in (now := workers_of(supervisor)) or len(now) < len(before):
+        assert time.monotonic() < deadline, "no worker took the dead one's place"
+        time.sleep(0.1)
+    (new,) = now - before
+    return victim, new
+
+
+def connections_held(pid: int, port: int) -> int:
+    """How many established TCP connections to `port` process `pid` holds (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            link = os.readlink(fd)
+        except OSError:  # (closed meanwhile)
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                count += local_port == port and fields[3] == "01" and fields[9] in inodes  # 01: established
+    return count

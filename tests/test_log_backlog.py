@@ -14,9 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from _service import service_process, workers_of
+from _service import connections_held, replace_a_worker, service_process, workers_of
 from conftest import chat
-from test_service_transport import _connections
 
 from evaluator.service.logs import LogWriter, access_log, decision_log
 
@@ -263,14 +262,7 @@ def test_a_worker_that_dies_while_nobody_reads_the_logs_is_still_replaced(fixtur
     reading = threading.Event()
     with service_process("--policies", str(fixture_policies), "--workers", "2", reading=reading) as (url, process):
         _fill_to_the_last_byte(process.pid)
-        before = workers_of(process.pid)
-        victim = min(before)
-        os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while victim in workers_of(process.pid) or len(workers_of(process.pid)) < 2:
-            assert time.monotonic() < deadline, "no worker took the dead one's place"
-            time.sleep(0.1)
-        (new,) = workers_of(process.pid) - before
+        victim, new = replace_a_worker(process.pid)
         # the new worker serves (it writes its own lines by a thread: they wait, it does not):
         # of eight connections kept open, it holds some
         host, port = url.removeprefix("http://").split(":")
@@ -278,7 +270,7 @@ def test_a_worker_that_dies_while_nobody_reads_the_logs_is_still_replaced(fixtur
         for conn in conns:
             status, _, _, ms = ask(conn, "GET", "/health")
             assert status == 200 and ms < 1000, ms
-        assert _connections(new, int(port)) > 0
+        assert connections_held(new, int(port)) > 0
         for conn in conns:
             conn.close()
         reading.set()  # read again: the supervisor's line comes (before the stop, which would give it up)
@@ -297,12 +289,7 @@ def test_a_supervisor_held_up_by_its_log_line_still_stops(fixture_policies):
     with service_process("--policies", str(fixture_policies), "--workers", "2", env=env,
                          reading=reading) as (url, process):
         _fill_to_the_last_byte(process.pid)
-        victim = min(workers_of(process.pid))
-        os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while victim in workers_of(process.pid) or len(workers_of(process.pid)) < 2:
-            assert time.monotonic() < deadline, "no worker took the dead one's place"
-            time.sleep(0.1)
+        replace_a_worker(process.pid)
         # its line waits on the pipe (the kernel's wait channel says so: pipe_write, or
         # pipe_wait on older kernels; where it says nothing, five seconds are given)
         until = time.monotonic() + 5

@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from _service import service_in_thread, service_process, workers_of
+from _service import replace_a_worker, service_in_thread, service_process, workers_of
 from conftest import chat
 
 from evaluator import load_repository
@@ -245,12 +245,7 @@ def test_a_sighup_while_workers_start_and_a_worker_started_after_one_serve_the_n
         wait_until_ready(url)
         _until_all_serve(url, second)
         # a worker that dies is replaced by one that serves the set on disk
-        victim = min(workers_of(process.pid))
-        os.kill(victim, signal.SIGKILL)
-        deadline = time.monotonic() + 30
-        while victim in workers_of(process.pid) or len(workers_of(process.pid)) < 2:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        replace_a_worker(process.pid, seconds=30)
         _until_all_serve(url, second)
     finally:
         process.send_signal(signal.SIGTERM)

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import time
-from pathlib import Path
 
-from _service import service_process, workers_of
+from _service import connections_held, service_process, workers_of
 
 from evaluator.service import server
 from evaluator.service.protocol import CoalescingTransport
@@ -181,26 +179,6 @@ def test_workers_never_upgrade_to_websockets(repo):
     assert config.ws == "none"
 
 
-def _connections(pid: int, port: int) -> int:
-    """How many established TCP connections to `port` process `pid` holds (from /proc)."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            link = os.readlink(fd)
-        except OSError:  # (closed meanwhile)
-            continue
-        if link.startswith("socket:["):
-            inodes.add(link[len("socket:["):-1])
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table, encoding="ascii") as f:
-            for line in f.readlines()[1:]:
-                fields = line.split()
-                local_port = int(fields[1].rsplit(":", 1)[1], 16)
-                count += local_port == port and fields[3] == "01" and fields[9] in inodes  # 01: established
-    return count
-
-
 def test_keep_alive_connections_opened_at_once_are_spread_evenly_over_the_workers():
     # As a load generator does: 64 connections opened one after another, each sending a
     # request as soon as it is open, each kept open. Without the shares the split followed
@@ -234,7 +212,7 @@ def test_keep_alive_connections_opened_at_once_are_spread_evenly_over_the_worker
                         assert chunk, answer
                         answer += chunk
                     assert answer.startswith(b"HTTP/1.1 200")
-                return [_connections(pid, int(port)) for pid in workers]
+                return [connections_held(pid, int(port)) for pid in workers]
             finally:
                 for client in clients:
                     client.close()
