@@ -249,3 +249,57 @@ def test_anchors_a_bucket_holds_are_found_in_it(tmp_path):
         assert_same_one_by_one(repo, records)
 
     check()
+
+
+# Counts that are a subtraction over one bucket (closures.Subtraction): the generated code
+# writes them out as statements (codegen.Body._subtraction) instead of calling closures. Every
+# kind of date window, `since latest` anchors a bucket holds, a count inside arithmetic, and
+# `>`/`<`/`in` around it.
+WRITTEN_OUT_COUNTS = [
+    'count of earlier contacts where (channel = "written" and same unit and same iso week) >= 1',
+    'count of earlier contacts where (same unit and same month and was reimbursable) >= 1',
+    'count of earlier contacts where (channel = "written" and same year) > 1',
+    'count of earlier contacts where (same unit and within 10 days) < 2',
+    'count of earlier contacts where (channel = "written" and within 3 weeks and same month) = 1',
+    'count of earlier contacts where (was reimbursable and same unit and within 2 months and '
+    'since latest (channel = "physical" and same unit)) >= 1',
+    'count of earlier contacts where (same unit and since latest (channel = "physical" and same unit) '
+    'and since latest (was distance_contact)) >= 1',
+    'count of earlier contacts where (channel = "video") + count of earlier contacts where '
+    '(same unit and same iso week) >= 2',
+    'count of earlier contacts where (unit = "u1") in [1, 3]',
+]
+
+# Contacts on the days either side of the windows' edges: ISO weeks (2025-01-06 is a Monday),
+# months, the turn of the year, 10 days and 3 weeks back.
+edge_contact = st.fixed_dictionaries({
+    "patient": st.just("p1"),
+    "unit": st.sampled_from(["u1", "u2"]),
+    "day": st.sampled_from([0, 4, 5, 6, 10, 11, 15, 16, 26, 30, 31, 32, 51, 52, 58, 59, 60, 363, 364, 365, 366]),
+    "channel": st.sampled_from(["written", "physical", "video"]),
+    "dialogue": sparse_bool, "documented": sparse_bool,
+})
+
+
+def test_counts_written_out_as_statements_decide_as_the_reference(tmp_path):
+    """Each count above is one the generator writes out (so this test is about that code), and
+    the decisions are the reference's, in a batch and in evaluate_one."""
+    from evaluator.language import ast
+
+    compiler = Compiler({}, False, frozenset({"unit", "channel"}), set())
+    written = [compiler.subtraction(n) is not None for text in WRITTEN_OUT_COUNTS
+               for n in ast.walk(parse_condition(text)) if isinstance(n, ast.Aggregate)]
+    # (the arithmetic's first count, `channel = "video"` with no window, is one too)
+    assert written == [True] * 10
+    repo = repository(tmp_path, WRITTEN_OUT_COUNTS)
+    source = repo.engine.program.of(next(iter(repo.policy_set.versions()))).code.source
+    decide = source.split("def replay(")[0]
+    assert decide.count("ctx.indexes") == 10
+
+    @settings(max_examples=80, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(edge_contact, min_size=1, max_size=30).map(_records))
+    def check(records):
+        assert_same_one_by_one(repo, records)
+
+    check()

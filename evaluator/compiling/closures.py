@@ -400,6 +400,34 @@ class Compiler:
             return _counter(plan, limit)
         return _tester(plan, node.kind == "any")
 
+    def subtraction(self, node: ast.Aggregate, limit: int | None = None) -> Subtraction | None:
+        """The count `node` described for code generation (see Subtraction) where it is a
+        subtraction over one bucket with date windows and no `since latest`; else None."""
+        if node.kind != "count" or self.traced or self.index_keys is None or node.filter is None:
+            return None
+        plan = self._count_plan(node)
+        # `since latest` only where its anchor is a conjunct of the filter and has a bucket of
+        # its own, whose last contact is the anchor (see _anchor_bucket)
+        if not (plan.subtract and plan.index_fields) \
+                or any(not bounded or bucket_of is None for _, _, bounded, _, bucket_of in plan.anchors):
+            return None
+        anchors = tuple(self._index_key(ast.conjuncts(w.anchor))[0::3] for w in ast.walk(node.filter)
+                        if isinstance(w, ast.SinceLatest))
+        if len(anchors) != len(plan.anchors):
+            return None
+        bounds = []
+        for conj in ast.conjuncts(node.filter):
+            if isinstance(conj, ast.SameIsoWeek):
+                bounds.append(("week",))
+            elif isinstance(conj, ast.SamePeriod):
+                bounds.append(("month",) if conj.unit == "month" else ("year",))
+            elif isinstance(conj, ast.Within):
+                bounds.append(("within", conj.duration))
+        if sum(1 for b in bounds if b[0] == "within") != len(plan.within_setup):
+            return None  # (a `within` that is not a conjunct of its own: not a plain bound)
+        _, _, _, key = self._index_key(ast.conjuncts(node.filter))
+        return Subtraction(plan.index_fields, key, tuple(bounds), anchors, _counter(plan, limit))
+
     def _count_plan(self, node: ast.Aggregate) -> CountPlan:
         """What a count's filter lets the scan skip, worked out once: see CountPlan."""
         flt = self.compile(node.filter, in_filter=True) if node.filter is not None else (lambda ctx: True)
@@ -416,7 +444,7 @@ class Compiler:
                 memo_fields = _anchor_memo_fields(w.anchor)
                 anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, memo_fields,
                                 self._anchor_bucket(w.anchor, memo_fields)))
-        index_fields, key_getters, covered = self._index_key(conjuncts)
+        index_fields, key_getters, covered, _ = self._index_key(conjuncts)
         if index_fields and self.index_keys is not None:
             self.index_keys.add(index_fields)
         else:
@@ -442,24 +470,27 @@ class Compiler:
         if self.traced or self.index_keys is None or memo_fields is None:
             return None
         parts = ast.conjuncts(anchor)
-        fields, getters, covered = self._index_key(parts)
+        fields, getters, covered, _ = self._index_key(parts)
         if not fields or any(id(part) not in covered for part in parts):
             return None
         self.index_keys.add(fields)
         return fields, _tuple_of(tuple(getters))
 
-    def _index_key(self, conjuncts: list[ast.Node]) -> tuple[tuple[str, ...], list, set]:
+    def _index_key(self, conjuncts: list[ast.Node]) -> tuple[tuple[str, ...], list, set, tuple]:
         """Fields and value getters for the bucket a filter can use: `field = constant` and
         `same field` conjuncts on fields every valid contact has (so no row is unknown there),
         and `was output` conjuncts (keyed "was:output": whether that output was true). Also
-        the ids of the conjuncts that every contact in the bucket satisfies."""
+        the ids of the conjuncts that every contact in the bucket satisfies, and where each
+        key part comes from, for code generation (see Subtraction.key)."""
         chosen: dict[str, object] = {}
+        source: dict[str, tuple] = {}
         why: dict[str, object] = {}  # what set each key part: ("same",) or ("=", value)
         covered: set = set()
         for conj in conjuncts:
             if isinstance(conj, ast.Was):
                 # `was reimbursable` is true or false, never unknown: bucket by the output too.
                 chosen.setdefault(WAS_PREFIX + conj.output, lambda ctx: True)
+                source.setdefault(WAS_PREFIX + conj.output, ("was",))
                 covered.add(id(conj))
                 continue
             if isinstance(conj, ast.SameField) and conj.name in self.required:
@@ -478,12 +509,13 @@ class Compiler:
                 continue
             if name not in chosen:
                 chosen[name], why[name] = getter, reason
+                source[name] = ("field", name) if reason == ("same",) else ("value", reason[1])
             # A conjunct the bucket settles: the one that keyed it, or one that says the same
             # (`unit = "u1" and same unit` keys by "u1": `same unit` is then still to be tested).
             if why[name] == reason:
                 covered.add(id(conj))
         fields = tuple(sorted(chosen))
-        return fields, [chosen[f] for f in fields], covered
+        return fields, [chosen[f] for f in fields], covered, tuple(source[f] for f in fields)
 
 
 # The method that builds the closure of each kind of node (Compiler.compile).
@@ -553,6 +585,33 @@ class CountPlan:
     traced: bool
 
 
+@dataclass(frozen=True)
+class Subtraction:
+    """A count that is a subtraction over one bucket (CountPlan.subtract), described for code
+    generation (codegen.py writes it out as plain statements):
+
+    `fields`: the bucket's field combination (Context.index). `key`: where each part of the
+    bucket's key comes from, in the order of `fields`: ("field", name) the current contact's
+    field, ("value", constant), ("was",) true. `bounds`: the first ordinal a contact of the
+    bucket may have, one per date window: ("week",) the current contact's ISO week,
+    ("month",), ("year",), ("within", duration node) the day after the current date less the
+    duration. `anchors`: (fields, key) of the bucket of each `since latest`, whose last contact
+    is the anchor: the count starts after it. `general`: the same count as closures, for a
+    context that keeps no buckets.
+    """
+
+    fields: tuple
+    key: tuple
+    bounds: tuple
+    anchors: tuple
+    general: object
+
+
+def year_start(day: date) -> int:
+    """The ordinal of 1 January of `day`'s year."""
+    return date(day.year, 1, 1).toordinal()
+
+
 def _lower_bounds(conjuncts: list) -> tuple:
     bounds = []
     for conj in conjuncts:
@@ -561,7 +620,7 @@ def _lower_bounds(conjuncts: list) -> tuple:
         elif isinstance(conj, ast.SamePeriod) and conj.unit == "month":
             bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.day + 1)
         elif isinstance(conj, ast.SamePeriod):
-            bounds.append(lambda ctx: date(ctx.cur.date.year, 1, 1).toordinal())
+            bounds.append(lambda ctx: year_start(ctx.cur.date))
         elif isinstance(conj, ast.Within):
             key = id(conj)
             bounds.append(lambda ctx, key=key: ctx.scratch[key] + 1)
@@ -602,7 +661,7 @@ def _tuple_of(getters: tuple):
 _shifted: dict = {}
 
 
-def _shifted_ordinal(day: date, amount: int, unit: str) -> int:
+def shifted_ordinal(day: date, amount: int, unit: str) -> int:
     key = (day, amount, unit)
     found = _shifted.get(key)
     if found is None:
@@ -642,7 +701,7 @@ def _window_start(plan: CountPlan):
     def window_start(ctx, ordinals, indices) -> int:
         for key, dur in within_setup:
             d = dur(ctx)
-            ctx.scratch[key] = _shifted_ordinal(ctx.cur.date, -d[0], d[1])
+            ctx.scratch[key] = shifted_ordinal(ctx.cur.date, -d[0], d[1])
         start = 0
         for bound in lower_bounds:
             start = max(start, bisect_left(ordinals, bound(ctx)))
@@ -735,7 +794,7 @@ def _subtracted(plan: CountPlan, general):
             day = ctx.cur.date
             for key, dur in within_setup:
                 d = dur(ctx)
-                ctx.scratch[key] = _shifted_ordinal(day, -d[0], d[1])
+                ctx.scratch[key] = shifted_ordinal(day, -d[0], d[1])
         start = 0
         for bound in lower_bounds:
             first = bisect_left(ordinals, bound(ctx))

@@ -22,21 +22,25 @@ are emitted as the ``repr`` of a plain value (None, bool, int, str, checked to r
 same value) or passed in as bound arguments. Before compiling, the source is parsed again and
 every name, attribute and call in it checked against those lists (`check_generated`).
 
-Counts over history stay the closures of closures.py (history buckets, windows, early stops),
-passed in as bound arguments: they are where the engine's data structures live.
+Counts over history are the closures of closures.py (history buckets, windows, early stops),
+passed in as bound arguments, except a count that is a subtraction over one bucket
+(closures.Subtraction), which the untraced functions write out as statements: the bucket of
+the contact's key, a binary search per window. Its key parts are the checker's fields and
+literal constants, like every other name and constant here.
 """
 
 from __future__ import annotations
 
 import builtins
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from ..explaining.messages import conflict_finding
 from ..language import ast
 from ..language.functions import FUNCTIONS
 from ..language.values import CountRange, arith_values, range_compare, range_member
-from .closures import Compiler
+from .closures import Compiler, shifted_ordinal, year_start
 
 
 class CodegenError(Exception):
@@ -78,10 +82,16 @@ RUNTIME = {
     "RIN": _in_range,
     "AR": arith_values,
     "NEG": _neg,
+    "BL": bisect_left,
+    "BR": bisect_right,
+    "SH": shifted_ordinal,
+    "YS": year_start,
 }
 _BUILTINS = {"len", "isinstance", "type", "int", "set", "sorted", "None", "True", "False"}
 _LOCALS = {"ctx", "acc", "get", "hits", "ms", "x", "make", "findings"}
-_ATTRIBUTES = {"contact", "get", "trace", "missing", "append"}
+_ATTRIBUTES = {"contact", "get", "trace", "missing", "append",
+               # a count written out (Body._subtraction): the context's buckets, the current date
+               "indexes", "index", "ordinals", "indices", "cur", "date", "ordinal", "weekday", "day"}
 _GENERATED = re.compile(r"(f|p|g|fn|k|t|o|c|u|m|b|r|rule|applies|decide|replay|finish|single)_\d+|"
                         r"applies_traced|decide|replay|finish|single")
 
@@ -256,14 +266,99 @@ class Body:
         if isinstance(node, ast.Duration):
             n = self.value(node.amount, ind)
             r = self.tmp()
-            self.emit(ind, f"{r} = None if {n} is None else ({n}, {literal(node.unit)})")
+            if n in m.known:  # (a constant amount)
+                self.emit(ind, f"{r} = ({n}, {literal(node.unit)})")
+                m.known.add(r)
+            else:
+                self.emit(ind, f"{r} = None if {n} is None else ({n}, {literal(node.unit)})")
             return r
         if isinstance(node, ast.Aggregate):
+            written = self._subtraction(node, None, ind)
+            if written is not None:
+                return written
             g = self._aggregate(node, None)
             r = self.tmp()
             self.emit(ind, f"{r} = {g}(ctx)")
             return r
         raise CodegenError(f"{type(node).__name__} outside a history filter")
+
+    def _subtraction(self, node: ast.Aggregate, limit: int | None, ind: int) -> str | None:
+        """A count that is a subtraction over one bucket (closures.Subtraction), written out:
+        the bucket of the current contact's key, less its contacts before the windows' start
+        (binary search). None when the count is not one (it is then called as closures), and
+        always in a traced function (whose counts record their evidence)."""
+        if self.traced:
+            return None
+        sub = Compiler(self.m.parameters, False, self.required, set()).subtraction(node, limit)
+        if sub is None:
+            return None
+        m = self.m
+        general = m.bind(sub.general, "g")  # (a context without buckets: the reference engine's)
+        r, ix, bucket, ords, cur, lo = (self.tmp(), self.tmp("b"), self.tmp("b"), self.tmp("b"), self.tmp("b"),
+                                        self.tmp("b"))
+        self.emit(ind, f"{ix} = ctx.indexes")
+        self.emit(ind, f"if {ix} is None:")
+        self.emit(ind + 1, f"{r} = {general}(ctx)")
+        self.emit(ind, "else:")
+        self._bucket(ix, bucket, sub.fields, sub.key, ind + 1)
+        self.emit(ind + 1, f"if {bucket} is None:")
+        self.emit(ind + 2, f"{r} = 0")
+        self.emit(ind + 1, "else:")
+        at = ind + 2
+        self.emit(at, f"{ords} = {bucket}.ordinals")
+        if not (sub.bounds or sub.anchors):
+            self.emit(at, f"{r} = len({ords})")
+            return r
+        firsts = []  # (statements already emitted) expressions of the first ordinal, or index
+        for fields, key in sub.anchors:
+            # the contacts after the anchor's latest contact (none: the whole bucket)
+            latest = self.tmp("b")
+            self._bucket(ix, latest, fields, key, at)
+            self.emit(at, f"{lo if not firsts else latest} = 0 if {latest} is None else "
+                          f"BR({bucket}.indices, {latest}.indices[-1])")
+            firsts.append(lo if len(firsts) == 0 else latest)
+        if firsts and len(firsts) > 1:
+            for other in firsts[1:]:
+                self.emit(at, f"if {other} > {lo}:")
+                self.emit(at + 1, f"{lo} = {other}")
+        if sub.bounds:
+            self.emit(at, f"{cur} = ctx.cur")
+        for i, bound in enumerate(sub.bounds):
+            if bound[0] == "week":
+                first = f"{cur}.ordinal - {cur}.date.weekday()"
+            elif bound[0] == "month":
+                first = f"{cur}.ordinal - {cur}.date.day + 1"
+            elif bound[0] == "year":
+                first = f"YS({cur}.date)"
+            else:  # the day after the current date less the duration (as closures' `within`)
+                duration = bound[1]
+                if isinstance(duration, ast.Duration):
+                    n = self.value(duration.amount, at)
+                    first = f"SH({cur}.date, -{n}, {literal(duration.unit)}) + 1"
+                else:
+                    d = self.value(duration, at)
+                    first = f"SH({cur}.date, -{d}[0], {d}[1]) + 1"
+            other = self.tmp("b")
+            self.emit(at, f"{other} = BL({ords}, {first})")
+            if i == 0 and not firsts:
+                self.emit(at, f"{lo} = {other}")
+            else:
+                self.emit(at, f"if {other} > {lo}:")
+                self.emit(at + 1, f"{lo} = {other}")
+        self.emit(at, f"{r} = len({ords}) - {lo}")
+        return r
+
+    def _bucket(self, ix: str, into: str, fields: tuple, key: tuple, ind: int) -> None:
+        """Emit: `into` = the bucket of the current contact's key by `fields` (None: empty);
+        `ix` holds the context's indexes."""
+        m = self.m
+        fields_id = m.bind(fields)
+        parts = [self.field(p[1], ind) if p[0] == "field" else m.const(p[1]) if p[0] == "value" else "True"
+                 for p in key]
+        self.emit(ind, f"{into} = {ix}.get({fields_id})")
+        self.emit(ind, f"if {into} is None:")
+        self.emit(ind + 1, f"{into} = ctx.index({fields_id})")
+        self.emit(ind, f"{into} = {into}.get(({', '.join(parts)},))")
 
     def _aggregate(self, node: ast.Aggregate, limit: int | None) -> str:
         compiler = Compiler(self.m.parameters, self.traced, self.required, set())
@@ -352,9 +447,11 @@ class Body:
         r = self.tmp()
         if limit is not None and not self.traced:
             # count … >= K: counting can stop at K matches; unknown rows cannot undo that.
-            g = self._aggregate(node.left, limit)
-            n = self.tmp()
-            self.emit(ind, f"{n} = {g}(ctx)")
+            n = self._subtraction(node.left, limit, ind)
+            if n is None:
+                g = self._aggregate(node.left, limit)
+                n = self.tmp()
+                self.emit(ind, f"{n} = {g}(ctx)")
             self.emit(ind, f"{r} = {n} >= {limit} if type({n}) is int else RC('>=', {n}, {limit})")
             return r
         a = self.value(node.left, ind)
