@@ -55,9 +55,10 @@ def test_small_writes_in_one_turn_go_out_as_one_in_order():
         loop.close()
 
 
-def _accepted_after_turns(loop_class, waiting: int, turns: int, seconds: float = 0) -> int:
+def _accepted_after_turns(loop_class, waiting: int, turns: int, seconds: float = 0, listening=None) -> int:
     """How many of `waiting` connections a server on a `loop_class` loop has taken after
-    `turns` turns of its loop, `seconds` apart."""
+    `turns` turns of its loop, `seconds` apart. `listening()` is called after the turns, before
+    the server stops listening (a SharingLoop's worker then no longer counts as serving)."""
     listener = socket.create_server(("127.0.0.1", 0), backlog=64)
     clients = [socket.create_connection(listener.getsockname()) for _ in range(waiting)]
     loop = loop_class()
@@ -74,6 +75,8 @@ def _accepted_after_turns(loop_class, waiting: int, turns: int, seconds: float =
             if seconds:
                 time.sleep(seconds)
         count = len(made)
+        if listening is not None:
+            listening()
         server.close()
         for transport in made:
             transport.close()
@@ -133,6 +136,7 @@ def test_a_worker_holding_more_connections_than_another_leaves_waiting_ones_to_i
     monkeypatch.setattr(server, "MAX_DECLINES", 10**9)
     assert not shares.my_turn()
     assert _accepted_after_turns(SharingLoop, 4, 30, seconds=0.002) == 0
+    shares.counts[0] = 1  # (serving again: the helper's server stopped listening at its end)
     shares.counts[1] = 5
     assert shares.my_turn()
     assert _accepted_after_turns(SharingLoop, 4, 30, seconds=0.002) == 4
@@ -157,8 +161,10 @@ def test_a_worker_that_does_not_serve_is_not_left_connections(monkeypatch):
     shares.become(0)
     monkeypatch.setattr(server, "shares", shares)
     monkeypatch.setattr(server, "MAX_DECLINES", 10**9)
-    assert _accepted_after_turns(SharingLoop, 3, 8) == 3  # (listening made worker 0 a serving one)
-    assert shares.counts[0] == 0  # (_accepted_after_turns's protocol counts nothing)
+    seen = []
+    assert _accepted_after_turns(SharingLoop, 3, 8, listening=lambda: seen.append(shares.counts[0])) == 3
+    assert seen == [0]  # listening made worker 0 a serving one (the helper's protocol counts nothing)
+    assert shares.counts[0] == ConnectionShares.NOT_SERVING  # (and it stopped listening at the end)
     shares.counts[0] = 3
     assert shares.my_turn()
     shares.counts[1] = 0  # worker 1 serves
@@ -166,6 +172,20 @@ def test_a_worker_that_does_not_serve_is_not_left_connections(monkeypatch):
     shares.gone(1)  # ... and dies
     assert shares.my_turn()
     assert _accepted_after_turns(SharingLoop, 2, 6) == 2
+
+
+def test_a_worker_that_stops_listening_is_not_left_connections(monkeypatch):
+    # Worker 1, shutting down, has stopped listening but still holds (and finishes) its two
+    # connections: worker 0, holding three, no longer waits for it.
+    shares = ConnectionShares(2)
+    shares.become(1)
+    monkeypatch.setattr(server, "shares", shares)
+    assert _accepted_after_turns(SharingLoop, 2, 6) == 2  # (listens, takes two, stops listening)
+    assert shares.counts[1] == ConnectionShares.NOT_SERVING
+    shares.closed()  # (one of its connections ends while it drains)
+    shares.become(0)  # (now seen from worker 0)
+    shares.counts[0] = 3
+    assert shares.my_turn()
 
 
 def test_workers_never_upgrade_to_websockets(repo):

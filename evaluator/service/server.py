@@ -56,6 +56,12 @@ class ConnectionShares:
         if self.counts[self.me] == self.NOT_SERVING:
             self.counts[self.me] = 0
 
+    def stopped(self) -> None:
+        """This worker no longer listens (shutting down; SharingLoop._stop_serving): no other
+        waits for it while it finishes the requests in flight. (Its connections closing from
+        here on count down from NOT_SERVING, still far above any real count.)"""
+        self.counts[self.me] = self.NOT_SERVING
+
     def gone(self, number: int) -> None:
         """Worker `number` has ended (the supervisor, before it starts another in its place)."""
         self.counts[number] = self.NOT_SERVING
@@ -92,8 +98,8 @@ class SharingLoop(asyncio.SelectorEventLoop):
     which worker happened to be idle as the burst came (47 and 17 seen): the worker with
     more then answered more slowly, for as long as the connections stayed open. A worker
     that holds more stops listening for a millisecond, and the other takes the connection.
-    Only workers that serve count: one starting, or dead and not yet replaced, is not waited
-    for (ConnectionShares.NOT_SERVING)."""
+    Only workers that serve count: one starting, shutting down, or dead and not yet replaced,
+    is not waited for (ConnectionShares.NOT_SERVING)."""
 
     _declined = 0
 
@@ -101,6 +107,11 @@ class SharingLoop(asyncio.SelectorEventLoop):
         super()._start_serving(*args, **kwargs)
         if shares is not None:
             shares.serving()
+
+    def _stop_serving(self, sock):
+        if shares is not None:
+            shares.stopped()
+        super()._stop_serving(sock)
 
     def _accept_connection(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *rest):
         if shares is not None and self._declined < MAX_DECLINES and not shares.my_turn():
