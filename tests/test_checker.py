@@ -86,6 +86,22 @@ def test_type_errors_name_place_and_suggestion(tmp_path, when, message, hint, co
     assert "^" in p.render() and p.source_line.startswith("    when:")
 
 
+@pytest.mark.parametrize("window", ["current.duration_minutes days", "(duration_minutes + 0) days",
+                                    "-current.duration_minutes weeks"])
+def test_a_windows_length_cannot_come_from_a_contact(tmp_path, window):
+    # (where the contact lacked the fact, the window would have no length: nothing to count)
+    policy_set, problems = problems_for(tmp_path, f"count of earlier contacts where (within {window}) >= 1")
+    assert policy_set is None
+    assert any("a duration's length is a number or a parameter, not a contact field" in p.message
+               for p in problems), [p.render() for p in problems]
+
+
+@pytest.mark.parametrize("window", ["3 days", "cap months", "(cap + 1) weeks", "(cap - 1) days"])
+def test_a_windows_length_may_be_a_number_a_parameter_or_arithmetic_on_them(tmp_path, window):
+    policy_set, problems = problems_for(tmp_path, f"count of earlier contacts where (within {window}) >= 1")
+    assert not problems, [p.render() for p in problems]
+
+
 def test_position_inside_folded_block(tmp_path):
     text = POLICY.format(when=">-\n      dialogue and documented\n        and chanel = \"x\"")
     write_policy(tmp_path, text)

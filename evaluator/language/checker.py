@@ -191,8 +191,12 @@ class _Check:
             t = e(node.amount)
             if t is not None and t.kind != "integer":
                 self.fail(node, f"a duration counts whole {node.unit}s; {t} is not a whole number")
-            if isinstance(node.amount, ast.Name) and node.amount.name in n.fields:
-                self.fail(node, "a duration's length is a number or a parameter, not a contact field")
+            if not self._fixed(node.amount):
+                # (a window whose length a contact gives would have no length where the contact
+                # lacks the fact: the engine could neither count nor say what it missed)
+                self.fail(node, "a duration's length is a number or a parameter, not a contact field",
+                          hint="write a whole number (within 12 months) or a parameter (within max_months "
+                               "months); arithmetic on those is fine too")
             return DURATION
         if isinstance(node, ast.Aggregate):
             if not self.allow_history:
@@ -234,6 +238,21 @@ class _Check:
                               f"'{node.output}' is a {spec.type}")
             return BOOLEAN
         raise TypeError(f"unknown node {type(node).__name__}")  # pragma: no cover
+
+    def _fixed(self, node) -> bool:
+        """Whether `node` has the same value for every contact: built of literals and the
+        version's parameters alone (with arithmetic, '-' and functions over them)."""
+        if isinstance(node, ast.Literal):
+            return True
+        if isinstance(node, ast.Name):
+            return node.name in self.names.parameters and node.name not in self.names.fields
+        if isinstance(node, ast.Neg):
+            return self._fixed(node.operand)
+        if isinstance(node, ast.Arith):
+            return self._fixed(node.left) and self._fixed(node.right)
+        if isinstance(node, ast.Call):
+            return all(self._fixed(a) for a in node.args)
+        return False
 
     def _want_bool(self, node, in_filter, in_anchor, where):
         t = self.expr(node, in_filter, in_anchor)
