@@ -162,6 +162,10 @@ def test_every_name_in_the_bundled_policies_generated_source_is_generated_or_fix
     "def make():\n    return open('x')\n",
     "def make():\n    return 1.5\n",
     "def evil():\n    return 1\n",
+    # an allowed attribute name read as a global, and a global name read as an attribute
+    "def make():\n    return index(cur)\n",
+    "def make(k_1):\n    return k_1.len\n",
+    "def make():\n    from os import path\n",
 ])
 def test_the_guard_refuses_source_that_reaches_beyond_its_names(bad):
     with pytest.raises(CodegenError):

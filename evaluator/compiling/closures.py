@@ -402,7 +402,8 @@ class Compiler:
 
     def subtraction(self, node: ast.Aggregate, limit: int | None = None) -> Subtraction | None:
         """The count `node` described for code generation (see Subtraction) where it is a
-        subtraction over one bucket with date windows and no `since latest`; else None."""
+        subtraction over one bucket: date windows, and `since latest` anchors that are
+        conjuncts of the filter with a bucket of their own; else None."""
         if node.kind != "count" or self.traced or self.index_keys is None or node.filter is None:
             return None
         plan = self._count_plan(node)

@@ -32,6 +32,7 @@ literal constants, like every other name and constant here.
 from __future__ import annotations
 
 import builtins
+import dis
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
@@ -679,6 +680,16 @@ def check_generated(source: str, bound, filename: str = "<regelverk>"):
         for name in c.co_names:
             if name not in _BUILTINS and name not in _ATTRIBUTES and name not in ("make",):
                 raise CodegenError(f"generated source reads {name!r}")
+        # (co_names holds global and attribute names alike: each is checked for what it is)
+        for op in dis.get_instructions(c):
+            if "IMPORT" in op.opname:
+                raise CodegenError("generated source imports")
+            if "ATTR" in op.opname or "METHOD" in op.opname:
+                if op.argval not in _ATTRIBUTES:
+                    raise CodegenError(f"generated source reads the attribute {op.argval!r}")
+            elif "GLOBAL" in op.opname or op.opname.endswith("_NAME"):
+                if op.argval not in _BUILTINS and op.argval != "make":
+                    raise CodegenError(f"generated source reads {op.argval!r}")
         for name in (*c.co_varnames, *c.co_cellvars, *c.co_freevars):
             if name not in allowed and not _GENERATED.fullmatch(name):
                 raise CodegenError(f"generated source names {name!r}")
