@@ -64,3 +64,21 @@ def test_whole_years_is_an_age_with_month_ends_clamped():
     assert whole_years(leap, date(2008, 2, 28)) == 3 and whole_years(leap, date(2008, 2, 29)) == 4
     assert whole_years(date(2020, 6, 1), date(2019, 6, 2)) == -1  # the largest n with start + n years <= end
     assert whole_years(date(2020, 6, 1), date(2020, 6, 1)) == 0
+
+
+@pytest.mark.parametrize("day, amount, unit, expected", [
+    (date(2025, 1, 1), 9999, "year", date.max),
+    (date(2025, 1, 1), -5000, "year", date.min),
+    (date(2025, 1, 1), -99_999_999, "month", date.min),
+    (date.max, 1, "day", date.max),
+    (date.min, -1, "week", date.min),
+    (date(2025, 1, 1), 10**12, "day", date.max),
+    (date(9999, 12, 1), 1, "month", date.max),
+])
+def test_a_move_beyond_the_calendar_stops_at_its_first_or_last_day(day, amount, unit, expected):
+    assert shift(day, amount, unit) == expected
+
+
+def test_an_unknown_unit_is_still_an_error():
+    with pytest.raises(ValueError):
+        shift(date(2025, 1, 1), 1, "fortnight")

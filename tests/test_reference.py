@@ -303,3 +303,17 @@ def test_counts_written_out_as_statements_decide_as_the_reference(tmp_path):
         assert_same_one_by_one(repo, records)
 
     check()
+
+
+def test_dates_moved_beyond_the_calendar_decide_as_the_reference(tmp_path):
+    """A policy that moves a date out of years 1 to 9999 (a long window, a date far ahead)
+    decides every contact, as the reference does, instead of ending the run."""
+    repo = repository(tmp_path, ["date + 9999 years > 2025-01-01",
+                                 "count of earlier contacts where (within 99999 years) >= 1",
+                                 "date - 5000 years < 2025-01-01",
+                                 "count of earlier contacts where (same unit and within 8000 years) >= 2"])
+    records = _records([{"patient": "p1", "unit": "u1", "day": d, "channel": "written"} for d in (0, 3, 9)])
+    assert_same_one_by_one(repo, records)
+    decisions = repo.evaluate(records)
+    assert [d["status"] for d in decisions] == ["decided"] * 3
+    assert decisions[-1]["outputs"]["distance_contact"] is True  # (two earlier contacts in the window)

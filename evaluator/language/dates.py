@@ -19,16 +19,24 @@ def add_months(day: date, months: int) -> date:
 
 
 def shift(day: date, amount: int, unit: str) -> date:
-    """`day` moved by `amount` units (day, week, month, year); negative amounts go back."""
-    if unit == "day":
-        return day + timedelta(days=amount)
-    if unit == "week":
-        return day + timedelta(weeks=amount)
-    if unit == "month":
-        return add_months(day, amount)
-    if unit == "year":
-        return add_months(day, 12 * amount)
-    raise ValueError(f"unknown unit {unit!r}")
+    """`day` moved by `amount` units (day, week, month, year); negative amounts go back.
+
+    A move beyond the calendar (years 1 to 9999) stops at its first or last day: `date + 9999
+    years` is later than every date there is, `within 5000 years` holds all of a history, and
+    a condition never fails on a date it cannot write."""
+    if unit not in _UNITS:
+        raise ValueError(f"unknown unit {unit!r}")
+    try:
+        if unit == "day":
+            return day + timedelta(days=amount)
+        if unit == "week":
+            return day + timedelta(weeks=amount)
+        return add_months(day, amount if unit == "month" else 12 * amount)
+    except (OverflowError, ValueError):  # (out of the calendar's range)
+        return date.max if amount > 0 else date.min
+
+
+_UNITS = ("day", "week", "month", "year")
 
 
 def iso_week(day: date) -> tuple[int, int]:
