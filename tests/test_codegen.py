@@ -5,6 +5,7 @@ or are refused when the policy is checked; the generated source passes its own g
 from __future__ import annotations
 
 import ast as pyast
+import re
 import textwrap
 
 import orjson
@@ -177,6 +178,11 @@ def test_compile_command_prints_a_versions_generated_source():
     assert result.exit_code == 0, result.output
     assert "def decide(ctx, acc):" in result.output
     pyast.parse(result.output)  # it is the Python that runs
+    # and after it, as comments, what its generated names stand for
+    legend = result.output.split("# ---- what the names above stand for")[1]
+    assert "# rule 3 (hits (3, …), rule_3): one-per-week: count of earlier contacts where" in legend
+    field = re.search(r"# (f_\d+): the contact's field unit\n", legend).group(1)
+    assert f"{field} = get('unit')" in result.output
     unknown = CliRunner().invoke(main, ["compile", "no-such-policy"])
     assert unknown.exit_code != 0 and "no-such-policy" in unknown.output
     missing = CliRunner().invoke(main, ["compile", "vgr-rehab-written-contact", "--version", "9.9"])

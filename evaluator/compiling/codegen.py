@@ -521,6 +521,9 @@ class GeneratedVersion:
     replay: object
     applies_traced: object
     rules_traced: tuple
+    # What the source's generated names stand for, for a person reading it (`regelverk
+    # compile`): comment lines, never compiled.
+    legend: str = ""
 
 
 def _prefetch(body: Body, names, ind: int, done: set) -> list[str]:
@@ -732,7 +735,24 @@ def compile_version(version, fields: dict, slots: dict, required: frozenset, rep
     decide = made.pop(0)
     replay = made.pop(0)
     applies_traced = made.pop(0)
-    return GeneratedVersion(source, decide, replay, applies_traced, tuple(made))
+    return GeneratedVersion(source, decide, replay, applies_traced, tuple(made), legend(version, m))
+
+
+def legend(version, m: Module) -> str:
+    """Comment lines saying what a version's generated names stand for: the rule of each index
+    in `hits` and `rule_<k>`, the contact field of each `f_…`, the parameter of each `p_…`."""
+    def one_line(text: str) -> str:
+        return " ".join(str(text).split())
+    lines = ["# ---- what the names above stand for (not part of the compiled source) ----"]
+    for k, rule in enumerate(version.rules):
+        lines.append(f"# rule {k} (hits ({k}, …), rule_{k}): {one_line(rule.id)}: {one_line(rule.when_text)}")
+    for name, ident in sorted(m._field_ids.items(), key=lambda item: int(item[1].split("_")[1])):
+        lines.append(f"# {ident}: the contact's field {one_line(name)}")
+    for name, ident in sorted(m._param_ids.items(), key=lambda item: int(item[1].split("_")[1])):
+        lines.append(f"# {ident}: the parameter {one_line(name)} = {one_line(repr(m.bound[ident]))}")
+    lines.append("# g_…: a history count or condition run as closures (closures.py); k_…: other constants")
+    return "\n".join(lines) + "\n"
+
 
 
 def _single(name: str, claims: list, findings: list):

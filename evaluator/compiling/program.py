@@ -183,11 +183,13 @@ class Program:
 
 
 def version_source(policy_set, outputs: list, policy_id: str, version: str | None = None) -> str:
-    """The generated source of a policy's version (the latest when `version` is None)."""
+    """The generated source of a policy's version (the latest when `version` is None), and
+    after it, as comments, what its generated names stand for (codegen.legend)."""
     policy = policy_set.policies[policy_id]
     chosen = [v for v in policy.versions if version is None or v.version == version]
     if not chosen:
         known = ", ".join(v.version for v in policy.versions)
         raise KeyError(f"policy {policy_id} has no version {version} (it has {known})")
     v = max(chosen, key=lambda v: v.key)
-    return Program(policy_set, outputs).of(v).source
+    code = Program(policy_set, outputs).of(v).code
+    return code.source + "\n" + code.legend
