@@ -215,6 +215,17 @@ def test_count_ranges_and_unknown_facts_reach_the_comparison(tmp_path):
     assert ("gen", "r1", "unknown") in outcome_of(last).findings  # 1..3 in [1, 2]: unknown
 
 
+
+def same_as_the_reference_on_random_histories(repo, contacts, examples: int) -> None:
+    """assert_same_one_by_one on lists of up to 30 contacts drawn from `contacts`."""
+    @settings(max_examples=examples, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(st.lists(contacts, min_size=1, max_size=30).map(_records))
+    def check(records):
+        assert_same_one_by_one(repo, records)
+
+    check()
+
 # `since latest` anchors that a bucket of the history holds exactly (equalities on required
 # fields, `was`): the engine takes the bucket's last contact instead of searching; others search.
 BUCKET_ANCHORS = [
@@ -242,13 +253,7 @@ def test_anchors_a_bucket_holds_are_found_in_it(tmp_path):
         ("channel", "unit"), ("channel", "unit"), ("was:reimbursable",),
         ("channel", "unit", "was:distance_contact"), ("unit",), None]
 
-    @settings(max_examples=60, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(st.lists(contact, min_size=1, max_size=30).map(_records))
-    def check(records):
-        assert_same_one_by_one(repo, records)
-
-    check()
+    same_as_the_reference_on_random_histories(repo, contact, examples=60)
 
 
 # Counts that are a subtraction over one bucket (closures.Subtraction): the generated code
@@ -296,13 +301,7 @@ def test_counts_written_out_as_statements_decide_as_the_reference(tmp_path):
     decide = source.split("def replay(")[0]
     assert decide.count("ctx.indexes") == 10
 
-    @settings(max_examples=80, deadline=None, database=None,
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(st.lists(edge_contact, min_size=1, max_size=30).map(_records))
-    def check(records):
-        assert_same_one_by_one(repo, records)
-
-    check()
+    same_as_the_reference_on_random_histories(repo, edge_contact, examples=80)
 
 
 def test_dates_moved_beyond_the_calendar_decide_as_the_reference(tmp_path):
