@@ -183,6 +183,9 @@ def test_compile_command_prints_a_versions_generated_source():
     assert "# rule 3 (hits (3, …), rule_3): one-per-week: count of earlier contacts where" in legend
     field = re.search(r"# (f_\d+): the contact's field unit\n", legend).group(1)
     assert f"{field} = get('unit')" in result.output
+    from evaluator.compiling.codegen import RUNTIME
+    fixed = legend.split("# fixed names")[1]
+    assert all(re.search(rf"\b{name}\b", fixed) for name in RUNTIME)  # (each fixed name explained)
     unknown = CliRunner().invoke(main, ["compile", "no-such-policy"])
     assert unknown.exit_code != 0 and "no-such-policy" in unknown.output
     missing = CliRunner().invoke(main, ["compile", "vgr-rehab-written-contact", "--version", "9.9"])

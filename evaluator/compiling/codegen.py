@@ -750,7 +750,12 @@ def legend(version, m: Module) -> str:
         lines.append(f"# {ident}: the contact's field {one_line(name)}")
     for name, ident in sorted(m._param_ids.items(), key=lambda item: int(item[1].split("_")[1])):
         lines.append(f"# {ident}: the parameter {one_line(name)} = {one_line(repr(m.bound[ident]))}")
-    lines.append("# g_…: a history count or condition run as closures (closures.py); k_…: other constants")
+    lines.append("# g_…: a history count or condition run as closures (evaluator/compiling/closures.py); "
+                 "k_…: other constants")
+    lines.append("# fixed names (evaluator/compiling/codegen.py, RUNTIME): U an output no rule has set yet; "
+                 "CR a count range; RC, RM, RIN comparison, membership and 'in' with count ranges; "
+                 "AR arithmetic; NEG negation; BL, BR bisect_left, bisect_right; SH a date's ordinal "
+                 "moved by a duration; YS the ordinal of 1 January of a date's year")
     return "\n".join(lines) + "\n"
 
 
