@@ -416,18 +416,10 @@ class Compiler:
                         if isinstance(w, ast.SinceLatest))
         if len(anchors) != len(plan.anchors):
             return None
-        bounds = []
-        for conj in ast.conjuncts(node.filter):
-            if isinstance(conj, ast.SameIsoWeek):
-                bounds.append(("week",))
-            elif isinstance(conj, ast.SamePeriod):
-                bounds.append(("month",) if conj.unit == "month" else ("year",))
-            elif isinstance(conj, ast.Within):
-                bounds.append(("within", conj.duration))
+        bounds = _window_bounds(ast.conjuncts(node.filter))
         if sum(1 for b in bounds if b[0] == "within") != len(plan.within_setup):
             return None  # (a `within` that is not a conjunct of its own: not a plain bound)
-        _, _, _, key = self._index_key(ast.conjuncts(node.filter))
-        return Subtraction(plan.index_fields, key, tuple(bounds), anchors, _counter(plan, limit))
+        return Subtraction(plan.index_fields, plan.key_sources, bounds, anchors, _counter(plan, limit))
 
     def _count_plan(self, node: ast.Aggregate) -> CountPlan:
         """What a count's filter lets the scan skip, worked out once: see CountPlan."""
@@ -445,7 +437,7 @@ class Compiler:
                 memo_fields = _anchor_memo_fields(w.anchor)
                 anchors.append((id(w), self.compile(w.anchor, in_filter=True), bounded, memo_fields,
                                 self._anchor_bucket(w.anchor, memo_fields)))
-        index_fields, key_getters, covered, _ = self._index_key(conjuncts)
+        index_fields, key_getters, covered, key_sources = self._index_key(conjuncts)
         if index_fields and self.index_keys is not None:
             self.index_keys.add(index_fields)
         else:
@@ -459,7 +451,7 @@ class Compiler:
         windowed = (ast.SameIsoWeek, ast.SamePeriod, ast.Within, ast.SinceLatest)
         subtract = bool(index_fields) and all(id(conj) in covered or isinstance(conj, windowed) for conj in conjuncts)
         return CountPlan(flt, _lower_bounds(conjuncts), tuple(within_setup), tuple(anchors), index_fields,
-                         tuple(key_getters), subtract, self.traced)
+                         tuple(key_getters), key_sources, subtract, self.traced)
 
     def _anchor_bucket(self, anchor: ast.Node, memo_fields) -> tuple | None:
         """(fields, key of ctx) of the bucket that holds exactly the earlier contacts a `since
@@ -571,7 +563,8 @@ class CountPlan:
     threshold computed once per count. `anchors`: (key, anchor condition, whether it is a
     top-level conjunct, the fields its answer is remembered by, the bucket that holds exactly
     its matches or None) of each `since latest`.
-    `index_fields` and `key_getters`: the bucket of the history to look in (none: all of it).
+    `index_fields` and `key_getters`: the bucket of the history to look in (none: all of it);
+    `key_sources`: where each part of its key comes from (see Subtraction.key).
     `subtract`: every conjunct is settled by the bucket and the windows, so counting is
     subtraction and no contact is looked at.
     """
@@ -582,6 +575,7 @@ class CountPlan:
     anchors: tuple
     index_fields: tuple
     key_getters: tuple
+    key_sources: tuple
     subtract: bool
     traced: bool
 
@@ -594,9 +588,9 @@ class Subtraction:
     `fields`: the bucket's field combination (Context.index). `key`: where each part of the
     bucket's key comes from, in the order of `fields`: ("field", name) the current contact's
     field, ("value", constant), ("was",) true. `bounds`: the first ordinal a contact of the
-    bucket may have, one per date window: ("week",) the current contact's ISO week,
-    ("month",), ("year",), ("within", duration node) the day after the current date less the
-    duration. `anchors`: (fields, key) of the bucket of each `since latest`, whose last contact
+    bucket may have, one per date window (_window_bounds): ("week",) the current contact's ISO
+    week, ("month",), ("year",), ("within", the `within` node) the day after the current date
+    less its duration. `anchors`: (fields, key) of the bucket of each `since latest`, whose last contact
     is the anchor: the count starts after it. `general`: the same count as closures, for a
     context that keeps no buckets.
     """
@@ -613,17 +607,33 @@ def year_start(day: date) -> int:
     return date(day.year, 1, 1).toordinal()
 
 
-def _lower_bounds(conjuncts: list) -> tuple:
+def _window_bounds(conjuncts: list) -> tuple:
+    """The date windows among a filter's conjuncts, each as the kind of first ordinal it lets
+    an earlier contact have: ("week",), ("month",), ("year",) or ("within", the node)."""
     bounds = []
     for conj in conjuncts:
         if isinstance(conj, ast.SameIsoWeek):
-            bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.weekday())
-        elif isinstance(conj, ast.SamePeriod) and conj.unit == "month":
-            bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.day + 1)
+            bounds.append(("week",))
         elif isinstance(conj, ast.SamePeriod):
-            bounds.append(lambda ctx: year_start(ctx.cur.date))
+            bounds.append(("month",) if conj.unit == "month" else ("year",))
         elif isinstance(conj, ast.Within):
-            key = id(conj)
+            bounds.append(("within", conj))
+    return tuple(bounds)
+
+
+def _lower_bounds(conjuncts: list) -> tuple:
+    """Functions ctx -> the first ordinal of each date window (_window_bounds); a `within`'s
+    threshold is the one window_start leaves in ctx.scratch."""
+    bounds = []
+    for bound in _window_bounds(conjuncts):
+        if bound[0] == "week":
+            bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.weekday())
+        elif bound[0] == "month":
+            bounds.append(lambda ctx: ctx.cur.ordinal - ctx.cur.date.day + 1)
+        elif bound[0] == "year":
+            bounds.append(lambda ctx: year_start(ctx.cur.date))
+        else:
+            key = id(bound[1])
             bounds.append(lambda ctx, key=key: ctx.scratch[key] + 1)
     return tuple(bounds)
 

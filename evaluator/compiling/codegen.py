@@ -307,24 +307,17 @@ class Body:
         self.emit(ind + 1, "else:")
         at = ind + 2
         self.emit(at, f"{ords} = {bucket}.ordinals")
-        if not (sub.bounds or sub.anchors):
-            self.emit(at, f"{r} = len({ords})")
-            return r
-        firsts = []  # (statements already emitted) expressions of the first ordinal, or index
-        for fields, key in sub.anchors:
-            # the contacts after the anchor's latest contact (none: the whole bucket)
-            latest = self.tmp("b")
+        # the bucket's first contact inside every window and after every anchor: the largest
+        # of the positions each gives (none: the whole bucket)
+        starts = []
+        for fields, key in sub.anchors:  # after the anchor's bucket's latest contact
+            latest, after = self.tmp("b"), self.tmp("b")
             self._bucket(ix, latest, fields, key, at)
-            self.emit(at, f"{lo if not firsts else latest} = 0 if {latest} is None else "
-                          f"BR({bucket}.indices, {latest}.indices[-1])")
-            firsts.append(lo if len(firsts) == 0 else latest)
-        if firsts and len(firsts) > 1:
-            for other in firsts[1:]:
-                self.emit(at, f"if {other} > {lo}:")
-                self.emit(at + 1, f"{lo} = {other}")
+            self.emit(at, f"{after} = 0 if {latest} is None else BR({bucket}.indices, {latest}.indices[-1])")
+            starts.append(after)
         if sub.bounds:
             self.emit(at, f"{cur} = ctx.cur")
-        for i, bound in enumerate(sub.bounds):
+        for bound in sub.bounds:
             if bound[0] == "week":
                 first = f"{cur}.ordinal - {cur}.date.weekday()"
             elif bound[0] == "month":
@@ -332,20 +325,18 @@ class Body:
             elif bound[0] == "year":
                 first = f"YS({cur}.date)"
             else:  # the day after the current date less the duration (as closures' `within`)
-                duration = bound[1]
-                if isinstance(duration, ast.Duration):
-                    n = self.value(duration.amount, at)
-                    first = f"SH({cur}.date, -{n}, {literal(duration.unit)}) + 1"
-                else:
-                    d = self.value(duration, at)
-                    first = f"SH({cur}.date, -{d}[0], {d}[1]) + 1"
-            other = self.tmp("b")
-            self.emit(at, f"{other} = BL({ords}, {first})")
-            if i == 0 and not firsts:
-                self.emit(at, f"{lo} = {other}")
-            else:
-                self.emit(at, f"if {other} > {lo}:")
-                self.emit(at + 1, f"{lo} = {other}")
+                d = self.value(bound[1].duration, at)
+                first = f"SH({cur}.date, -{d}[0], {d}[1]) + 1"
+            position = self.tmp("b")
+            self.emit(at, f"{position} = BL({ords}, {first})")
+            starts.append(position)
+        if not starts:
+            self.emit(at, f"{r} = len({ords})")
+            return r
+        self.emit(at, f"{lo} = {starts[0]}")
+        for other in starts[1:]:
+            self.emit(at, f"if {other} > {lo}:")
+            self.emit(at + 1, f"{lo} = {other}")
         self.emit(at, f"{r} = len({ords}) - {lo}")
         return r
 
@@ -746,9 +737,9 @@ def legend(version, m: Module) -> str:
     lines = ["# ---- what the names above stand for (not part of the compiled source) ----"]
     for k, rule in enumerate(version.rules):
         lines.append(f"# rule {k} (hits ({k}, …), rule_{k}): {one_line(rule.id)}: {one_line(rule.when_text)}")
-    for name, ident in sorted(m._field_ids.items(), key=lambda item: int(item[1].split("_")[1])):
+    for name, ident in m._field_ids.items():  # (in the order the names were made)
         lines.append(f"# {ident}: the contact's field {one_line(name)}")
-    for name, ident in sorted(m._param_ids.items(), key=lambda item: int(item[1].split("_")[1])):
+    for name, ident in m._param_ids.items():
         lines.append(f"# {ident}: the parameter {one_line(name)} = {one_line(repr(m.bound[ident]))}")
     lines.append("# g_…: a history count or condition run as closures (evaluator/compiling/closures.py); "
                  "k_…: other constants")

@@ -56,14 +56,11 @@ class ConnectionShares:
         if self.counts[self.me] == self.NOT_SERVING:
             self.counts[self.me] = 0
 
-    def stopped(self) -> None:
-        """This worker no longer listens (shutting down; SharingLoop._stop_serving): no other
-        waits for it while it finishes the requests in flight. (Its connections closing from
-        here on count down from NOT_SERVING, still far above any real count.)"""
-        self.counts[self.me] = self.NOT_SERVING
-
     def gone(self, number: int) -> None:
-        """Worker `number` has ended (the supervisor, before it starts another in its place)."""
+        """Worker `number` no longer serves: it has ended (the supervisor, before it starts
+        another in its place), or it has stopped listening and finishes the requests in flight
+        (the worker itself, SharingLoop._stop_serving; its connections closing from there on
+        count down from NOT_SERVING, still far above any real count)."""
         self.counts[number] = self.NOT_SERVING
 
     def opened(self) -> None:
@@ -110,7 +107,7 @@ class SharingLoop(asyncio.SelectorEventLoop):
 
     def _stop_serving(self, sock):
         if shares is not None:
-            shares.stopped()
+            shares.gone(shares.me)
         super()._stop_serving(sock)
 
     def _accept_connection(self, protocol_factory, sock, sslcontext=None, server=None, backlog=100, *rest):
