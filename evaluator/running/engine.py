@@ -456,11 +456,13 @@ class Engine:
                 self.decide_patient(groups.popitem()[1], decisions, traces, explain, full, emit)
             return decisions, traces
 
-    def prepare(self, records: list, line_errors: dict | None, emit, own: bool = False) -> tuple[list, dict]:
+    def prepare(self, records: list, line_errors: dict | None, emit, own: bool = False,
+                claimed: list | None = None) -> tuple[list, dict]:
         """Check every record: invalid ones get their decision now; the valid ones are grouped
         by patient, each group with its sort key (date, time known, time, input index). `own`:
         the records are the engine's to change (parsed for this batch), so each valid one is
-        typed in place instead of copied."""
+        typed in place instead of copied. `claimed`: a list given to be extended with every id
+        the records take (claimed_id), an id used twice as often as it is used."""
         decisions: list = [None] * len(records)
         groups: dict[str, list] = {}
         first_line: dict[str, int] = {}
@@ -492,10 +494,15 @@ class Engine:
             decisions[i] = self.invalid(given, errors, self._provenance_for(emit))
             # An invalid contact's id is taken too: a later contact with it gets a second
             # decision under the same id, which is what the duplicate check prevents.
-            if given is not None and given not in first_line:
-                first_line[given] = i
+            if given is not None:
+                if given not in first_line:
+                    first_line[given] = i
+                elif claimed is not None:
+                    claimed.append(given)  # (a second use: the caller sees the id twice)
         if emit is not None:
             decisions = [d if type(d) is not dict else emit(d) for d in decisions]
+        if claimed is not None:
+            claimed.extend(first_line)
         return decisions, groups
 
     def decide_patient(self, items: list, decisions: list, traces: dict, explain, full, emit) -> None:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
+import operator
 import os
 import re
 import signal
@@ -152,31 +154,33 @@ def _decide_buckets(engine, read, parts, buckets: int, as_lines: bool = True, ow
     indexes (lazily: a bucket is claimed only when this process is ready for it), read(indexes)
     its records and the errors of those that could not be read. Yields, per bucket, its
     number, its indexes, its decisions in input order (as NDJSON lines with `as_lines`, else
-    as dicts) and the ids its contacts give (all of them, valid or not). `own`: the records
-    are this process's to change. A bucket's memory is free for the next one once its
-    decisions are made, so a process touches little more memory than one bucket needs."""
+    as dicts) and the ids its contacts take (as often as each is used, valid or not). `own`:
+    the records are this process's to change. A bucket's memory is free for the next one
+    once its decisions are made, so a process touches little more memory than one bucket
+    needs."""
+    emit = decision_line if as_lines else None
     for b, indexes in parts:
         records, errors = read(indexes)
-        # (isinstance, as the contact check: a caller's records may be OrderedDicts, say)
-        objects = [r for r in records if isinstance(r, dict)]
-        patients = {p for r in objects if isinstance(p := r.get("patient"), str)}  # a patient has many lines
-        if {hash(deal_key(p)) % buckets for p in patients} - {b}:
-            raise _Misdealt
-        ids = [i for r in objects if isinstance(i := r.get("id"), str)]
-        del objects, patients
-        emit = decision_line if as_lines else None
-        made, groups = engine.prepare(records, errors, emit, own=own)
+        ids: list = []
+        made, groups = engine.prepare(records, errors, emit, own=own, claimed=ids)
         del records
+        # Every valid contact's patient must be one of this bucket's: the only contacts whose
+        # bucket matters, as they are each other's history (an invalid one is decided alone).
+        for patient in groups:
+            if hash(deal_key(patient)) % buckets != b:
+                raise _Misdealt
         for items in groups.values():
             engine.decide_patient(items, made, {}, None, None, emit)
         del groups
         yield b, indexes, made, ids
 
 
-def _line_reader(lines: list):
-    """read(indexes) for NDJSON lines: each parsed on its own, errors numbered as in the input."""
-
-    return lambda indexes: parse_ndjson([lines[i] for i in indexes], numbers=[i + 1 for i in indexes])
+def _line_reader(lines: Sequence):
+    """read(indexes) for NDJSON lines: each parsed on its own, errors numbered as in the input.
+    A sequence with a `pick(indexes)` (inmemory.FileLines) cuts a bucket's lines out itself."""
+    pick = getattr(lines, "pick", None) or (lambda indexes: [lines[i] for i in indexes])
+    one_on = functools.partial(operator.add, 1)  # an input index's line number
+    return lambda indexes: parse_ndjson(pick(indexes), numbers=map(one_on, indexes))
 
 
 def _record_reader(records: list):

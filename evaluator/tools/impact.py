@@ -214,8 +214,8 @@ class _DatesEngine:
         self.engine = Engine(working)
         self.olds = olds
 
-    def prepare(self, records: list, line_errors, emit, own: bool = False):
-        decisions, groups = self.engine.prepare(records, line_errors, None, own)
+    def prepare(self, records: list, line_errors, emit, own: bool = False, claimed: list | None = None):
+        decisions, groups = self.engine.prepare(records, line_errors, None, own, claimed)
         marks = [d if d is None else 0 for d in decisions]
         if emit is not None:
             marks = [m if m is None else emit(m) for m in marks]
@@ -363,8 +363,8 @@ class PairEngine:
                 return False
         return True
 
-    def prepare(self, records: list, line_errors, emit, own: bool = False):
-        decisions, groups = self.base.prepare(records, line_errors, None, own)
+    def prepare(self, records: list, line_errors, emit, own: bool = False, claimed: list | None = None):
+        decisions, groups = self.base.prepare(records, line_errors, None, own, claimed)
         # an invalid record is invalid whatever the policies (the check is the contact schema's)
         marks = [d if d is None else _INVALID for d in decisions]
         if emit is not None:
