@@ -349,14 +349,17 @@ class _Worker:
                 if b >= len(by_bucket) or taken[b]:
                     return False
                 indexes = by_bucket[b]
-                block = os.pread(self.spool.fileno(), size + listed, self._offset)
-                made = block[:size].splitlines(keepends=True)  # a JSON text holds no line break
-                if len(block) != size + listed or len(made) != count or count != len(indexes):
+                # (two reads, not one cut in two: a slice of the lines' block would copy it)
+                block = os.pread(self.spool.fileno(), size, self._offset)
+                given = os.pread(self.spool.fileno(), listed, self._offset + size)
+                made = block.splitlines(keepends=True)  # a JSON text holds no line break
+                if len(block) != size or len(given) != listed or len(made) != count or count != len(indexes):
                     return False
+                del block
                 if self._convert is not None:
                     made = list(map(self._convert, made))
                 collections.deque(map(put, indexes, made), maxlen=0)
-                ids.add(orjson.loads(block[size:]))
+                ids.add(orjson.loads(given))
                 self._offset += size + listed
                 taken[b] = 1
                 done(count)
