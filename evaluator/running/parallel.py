@@ -13,9 +13,10 @@ its own; the parent puts the lines in input order between its own buckets. With 
 is no fork: the parent decides the buckets one after another.
 
 The result is exactly that of the whole batch decided in one go, or the batch is decided again
-that way: every process checks that each contact it parsed belongs to its bucket, and the
-parent checks that every bucket was reported once and that no contact id is used twice across
-the batch (whether an id is a duplicate depends on the whole batch, contract section 4).
+that way: every process checks that each valid contact it parsed (the contacts that are each
+other's history) belongs to its bucket, and the parent checks that every bucket was reported
+once and that no contact id is used twice across the batch (whether an id is a duplicate
+depends on the whole batch, contract section 4).
 """
 
 from __future__ import annotations
