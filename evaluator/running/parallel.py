@@ -354,7 +354,8 @@ class _Worker:
                 block = os.pread(self.spool.fileno(), size, self._offset)
                 given = os.pread(self.spool.fileno(), listed, self._offset + size)
                 made = block.splitlines(keepends=True)  # a JSON text holds no line break
-                if len(block) != size or len(given) != listed or len(made) != count or count != len(indexes):
+                if (len(block) != size or len(given) != listed or len(made) != count
+                        or count != len(indexes)):
                     return False
                 del block
                 if self._convert is not None:
