@@ -179,6 +179,30 @@ def test_version_in_force_on_the_contacts_date(repo, day, version):
         assert [(p["id"], p["version"]) for p in d["policies"]] == [("testland-chat", version)]
 
 
+def test_the_remembered_dispatch_starts_again_when_full_and_decides_the_same(repo, monkeypatch):
+    from evaluator.running import engine as engine_module
+
+    contacts = [chat(f"c{k}", f"2024-{1 + k % 12:02d}-{1 + k % 28:02d}", patient=f"p{k % 7}",
+                     region=("testland", "elsewhere", "nowhere")[k % 3], channel=("written", "video")[k % 2])
+                for k in range(120)]
+    want = repo.evaluate([dict(c) for c in contacts])
+    monkeypatch.setattr(engine_module, "TODO_PINS_MAX", 2)
+    monkeypatch.setattr(engine_module, "TODO_DAYS_MAX", 3)
+    fresh = type(repo.engine)(repo.policy_set)
+    seen = []
+    real = fresh._versions_for
+
+    def watched(values, day):
+        seen.append((len(fresh._todo), max((len(d) for d in fresh._todo.values()), default=0)))
+        return real(values, day)
+
+    fresh._versions_for = watched
+    got, _ = fresh.evaluate([dict(c) for c in contacts])
+    assert got == want
+    assert max(p for p, _ in seen) <= 2 and max(d for _, d in seen) <= 3  # bounded
+    assert len(seen) > 20  # (it did start again, many times)
+
+
 def test_no_policy_for_other_regions(repo):
     d = repo.evaluate_one(chat("c", "2024-03-04", region="elsewhere"))
     assert d["status"] == "no_policy"

@@ -37,6 +37,11 @@ _gc_promote = False
 # (see cyclic_gc_paused); a smaller one leaves them to the collector as usual.
 PROMOTE_MIN_RECORDS = 5000
 
+# What Engine._versions_for remembers at most: this many combinations of the pinned fields'
+# values, each with this many days (beyond either, it starts again from nothing).
+TODO_PINS_MAX = 4096
+TODO_DAYS_MAX = 65_536
+
 
 @contextmanager
 def cyclic_gc_paused(promote: bool = False):
@@ -107,6 +112,9 @@ class Engine:
         self._fired = {id(v): tuple((r, self._constant_finding(v, r)) for r in v.rules)
                        for v in policy_set.versions()}
         self._missed: dict = {}
+        # _versions_for's answers: pinned values -> the day's ordinal -> versions (two small
+        # lookups: one table keyed by both was a third of a million entries' worth of cache
+        # misses at a million contacts).
         self._todo: dict = {}
         self._replays: dict = {}
         self._replayed_nothing = self._no_outputs()  # (shared: see _replayed_outputs)
@@ -123,25 +131,30 @@ class Engine:
     def candidates(self, contact: dict, day) -> list:
         """The versions in force on `day` that a checked contact can fall under (the dispatch
         table, Program.dispatch), in policy order."""
-        key = (self.program.dispatch_key(contact), day)
-        todo = self._todo.get(key)
+        pins = self.program.dispatch_key(contact)
+        by_day = self._todo.get(pins)
+        todo = None if by_day is None else by_day.get(day.toordinal())
         if todo is None:
-            todo = self._versions_for(key)
+            todo = self._versions_for(pins, day)
         return [entry[0] for entry in todo]
 
-    def _versions_for(self, key: tuple) -> tuple:
+    def _versions_for(self, values: tuple, day) -> tuple:
         """(version, its generated code, …) of the versions a contact with these values of the
-        pinned fields (see Program.dispatch) can fall under on this day, remembered."""
-        values, day = key
+        pinned fields (see Program.dispatch) can fall under on this day, remembered in _todo."""
         value_of = dict(zip(self.program.pinned_fields, values, strict=True))
         candidates = [v for v, guard in self.program.guards if all(value_of[f] in allowed for f, allowed in guard)]
         # (version, its generated code, the entry of a decision's `policies` it makes, its rules
         # each with the finding it makes when it fires, where that is the same for every contact)
         todo = tuple((v, self._programs[id(v)].code, (v.id, v.version, v.content_hash), self._fired[id(v)])
                      for v in candidates if v.in_force_on(day))
-        if len(self._todo) >= 65_536:
-            self._todo.clear()
-        self._todo[key] = todo  # (the dispatch field is a required field: text)
+        by_day = self._todo.get(values)
+        if by_day is None:
+            if len(self._todo) >= TODO_PINS_MAX:
+                self._todo.clear()
+            by_day = self._todo[values] = {}
+        elif len(by_day) >= TODO_DAYS_MAX:
+            by_day.clear()
+        by_day[day.toordinal()] = todo
         return todo
 
     # -- one contact ---------------------------------------------------------------------
@@ -214,9 +227,11 @@ class Engine:
     def _replays_for(self, key: tuple) -> tuple:
         """The replay functions of the versions _versions_for gives for `key` that have rules a
         replayed history runs (the others are skipped as if they did not apply)."""
-        todo = self._todo.get(key)
+        values, day = key
+        by_day = self._todo.get(values)
+        todo = None if by_day is None else by_day.get(day.toordinal())
         if todo is None:
-            todo = self._versions_for(key)
+            todo = self._versions_for(values, day)
         replays = tuple(code.replay for v, code, _, _ in todo if self._programs[id(v)].replay_rules)
         if len(self._replays) >= 65_536:
             self._replays.clear()
@@ -230,10 +245,11 @@ class Engine:
         contact = cur.contact
         # Only the versions that can apply (see Program.dispatch), in force on the day, each
         # as generated code (codegen.py), remembered by the pinned fields' values and the day.
-        key = (self.program.dispatch_key(contact), cur.date)
-        todo = self._todo.get(key)
+        pins = self.program.dispatch_key(contact)
+        by_day = self._todo.get(pins)
+        todo = None if by_day is None else by_day.get(cur.ordinal)
         if todo is None:
-            todo = self._versions_for(key)
+            todo = self._versions_for(pins, cur.date)
         # Each version's code decides the contact and gathers its outputs in `acc`; the
         # findings of the rules it reports are made here.
         acc = self._blank[:]
