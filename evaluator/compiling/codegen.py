@@ -750,7 +750,6 @@ def legend(version, m: Module) -> str:
     return "\n".join(lines) + "\n"
 
 
-
 def _single(name: str, claims: list, findings: list):
     """One value of a `single` output from its claims [(value, version, rule)] in order; two
     different values are a conflict: an error finding, and null."""

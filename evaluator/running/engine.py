@@ -131,16 +131,17 @@ class Engine:
     def candidates(self, contact: dict, day) -> list:
         """The versions in force on `day` that a checked contact can fall under (the dispatch
         table, Program.dispatch), in policy order."""
-        pins = self.program.dispatch_key(contact)
-        by_day = self._todo.get(pins)
-        todo = None if by_day is None else by_day.get(day.toordinal())
-        if todo is None:
-            todo = self._versions_for(pins, day)
-        return [entry[0] for entry in todo]
+        return [entry[0] for entry in self._versions_for(self.program.dispatch_key(contact), day)]
 
     def _versions_for(self, values: tuple, day) -> tuple:
         """(version, its generated code, …) of the versions a contact with these values of the
-        pinned fields (see Program.dispatch) can fall under on this day, remembered in _todo."""
+        pinned fields (see Program.dispatch) can fall under on this day: as remembered in
+        _todo, else worked out and remembered there."""
+        by_day = self._todo.get(values)
+        if by_day is not None:
+            todo = by_day.get(day.toordinal())
+            if todo is not None:
+                return todo
         value_of = dict(zip(self.program.pinned_fields, values, strict=True))
         candidates = [v for v, guard in self.program.guards if all(value_of[f] in allowed for f, allowed in guard)]
         # (version, its generated code, the entry of a decision's `policies` it makes, its rules
@@ -227,12 +228,8 @@ class Engine:
     def _replays_for(self, key: tuple) -> tuple:
         """The replay functions of the versions _versions_for gives for `key` that have rules a
         replayed history runs (the others are skipped as if they did not apply)."""
-        values, day = key
-        by_day = self._todo.get(values)
-        todo = None if by_day is None else by_day.get(day.toordinal())
-        if todo is None:
-            todo = self._versions_for(values, day)
-        replays = tuple(code.replay for v, code, _, _ in todo if self._programs[id(v)].replay_rules)
+        replays = tuple(code.replay for v, code, _, _ in self._versions_for(*key)
+                        if self._programs[id(v)].replay_rules)
         if len(self._replays) >= 65_536:
             self._replays.clear()
         self._replays[key] = replays
@@ -244,7 +241,8 @@ class Engine:
         cur = ctx.cur
         contact = cur.contact
         # Only the versions that can apply (see Program.dispatch), in force on the day, each
-        # as generated code (codegen.py), remembered by the pinned fields' values and the day.
+        # as generated code (codegen.py), remembered by the pinned fields' values and the day
+        # (_versions_for's own lookup, written out here: this runs for every contact).
         pins = self.program.dispatch_key(contact)
         by_day = self._todo.get(pins)
         todo = None if by_day is None else by_day.get(cur.ordinal)
