@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
+import threading
 from pathlib import Path
 
 import orjson
@@ -18,6 +21,7 @@ from evaluator.running.formats import (
     csv_cell,
     format_of,
     open_writer,
+    output_file,
     output_kinds,
     read_chunks,
     read_contacts,
@@ -205,3 +209,42 @@ def test_an_http_route_decides_a_body_in_any_format(repo):
     assert MEDIA_TYPES["parquet"] == "application/vnd.apache.parquet"
     with pytest.raises(FormatError, match="the body cannot be read as Parquet"):
         decide_bytes(repo, b"nope", "parquet")
+
+
+def test_out_to_a_named_pipe_writes_into_it_and_leaves_it_a_pipe(repo, tmp_path):
+    """`--out /dev/null` (or a pipe): what is there and is not a file is written as it is;
+    renaming a finished file over it would put a regular file in its place."""
+    pipe = tmp_path / "decisions.ndjson"
+    os.mkfifo(pipe)
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()), daemon=True)
+    reader.start()
+    result = CliRunner().invoke(main, ["evaluate", str(EXAMPLE), "--out", str(pipe)])
+    reader.join(timeout=60)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
+    assert got and got[0] == CliRunner().invoke(main, ["evaluate", str(EXAMPLE)]).stdout_bytes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["decisions.ndjson"]  # no temporary file left
+
+
+def test_out_through_a_link_replaces_the_target_and_keeps_the_link(repo, tmp_path):
+    target = tmp_path / "kept" / "decisions.ndjson"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "latest.ndjson"
+    link.symlink_to(target)
+    result = CliRunner().invoke(main, ["evaluate", str(EXAMPLE), "--out", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert target.read_bytes() == CliRunner().invoke(main, ["evaluate", str(EXAMPLE)]).stdout_bytes
+    assert not list(tmp_path.glob("**/.*partial*"))
+
+
+def test_output_file_leaves_what_was_there_when_writing_fails(tmp_path):
+    path = tmp_path / "d.ndjson"
+    path.write_bytes(b"before\n")
+    with pytest.raises(RuntimeError), output_file(str(path)) as out:
+        out.write(b"half")
+        raise RuntimeError("stopped")
+    assert path.read_bytes() == b"before\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.ndjson"]

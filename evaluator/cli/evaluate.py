@@ -20,6 +20,7 @@ from ..running.formats import (
     FormatError,
     format_of,
     open_writer,
+    output_file,
     output_kinds,
     read_chunks,
 )
@@ -186,18 +187,12 @@ def _decide_to(repo, source: inmemory.FileInput, out_path, out_fmt, *, folder, q
                 summary = _run(repo, source, open_writer(out_fmt, stream, kinds), folder, bar)
                 stream.flush()
             return summary
-        final = os.path.abspath(out_path)
-        partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial-{os.getpid()}")
         try:
-            with open(partial, "wb") as stream:
+            with output_file(out_path) as stream:
                 summary = _run(repo, source, open_writer(out_fmt, stream, kinds), folder, bar)
-            os.replace(partial, final)
         except OSError as exc:
             click.echo(f"regelverk: cannot write {out_path}: {exc.strerror or exc}", err=True)
             sys.exit(EXIT_OUTPUT)
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(partial)
         return summary
     finally:
         bar.close()

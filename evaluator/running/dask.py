@@ -22,12 +22,11 @@ ids: the later use is invalid and names the input that used it first, as everywh
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 
 import orjson
 
-from .formats import FormatError, open_writer, output_kinds, records_from_frame
+from .formats import FormatError, open_writer, output_file, output_kinds, records_from_frame
 from .streaming import decide_items
 
 _REPOSITORIES: dict = {}
@@ -131,19 +130,14 @@ def evaluate_on_cluster(source, out_path, address: str, policies=None, out_forma
     kinds = output_kinds(repo.policy_set)
     fmt = format_of(out_path, out_format)
     count = 0
-    # As without Dask: a file is written under a temporary name and renamed once complete.
-    partial = None
-    if out_path:
-        final = os.path.abspath(out_path)
-        partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial-{os.getpid()}")
     try:
         client = Client(address, timeout="20s")
     except (OSError, TimeoutError) as exc:
         raise SchedulerUnreachable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     with client:
         decided = evaluate_dataframe(contacts, policies)
-        stream = open(partial, "wb") if partial else sys.stdout.buffer  # noqa: SIM115
-        try:
+        # As without Dask: a file is written under a temporary name and renamed once complete.
+        with output_file(out_path) if out_path else contextlib.nullcontext(sys.stdout.buffer) as stream:
             writer = open_writer(fmt, stream, kinds)
             for part in decided.to_delayed():
                 frame = client.compute(part).result()
@@ -154,12 +148,4 @@ def evaluate_on_cluster(source, out_path, address: str, policies=None, out_forma
                     writer.write([orjson.loads(line) for line in lines])
                 count += len(lines)
             writer.close()
-            if partial:
-                stream.close()
-                os.replace(partial, final)
-        finally:
-            if partial:
-                stream.close()
-                with contextlib.suppress(OSError):
-                    os.unlink(partial)
     return count

@@ -18,10 +18,12 @@ of structs in Parquet and JSON text in CSV. pyarrow reads and writes Parquet (do
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import os
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -622,6 +624,32 @@ class ParquetWriter(DecisionWriter):
 
     def close(self) -> None:
         self.writer.close()
+
+
+@contextlib.contextmanager
+def output_file(path: str) -> Iterator[BinaryIO]:
+    """A stream to write the file at `path` whole or not at all: a regular file (or a new one)
+    is written under a temporary name beside it and renamed over it when the block ends
+    without an error, so a failed run leaves no half file; a link is followed (its target is
+    replaced, the link stays). Anything else already at `path` (a device such as /dev/null, a
+    named pipe) is opened and written as it is: a rename would put a file in its place."""
+    final = os.path.realpath(path)
+    try:
+        regular = stat.S_ISREG(os.stat(final).st_mode)
+    except FileNotFoundError:
+        regular = True  # (to be made)
+    if not regular:
+        with open(final, "wb") as stream:
+            yield stream
+        return
+    partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial-{os.getpid()}")
+    try:
+        with open(partial, "wb") as stream:
+            yield stream
+        os.replace(partial, final)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
 
 
 def open_writer(fmt: str, out: BinaryIO, kinds: dict) -> DecisionWriter:
