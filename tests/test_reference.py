@@ -70,6 +70,24 @@ def test_bundled_policies_on_a_benchmark_sample_decide_as_the_reference(tmp_path
     assert {p["id"] for d in decided for p in d["policies"]} >= {"vgr-rehab-written-contact", "halland-distance-contact"}
 
 
+def test_decisions_emitted_as_lines_are_the_decisions_serialised(tmp_path):
+    """A decision only emitted as its NDJSON line splices in JSON made once for what is the same
+    in every decision (a `policies` entry, a finding no contact changes, the provenance): the
+    line is byte for byte the decision dict the API returns, serialised."""
+    out = tmp_path / "sample.ndjson"
+    _generator().main(["--contacts", "3000", "--patients", "200", "--units", "10", "--seed", "5",
+                       "--out", str(out), "--quiet"])
+    lines = out.read_bytes().splitlines()
+    repo = load_repository()
+    decided = repo.evaluate([orjson.loads(line) for line in lines])
+    emitted = repo.evaluate_to_ndjson(lines)
+    assert [orjson.dumps(d).decode() for d in decided] == emitted
+    # the sample has what is spliced: constant findings and several policies in one decision
+    fired = [f for d in decided for f in d["findings"] if f["result"] == "fired" and not f["evidence"]]
+    assert len({(f["policy"], f["rule"]) for f in fired}) >= 10
+    assert any(len(d["policies"]) > 1 for d in decided)
+
+
 # -- random conditions ------------------------------------------------------------------------------
 
 OUTPUTS = textwrap.dedent("""\

@@ -106,10 +106,12 @@ class Engine:
         self._placeholders = program.message_names
         # What _message and _missing remember (bounded), by rule and the values they depend on.
         self._said: dict = {}
-        # Per version, per rule: (rule, the parts of its finding when it fires) where that
-        # finding is the same for every contact (a rule that counts no history, whose message
-        # names no contact field), else (rule, None). Worked out here, once.
-        self._fired = {id(v): tuple((r, self._constant_finding(v, r)) for r in v.rules)
+        # Per version: the JSON of its entry in a decision's `policies`, and per rule (rule,
+        # the parts of its finding when it fires, that finding's JSON) where that finding is
+        # the same for every contact (a rule that counts no history, whose message names no
+        # contact field), else (rule, None, None). Worked out here, once.
+        self._fired = {id(v): (orjson.Fragment(orjson.dumps(self._applied_entry(v))),
+                               tuple((r, *self._constant_finding(v, r)) for r in v.rules))
                        for v in policy_set.versions()}
         self._missed: dict = {}
         # _versions_for's answers: pinned values -> the day's ordinal -> versions (two small
@@ -144,9 +146,10 @@ class Engine:
                 return todo
         value_of = dict(zip(self.program.pinned_fields, values, strict=True))
         candidates = [v for v, guard in self.program.guards if all(value_of[f] in allowed for f, allowed in guard)]
-        # (version, its generated code, the entry of a decision's `policies` it makes, its rules
-        # each with the finding it makes when it fires, where that is the same for every contact)
-        todo = tuple((v, self._programs[id(v)].code, (v.id, v.version, v.content_hash), self._fired[id(v)])
+        # (version, its generated code, the entry of a decision's `policies` it makes, that
+        # entry's JSON, its rules each with the finding it makes when it fires where that is the
+        # same for every contact: see _fired)
+        todo = tuple((v, self._programs[id(v)].code, (v.id, v.version, v.content_hash), *self._fired[id(v)])
                      for v in candidates if v.in_force_on(day))
         by_day = self._todo.get(values)
         if by_day is None:
@@ -228,16 +231,19 @@ class Engine:
     def _replays_for(self, key: tuple) -> tuple:
         """The replay functions of the versions _versions_for gives for `key` that have rules a
         replayed history runs (the others are skipped as if they did not apply)."""
-        replays = tuple(code.replay for v, code, _, _ in self._versions_for(*key)
+        replays = tuple(code.replay for v, code, _, _, _ in self._versions_for(*key)
                         if self._programs[id(v)].replay_rules)
         if len(self._replays) >= 65_536:
             self._replays.clear()
         self._replays[key] = replays
         return replays
 
-    def _decide_generated(self, ctx: Context, outputs_only: bool, provenance) -> dict:
+    def _decide_generated(self, ctx: Context, outputs_only: bool, provenance, as_line: bool = False) -> dict:
         """decide's common path: ctx.cur decided by the generated code of the versions that can
-        apply, as a decision with `provenance` (its last field) already in it."""
+        apply, as a decision with `provenance` (its last field) already in it. With `as_line`
+        (a decision only emitted as its NDJSON line, never read as a dict but for its outputs)
+        the parts that are the same for every contact (a `policies` entry, a constant finding)
+        are their JSON, made once (orjson Fragments), as `provenance` is then."""
         cur = ctx.cur
         contact = cur.contact
         # Only the versions that can apply (see Program.dispatch), in force on the day, each
@@ -254,7 +260,7 @@ class Engine:
         applied = []
         findings = []
         unsure = None  # policies whose applies_when was unknown: reported only if none applied
-        for v, code, (vid, version, content_hash), rules in todo:
+        for v, code, (vid, version, content_hash), applied_line, rules in todo:
             hits = (code.replay if outputs_only else code.decide)(ctx, acc)
             if hits is False:
                 continue
@@ -263,11 +269,15 @@ class Engine:
                     unsure = []
                 unsure.append(self._unsure(ctx, v, code.applies_traced))
                 continue
-            # (a new entry for each decision: decisions share no mutable object)
-            applied.append({"id": vid, "version": version, "content_hash": content_hash})
+            # (a new entry for each decision: decisions share no mutable object; a decision
+            # emitted as its line shares the entry's JSON, which nobody can change)
+            applied.append(applied_line if as_line else {"id": vid, "version": version, "content_hash": content_hash})
             for k, result in hits:
-                rule, constant = rules[k]
+                rule, constant, constant_line = rules[k]
                 if result is True and constant is not None:
+                    if as_line:
+                        findings.append(constant_line)
+                        continue
                     # the finding _finding would make, from its parts worked out once
                     rid, severity, source, sv, en = constant
                     findings.append({"policy": vid, "version": version, "rule": rid, "severity": severity,
@@ -311,14 +321,17 @@ class Engine:
             "source": document_of(v.source), "evidence": [], "result": "not_applied", "missing": missing,
         }
 
-    def _constant_finding(self, v: PolicyVersion, rule: Rule) -> tuple | None:
-        """(rule id, severity, source, message sv, message en) of the finding `rule` makes when
-        it fires, where no contact changes it (see _fired); else None."""
+    def _constant_finding(self, v: PolicyVersion, rule: Rule) -> tuple:
+        """((rule id, severity, source, message sv, message en), the finding's JSON) of the
+        finding `rule` makes when it fires, where no contact changes it (see _fired); else
+        (None, None)."""
         fields, _ = self._placeholders[id(rule)]
         if rule.uses_history or any(name not in v.parameters for name in fields):
-            return None  # (a message naming only parameters is the same for every contact)
-        message = self._message(v, rule, True, {}, _NOTHING_SEEN)
-        return rule.id, rule.severity, rule.source, message["sv"], message["en"]
+            return None, None  # (a message naming only parameters is the same for every contact)
+        finding = self._finding(v, rule, True, {}, _NOTHING_SEEN)
+        message = finding["message"]
+        return ((rule.id, rule.severity, rule.source, message["sv"], message["en"]),
+                orjson.Fragment(orjson.dumps(finding)))
 
     def _finding(self, v: PolicyVersion, rule: Rule, result: bool | None, contact: dict, trace: Trace) -> dict:
         """The finding of a rule that fired (result True) or was left undetermined (None)."""
@@ -570,7 +583,7 @@ class Engine:
         for ordinal, _, _, i, typed in items:
             ctx.cur = entry = Entry(typed, len(history))
             ctx.contact = typed
-            decision = decide(ctx, full is not None and i not in full, provenance)
+            decision = decide(ctx, full is not None and i not in full, provenance, True)
             decisions[i] = emit(decision)
             entry.outputs = decision["outputs"]
             _remember(entry, ordinal, history, ordinals, keyed)
