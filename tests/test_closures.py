@@ -108,3 +108,23 @@ def test_a_trace_lists_each_history_contact_once_whatever_it_started_with():
     for entry in (a, b, a, b):
         trace.use(entry)
     assert trace.evidence == [a, b]
+
+
+@pytest.mark.parametrize("traced", [False, True])
+@pytest.mark.parametrize("earlier, same", [
+    (date(2024, 12, 30), True),   # Monday of ISO week 2025-W01
+    (date(2024, 12, 29), False),  # the Sunday before: 2024-W52
+    (date(2025, 1, 4), True),     # Saturday, the same week
+    (date(2025, 12, 29), False),  # a Monday a year on: 2026-W01
+    (date(2020, 12, 31), False),  # 2020-W53, a week of another year
+])
+def test_same_iso_week_is_monday_to_sunday_across_a_new_year(earlier, same, traced):
+    node = parse_condition("count of earlier contacts where (same iso week) >= 1")
+    _, problems = check_condition(node, NAMES, allow_history=True)
+    assert not problems, problems
+    fn = compile_condition(node, {}, traced=traced)
+    before = Entry({"id": "e", "date": earlier, "unit": "u1"}, 0)
+    cur = Entry({"id": "c", "date": date(2025, 1, 5), "unit": "u1"}, 1)  # Sunday of 2025-W01
+    ctx = Context(cur, [before], [before.ordinal], Trace() if traced else None)
+    assert fn(ctx) is same
+    assert (earlier.isocalendar()[:2] == (2025, 1)) is same  # (what the reference compares)

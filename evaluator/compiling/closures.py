@@ -244,7 +244,9 @@ class Compiler:
         return same_field
 
     def _build_same_iso_week(self, node, in_filter: bool):
-        return lambda ctx: ctx.row.iso == ctx.cur.iso
+        # (the same ISO week: the same Monday before or on each date)
+        return lambda ctx: (ctx.row.ordinal - ctx.row.date.weekday()
+                            == ctx.cur.ordinal - ctx.cur.date.weekday())
 
     def _build_same_period(self, node, in_filter: bool):
         if node.unit == "year":

@@ -547,7 +547,7 @@ class Engine:
         keyed = ctx.keyed
         provenance = self._provenance_json if emit is not None else self.provenance
         for ordinal, _, _, i, typed in items:
-            entry = Entry(typed, len(history))
+            entry = Entry(typed, len(history), ordinal)
             trace = [] if self.reference or (explain and entry.id in explain) else None
             decision = self.decide(ctx.at(entry), trace, full is not None and i not in full)
             decision["provenance"] = provenance if emit is not None else dict(provenance)
@@ -569,7 +569,7 @@ class Engine:
         if emit is None:
             provenance = self.provenance
             for ordinal, _, _, i, typed in items:
-                ctx.cur = entry = Entry(typed, len(history))
+                ctx.cur = entry = Entry(typed, len(history), ordinal)
                 ctx.contact = typed
                 if full is not None and i not in full:
                     entry.outputs = self._replayed_outputs(ctx)  # (and no decision)
@@ -581,7 +581,7 @@ class Engine:
             return
         provenance = self._provenance_json
         for ordinal, _, _, i, typed in items:
-            ctx.cur = entry = Entry(typed, len(history))
+            ctx.cur = entry = Entry(typed, len(history), ordinal)
             ctx.contact = typed
             decision = decide(ctx, full is not None and i not in full, provenance, True)
             decisions[i] = emit(decision)

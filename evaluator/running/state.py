@@ -8,26 +8,16 @@ from dataclasses import dataclass, field
 class Entry:
     """A contact in a patient's history: its facts, its place and, once decided, its outputs."""
 
-    __slots__ = ("id", "contact", "date", "ordinal", "iso", "index", "outputs")
+    __slots__ = ("id", "contact", "date", "ordinal", "index", "outputs")
 
-    def __init__(self, contact: dict, index: int):
+    def __init__(self, contact: dict, index: int, ordinal: int | None = None):
+        """`ordinal`: the date's (date.toordinal), where the caller has it already."""
         self.id = contact["id"]
         self.contact = contact
         self.date = d = contact["date"]
-        days = _days
-        known = days.get(d)
-        if known is None:
-            if len(days) >= 100_000:
-                days.clear()
-            known = days[d] = (d.toordinal(), d.isocalendar()[:2])
-        self.ordinal, self.iso = known
+        self.ordinal = d.toordinal() if ordinal is None else ordinal
         self.index = index
         self.outputs: dict = {}
-
-
-# A batch has a few hundred distinct dates and a million contacts: each date's ordinal and ISO
-# week are worked out once.
-_days: dict = {}
 
 
 @dataclass
