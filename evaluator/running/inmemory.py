@@ -173,10 +173,12 @@ class FileLines(Sequence):
         for start, end in zip(self.starts, self.ends, strict=True):
             yield text[start:end]
 
-    def pick(self, indexes) -> list[bytes]:
-        """The lines at `indexes`, in their order (what a bucket reads: no call per line)."""
+    def pick(self, indexes) -> Iterator[bytes]:
+        """The lines at `indexes`, in their order, each cut out as it is asked for (what a
+        bucket reads: no call per line, and no list of a bucket's lines held beside the
+        records parsed from them)."""
         text, starts, ends = self.text, self.starts, self.ends
-        return [text[starts[i]:ends[i]] for i in indexes]
+        return (text[starts[i]:ends[i]] for i in indexes)
 
 
 def _line_bounds(text) -> tuple[array, array]:
