@@ -220,7 +220,7 @@ def test_out_to_a_named_pipe_writes_into_it_and_leaves_it_a_pipe(repo, tmp_path)
     reader = threading.Thread(target=lambda: got.append(pipe.read_bytes()), daemon=True)
     reader.start()
     result = CliRunner().invoke(main, ["evaluate", str(EXAMPLE), "--out", str(pipe)])
-    reader.join(timeout=60)
+    reader.join(timeout=20)
     assert result.exit_code == 0, result.output
     assert stat.S_ISFIFO(os.lstat(pipe).st_mode)
     assert got and got[0] == CliRunner().invoke(main, ["evaluate", str(EXAMPLE)]).stdout_bytes
@@ -248,3 +248,25 @@ def test_output_file_leaves_what_was_there_when_writing_fails(tmp_path):
         raise RuntimeError("stopped")
     assert path.read_bytes() == b"before\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.ndjson"]
+
+
+def test_out_to_dev_fd_writes_the_stream_where_it_stands(repo, tmp_path):
+    """`--out /dev/stdout` (here /dev/fd/N) is the stream the shell gave: a file it opened to
+    append to keeps what it held, and a descriptor that is not open is exit 5, said plainly."""
+    import subprocess
+    import sys
+
+    want = CliRunner().invoke(main, ["evaluate", str(EXAMPLE)]).stdout_bytes
+    log = tmp_path / "log.ndjson"
+    log.write_bytes(b"earlier\n")
+    with open(log, "ab") as appended:
+        fd = appended.fileno()
+        done = subprocess.run([sys.executable, "-m", "evaluator", "evaluate", str(EXAMPLE), "--out", f"/dev/fd/{fd}"],
+                              pass_fds=(fd,), capture_output=True)
+    assert done.returncode == 0, done.stderr
+    assert log.read_bytes() == b"earlier\n" + want
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log.ndjson"]
+    closed = subprocess.run([sys.executable, "-m", "evaluator", "evaluate", str(EXAMPLE), "--out", "/dev/fd/97"],
+                            capture_output=True, text=True)
+    assert closed.returncode == 5
+    assert closed.stderr.strip() == "regelverk: cannot write /dev/fd/97: Bad file descriptor"

@@ -98,8 +98,9 @@ def _reading(name: str):
 @click.option("--output-format", type=click.Choice(FORMATS), default=None,
               help="The decisions' format (default: from --out's extension, else ndjson).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the decisions to this file (written whole under a temporary name, then "
-                   "renamed: a failed run leaves no half file). Default: standard output.")
+              help="Write the decisions to this file (a file is written whole under a temporary "
+                   "name, then renamed: a failed run leaves no half file; a device or pipe is "
+                   "written as it is). Default: standard output.")
 @click.option("--jobs", "-j", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Processes to decide in, patients split between them (forked; the decisions "
                    "are the same). 0: one per processor this process may use, at most 8. A batch under "

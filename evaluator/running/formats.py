@@ -23,6 +23,7 @@ import csv
 import io
 import math
 import os
+import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -626,22 +627,35 @@ class ParquetWriter(DecisionWriter):
         self.writer.close()
 
 
+# A name for one of this process's open streams (/dev/stdout, /dev/fd/3, /proc/self/fd/3).
+_STREAM_NAME = re.compile(r"/dev/(?:fd/(\d+)|std(out|err))|/proc/(?:self|thread-self)/fd/(\d+)")
+
+
 @contextlib.contextmanager
 def output_file(path: str) -> Iterator[BinaryIO]:
     """A stream to write the file at `path` whole or not at all: a regular file (or a new one)
     is written under a temporary name beside it and renamed over it when the block ends
     without an error, so a failed run leaves no half file; a link is followed (its target is
-    replaced, the link stays). Anything else already at `path` (a device such as /dev/null, a
-    named pipe) is opened and written as it is: a rename would put a file in its place."""
-    final = os.path.realpath(path)
+    replaced, the link stays). A name for one of this process's streams (/dev/stdout,
+    /dev/fd/3) is that stream, written where it stands (appended to, if the shell opened it
+    so); anything else at `path` that is not a regular file (a device such as /dev/null, a
+    named pipe) is opened and written as it is. Either way a failure part-way leaves what was
+    written: a rename would put a file in the stream's or the device's place."""
+    named = _STREAM_NAME.fullmatch(os.path.abspath(path))
+    if named is not None:
+        fd = int(named.group(1) or named.group(3) or (1 if named.group(2) == "out" else 2))
+        with os.fdopen(os.dup(fd), "wb") as stream:
+            yield stream
+        return
     try:
-        regular = stat.S_ISREG(os.stat(final).st_mode)
+        regular = stat.S_ISREG(os.stat(path).st_mode)
     except FileNotFoundError:
         regular = True  # (to be made)
     if not regular:
-        with open(final, "wb") as stream:
+        with open(path, "wb") as stream:
             yield stream
         return
+    final = os.path.realpath(path)
     partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial-{os.getpid()}")
     try:
         with open(partial, "wb") as stream:
