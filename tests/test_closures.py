@@ -128,3 +128,24 @@ def test_same_iso_week_is_monday_to_sunday_across_a_new_year(earlier, same, trac
     ctx = Context(cur, [before], [before.ordinal], Trace() if traced else None)
     assert fn(ctx) is same
     assert (earlier.isocalendar()[:2] == (2025, 1)) is same  # (what the reference compares)
+
+
+@pytest.mark.parametrize("earlier, cur, same", [
+    (date(2025, 1, 5), date(2025, 1, 6), False),    # Sunday, then the Monday after: two weeks
+    (date(2024, 12, 30), date(2025, 1, 5), True),   # Monday to Sunday of 2025-W01
+    (date(2020, 12, 31), date(2021, 1, 3), True),   # 2020-W53 runs into January
+    (date(2021, 1, 3), date(2021, 1, 4), False),
+])
+def test_same_iso_week_decided_by_the_condition_itself(earlier, cur, same):
+    """Under `or` the count cannot skip to the week's Monday first: the condition alone says
+    whether two contacts share a week."""
+    node = parse_condition('count of earlier contacts where (same iso week or unit = "zz") >= 1')
+    _, problems = check_condition(node, NAMES, allow_history=True)
+    assert not problems, problems
+    for traced in (False, True):
+        fn = compile_condition(node, {}, traced=traced)
+        before = Entry({"id": "e", "date": earlier, "unit": "u1"}, 0)
+        now = Entry({"id": "c", "date": cur, "unit": "u1"}, 1)
+        ctx = Context(now, [before], [before.ordinal], Trace() if traced else None)
+        assert fn(ctx) is same
+        assert (earlier.isocalendar()[:2] == cur.isocalendar()[:2]) is same

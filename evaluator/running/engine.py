@@ -472,8 +472,11 @@ class Engine:
         (the outputs read back with `was …`): their places hold None, or a decision not to
         be used.
         With `emit`, each decision is kept as emit(decision) (e.g. its JSON line): a batch of
-        millions then holds short strings instead of nested dicts. Records are released as
-        they are read. `own`: the records were parsed for this call (see prepare)."""
+        millions then holds short strings instead of nested dicts. The decision emit is given
+        is for serialising with orjson only: its provenance, its `policies` entries and the
+        findings that are the same for every contact are orjson Fragments (their JSON, made
+        once), not dicts. Records are released as they are read. `own`: the records were
+        parsed for this call (see prepare)."""
         with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
             decisions, groups = self.prepare(records, line_errors, emit, own)
             traces: dict = {}
