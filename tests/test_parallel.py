@@ -448,6 +448,18 @@ def test_an_interrupt_during_a_fork_leaves_no_worker_and_no_pipe_behind(repo, sm
         return pid
 
     monkeypatch.setattr(parallel.os, "fork", fork_then_interrupted)
+    # Python's own handler, whatever this process was started with (a job started in the
+    # background by a shell without job control ignores SIGINT, and the signal would be lost).
+    started_with = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        _interrupted_during_a_fork(repo, forks, other_thread)
+    finally:
+        signal.signal(signal.SIGINT, started_with)
+
+
+def _interrupted_during_a_fork(repo, forks: list, other_thread: bool) -> None:
+    import signal
+
     with _a_thread_python_does_not_see() if other_thread else contextlib.nullcontext():
         assert parallel.fork_is_safe()
         before, held, children = _open_fds(), signal.pthread_sigmask(signal.SIG_BLOCK, ()), _children()
@@ -466,6 +478,10 @@ def test_an_interrupt_during_a_fork_leaves_no_worker_and_no_pipe_behind(repo, sm
 _TWO_SIGNALS = r"""
 import os, signal, types
 from evaluator.running import parallel
+
+# Python's own SIGINT handler, as in a process started in the foreground (one started in the
+# background by a shell without job control ignores SIGINT from the start)
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 got = []
 term = lambda s, f: got.append("TERM")
