@@ -334,3 +334,42 @@ def test_dates_moved_beyond_the_calendar_decide_as_the_reference(tmp_path):
     decisions = repo.evaluate(records)
     assert [d["status"] for d in decisions] == ["decided"] * 3
     assert decisions[-1]["outputs"]["distance_contact"] is True  # (two earlier contacts in the window)
+
+
+def test_a_field_said_to_be_known_is_pinned_and_decides_as_the_reference(tmp_path):
+    """applies_when `care_choice is known and care_choice = "a"` pins the optional fact: a
+    contact without it, or with another value, does not try the version (its applies_when is
+    false). Without `is known` the fact is not pinned: a contact lacking it leaves that
+    applies_when unknown, which a finding reports."""
+    def policy(pid: str, applies: str) -> str:
+        return (f"id: {pid}\nversion: \"1.0\"\ntitle: T\nissuer: T\nregion: any\nvalid_from: 2020-01-01\n"
+                f"source: {{seed: 000_x.txt, title: T}}\napplies_when: {orjson.dumps(applies).decode()}\nrules:\n"
+                "  - id: r0\n    section: S\n    passage: P\n    when: 'dialogue'\n"
+                "    then: {reimbursable: true}\n    otherwise: {reimbursable: false}\n    severity: info\n"
+                "    message: {sv: m, en: m}\n")
+
+    (tmp_path / "outputs.yaml").write_text(OUTPUTS, encoding="utf-8")
+    for pid, applies in (("known", 'care_choice is known and care_choice = "a"'),
+                         ("plain", 'region = "x" and care_choice = "b"')):
+        (tmp_path / "any" / pid).mkdir(parents=True)
+        (tmp_path / "any" / pid / "1.0.yaml").write_text(policy(pid, applies), encoding="utf-8")
+    repo = load_repository(tmp_path)
+    guards = {v.id: dict(g) for v, g in repo.engine.program.guards}
+    assert guards == {"known": {"care_choice": {"a"}}, "plain": {"region": {"x"}}}
+
+    def tried(**facts):
+        typed, errors = repo.engine.contact_checker.check(
+            {"id": "c", "patient": "p", "unit": "u", "region": "x", "date": "2025-01-01", "channel": "video", **facts})
+        assert not errors
+        return [v.id for v in repo.engine.candidates(typed, typed["date"])]
+
+    assert tried() == tried(care_choice=None) == tried(care_choice="b") == ["plain"]
+    assert tried(care_choice="a") == ["known", "plain"]
+    records = _records([{"patient": "p1", "unit": "u1", "day": k, "channel": "video", "care_choice": choice,
+                         "dialogue": k % 2 == 0} for k, choice in enumerate(["a", None, "b", "c", "a", None])])
+    records[5]["care_choice"] = None  # null is absent too
+    assert_same(repo, records)
+    decided = repo.evaluate([dict(r) for r in records])
+    assert [d["status"] for d in decided] == ["decided", "no_policy", "decided", "no_policy", "decided", "no_policy"]
+    assert decided[1]["findings"][0]["rule"] == "applies_when"  # "plain": unknown without the fact
+    assert [f["policy"] for f in decided[1]["findings"]] == ["plain"]  # "known": false, not unknown

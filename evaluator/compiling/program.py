@@ -68,9 +68,13 @@ class VersionProgram:
         return self.code.source
 
 
-def pinned_values(node, parameters: dict, required: frozenset) -> dict:
-    """Required fields that a condition's top-level conjuncts pin to constant values:
-    `region = "x"` gives {"region": {"x"}}, `channel in ["a", "b"]` gives {"channel": {"a", "b"}}."""
+def pinned_values(node, parameters: dict, required: frozenset, single: frozenset = frozenset()) -> dict:
+    """Fields that a condition's top-level conjuncts pin to constant values: `region = "x"`
+    gives {"region": {"x"}}, `channel in ["a", "b"]` gives {"channel": {"a", "b"}}. Only a
+    field every checked contact has (a required one), or one of `single` (fields of one
+    text, yes/no or whole number) that another top-level conjunct says is known (`platform
+    is known and platform = "sob"`): without that, a contact lacking the fact leaves the
+    condition unknown rather than false, which the engine reports."""
 
     def const(n):
         if isinstance(n, ast.Literal):
@@ -82,15 +86,19 @@ def pinned_values(node, parameters: dict, required: frozenset) -> dict:
             return list(value) if isinstance(value, list) else [value]
         return None
 
+    conjuncts = list(ast.conjuncts(node))
+    known = {c.operand.name for c in conjuncts
+             if isinstance(c, ast.IsKnown) and not c.negated and isinstance(c.operand, ast.Name)}
     pinned: dict = {}
-    for c in ast.conjuncts(node):
+    for c in conjuncts:
         if isinstance(c, ast.Compare) and c.op == "=" and isinstance(c.left, ast.Name):
             field, values = c.left.name, const(c.right)
         elif isinstance(c, ast.Member) and not c.negated and isinstance(c.item, ast.Name):
             field, values = c.item.name, const(c.collection)
         else:
             continue
-        if field in required and values is not None:  # parameters never share a field's name
+        if values is not None and (field in required or (field in known and field in single)):
+            # (parameters never share a field's name)
             pinned[field] = pinned.get(field, set(values)) & set(values)
     return pinned
 
@@ -137,46 +145,44 @@ class Program:
         # depend on), and the fields its messages name with whether they list evidence.
         self.reads = {id(r): fields_read(r.when) for r in rules if not r.uses_history}
         self.message_names = {id(r): message_names(r) for r in rules}
-        self.dispatch(versions, required)
+        single = frozenset(name for name, t in policy_set.fields.items() if t.kind in ("string", "boolean", "integer"))
+        self.dispatch(versions, required, single)
         self._keep = versions  # the versions and rules whose ids key the tables above stay alive
 
-    def dispatch(self, versions: list, required: frozenset) -> None:
+    def dispatch(self, versions: list, required: frozenset, single: frozenset = frozenset()) -> None:
         """The dispatch table: a contact tries only the versions none of whose pinned conjuncts
-        (`field = "x"` or `field in [...]` at the top of applies_when, on a required field) is
+        (`field = "x"` or `field in [...]` at the top of applies_when, see pinned_values) is
         false for it, over every field some version pins (the region and the channel, say). A
         false pinned conjunct makes the whole applies_when false, so skipping those versions
-        changes no decision. The fields are required, so every checked contact has them.
+        changes no decision. A pinned field that is not required is one applies_when also
+        says is known: a contact without it (its value None, which no guard allows) fails that
+        conjunct, and so the whole condition, too.
 
-        `pinned_fields`, `guards` ((version, ((field, allowed values), …)) in policy order) and
-        `dispatch_key(contact)` (the tuple of the pinned fields' values) are what the engine
-        looks up; `dispatch_field`, `by_value` and `unguarded` index by the one field pinned
-        most often, for tools that ask which versions a value can reach."""
-        guards = [pinned_values(v.applies_when, v.parameters, required) for v in versions]
+        `pinned_fields` (the required ones first), `guards` ((version, ((field, allowed
+        values), …)) in policy order) and `dispatch_key(contact)` (the tuple of the pinned
+        fields' values) are what the engine looks up."""
+        guards = [pinned_values(v.applies_when, v.parameters, required, single) for v in versions]
         counts: dict[str, int] = {}
         for g in guards:
             for f in g:
                 counts[f] = counts.get(f, 0) + 1
-        self.pinned_fields = fields = tuple(sorted(counts))
+        always = tuple(sorted(f for f in counts if f in required))
+        maybe = tuple(sorted(f for f in counts if f not in required))
+        self.pinned_fields = always + maybe
         self.guards = tuple((v, tuple(g.items())) for v, g in zip(versions, guards, strict=True))
-        if len(fields) > 1:
-            self.dispatch_key = operator.itemgetter(*fields)  # (a tuple of their values)
-        elif fields:
-            self.dispatch_key = lambda contact, field=fields[0]: (contact[field],)
+        # (itemgetter for the fields every checked contact has; get for the others)
+        if len(always) > 1:
+            present = operator.itemgetter(*always)  # (a tuple of their values)
+        elif always:
+            present = lambda contact, field=always[0]: (contact[field],)
         else:
-            self.dispatch_key = lambda contact: ()
-        self.dispatch_field = max(sorted(counts), key=lambda f: counts[f]) if counts else None
-        by_value: dict = {}
-        unguarded = []
-        for v, g in zip(versions, guards, strict=True):
-            allowed = g.get(self.dispatch_field) if self.dispatch_field else None
-            if allowed is None:
-                unguarded.append(v)
-            else:
-                for value in allowed:
-                    by_value.setdefault(value, []).append(v)
-        order = {id(v): i for i, v in enumerate(versions)}
-        self.unguarded = tuple(unguarded)
-        self.by_value = {k: tuple(sorted(vs + unguarded, key=lambda v: order[id(v)])) for k, vs in by_value.items()}
+            present = lambda contact: ()
+        if not maybe:
+            self.dispatch_key = present
+        elif len(maybe) == 1:
+            self.dispatch_key = lambda contact, field=maybe[0]: (*present(contact), contact.get(field))
+        else:
+            self.dispatch_key = lambda contact: (*present(contact), *map(contact.get, maybe))
 
     def of(self, version: PolicyVersion) -> VersionProgram:
         return self.versions[id(version)]
