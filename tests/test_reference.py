@@ -365,6 +365,10 @@ def test_a_field_said_to_be_known_is_pinned_and_decides_as_the_reference(tmp_pat
 
     assert tried() == tried(care_choice=None) == tried(care_choice="b") == ["plain"]
     assert tried(care_choice="a") == ["known", "plain"]
+    # every value no guard allows keys the same entry: the remembered tables stay small
+    key = repo.engine.program.dispatch_key
+    assert len({key({"region": "x", "channel": "video", "care_choice": c}) for c in ("b", "c", "d", None)}) == 1
+    assert key({"region": "x", "channel": "video"}) != key({"region": "x", "channel": "video", "care_choice": "a"})
     records = _records([{"patient": "p1", "unit": "u1", "day": k, "channel": "video", "care_choice": choice,
                          "dialogue": k % 2 == 0} for k, choice in enumerate(["a", None, "b", "c", "a", None])])
     records[5]["care_choice"] = None  # null is absent too

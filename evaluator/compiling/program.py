@@ -10,8 +10,8 @@ become code, once per set. The engine then only looks things up:
 * the rules a replayed history needs (the ones that set an output some filter reads with `was`);
 * whether a version counts earlier contacts at all (if none a contact can fall under does, its
   history cannot change its decision);
-* the dispatch table: which versions a contact can fall under, by the values of the required
-  fields applies_when conditions pin down;
+* the dispatch table: which versions a contact can fall under, by the values of the fields
+  applies_when conditions pin down (required ones, and facts they also say are known);
 * per rule, the contact fields its condition reads and the fields its messages name;
 * the outputs a decision starts from, and the function that finishes them.
 """
@@ -162,12 +162,9 @@ class Program:
         values), …)) in policy order) and `dispatch_key(contact)` (the tuple of the pinned
         fields' values) are what the engine looks up."""
         guards = [pinned_values(v.applies_when, v.parameters, required, single) for v in versions]
-        counts: dict[str, int] = {}
-        for g in guards:
-            for f in g:
-                counts[f] = counts.get(f, 0) + 1
-        always = tuple(sorted(f for f in counts if f in required))
-        maybe = tuple(sorted(f for f in counts if f not in required))
+        pinned = {f for g in guards for f in g}
+        always = tuple(sorted(f for f in pinned if f in required))
+        maybe = tuple(sorted(f for f in pinned if f not in required))
         self.pinned_fields = always + maybe
         self.guards = tuple((v, tuple(g.items())) for v, g in zip(versions, guards, strict=True))
         # (itemgetter for the fields every checked contact has; get for the others)
@@ -177,12 +174,18 @@ class Program:
             present = lambda contact, field=always[0]: (contact[field],)
         else:
             present = lambda contact: ()
+        # An optional fact's value stands in the key as itself where some guard allows it, else
+        # as None (which no guard allows): the engine's tables, keyed by these tuples, then hold
+        # one entry for all the values no version is about, however many a fact takes.
+        named = [{value: value for g in guards for value in g.get(f, ())}.get for f in maybe]
         if not maybe:
             self.dispatch_key = present
         elif len(maybe) == 1:
-            self.dispatch_key = lambda contact, field=maybe[0]: (*present(contact), contact.get(field))
+            field, named_one = maybe[0], named[0]
+            self.dispatch_key = lambda contact: (*present(contact), named_one(contact.get(field)))
         else:
-            self.dispatch_key = lambda contact: (*present(contact), *map(contact.get, maybe))
+            pairs = tuple(zip(maybe, named, strict=True))
+            self.dispatch_key = lambda contact: (*present(contact), *(name(contact.get(f)) for f, name in pairs))
 
     def of(self, version: PolicyVersion) -> VersionProgram:
         return self.versions[id(version)]
