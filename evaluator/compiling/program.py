@@ -68,7 +68,7 @@ class VersionProgram:
         return self.code.source
 
 
-def pinned_values(node, parameters: dict, required: frozenset, single: frozenset = frozenset()) -> dict:
+def pinned_values(node, parameters: dict, required: frozenset, single: frozenset) -> dict:
     """Fields that a condition's top-level conjuncts pin to constant values: `region = "x"`
     gives {"region": {"x"}}, `channel in ["a", "b"]` gives {"channel": {"a", "b"}}. Only a
     field every checked contact has (a required one), or one of `single` (fields of one
@@ -149,7 +149,7 @@ class Program:
         self.dispatch(versions, required, single)
         self._keep = versions  # the versions and rules whose ids key the tables above stay alive
 
-    def dispatch(self, versions: list, required: frozenset, single: frozenset = frozenset()) -> None:
+    def dispatch(self, versions: list, required: frozenset, single: frozenset) -> None:
         """The dispatch table: a contact tries only the versions none of whose pinned conjuncts
         (`field = "x"` or `field in [...]` at the top of applies_when, see pinned_values) is
         false for it, over every field some version pins (the region and the channel, say). A

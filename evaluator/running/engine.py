@@ -106,11 +106,13 @@ class Engine:
         self._placeholders = program.message_names
         # What _message and _missing remember (bounded), by rule and the values they depend on.
         self._said: dict = {}
-        # Per version: the JSON of its entry in a decision's `policies`, and per rule (rule,
-        # the parts of its finding when it fires, that finding's JSON) where that finding is
-        # the same for every contact (a rule that counts no history, whose message names no
-        # contact field), else (rule, None, None). Worked out here, once.
-        self._fired = {id(v): (orjson.Fragment(orjson.dumps(self._applied_entry(v))),
+        # Per version: the parts of its entry in a decision's `policies` (id, version, content
+        # hash) and that entry's JSON, and per rule (rule, the parts of its finding when it
+        # fires, that finding's JSON) where that finding is the same for every contact (a rule
+        # that counts no history, whose message names no contact field), else (rule, None,
+        # None). Worked out here, once.
+        self._fired = {id(v): ((v.id, v.version, v.content_hash),
+                               orjson.Fragment(orjson.dumps(self._applied_entry(v))),
                                tuple((r, *self._constant_finding(v, r)) for r in v.rules))
                        for v in policy_set.versions()}
         self._missed: dict = {}
@@ -149,7 +151,7 @@ class Engine:
         # (version, its generated code, the entry of a decision's `policies` it makes, that
         # entry's JSON, its rules each with the finding it makes when it fires where that is the
         # same for every contact: see _fired)
-        todo = tuple((v, self._programs[id(v)].code, (v.id, v.version, v.content_hash), *self._fired[id(v)])
+        todo = tuple((v, self._programs[id(v)].code, *self._fired[id(v)])
                      for v in candidates if v.in_force_on(day))
         by_day = self._todo.get(values)
         if by_day is None:
