@@ -60,6 +60,7 @@ class Code(StrEnum):
     # Policy tests
     TEST_SCHEMA = "test_schema", "tests", "a test file breaks its schema"
     TEST_FIELD = "test_field", "tests", "warning: a test contact has a field that is neither core nor declared"
+    TEST_NAME = "test_name", "tests", "a test names a policy, rule or output that does not exist, or expects an output of the wrong kind"
     NO_TESTS = "no_tests", "tests", "no test file under the path given"
     MUTANT_KILLED = "mutant_killed", "tests", "a mutant declared equivalent is noticed by a case, so it is not equivalent"
     MUTANT_UNKNOWN = "mutant_unknown", "tests", "warning: a mutant declared equivalent does not exist"

@@ -164,3 +164,50 @@ def test_junit_holds_what_xml_cannot(policies):
     (case,) = root.iter("testcase")
     assert case.get("name") == 'bell\\x07 <&> "quoted"'
     assert case.find("failure").get("message") == 'outputs.care_service: expected a\\x01b, got null'
+
+
+def test_a_policy_file_is_no_test_file(policies):
+    """Naming a policy file (or outputs.yaml) checks it as a policy: `validate` does not read it
+    as a test file, and `test` says it is none instead of failing on its missing `cases`."""
+    policy_file = policies / "testland/testland-chat/2.0.yaml"
+    for named in (policy_file, policies / "outputs.yaml"):
+        result = run("validate", str(named))
+        assert result.exit_code == 0, result.output
+        assert "cases" not in result.output
+    result = run("test", str(policy_file))
+    assert result.exit_code == 1
+    assert "is not a policy test file (a test file's name ends in .test.yaml)" in result.output
+    assert "could not be read" not in result.output
+
+
+def test_values_that_look_alike_are_shown_quoted(policies):
+    """An expected text "false" against the yes/no value false: the failure shows which is text."""
+    (policies / "testland/testland-chat/d.test.yaml").write_text(
+        PASSING.replace("outputs: {reimbursable: false}", 'outputs: {reimbursable: "false"}'))
+    result = run("test", str(policies / "testland/testland-chat/d.test.yaml"))
+    assert result.exit_code == 1
+    (row,) = [line for line in result.output.splitlines() if "outputs.reimbursable" in line]
+    assert row.split()[1:] == ['"false"', "false"]
+
+
+def test_validate_checks_the_names_and_kinds_a_test_expects(policies):
+    """validate finds, without running a case, a test naming a policy, rule or output that does
+    not exist, or expecting an output of the wrong kind, each at its place with a suggestion."""
+    text = PASSING.replace("policy: testland-chat", "policy: testland-chatt")
+    (policies / "testland/testland-chat/a.test.yaml").write_text(text)
+    (policies / "testland/testland-chat/d.test.yaml").write_text(PASSING.replace(
+        "outputs: {reimbursable: false}", 'outputs: {reimbursabel: false, reimbursable: "no", kva: "X1"}').replace(
+        "fires: [per-week]", "fires: [per-weak, testland-coding/nothing, nowhere/x]"))
+    result = run("validate", str(policies), "--format", "json")
+    assert result.exit_code == 1
+    found = {(Path(p["file"]).name, p["line"], p["column"], p["message"], p.get("hint"))
+             for p in json.loads(result.stdout)["problems"] if p["code"] == "test_name"}
+    assert found == {
+        ("a.test.yaml", 1, 9, "there is no policy 'testland-chatt'", "did you mean 'testland-chat'?"),
+        ("d.test.yaml", 7, 24, "there is no output 'reimbursabel'", "did you mean 'reimbursable'?"),
+        ("d.test.yaml", 7, 59, "output 'reimbursable' takes a yes/no (or null), not \"no\"", None),
+        ("d.test.yaml", 7, 70, "output 'kva' takes a list of texts (or null), not \"X1\"", None),
+        ("d.test.yaml", 7, 85, "policy 'testland-chat' has no rule 'per-weak'", "did you mean 'per-week'?"),
+        ("d.test.yaml", 7, 95, "policy 'testland-coding' has no rule 'nothing'", None),
+        ("d.test.yaml", 7, 120, "there is no policy 'nowhere'", "policies: testland-chat, testland-coding"),
+    }

@@ -11,6 +11,8 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 from ..errors import Code, Location, Problem, closest
+from ..language.types import type_of_value
+from ..language.values import show
 from ..limits import from_settings as limits_for
 from ..limits import using as using_limits
 from ..loading.repository import TEST_SUFFIX, PolicySet, files_under
@@ -87,8 +89,10 @@ class TestRun:
 
 
 def find_test_files(path: Path) -> list[Path]:
+    """The policy test files `path` names: itself, if it is one (a *.test.yaml file; a policy
+    file or outputs.yaml is none), or those under it."""
     if path.is_file():
-        return [path]
+        return [path] if path.name.endswith(TEST_SUFFIX) else []
     return files_under(path, f"*{TEST_SUFFIX}")
 
 
@@ -185,6 +189,69 @@ def contact_field_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Proble
                                             "takes no part in the history", at, severity="warning"))
             else:
                 problems.append(doc.problem(Code.TEST_FIELD, f"{name}: {wrong}", at))
+    return problems
+
+
+def expectation_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Problem]:
+    """What a test file expects, checked against the policy set without running a case: the
+    policy it names (`policy:`, `policies:`, `policy/rule`) exists, each rule it names is a
+    rule of that policy, and each output it expects is declared and given a value of its kind.
+    Each is an error at the name or value (`regelverk test` would fail the case for it)."""
+    spec = doc.value if isinstance(doc.value, dict) else {}
+    policies = policy_set.policies
+    problems: list[Problem] = []
+
+    def policy_problem(pid, at, key=False):
+        if not isinstance(pid, str) or pid in policies:
+            return
+        near = closest(pid, policies)
+        problems.append(doc.problem(Code.TEST_NAME, f"there is no policy '{pid}'", at, key=key,
+                                    hint=f"did you mean '{near}'?" if near else f"policies: {', '.join(sorted(policies))}"))
+
+    default_policy = spec.get("policy")
+    policy_problem(default_policy, ("policy",))
+    for i, case in enumerate(spec.get("cases") or []):
+        expect = case.get("expect") if isinstance(case, dict) else None
+        if not isinstance(expect, dict):
+            continue
+        at = ("cases", i, "expect")
+        for k, pid in enumerate(expect.get("policies") or []):
+            policy_problem(pid, at + ("policies", k))
+        named = [(at + (key, k), name, False) for key in ("fires", "does_not_fire", "unknown")
+                 for k, name in enumerate(expect.get(key) or [])]
+        named += [(at + (key, name), name, True) for key in ("evidence", "missing", "severities")
+                  if isinstance(expect.get(key), dict) for name in expect[key]]
+        for place, name, key in named:
+            if not isinstance(name, str):
+                continue
+            pid, rid = _rule_key(name, default_policy if isinstance(default_policy, str) else None)
+            if pid is None:
+                problems.append(doc.problem(Code.TEST_NAME, f"the rule '{name}' names no policy", place, key=key,
+                                            hint="write policy/rule, or put `policy:` at the top of the file"))
+            elif pid not in policies:
+                if "/" in name:
+                    policy_problem(pid, place, key)
+            else:
+                rules = sorted({r.id for v in policies[pid].versions for r in v.rules})
+                if rid not in rules:
+                    near = closest(rid, rules)
+                    problems.append(doc.problem(Code.TEST_NAME, f"policy '{pid}' has no rule '{rid}'", place, key=key,
+                                                hint=f"did you mean '{near}'?" if near else None))
+        outputs = expect.get("outputs")
+        for name, value in (outputs.items() if isinstance(outputs, dict) else ()):
+            spec_of = policy_set.outputs.get(name)
+            if spec_of is None:
+                near = closest(str(name), policy_set.outputs)
+                problems.append(doc.problem(Code.TEST_NAME, f"there is no output '{name}'", at + ("outputs", name),
+                                            key=True, hint=f"did you mean '{near}'?" if near
+                                            else f"outputs: {', '.join(policy_set.outputs)}"))
+                continue
+            given = type_of_value(_plain(value))
+            if value is not None and (given is None or given.kind != spec_of.type.kind
+                                      or (given.kind == "list" and value and given.element != spec_of.type.element)):
+                problems.append(doc.problem(
+                    Code.TEST_NAME, f"output '{name}' takes a {spec_of.type} (or null), not {show(_plain(value))}",
+                    at + ("outputs", name)))
     return problems
 
 
@@ -298,7 +365,9 @@ def run_tests(policy_set: PolicySet, path: Path) -> TestRun:
     problems: list[Problem] = []
     files = find_test_files(path)
     if not files:
-        problems.append(Problem(Code.NO_TESTS, f"no *{TEST_SUFFIX} files under {path}", Location(str(path), 1, 1)))
+        what = (f"{path} is not a policy test file (a test file's name ends in {TEST_SUFFIX})" if path.is_file()
+                else f"no *{TEST_SUFFIX} files under {path}")
+        problems.append(Problem(Code.NO_TESTS, what, Location(str(path), 1, 1)))
     held_to = limits_for(policy_set.settings)  # the repository's limits: (read_settings checks them)
     for file in files:
         with using_limits(held_to):

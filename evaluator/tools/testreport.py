@@ -6,7 +6,8 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
-from ..language.values import show_bare
+from ..errors import Code
+from ..language.values import show, show_bare
 from ..loading.repository import PolicySet
 from .testing import TestRun
 
@@ -43,7 +44,7 @@ def to_text(run: TestRun, policy_set: PolicySet, *, verbose: bool = False, cover
         out.append(f"FAIL {r.location}  {r.name}")
         width = max(len(w) for w, _, _ in r.failures)
         out.append(f"     {'':{width}}  {'expected':<28}  actual")
-        out += [f"     {what:{width}}  {show_bare(expected):<28}  {show_bare(actual)}" for what, expected, actual in r.failures]
+        out += [f"     {what:{width}}  {a:<28}  {b}" for what, a, b in (_shown(*f) for f in r.failures)]
     if coverage:
         out += ["", "rule coverage (fires / does not fire / unknown seen):"]
         for pid, version, rule, fired, not_fired, unknown in run.coverage.table(policy_set):
@@ -51,10 +52,19 @@ def to_text(run: TestRun, policy_set: PolicySet, *, verbose: bool = False, cover
             flags = f"{'fires' if fired else '     '}  {'not' if not_fired else '   '}  {'unknown' if unknown else ''}"
             out.append(f"  {mark}{pid} {version} {rule:<32} {flags}")
         out.append(f"rule coverage: {run.coverage.percent(policy_set):.1f}%")
-    unread = {p.location.file for p in run.problems if p.severity == "error" and p.location}
+    unread = {p.location.file for p in run.problems if p.severity == "error" and p.location and p.code != Code.NO_TESTS}
     out.append(f"{run.passed} passed, {run.failed} failed"
                + (f"; {len(unread)} test file(s) could not be read (above), their cases not run" if unread else ""))
     return "\n".join(out) + "\n"
+
+
+def _shown(what: str, expected, actual) -> tuple[str, str, str]:
+    """A failure's row: the two values bare, or quoted where bare they would look the same (the
+    text "false" against the yes/no value false)."""
+    a, b = show_bare(expected), show_bare(actual)
+    if a == b:
+        a, b = show(expected), show(actual)
+    return what, a, b
 
 
 def to_json(run: TestRun, policy_set: PolicySet, min_coverage: float | None) -> str:

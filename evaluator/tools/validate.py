@@ -8,7 +8,7 @@ from ..errors import Problem
 from ..loading.repository import PolicySet, load_policy_set
 from ..loading.settings import PolicySource
 from .lint import lint_policy_set
-from .testing import contact_field_problems, find_test_files, load_cases
+from .testing import contact_field_problems, expectation_problems, find_test_files, load_cases
 
 
 def validate_policies(source: PolicySource) -> tuple[PolicySet | None, list[Problem]]:
@@ -21,7 +21,7 @@ def validate_policies(source: PolicySource) -> tuple[PolicySet | None, list[Prob
         doc, found = load_cases(path)
         problems = problems + found
         if doc is not None and policy_set is not None:
-            problems = problems + contact_field_problems(doc, policy_set)
+            problems = problems + contact_field_problems(doc, policy_set) + expectation_problems(doc, policy_set)
     if policy_set is not None:
         problems = problems + lint_policy_set(policy_set)
     if source.within is not None:
