@@ -97,6 +97,26 @@ def test_evaluate_one_logs_the_contact_as_it_was_sent_not_as_it_was_typed(repo, 
     assert logged[0]["input"] == contact
 
 
+def test_an_input_nested_too_deep_to_log_is_still_decided_and_logged(repo, caplog):
+    """A contact with a value nested 300 levels (the reader takes 1024, orjson writes about 250)
+    is decided with the rest of its batch, and its log line says its input was not written,
+    instead of the whole batch answering 500."""
+    deep = chat("deep", "2025-03-05")
+    lines = [json.dumps(chat("a", "2025-03-04")), json.dumps(deep)[:-1] + ', "note": ' + "[" * 300 + "]" * 300 + "}",
+             json.dumps(chat("b", "2025-03-06"))]
+    with caplog.at_level(logging.INFO), service_in_thread(repo, decision_log_mask=()) as (url, _):
+        status, body = post(url + "/evaluate", "\n".join(lines))
+        status_one, one = post(url + "/evaluate-one", '{"contact": ' + json.dumps(chat("c", "2025-03-07"))[:-1]
+                               + ', "note": ' + "[" * 300 + "]" * 300 + "}}")
+    assert (status, status_one) == (200, 200)
+    batch = [json.loads(x) for x in body.splitlines()]
+    assert [d["contact"] for d in batch] == ["a", "deep", "b"]
+    assert json.loads(one)["contact"] == "c"
+    logged = [json.loads(r.getMessage()) for r in caplog.records if r.name == "regelverk.decisions"]
+    assert [d["contact"] for d in logged] == ["a", "deep", "b", "c"]
+    assert [d["input"] == "(not logged: nested too deep to write)" for d in logged] == [False, True, False, True]
+
+
 def _policies_copy(fixture_policies, where: Path) -> Path:
     target = where / "policies"
     shutil.copytree(fixture_policies, target)

@@ -27,6 +27,11 @@ service_log = logging.getLogger("regelverk.service")
 MASK = "***"
 
 
+# What the decision log shows for an input it cannot write as JSON: a value nested deeper
+# than orjson writes (about 250 levels; the reader takes up to 1024). The decision is logged.
+UNLOGGABLE = "(not logged: nested too deep to write)"
+
+
 def masked(record, fields: tuple[str, ...], decision: dict):
     """The input as the decision log shows it: masked fields replaced by ***, and a patient
     field the check refused (a personnummer, contract §1) masked whatever the setting."""
@@ -52,7 +57,12 @@ def log_decision(decision: dict, record, mask: tuple[str, ...]) -> None:
              "contact": decision.get("contact"), "status": decision.get("status"),
              "provenance": decision.get("provenance"), "policies": decision.get("policies"),
              "outputs": decision.get("outputs"), "input": masked(record, mask, decision)}
-    _write(decision_log, orjson.dumps(entry, default=str).decode(), "log_decision")
+    try:
+        line = orjson.dumps(entry, default=str)
+    except TypeError:  # (orjson's JSONEncodeError) an input nested deeper than orjson writes
+        entry["input"] = UNLOGGABLE
+        line = orjson.dumps(entry, default=str)
+    _write(decision_log, line.decode(), "log_decision")
 
 
 def log_access(method: str | None, route: str, status: int, started: float, size: int) -> None:
