@@ -309,7 +309,7 @@ def test_an_id_is_taken_by_its_first_use_even_when_that_contact_is_invalid(repo)
              json.dumps(chat("g2", "2024-03-05"))]
     decisions = repo.evaluate_lines(lines)
     assert [d["status"] for d in decisions] == ["invalid", "invalid", "decided"]
-    assert decisions[1]["errors"] == [{"field": "id", "message": "the id g1 is already used by input 1"}]
+    assert decisions[1]["errors"] == [{"field": "id", "message": "this id is already used by input 1"}]
 
 
 def test_the_api_takes_text_or_lines_and_refuses_a_wrong_container_plainly(repo):

@@ -521,7 +521,7 @@ class Engine:
                     else:
                         group.append(item)
                     continue
-                errors = [{"field": "id", "message": f"the id {cid} is already used by input {first_line[cid] + 1}"}]
+                errors = [{"field": "id", "message": f"this id is already used by input {first_line[cid] + 1}"}]
             given = claimed_id(record)
             decisions[i] = self.invalid(given, errors, self._provenance_for(emit))
             # An invalid contact's id is taken too: a later contact with it gets a second

@@ -205,7 +205,7 @@ def decide_items(engine, items: list, jobs: int = 1) -> list[bytes]:
             continue
         if first is not None and check(record)[0] is not None:
             cid = record["id"]
-            reused[k] = engine.invalid(cid, [{"field": "id", "message": f"the id {cid} is already used by input {first}"}])
+            reused[k] = engine.invalid(cid, [{"field": "id", "message": f"this id is already used by input {first}"}])
             errors[k] = []
             records.append(None)
             continue
