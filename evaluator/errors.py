@@ -69,7 +69,7 @@ class Code(StrEnum):
     # The HTTP service ({"error": ..., "code": ...} with the status)
     BAD_REQUEST = "bad_request", "service", "400: the body of /evaluate-one is not {\"contact\": ..., \"history\": [...]}"
     UNKNOWN_KEY = "unknown_key", "service", "400: the body of /evaluate-one has a key it does not take"
-    BAD_HISTORY = "bad_history", "service", "400: history is not a list of contacts"
+    BAD_HISTORY = "bad_history", "service", "400: history is not a list (an item of it that is no valid contact takes no part, as an invalid line takes none in a batch)"
     NOT_JSON = "not_json", "service", "400: the body is not JSON"
     NOT_UTF8 = "not_utf8", "service", "400: the body is not UTF-8 text"
     UNREADABLE_BODY = "unreadable_body", "service", "400: a CSV or Parquet body cannot be read"

@@ -323,6 +323,13 @@ def test_the_api_takes_text_or_lines_and_refuses_a_wrong_container_plainly(repo)
         repo.evaluate(one)
     with pytest.raises(TypeError, match="history is a list of contacts, not dict"):
         repo.evaluate_one(one, {"h": one})
+    with pytest.raises(TypeError, match="history is a list of contacts, not int"):
+        repo.evaluate_one(one, 5)
+    for wrong in (None, 5):
+        with pytest.raises(TypeError, match=f"NDJSON is its text or a list of its lines, not {type(wrong).__name__}"):
+            repo.evaluate_lines(wrong)
+        with pytest.raises(TypeError, match="NDJSON is its text or a list of its lines"):
+            repo.evaluate_to_ndjson(wrong)
 
 
 def test_unknown_extra_fields_are_ignored(repo):

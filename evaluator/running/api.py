@@ -81,7 +81,7 @@ class Repository:
         contact's id. `history` None is no history. `own`: the contact and the history's
         records were parsed for this call and nothing else holds them, so they may be changed
         (typed in place, not copied: a little quicker); by default they are left as given."""
-        if isinstance(history, (dict, str, bytes)):
+        if isinstance(history, (dict, str, bytes)) or (history is not None and not hasattr(history, "__iter__")):
             raise TypeError(f"history is a list of contacts, not {type(history).__name__}")
         return self.engine.evaluate_one(contact, history or (), own=own)
 

@@ -119,6 +119,8 @@ def lines_of(lines):
     anything else is taken to be the lines already."""
     if isinstance(lines, (str, bytes, bytearray, memoryview)):
         return split_ndjson(lines if isinstance(lines, (str, bytes)) else bytes(lines))
+    if not hasattr(lines, "__iter__"):
+        raise TypeError(f"NDJSON is its text or a list of its lines, not {type(lines).__name__}")
     return lines
 
 
