@@ -73,14 +73,18 @@ def echo(value, identifying: bool = False) -> str:
 # one is refused, and never repeated back: not in the error, not in a log.
 PERSONNUMMER_MESSAGE = ("looks like a personnummer (a valid date and check digit); send the "
                         "pseudonymous patient id instead (the value is not repeated here)")
-_PERSONNUMMER_WHOLE = re.compile(r"(\d{2})?(\d{2})(\d{2})(\d{2})[-+]?(\d{4})")
+_PERSONNUMMER_WHOLE = re.compile(r"(\d{2})?(\d{2})(\d{2})(\d{2})[-+ ]?(\d{4})")
 
 
 def looks_like_personnummer(text: str) -> bool:
     """Whether `text` is written as a Swedish personnummer or samordningsnummer: YYMMDD-NNNN,
     YYMMDD+NNNN, YYMMDDNNNN, YYYYMMDDNNNN or YYYYMMDD-NNNN, with a real date (the day plus
-    60 in a samordningsnummer) and a right Luhn check digit."""
-    found = _PERSONNUMMER_WHOLE.fullmatch(text)
+    60 in a samordningsnummer) and a right Luhn check digit; a space may stand for the dash,
+    and white space around it changes nothing (" 19121212-1212\n" is one too). Quick to say
+    no for a text that starts with neither a digit nor white space (most pseudonymous ids)."""
+    if not (text[:1].isdigit() or text[:1].isspace()):
+        return False
+    found = _PERSONNUMMER_WHOLE.fullmatch(text.strip())
     if found is None:
         return False
     century, yy, mm, dd, tail = found.groups()
