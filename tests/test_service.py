@@ -7,6 +7,9 @@ import logging
 import os
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -345,3 +348,33 @@ def test_serve_reads_its_settings_section_and_refuses_an_unknown_setting(tmp_pat
                 load_repository(tmp_path / "policies").engine.provenance["policy_set_hash"]
     finally:
         os.chdir(here)
+
+
+def test_unusable_serve_settings_stop_with_a_message_not_a_traceback(tmp_path):
+    """A port taken or out of range, a host that is none, a log_config missing or unreadable:
+    exit 2 with a message naming it, before the service says it is serving (docs/service.md)."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    port = str(taken.getsockname()[1])
+    (tmp_path / "bad.json").write_text('{"version": 1, "bogus":')
+    (tmp_path / "list.yaml").write_text("- version: 1\n")
+    (tmp_path / "good.json").write_text(json.dumps({"version": 1, "disable_existing_loggers": False}))
+    cases = [
+        (["--port", port], {}, f"cannot listen on 127.0.0.1 port {port}: Address already in use"),
+        (["--host", "999.1.1.1", "--port", "0"], {}, "cannot listen on 999.1.1.1 port 0"),
+        ([], {"REGELVERK_PORT": "99999"}, "'port' cannot be '99999': it is a whole number (at least 1; a port from 0 to 65535)"),
+        (["--port", "0"], {"REGELVERK_LOG_CONFIG": str(tmp_path / "none.json")}, "log_config: cannot read"),
+        (["--port", "0"], {"REGELVERK_LOG_CONFIG": str(tmp_path / "bad.json")}, "is not a logging configuration uvicorn can read"),
+        (["--port", "0"], {"REGELVERK_LOG_CONFIG": str(tmp_path / "list.yaml")}, "is not a logging configuration: a JSON or YAML mapping"),
+    ]
+    try:
+        for args, env, message in cases:
+            done = subprocess.run([sys.executable, "-m", "evaluator", "serve", *args], capture_output=True, text=True,
+                                  env={**os.environ, **env}, timeout=60)
+            assert done.returncode == 2, (args, env, done.stderr)
+            assert message in done.stderr and "Traceback" not in done.stderr and "serving on" not in done.stderr, done.stderr
+    finally:
+        taken.close()
+    with service_process(env={"REGELVERK_LOG_CONFIG": str(tmp_path / "good.json")}) as (url, _):
+        assert get_json(url + "/health/live")

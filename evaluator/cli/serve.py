@@ -59,4 +59,8 @@ def serve(policies_dir, host, port, workers):
     def announce(port_bound: int) -> None:
         click.echo(f"regelverk serving on http://{settings.host}:{port_bound} ({settings.workers} worker(s), "
                    f"policy set {served.policy_set_hash})", err=True)
-    run(served, load_again, settings, announce)
+    try:
+        run(served, load_again, settings, announce)
+    except SettingsError as exc:  # (the socket or the log configuration: before any worker starts)
+        click.echo(f"regelverk: {exc}", err=True)
+        sys.exit(EXIT_USAGE)

@@ -9,7 +9,9 @@ if it loads, serves it; if not, logs its problems and keeps the old one.
 from __future__ import annotations
 
 import asyncio
+import configparser
 import gc
+import json
 import logging
 import mmap
 import os
@@ -19,11 +21,12 @@ import sys
 import time
 
 import uvicorn
+import yaml
 
 from .app import create_app
 from .logs import LogWriter, configure_logging
 from .protocol import guarded_protocol
-from .settings import ServiceSettings
+from .settings import ServiceSettings, SettingsError
 from .state import PolicyHolder, Served
 
 log = logging.getLogger("regelverk.service")
@@ -140,7 +143,43 @@ def uvicorn_config(app, settings: ServiceSettings) -> uvicorn.Config:
         proxy_headers=False)  # (no client address is used or logged: no X-Forwarded-For to read)
 
 
+def check_log_config(path: str | None) -> None:
+    """Raise SettingsError where uvicorn could not read `log_config` (a JSON or YAML file of a
+    logging dictConfig, or an ini file of fileConfig): before the service says it is serving,
+    not as a traceback in its first worker."""
+    if path is None:
+        return
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        if path.endswith(".json"):
+            config = json.loads(text)
+        elif path.endswith((".yaml", ".yml")):
+            config = yaml.safe_load(text)
+        else:
+            parser = configparser.ConfigParser()
+            parser.read_string(text, path)
+            config = {"version": 1} if parser.has_section("loggers") else None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"log_config: cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, yaml.YAMLError, configparser.Error) as exc:
+        raise SettingsError(f"log_config: {path} is not a logging configuration uvicorn can read: "
+                            f"{str(exc).splitlines()[0]}") from None
+    if not isinstance(config, dict) or "version" not in config:
+        raise SettingsError(f"log_config: {path} is not a logging configuration: a JSON or YAML mapping with "
+                            "'version: 1' (Python's logging.config.dictConfig), or an ini file with [loggers]")
+
+
 def bind(settings: ServiceSettings) -> socket.socket:
+    """The listening socket; SettingsError, naming host and port, where it cannot be had."""
+    try:
+        return _bind(settings)
+    except (OSError, OverflowError) as exc:  # (socket.gaierror is an OSError)
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SettingsError(f"cannot listen on {settings.host} port {settings.port}: {why}") from None
+
+
+def _bind(settings: ServiceSettings) -> socket.socket:
     family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
     # IPPROTO_TCP named: asyncio sets TCP_NODELAY on accepted sockets only when the protocol
     # says TCP. Without it, a keep-alive client waited 40 ms per request (Nagle against
@@ -157,6 +196,7 @@ def bind(settings: ServiceSettings) -> socket.socket:
 def serve(served: Served, load, settings: ServiceSettings, announce=None) -> None:
     """Serve until SIGTERM or SIGINT. `served` is loaded already (the supervisor checks the
     set before any worker starts; forked workers share it)."""
+    check_log_config(settings.log_config)
     configure_logging(settings)
     # SIGHUPs from here on, before a worker can reload, are noted, not lost (nor, by the
     # default action, the end of the service): a worker that starts after one reloads first.

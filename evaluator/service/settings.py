@@ -49,7 +49,7 @@ def _convert(name: str, value, source: str):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
                 raise ValueError
             number = int(value)
-            if number < (0 if name == "port" else 1):
+            if number < (0 if name == "port" else 1) or (name == "port" and number > 65535):
                 raise ValueError
             return number
         if kind == "float":
@@ -80,7 +80,7 @@ def _convert(name: str, value, source: str):
         raise SettingsError(f"{source}: '{name}' cannot be {value!r}: it is {_WORDS[kind]}") from None
 
 
-_WORDS = {"int": "a whole number (at least 1; a port at least 0)", "float": "a number of seconds above 0",
+_WORDS = {"int": "a whole number (at least 1; a port from 0 to 65535)", "float": "a number of seconds above 0",
           "bool": "true or false", "tuple[str, ...]": "a list of field names", "str | None": "a text",
           "str": "a text"}
 
