@@ -181,3 +181,16 @@ def test_a_repository_can_let_patient_ids_that_look_like_personnummer_through(tm
     (repo / "regelverk.yaml").write_text("regelverk: 1\nprivacy:\n  refuse_personnummer_patients: false\n")
     out = CliRunner().invoke(main, ["validate", str(repo / "policies")])
     assert out.exit_code != 0 and "refuse_personnummer_patients" in out.output
+
+
+def test_a_404_does_not_repeat_the_path(server):
+    """A path a client filled with a personnummer is not repeated in the 404's message."""
+    for path in ("/patients/19121212-1212/decisions", "/evaluate/191212121212"):
+        try:
+            urllib.request.urlopen(server + path, timeout=10)
+        except urllib.error.HTTPError as err:
+            body = json.loads(err.read())
+            assert err.code == 404 and body["code"] == "not_found", body
+            assert NEEDLE not in json.dumps(body) and body["error"].startswith("no such route; there are /evaluate")
+        else:
+            raise AssertionError(path)

@@ -316,8 +316,8 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
 
     async def on_http(request: Request, exc: HTTPException) -> Response:
         if exc.status_code == 404:
-            return error(404, Code.NOT_FOUND, f"no such resource: {request.url.path} "
-                         f"(there are {', '.join(r.path for r in routes)})")
+            # (the path is not repeated: a client may put anything in it, a personnummer too)
+            return error(404, Code.NOT_FOUND, f"no such route; there are {', '.join(r.path for r in routes)}")
         if exc.status_code == 405:
             allow = ", ".join(sorted(m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip()))
             return error(405, Code.METHOD_NOT_ALLOWED, f"{request.url.path} takes {allow}, not {request.method}",
