@@ -230,3 +230,27 @@ def test_every_route_is_in_the_openapi_document_and_it_is_valid(server):
     status, _, body = raw(server, b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
     routes = json.loads(body)["error"].split("(there are ")[1].rstrip(")").split(", ")
     assert sorted(routes) == sorted(document["paths"])
+
+
+def test_a_compressed_body_is_refused_and_a_slash_too_many_is_no_route(server):
+    """A body sent with Content-Encoding gzip is not read as NDJSON (every line invalid): 415 on
+    both routes, the connection closed. `/evaluate/` is a 404 in JSON, not a redirect whose
+    Location is built from the client's Host header."""
+    import gzip
+
+    line = json.dumps(chat("a", "2024-03-04")).encode()
+    for path, body in (("/evaluate", gzip.compress(line + b"\n")),
+                       ("/evaluate-one", gzip.compress(json.dumps({"contact": chat("a", "2024-03-04")}).encode()))):
+        request = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-ndjson\r\n"
+                   f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+        status, headers, answer = raw(server, request)
+        assert (status, json.loads(answer)["code"], headers.get("connection")) == (415, "unsupported_media_type", "close")
+        assert "Content-Encoding gzip is not read" in json.loads(answer)["error"]
+    identity = (f"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Encoding: identity\r\nContent-Length: {len(line)}\r\n"
+                "Connection: close\r\n\r\n").encode() + line
+    status, _, answer = raw(server, identity)
+    assert status == 200 and json.loads(answer)["status"] == "decided"
+    for method, path in (("POST", "/evaluate/"), ("GET", "/health/")):
+        status, headers, answer = raw(server, f"{method} {path} HTTP/1.1\r\nHost: evil.example\r\nContent-Length: 0\r\n"
+                                      "Connection: close\r\n\r\n".encode())
+        assert (status, json.loads(answer)["code"]) == (404, "not_found") and "location" not in headers

@@ -57,6 +57,10 @@ async def read_body(scope: dict, receive, settings: ServiceSettings) -> bytes:
     """The request's body, whether sent with a Content-Length or chunked, read within the
     limits from the ASGI `receive`; raises LimitExceeded when it goes over one, and
     ClientDisconnect when the client goes away first."""
+    coded = [value.decode("latin-1").strip() for name, value in scope["headers"] if name == b"content-encoding"]
+    if any(c.lower() not in ("", "identity") for c in coded):
+        raise LimitExceeded(415, Code.UNSUPPORTED_MEDIA_TYPE, f"a body sent with Content-Encoding {', '.join(coded)} "
+                            "is not read: send it as it is (no compression)")
     given = [value.decode("latin-1") for name, value in scope["headers"] if name == b"content-length"]
     if given:
         if len(set(given)) > 1 or not (text := given[0].strip()).isascii() or not text.isdigit():
@@ -230,7 +234,7 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
                 status, answer = await run_in_threadpool(decide_one, served, body)
         except LimitExceeded as exc:
             status, answer = exc.status, error_body(exc.code, exc.message)
-            close = exc.status in (408, 413)
+            close = exc.status in (408, 413, 415)
         except ClientDisconnect:
             status, answer = 400, error_body(Code.CLIENT_DISCONNECTED, "the client went away before its body arrived")
         except Exception as exc:  # as on_crash and the framework's error middleware do
@@ -311,7 +315,7 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
         return HTMLResponse(DOCS_PAGE)
 
     async def on_limit(request: Request, exc: LimitExceeded) -> Response:
-        close = {"Connection": "close"} if exc.status in (408, 413) else None
+        close = {"Connection": "close"} if exc.status in (408, 413, 415) else None  # (a body left unread)
         return error(exc.status, exc.code, exc.message, close)
 
     async def on_http(request: Request, exc: HTTPException) -> Response:
@@ -374,6 +378,9 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
     ]
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={
         LimitExceeded: on_limit, HTTPException: on_http, ClientDisconnect: on_disconnect, Exception: on_crash})
+    # A path with a slash too many is no route (404), not a redirect to one built from the
+    # client's Host header.
+    app.router.redirect_slashes = False
     app.state.holder = holder
     app.state.ready = state
     rest = AccessLog(app) if settings.access_log else app
