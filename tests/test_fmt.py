@@ -135,8 +135,37 @@ def test_errors(tmp_path, monkeypatch):
     unreadable = tmp_path / "latin1.yaml"
     unreadable.write_bytes("title: Vårdval\n".encode("latin-1"))
     result = _fmt(str(unreadable))
-    assert result.exit_code == 4
-    assert "cannot read the file" in result.output
+    assert result.exit_code == 4  # at the byte, in the words validate uses
+    assert "latin1.yaml:1:9: error: the file is not UTF-8 text: byte 0xe5 cannot be read" in result.output
+    assert "save the file as UTF-8" in result.output
+
+
+MOVED_COMMENT = """\
+id: p
+rules:
+    -   message:
+            sv: >-
+                En text.
+            en: >-
+                A text.
+        id: r1
+        severity: info
+    # the next rule
+    -   id: r2
+"""
+
+
+def test_a_layout_that_would_change_the_file_names_the_value_and_what_to_do(tmp_path):
+    """A comment after a rule whose block text fmt moves last would end up inside that text: the
+    guard refuses the layout, names the value and its place, and says what usually causes it."""
+    path = tmp_path / "moved.yaml"
+    path.write_text(MOVED_COMMENT, encoding="utf-8")
+    result = _fmt(str(path))
+    assert result.exit_code == 3
+    assert "moved.yaml:6:17: error: formatting would change what the file says (the value of " \
+           "rules[0].message.en); it is left as it is" in result.output
+    assert "most often a comment next to a key fmt moves" in result.output
+    assert path.read_text(encoding="utf-8") == MOVED_COMMENT
 
 
 def test_help_shows_an_example():

@@ -42,7 +42,8 @@ def _side(spec: str, policies_dir, which: str):
 @click.option("--examples", type=click.IntRange(0), default=5, show_default=True,
               help="With --impact: how many changed decisions to list.")
 @click.option("--policies", "policies_dir", type=click.Path(file_okay=False, exists=True), default=None,
-              help="Policy folder where POLICY_ID and POLICY_ID@REV are looked up (default: the bundled policies).")
+              help="Policy folder where POLICY_ID and POLICY_ID@REV are looked up (default: the policy repository "
+                   "this runs in, found by its regelverk.yaml; outside one, the bundled policies).")
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the versions differ (as git diff --exit-code).")
 def diff(old, new, fmt, contacts, examples, policies_dir, exit_code):
     """Compare two versions of a policy: metadata and dates, parameters, and rules added, removed

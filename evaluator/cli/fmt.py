@@ -28,7 +28,8 @@ def fmt(paths, check, show_diff):
     left alone.
 
     Exit 0 when done (with --check: when nothing would change); 1 with --check when a file would
-    change; 3 when a file is not valid YAML; 4 when a file cannot be read or written.
+    change; 3 when a file is not valid YAML, or fmt cannot lay it out without changing what it
+    says (the file is then left as it is); 4 when a file cannot be read or written.
 
     \b
     Example:

@@ -159,18 +159,26 @@ def load_yaml(path: Path | str, display: str | None = None) -> tuple[SourceDoc |
                 return None, [_too_large(name, max(size, len(data)), limit)]
     except OSError as exc:
         return None, [Problem(Code.IO, f"cannot read the file: {exc.strerror or exc}", Location(name, 1, 1))]
+    text, problem = decode_utf8(data, name)
+    if problem is not None:
+        return None, [problem]
+    return parse_yaml(text, name)
+
+
+def decode_utf8(data: bytes, name: str) -> tuple[str | None, Problem | None]:
+    """A file's bytes as text, or the problem at the first byte that is not UTF-8 (its line
+    and column, the line shown)."""
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         start = data.rfind(b"\n", 0, exc.start) + 1
         line = data.count(b"\n", 0, exc.start) + 1
         shown = data[start:data.find(b"\n", start) if b"\n" in data[start:] else len(data)]
         # the column in characters: what stands before the bad byte is UTF-8 up to there
         column = len(data[start:exc.start].decode("utf-8", "replace")) + 1
-        return None, [Problem(Code.IO, f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
-                              Location(name, line, column), shown.rstrip(b"\r").decode("utf-8", "replace"),
-                              hint="save the file as UTF-8")]
-    return parse_yaml(text, name)
+        return None, Problem(Code.IO, f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be read",
+                             Location(name, line, column), shown.rstrip(b"\r").decode("utf-8", "replace"),
+                             hint="save the file as UTF-8")
 
 
 def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:

@@ -28,7 +28,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from ..errors import Code, Location, Problem
 from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, policy_files
-from ..loading.yamlsource import parse_yaml
+from ..loading.yamlsource import decode_utf8, parse_yaml
 
 TOP_ORDER = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "source",
              "description", "applies_when", "parameters", "rules")
@@ -223,14 +223,41 @@ def format_text(text: str, name: str = "<policy>") -> str:
     out = io.StringIO()
     y.dump(doc, out)
     formatted = out.getvalue()
+    before = yaml.safe_load(text)
     try:
-        same = yaml.safe_load(formatted) == yaml.safe_load(text)
+        after = yaml.safe_load(formatted)
     except yaml.YAMLError:
-        same = False
-    if not same:  # pragma: no cover - a guard: it would be a bug in the layout above
-        raise FormatError(Problem(Code.FMT, "formatting would change what the file says; it is left as it is",
-                                  Location(name, 1, 1)))
+        after = _UNREADABLE
+    if after != before:  # a guard: the layout above moved something it must not
+        place = _first_difference(before, after)
+        source, _ = parse_yaml(text, name)
+        where = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in place).lstrip(".")
+        message = ("formatting would change what the file says" + (f" (the value of {where})" if where else "")
+                   + "; it is left as it is")
+        hint = ("most often a comment next to a key fmt moves, which would end up inside a block of text: "
+                "move the comment, or put the keys in the canonical order yourself")
+        raise FormatError(source.problem(Code.FMT, message, place, hint=hint) if source is not None and place
+                          else Problem(Code.FMT, message, Location(name, 1, 1), hint=hint))
     return formatted
+
+
+_UNREADABLE = object()
+
+
+def _first_difference(a, b, path: tuple = ()) -> tuple:
+    """The path of the first value that differs between two parsed documents (their common
+    part where one is a mapping or list the other is not)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in a:
+            if key not in b or a[key] != b[key]:
+                return _first_difference(a[key], b.get(key), path + (key,)) if key in b else path + (key,)
+        return path
+    if isinstance(a, list) and isinstance(b, list):
+        for i, (x, y) in enumerate(zip(a, b, strict=False)):
+            if x != y:
+                return _first_difference(x, y, path + (i,))
+        return path
+    return path
 
 
 def policy_files_in(paths: list[Path]) -> list[Path]:
@@ -257,9 +284,14 @@ class Outcome:
 def format_file(path: Path, display: str | None = None) -> Outcome:
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return Outcome(path, False, problem=Problem(Code.IO, f"cannot read the file: {exc}", Location(name, 1, 1)))
+        data = path.read_bytes()
+    except OSError as exc:
+        return Outcome(path, False, problem=Problem(Code.IO, f"cannot read the file: {exc.strerror or exc}",
+                                                    Location(name, 1, 1)))
+    text, problem = decode_utf8(data, name)
+    if problem is not None:
+        return Outcome(path, False, problem=problem)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # (as reading in text mode does)
     try:
         formatted = format_text(text, name)
     except FormatError as exc:
