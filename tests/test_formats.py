@@ -270,3 +270,30 @@ def test_out_to_dev_fd_writes_the_stream_where_it_stands(repo, tmp_path):
                             capture_output=True, text=True)
     assert closed.returncode == 5
     assert closed.stderr.strip() == "regelverk: cannot write /dev/fd/97: Bad file descriptor"
+
+
+def test_parquet_dates_python_cannot_hold_make_their_rows_invalid_not_the_run(tmp_path):
+    """A date32 or timestamp cell beyond the years 1 to 9999 made `to_pylist` raise, and the
+    whole run end in a traceback. The cell is now its text, refused at its field; the other
+    rows are decided. A timestamp with a time zone at midnight is read as its date."""
+    from datetime import datetime, timezone
+
+    base = {"patient": "p1", "unit": "u1", "region": "vgr", "care_choice": "rehab", "channel": "written"}
+    rows = [{"id": f"c{k}", **base} for k in range(3)]
+    days = pa.array([20151, -800000, 3000000], pa.date32())
+    stamps = pa.array([datetime(2025, 3, 5, tzinfo=timezone.utc), None, None], pa.timestamp("us", tz="UTC"))
+    for name, column in (("days", days), ("stamps", stamps)):
+        table = _table(rows).append_column("date", column)
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(table, path)
+        result = CliRunner().invoke(main, ["evaluate", str(path)])
+        assert result.exit_code == 0, result.output
+        decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+        assert [d["contact"] for d in decisions] == ["c0", "c1", "c2"]
+        assert decisions[0]["status"] == "decided" and decisions[0]["policies"], decisions[0]
+        errors = [d["errors"] for d in decisions[1:]]
+        if name == "days":
+            assert errors == [[{"field": "date", "message": "'-0221-09-04' is not a date written YYYY-MM-DD"}],
+                              [{"field": "date", "message": "'10183-09-21' is not a date written YYYY-MM-DD"}]]
+        else:
+            assert all(e == [{"field": "date", "message": "is required but missing"}] for e in errors), errors

@@ -98,7 +98,7 @@ def plain_value(value):
     if isinstance(value, dict):
         return {k: plain_value(v) for k, v in value.items()}
     if isinstance(value, datetime):
-        if value.tzinfo is None and value.time() == time(0):
+        if value.time() == time(0):  # (midnight where it was written, in its own time zone if it has one)
             return value.date().isoformat()
         return value.isoformat()
     if isinstance(value, date):
@@ -119,7 +119,10 @@ def records_from_arrow(table) -> list[dict]:
         kind = column.type
         if pa.types.is_dictionary(kind):
             column = column.cast(kind.value_type)
-        values = column.to_pylist()
+        try:
+            values = column.to_pylist()
+        except (OverflowError, ValueError):  # a date or time Python cannot hold (beyond the year 9999)
+            values = _cells_one_by_one(column, pa)
         simple = pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind) \
             or pa.types.is_integer(kind)
         columns.append((name, values if simple else [plain_value(v) for v in values]))
@@ -129,6 +132,23 @@ def records_from_arrow(table) -> list[dict]:
             if value is not None:
                 row[name] = value
     return rows
+
+
+def _cells_one_by_one(column, pa) -> list:
+    """A column's cells as Python values, one at a time: a cell Python cannot hold (a date
+    32-bit days or a timestamp put beyond the years 1 to 9999) as its text, which the contact
+    check then refuses at its field, while the other rows are decided."""
+    try:
+        shown = column.cast(pa.string()).to_pylist()
+    except (pa.ArrowException, ValueError):
+        shown = ["(a value out of range)"] * len(column)
+    cells = []
+    for i, text in enumerate(shown):
+        try:
+            cells.append(column[i].as_py())
+        except (OverflowError, ValueError):
+            cells.append(text)
+    return cells
 
 
 def frame_kind(value) -> str | None:
