@@ -276,12 +276,12 @@ def test_parquet_dates_python_cannot_hold_make_their_rows_invalid_not_the_run(tm
     """A date32 or timestamp cell beyond the years 1 to 9999 made `to_pylist` raise, and the
     whole run end in a traceback. The cell is now its text, refused at its field; the other
     rows are decided. A timestamp with a time zone at midnight is read as its date."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     base = {"patient": "p1", "unit": "u1", "region": "vgr", "care_choice": "rehab", "channel": "written"}
     rows = [{"id": f"c{k}", **base} for k in range(3)]
     days = pa.array([20151, -800000, 3000000], pa.date32())
-    stamps = pa.array([datetime(2025, 3, 5, tzinfo=timezone.utc), None, None], pa.timestamp("us", tz="UTC"))
+    stamps = pa.array([datetime(2025, 3, 5, tzinfo=UTC), None, None], pa.timestamp("us", tz="UTC"))
     for name, column in (("days", days), ("stamps", stamps)):
         table = _table(rows).append_column("date", column)
         path = tmp_path / f"{name}.parquet"
@@ -297,3 +297,25 @@ def test_parquet_dates_python_cannot_hold_make_their_rows_invalid_not_the_run(tm
                               [{"field": "date", "message": "'10183-09-21' is not a date written YYYY-MM-DD"}]]
         else:
             assert all(e == [{"field": "date", "message": "is required but missing"}] for e in errors), errors
+
+
+def test_a_csv_quote_left_open_takes_no_row_with_it(tmp_path):
+    """A quote that opens a cell and is never closed on its line made the csv module read the
+    rows after it into that cell: they got no decision. The row with the quote is invalid,
+    named at its line, and each line after it is read as its own row and decided."""
+    header = "id,patient,unit,region,care_choice,date,channel,dialogue"
+    rows = ['c1,p1,"u1\nu2",vgr,rehab,2025-03-04,written,true',  # a cell over two lines, closed: one row
+            'c9,p1,"oops,vgr,rehab,2025-03-04,written,true',
+            "c2,p1,u1,vgr,rehab,2025-03-05,written,true",
+            "c3,p2,u1,vgr,rehab,2025-03-04,written,true",
+            "c4,p2,u1,vgr,rehab,2025-03-06,written,true"]
+    path = tmp_path / "open.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(path)])
+    assert result.exit_code == 0, result.output
+    decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [d["contact"] for d in decisions] == ["c1", None, "c2", "c3", "c4"]
+    assert decisions[1]["errors"] == [{"field": None, "line": 4, "message": (
+        "line 4 opens a quoted cell that is not closed on its line (the quote runs on to line 7); "
+        "the lines after it are read on their own")}]
+    assert [d["status"] for d in decisions] == ["decided", "invalid", "decided", "decided", "decided"]

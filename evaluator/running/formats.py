@@ -324,7 +324,8 @@ def _csv_chunks(source, fields: dict, size: int, name: str) -> Iterator[Chunk]:
     stream, close = _opened(source)
     try:
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
-        reader = csv.reader(text, strict=False)
+        lines = _TakenLines(text)
+        reader = csv.reader(lines, strict=False)
         try:
             header = next(reader, None)
         except csv.Error as exc:
@@ -345,35 +346,55 @@ def _csv_chunks(source, fields: dict, size: int, name: str) -> Iterator[Chunk]:
         errors: dict = {}
         numbers: list = []
         number = 0
+
+        def add(row, line: int, problem: str | None = None) -> None:
+            nonlocal number
+            number += 1
+            numbers.append(number)
+            if problem is None:
+                if isinstance(row, Exception):
+                    problem = f"line {line} is not CSV: {row}"
+                elif not row:
+                    problem = f"line {line} is empty"
+                elif len(row) != width:
+                    problem = f"line {line} has {len(row)} cells where the header has {width}"
+                elif _not_utf8(row):
+                    problem = f"line {line} is not UTF-8 text"
+            if problem is not None:
+                errors[len(records)] = [{"field": None, "line": line, "message": problem}]
+                records.append(None)
+                return
+            record = {}
+            for column, kind, cell in zip(header, kinds, row, strict=True):
+                value = csv_cell(cell, kind)
+                if value is not None:
+                    record[column] = value
+            records.append(record)
+
         while True:
+            lines.taken.clear()
+            first = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
                 break
             except csv.Error as exc:
                 row = exc  # one malformed row (a NUL byte, say): an invalid contact of its own
-            number += 1
-            numbers.append(number)
-            line = reader.line_num
-            problem = None
-            if isinstance(row, Exception):
-                problem = f"line {line} is not CSV: {row}"
-            elif not row:
-                problem = f"line {line} is empty"
-            elif len(row) != width:
-                problem = f"line {line} has {len(row)} cells where the header has {width}"
-            elif _not_utf8(row):
-                problem = f"line {line} is not UTF-8 text"
-            if problem is not None:
-                errors[len(records)] = [{"field": None, "line": line, "message": problem}]
-                records.append(None)
+            if not isinstance(row, Exception) and len(row) != width and len(lines.taken) > 1:
+                # A quote that opens a cell and is not closed on its line takes the lines after
+                # it into that cell: the row is the first line alone, and each line it took is
+                # read as the row it was meant to be, so each gets its decision.
+                taken = lines.taken[1:]
+                add(None, first, f"line {first} opens a quoted cell that is not closed on its line "
+                                 f"(the quote runs on to line {first + len(taken)}); the lines after it are read on their own")
+                for k, text_line in enumerate(taken, start=first + 1):
+                    try:
+                        alone = next(csv.reader([text_line], strict=False), [])
+                    except csv.Error as exc:
+                        alone = exc
+                    add(alone, k)
             else:
-                record = {}
-                for column, kind, cell in zip(header, kinds, row, strict=True):
-                    value = csv_cell(cell, kind)
-                    if value is not None:
-                        record[column] = value
-                records.append(record)
+                add(row, reader.line_num)
             if len(records) >= size:
                 yield Chunk(records, errors, numbers)
                 records, errors, numbers = [], {}, []
@@ -382,6 +403,23 @@ def _csv_chunks(source, fields: dict, size: int, name: str) -> Iterator[Chunk]:
     finally:
         if close:
             stream.close()
+
+
+class _TakenLines:
+    """The lines of a text as csv.reader takes them, those of the row being read kept in
+    `taken` (cleared before each row)."""
+
+    def __init__(self, text):
+        self.text = text
+        self.taken: list[str] = []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.text)
+        self.taken.append(line)
+        return line
 
 
 def _not_utf8(cells: list) -> bool:
