@@ -319,3 +319,17 @@ def test_a_csv_quote_left_open_takes_no_row_with_it(tmp_path):
         "line 4 opens a quoted cell that is not closed on its line (the quote runs on to line 7); "
         "the lines after it are read on their own")}]
     assert [d["status"] for d in decisions] == ["decided", "invalid", "decided", "decided", "decided"]
+
+
+def test_a_csv_decision_file_quotes_a_carriage_return(repo, tmp_path):
+    """An id with a bare carriage return (valid JSON) was written unquoted, so a CSV reader split
+    its row in two and read_decisions failed: the row is now quoted and reads back the same."""
+    contacts = [{**_contacts()[0], "id": "cr\rx"}, {**_contacts()[0], "id": "plain"}]
+    decisions = repo.evaluate(contacts)
+    path = tmp_path / "d.csv"
+    with open(path, "wb") as out:
+        writer = open_writer("csv", out, output_kinds(repo.policy_set))
+        writer.write(decisions)
+        writer.close()
+    assert read_decisions(path) == decisions
+    assert path.read_bytes().count(b"\n") == 3  # the header and two rows

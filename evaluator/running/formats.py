@@ -660,10 +660,16 @@ class CsvWriter(DecisionWriter):
         self.kinds = kinds
         self.text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
         self.writer = csv.writer(self.text, lineterminator="\n")
+        # (the csv module quotes a cell holding "\n" but not one holding a bare "\r", which a
+        # reader takes for a line end: a row with one is written with every cell quoted)
+        self.quoting = csv.writer(self.text, lineterminator="\n", quoting=csv.QUOTE_ALL)
         self.writer.writerow(decision_columns(kinds))
 
     def write(self, decisions: list[dict]) -> None:
-        self.writer.writerows(decision_csv_row(d, self.kinds) for d in decisions)
+        plain, quoting = self.writer.writerow, self.quoting.writerow
+        for d in decisions:
+            row = decision_csv_row(d, self.kinds)
+            (quoting if any(type(cell) is str and "\r" in cell for cell in row) else plain)(row)
 
     def close(self) -> None:
         self.text.flush()
