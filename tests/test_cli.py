@@ -306,3 +306,23 @@ def test_output_that_cannot_be_written_is_exit_5_with_the_reason_not_a_traceback
                               stderr=subprocess.PIPE, text=True, timeout=120)
         assert done.returncode == 5, (args, done.stderr)
         assert done.stderr.strip() == "regelverk: cannot write the output: standard output is closed", args
+
+
+def test_standard_input_closed_or_unreadable_is_named_as_such(tmp_path):
+    """Started with standard input closed (`<&-`), evaluate and explain said nothing useful but a
+    traceback; an empty CSV or a bad Parquet on standard input was named by the temporary file
+    it was copied to. Each now names standard input, exit 4."""
+    import subprocess
+    import sys
+
+    command = f"{sys.executable} -m evaluator"
+    for args, given, message in (
+            ("evaluate -q <&-", None, "regelverk: cannot read standard input: it is closed"),
+            ("explain --contact c1 <&-", None, "regelverk: cannot read standard input: it is closed"),
+            ("evaluate --input-format csv", b"", "regelverk: standard input: a CSV file needs a header row"),
+            ("evaluate --input-format parquet", b"x", "regelverk: standard input cannot be read as Parquet")):
+        done = subprocess.run(["bash", "-c", f"{command} {args}"], input=given, capture_output=True, timeout=120,
+                              cwd=tmp_path)
+        stderr = done.stderr.decode()
+        assert done.returncode == 4 and message in stderr and "Traceback" not in stderr, stderr
+        assert "regelverk-" not in stderr  # (no temporary file named)

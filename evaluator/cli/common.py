@@ -86,12 +86,15 @@ def read_input(path) -> bytes:
     cannot be read."""
     try:
         if path in (None, "-"):
+            if sys.stdin is None:  # (started with standard input closed: `<&-`)
+                raise OSError(errno.EBADF, "it is closed")
             data = sys.stdin.buffer.read()
         else:
             with open(path, "rb") as handle:
                 data = handle.read()
     except OSError as exc:
-        click.echo(f"regelverk: cannot read {path}: {exc}", err=True)
+        name = "standard input" if path in (None, "-") else path
+        click.echo(f"regelverk: cannot read {name}: {exc.strerror or exc}", err=True)
         sys.exit(EXIT_INPUT)
     return data
 

@@ -58,7 +58,7 @@ def _input(file):
             try:
                 path = spool_stdin(folder)
             except OSError as exc:
-                _fail_input(f"cannot read standard input: {exc}")
+                _fail_input(f"cannot read standard input: {exc.strerror or exc}")
         elif _read_once(file):
             try:
                 with open(file, "rb") as stream:

@@ -275,7 +275,7 @@ class FileInput:
 
     def _scan(self) -> None:
         rows = parquet_rows(self.path) if self.fmt == "parquet" else None
-        self.grouped, count = scan_grouped(patient_keys(self.path, self.fmt))
+        self.grouped, count = scan_grouped(patient_keys(self.path, self.fmt, self.name))
         self.size = rows or count
 
     def decide(self, engine, write: Callable[[list[bytes]], None], *, folder: str | None = None,

@@ -29,6 +29,7 @@ decided by forked processes, as parallel.py does for a batch in memory.
 from __future__ import annotations
 
 import contextlib
+import errno
 import heapq
 import os
 import pickle
@@ -79,9 +80,11 @@ class Progress:
 
 # -- patient ids of an input, for the scan ----------------------------------------------------
 
-def patient_keys(path: str, fmt: str) -> Iterator[bytes]:
+def patient_keys(path: str, fmt: str, name: str | None = None) -> Iterator[bytes]:
     """The patient key (parallel.patient_key: UTF-8 of the id, b"" for none) of every contact
-    of a file, in order, read as cheaply as the format allows."""
+    of a file, in order, read as cheaply as the format allows. `name`: the file in messages
+    (default its path)."""
+    name = name or path
     if fmt == "ndjson":
         with open(path, "rb") as f:
             for line in ndjson_lines(f):
@@ -98,9 +101,9 @@ def patient_keys(path: str, fmt: str) -> Iterator[bytes]:
                 for value in batch.column(0).to_pylist():
                     yield parallel.deal_key(value)
         except pa.ArrowException as exc:
-            raise FormatError(f"{path} cannot be read as Parquet: {exc}") from None
+            raise FormatError(f"{name} cannot be read as Parquet: {exc}") from None
     else:
-        for chunk in read_chunks(path, fmt, {}, CHUNK, path):
+        for chunk in read_chunks(path, fmt, {}, CHUNK, name):
             for record in chunk.records:
                 yield parallel.deal_key(record.get("patient")) if isinstance(record, dict) else b""
 
@@ -506,7 +509,11 @@ def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, dec
 
 def spool_stdin(folder: str, stream=None) -> str:
     """Standard input copied to a file in `folder` (to be read twice: scan, then decide)."""
+    if stream is None:
+        if sys.stdin is None:  # (started with standard input closed: `<&-`)
+            raise OSError(errno.EBADF, "it is closed")
+        stream = sys.stdin.buffer
     path = os.path.join(folder, "input")
     with open(path, "wb") as f:
-        shutil.copyfileobj(stream or sys.stdin.buffer, f, 1 << 20)
+        shutil.copyfileobj(stream, f, 1 << 20)
     return path
