@@ -228,7 +228,7 @@ def test_every_route_is_in_the_openapi_document_and_it_is_valid(server):
         page = resp.read().decode()
     assert "openapi.json" in page and "http://" not in page and "https://" not in page  # works offline
     status, _, body = raw(server, b"GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n")
-    routes = json.loads(body)["error"].split("(there are ")[1].rstrip(")").split(", ")
+    routes = json.loads(body)["error"].split("; there are ")[1].split(", ")
     assert sorted(routes) == sorted(document["paths"])
 
 
