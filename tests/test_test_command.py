@@ -207,7 +207,7 @@ def test_validate_checks_the_names_and_kinds_a_test_expects(policies):
         ("d.test.yaml", 7, 24, "there is no output 'reimbursabel'", "did you mean 'reimbursable'?"),
         ("d.test.yaml", 7, 59, "output 'reimbursable' takes a yes/no (or null), not \"no\"", None),
         ("d.test.yaml", 7, 70, "output 'kva' takes a list of texts (or null), not \"X1\"", None),
-        ("d.test.yaml", 7, 85, "policy 'testland-chat' has no rule 'per-weak'", "did you mean 'per-week'?"),
-        ("d.test.yaml", 7, 95, "policy 'testland-coding' has no rule 'nothing'", None),
+        ("d.test.yaml", 7, 85, "there is no rule 'per-weak' in testland-chat", "did you mean 'per-week'?"),
+        ("d.test.yaml", 7, 95, "there is no rule 'nothing' in testland-coding", None),
         ("d.test.yaml", 7, 120, "there is no policy 'nowhere'", "policies: testland-chat, testland-coding"),
     }

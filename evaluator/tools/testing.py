@@ -201,22 +201,25 @@ def expectation_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Problem]
     policies = policy_set.policies
     problems: list[Problem] = []
 
-    def policy_problem(pid, at, key=False):
-        if not isinstance(pid, str) or pid in policies:
-            return
-        near = closest(pid, policies)
-        problems.append(doc.problem(Code.TEST_NAME, f"there is no policy '{pid}'", at, key=key,
-                                    hint=f"did you mean '{near}'?" if near else f"policies: {', '.join(sorted(policies))}"))
+    def named_wrongly(place, key: bool, pid, rid=None) -> None:
+        found = _unknown_name(policies, pid, rid)
+        if found is not None:
+            message, near, of_policy = found
+            hint = (f"did you mean '{near}'?" if near
+                    else f"policies: {', '.join(sorted(policies))}" if of_policy else None)
+            problems.append(doc.problem(Code.TEST_NAME, message, place, key=key, hint=hint))
 
-    default_policy = spec.get("policy")
-    policy_problem(default_policy, ("policy",))
+    default_policy = spec.get("policy") if isinstance(spec.get("policy"), str) else None
+    if default_policy is not None:
+        named_wrongly(("policy",), False, default_policy)
     for i, case in enumerate(spec.get("cases") or []):
         expect = case.get("expect") if isinstance(case, dict) else None
         if not isinstance(expect, dict):
             continue
         at = ("cases", i, "expect")
         for k, pid in enumerate(expect.get("policies") or []):
-            policy_problem(pid, at + ("policies", k))
+            if isinstance(pid, str):
+                named_wrongly(at + ("policies", k), False, pid)
         named = [(at + (key, k), name, False) for key in ("fires", "does_not_fire", "unknown")
                  for k, name in enumerate(expect.get(key) or [])]
         named += [(at + (key, name), name, True) for key in ("evidence", "missing", "severities")
@@ -224,19 +227,9 @@ def expectation_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Problem]
         for place, name, key in named:
             if not isinstance(name, str):
                 continue
-            pid, rid = _rule_key(name, default_policy if isinstance(default_policy, str) else None)
-            if pid is None:
-                problems.append(doc.problem(Code.TEST_NAME, f"the rule '{name}' names no policy", place, key=key,
-                                            hint="write policy/rule, or put `policy:` at the top of the file"))
-            elif pid not in policies:
-                if "/" in name:
-                    policy_problem(pid, place, key)
-            else:
-                rules = sorted({r.id for v in policies[pid].versions for r in v.rules})
-                if rid not in rules:
-                    near = closest(rid, rules)
-                    problems.append(doc.problem(Code.TEST_NAME, f"policy '{pid}' has no rule '{rid}'", place, key=key,
-                                                hint=f"did you mean '{near}'?" if near else None))
+            pid, rid = _rule_key(name, default_policy)
+            if "/" in name or pid is None or pid in policies:  # (a wrong `policy:` is told once, above)
+                named_wrongly(place, key, pid, rid)
         outputs = expect.get("outputs")
         for name, value in (outputs.items() if isinstance(outputs, dict) else ()):
             spec_of = policy_set.outputs.get(name)
@@ -344,18 +337,26 @@ def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | No
 
 def _not_tried(engine: Engine, key: tuple) -> str:
     """Why a rule named in a case was not tried: no such policy, no such rule, or not applied."""
-    pid, rid = key
-    policies = engine.policy_set.policies
+    found = _unknown_name(engine.policy_set.policies, *key)
+    if found is None:
+        return "the rule was not tried: its policy did not apply to the contact"
+    message, near, _ = found
+    return message + (f" (did you mean '{near}'?)" if near else "")
+
+
+def _unknown_name(policies: dict, pid: str | None, rid: str | None = None) -> tuple[str, str | None, bool] | None:
+    """Where a test names no policy (pid None), a policy there is not, or (with `rid`) a rule
+    that policy does not have: (what is wrong, the closest name there is, whether it is the
+    policy that is wrong). None where the names are right."""
     if pid is None:
-        return "name the policy: policy/rule, or `policy:` at the top of the file"
+        return "name the policy: policy/rule, or `policy:` at the top of the file", None, True
     if pid not in policies:
-        near = closest(pid, policies)
-        return f"there is no policy '{pid}'" + (f" (did you mean '{near}'?)" if near else "")
-    rules = {r.id for v in policies[pid].versions for r in v.rules}
-    if rid not in rules:
-        near = closest(rid, rules)
-        return f"there is no rule '{rid}' in {pid}" + (f" (did you mean '{near}'?)" if near else "")
-    return "the rule was not tried: its policy did not apply to the contact"
+        return f"there is no policy '{pid}'", closest(pid, policies), True
+    if rid is not None:
+        rules = {r.id for v in policies[pid].versions for r in v.rules}
+        if rid not in rules:
+            return f"there is no rule '{rid}' in {pid}", closest(rid, rules), False
+    return None
 
 
 def run_tests(policy_set: PolicySet, path: Path) -> TestRun:
