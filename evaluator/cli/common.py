@@ -15,6 +15,7 @@ from ..errors import PolicyError
 from ..loading.repository import load_policies
 from ..loading.settings import LocateError, PolicySource, locate_policies
 from ..running.api import Repository
+from ..running.formats import standard_input
 from ..running.ndjson import split_ndjson
 
 POLICIES_HELP = ("Policy folder (default: the policy repository this command runs in, found by its "
@@ -86,9 +87,7 @@ def read_input(path) -> bytes:
     cannot be read."""
     try:
         if path in (None, "-"):
-            if sys.stdin is None:  # (started with standard input closed: `<&-`)
-                raise OSError(errno.EBADF, "it is closed")
-            data = sys.stdin.buffer.read()
+            data = standard_input().read()
         else:
             with open(path, "rb") as handle:
                 data = handle.read()

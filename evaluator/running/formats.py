@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import math
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -251,6 +253,14 @@ def gather(chunks: Iterable[Chunk]) -> tuple[list, dict]:
             errors[len(records) + k] = problems
         records.extend(chunk.records)
     return records, errors
+
+
+def standard_input() -> BinaryIO:
+    """This process's standard input as bytes; OSError (EBADF) where it was started with it
+    closed (`<&-`), where Python has no sys.stdin at all."""
+    if sys.stdin is None:
+        raise OSError(errno.EBADF, "it is closed")
+    return sys.stdin.buffer
 
 
 def _opened(source, mode: str = "rb"):

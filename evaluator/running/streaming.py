@@ -29,7 +29,6 @@ decided by forked processes, as parallel.py does for a batch in memory.
 from __future__ import annotations
 
 import contextlib
-import errno
 import heapq
 import os
 import pickle
@@ -43,7 +42,15 @@ from dataclasses import dataclass
 
 from . import parallel
 from .engine import cyclic_gc_paused
-from .formats import CHUNK, Chunk, FormatError, ndjson_lines, pyarrow_modules, read_chunks
+from .formats import (
+    CHUNK,
+    Chunk,
+    FormatError,
+    ndjson_lines,
+    pyarrow_modules,
+    read_chunks,
+    standard_input,
+)
 from .ndjson import decision_line
 
 # Contacts a partition is made to hold; one that holds more than twice this is dealt again.
@@ -509,11 +516,7 @@ def _decide_partitions(engine, paths: list[str], outs: list[str], jobs: int, dec
 
 def spool_stdin(folder: str, stream=None) -> str:
     """Standard input copied to a file in `folder` (to be read twice: scan, then decide)."""
-    if stream is None:
-        if sys.stdin is None:  # (started with standard input closed: `<&-`)
-            raise OSError(errno.EBADF, "it is closed")
-        stream = sys.stdin.buffer
     path = os.path.join(folder, "input")
     with open(path, "wb") as f:
-        shutil.copyfileobj(stream, f, 1 << 20)
+        shutil.copyfileobj(stream or standard_input(), f, 1 << 20)
     return path
