@@ -521,7 +521,7 @@ class Engine:
                     else:
                         group.append(item)
                     continue
-                errors = [{"field": "id", "message": f"this id is already used by input {first_line[cid] + 1}"}]
+                errors = id_used_before(first_line[cid] + 1)
             given = claimed_id(record)
             decisions[i] = self.invalid(given, errors, self._provenance_for(emit))
             # An invalid contact's id is taken too: a later contact with it gets a second
@@ -592,6 +592,12 @@ class Engine:
             decisions[i] = emit(decision)
             entry.outputs = decision["outputs"]
             _remember(entry, ordinal, history, ordinals, keyed)
+
+
+def id_used_before(first: int) -> list[dict]:
+    """The errors of a contact whose id input `first` (counted from 1) used before it; the id
+    itself is not repeated (it may identify a person: the decision names it as its contact)."""
+    return [{"field": "id", "message": f"this id is already used by input {first}"}]
 
 
 def claimed_id(record) -> str | None:

@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from . import parallel
-from .engine import cyclic_gc_paused
+from .engine import cyclic_gc_paused, id_used_before
 from .formats import (
     CHUNK,
     Chunk,
@@ -215,7 +215,7 @@ def decide_items(engine, items: list, jobs: int = 1) -> list[bytes]:
             continue
         if first is not None and check(record)[0] is not None:
             cid = record["id"]
-            reused[k] = engine.invalid(cid, [{"field": "id", "message": f"this id is already used by input {first}"}])
+            reused[k] = engine.invalid(cid, id_used_before(first))
             errors[k] = []
             records.append(None)
             continue
