@@ -141,9 +141,10 @@ class Engine:
         """(version, its generated code, …) of the versions a contact with these values of the
         pinned fields (see Program.dispatch) can fall under on this day: as remembered in
         _todo, else worked out and remembered there."""
+        ordinal = day.toordinal()
         by_day = self._todo.get(values)
         if by_day is not None:
-            todo = by_day.get(day.toordinal())
+            todo = by_day.get(ordinal)
             if todo is not None:
                 return todo
         value_of = dict(zip(self.program.pinned_fields, values, strict=True))
@@ -153,14 +154,13 @@ class Engine:
         # same for every contact: see _fired)
         todo = tuple((v, self._programs[id(v)].code, *self._fired[id(v)])
                      for v in candidates if v.in_force_on(day))
-        by_day = self._todo.get(values)
         if by_day is None:
             if len(self._todo) >= TODO_PINS_MAX:
                 self._todo.clear()
             by_day = self._todo[values] = {}
         elif len(by_day) >= TODO_DAYS_MAX:
             by_day.clear()
-        by_day[day.toordinal()] = todo
+        by_day[ordinal] = todo
         return todo
 
     # -- one contact ---------------------------------------------------------------------
