@@ -223,11 +223,10 @@ def format_text(text: str, name: str = "<policy>") -> str:
     out = io.StringIO()
     y.dump(doc, out)
     formatted = out.getvalue()
-    before = yaml.safe_load(text)
     try:
-        after = yaml.safe_load(formatted)
+        before, after = yaml.safe_load(text), yaml.safe_load(formatted)
     except yaml.YAMLError:
-        after = _UNREADABLE
+        before, after = None, _UNREADABLE
     if after != before:  # a guard: the layout above moved something it must not
         place = _first_difference(before, after)
         source, _ = parse_yaml(text, name)
