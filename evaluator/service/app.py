@@ -234,7 +234,7 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
                 status, answer = await run_in_threadpool(decide_one, served, body)
         except LimitExceeded as exc:
             status, answer = exc.status, error_body(exc.code, exc.message)
-            close = exc.status in (408, 413, 415)
+            close = exc.closes
         except ClientDisconnect:
             status, answer = 400, error_body(Code.CLIENT_DISCONNECTED, "the client went away before its body arrived")
         except Exception as exc:  # as on_crash and the framework's error middleware do
@@ -315,7 +315,7 @@ def create_app(holder: PolicyHolder, settings: ServiceSettings, writer: LogWrite
         return HTMLResponse(DOCS_PAGE)
 
     async def on_limit(request: Request, exc: LimitExceeded) -> Response:
-        close = {"Connection": "close"} if exc.status in (408, 413, 415) else None  # (a body left unread)
+        close = {"Connection": "close"} if exc.closes else None
         return error(exc.status, exc.code, exc.message, close)
 
     async def on_http(request: Request, exc: HTTPException) -> Response:

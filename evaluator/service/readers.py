@@ -17,6 +17,12 @@ class LimitExceeded(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
 
+    @property
+    def closes(self) -> bool:
+        """Whether the answer closes the connection: the body was left unread, in part (too
+        slow, too large) or whole (compressed), so no next request can be read after it."""
+        return self.status in (408, 413, 415)
+
 
 @dataclass(frozen=True)
 class Limits:
