@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,6 +32,45 @@ POLICIES_OPTION = click.option(
 # policies could not be loaded; 4 an input file could not be read; 5 the output could not be
 # written.
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_POLICIES, EXIT_INPUT, EXIT_OUTPUT = 0, 1, 2, 3, 4, 5
+
+# What ends a command from outside, besides Ctrl-C (Python's KeyboardInterrupt): a `kill`, a
+# scheduler's time limit, a closed terminal.
+ENDING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(SystemExit):
+    """A command ended by SIGTERM or SIGHUP, raised where it stood: what it has under way is
+    undone on the way out as for any exception (its temporary folder removed, a half-written
+    `--out` file deleted, its worker processes killed), then it exits 128 + the signal's
+    number, as a shell reports a process the signal killed."""
+
+    def __init__(self, signum: int):
+        super().__init__(128 + signum)
+        self.signum = signum
+
+
+def _terminated(signum, frame):
+    raise Terminated(signum)
+
+
+def end_cleanly_on_signals() -> dict:
+    """SIGTERM and SIGHUP raise Terminated in this process from now on, where they would have
+    killed it at once and left its temporary files behind; the handlers they had, to be put
+    back (restore_signals). A signal this process was started ignoring (`nohup`) stays ignored;
+    only the main thread can set handlers, so elsewhere (a test's thread) nothing changes."""
+    before: dict = {}
+    if threading.current_thread() is not threading.main_thread():
+        return before
+    for signum in ENDING_SIGNALS:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            before[signum] = signal.signal(signum, _terminated)
+    return before
+
+
+def restore_signals(before: dict) -> None:
+    """Put back the handlers end_cleanly_on_signals replaced."""
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
 
 
 def _located(path) -> PolicySource:
