@@ -224,6 +224,16 @@ def test_every_route_is_in_the_openapi_document_and_it_is_valid(server):
     from evaluator.resources import load_schema as schema
 
     assert document["components"]["schemas"]["Contact"]["properties"] == schema("contact.schema.json")["properties"]
+    # A batch's body in every format the service reads, each a media type it takes; any route
+    # may answer the JSON 500.
+    from evaluator.running.formats import MEDIA_ALIASES
+    from evaluator.service.readers import reader_for
+
+    bodies = document["paths"]["/evaluate"]["post"]["requestBody"]["content"]
+    assert all(reader_for(media) is not None for media in bodies)
+    assert {MEDIA_ALIASES[m] for m in bodies if m in MEDIA_ALIASES} == {"ndjson", "csv", "parquet"}
+    assert all("500" in operation["responses"] for operations in document["paths"].values()
+               for operation in operations.values())
     with urllib.request.urlopen(server + "/docs", timeout=10) as resp:
         page = resp.read().decode()
     assert "openapi.json" in page and "http://" not in page and "https://" not in page  # works offline

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from ..resources import load_schema
+from ..running.formats import MEDIA_TYPES
 
 
 def contact_schema(policy_set=None) -> dict:
@@ -41,12 +42,22 @@ def _error_response(description: str, extra: dict | None = None) -> dict:
 
 
 ERRORS = {
-    "400": "a malformed request: not JSON, not UTF-8, a bad Content-Length, an unknown key (code says which)",
+    "400": "a malformed request: not JSON, not UTF-8, a bad Content-Length, an unknown key, a CSV or Parquet body "
+           "that is not its format at all (code says which)",
     "408": "the body did not arrive within body_timeout_seconds (code body_timeout)",
     "413": "the body is over max_body_bytes (body_too_large) or a line over max_line_bytes (line_too_large)",
     "415": "a batch in a content type no reader takes (unsupported_media_type)",
+    "500": "the service failed on this request (internal_error); it is logged, without the request's values",
     "503": "max_concurrent_batches batches are being decided (too_many_batches), or the decision log's consumer "
            "is log_backlog_lines behind (decision_log_backlog); try again after Retry-After",
+}
+# What a batch's body may be, by the formats' own media types (formats.MEDIA_TYPES; the service
+# takes their aliases too, service/readers.py): each as the body's whole text or bytes.
+_BATCH_BODIES = {
+    "ndjson": "NDJSON: one contact (Contact) per line",
+    "csv": "CSV: a header row naming the contact's fields (and declared facts), then one contact per row, "
+           "typed as `regelverk evaluate` reads CSV (docs/data.md)",
+    "parquet": "Parquet: one contact per row, a column per field",
 }
 _LOG_BEHIND = "the decision log's consumer is log_backlog_lines behind (decision_log_backlog); try again after Retry-After"
 
@@ -67,8 +78,11 @@ def openapi_document(policy_set=None) -> dict:
     policy_list = {"type": "array", "items": {"type": "object", "required": ["id", "versions"], "properties": {
         "id": {"type": "string"}, "versions": {"type": "array", "items": version_entry}}}}
     err = {e: _error_response(d) for e, d in ERRORS.items()}
-    ndjson_body = {"schema": {"type": "string", "description": "NDJSON: one contact (Contact) per line"}}
-    return {
+    batch_bodies = {MEDIA_TYPES[fmt]: {"schema": {"type": "string", "description": text,
+                                                  **({"contentMediaType": MEDIA_TYPES[fmt]} if fmt == "parquet" else {})}}
+                    for fmt, text in _BATCH_BODIES.items()}
+    batch_bodies["text/plain"] = batch_bodies[MEDIA_TYPES["ndjson"]]  # (what a client sends when told nothing)
+    document = {
         "openapi": "3.1.0",
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "info": {"title": "regelverk decision service", "version": _version(),
@@ -76,11 +90,11 @@ def openapi_document(policy_set=None) -> dict:
                                 "decision carries its provenance (contract §7) and a decision_id."},
         "paths": {
             "/evaluate": {"post": {
-                "operationId": "evaluateBatch", "summary": "Decide a batch (NDJSON in, NDJSON out, in input order)",
-                "description": "The body may be sent with a Content-Length or chunked. Each line gets one "
-                               "decision line; a broken line gets status invalid and the others are decided.",
-                "requestBody": {"required": True, "content": {"application/x-ndjson": ndjson_body,
-                                                              "text/plain": ndjson_body}},
+                "operationId": "evaluateBatch",
+                "summary": "Decide a batch (NDJSON, CSV or Parquet in; NDJSON out, in input order)",
+                "description": "The body may be sent with a Content-Length or chunked. Each line or row gets "
+                               "one decision line; a broken one gets status invalid and the others are decided.",
+                "requestBody": {"required": True, "content": batch_bodies},
                 "responses": {"200": {"description": "one decision (Decision) per input line",
                                       "content": {"application/x-ndjson": {"schema": {"type": "string"}}}},
                               **{k: err[k] for k in ("400", "408", "413", "415", "503")}}}},
@@ -145,6 +159,11 @@ def openapi_document(policy_set=None) -> dict:
             "securitySchemes": {"adminToken": {"type": "http", "scheme": "bearer"}},
         },
     }
+    # Any route can fail in a way nobody foresaw: the answer is then a JSON 500 (app.py).
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"]["500"] = err["500"]
+    return document
 
 
 def _version() -> str:
