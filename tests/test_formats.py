@@ -92,6 +92,18 @@ def test_parquet_has_a_column_per_output_and_lists_of_structs(repo, tmp_path):
     assert not list(tmp_path.glob(".*partial*"))  # written under a temporary name, renamed
 
 
+def test_an_out_file_that_cannot_be_made_says_why(repo, tmp_path):
+    """--out names the file; where the file beside it that is written first cannot be made,
+    the message says that is what failed (the file itself may be writable); an empty --out is
+    a usage error, not "Is a directory"."""
+    result = CliRunner().invoke(main, ["evaluate", str(EXAMPLE), "--out", "/proc/version"])
+    assert result.exit_code == 5
+    assert "cannot write /proc/version: it is written as /proc/.version.partial-" in result.stderr
+    assert "first, then renamed, and that file cannot be made: No such file or directory" in result.stderr
+    result = CliRunner().invoke(main, ["evaluate", str(EXAMPLE), "--out", ""])
+    assert result.exit_code == 2 and "--out needs a file name" in result.stderr
+
+
 def test_cli_gives_the_same_decisions_from_every_format(repo, tmp_path):
     runner = CliRunner()
     want = runner.invoke(main, ["evaluate", str(EXAMPLE)]).stdout_bytes

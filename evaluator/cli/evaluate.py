@@ -154,6 +154,8 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, me
             click.echo(f"regelverk: the Dask run failed: {type(exc).__name__}: {exc}", err=True)
             sys.exit(EXIT_PROBLEMS)
         return
+    if out_path == "":
+        raise click.UsageError("--out needs a file name (without --out the decisions go to standard output)")
     try:
         in_fmt = format_of(file, input_format)
         out_fmt = format_of(out_path, output_format)

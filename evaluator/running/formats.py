@@ -732,7 +732,13 @@ def output_file(path: str) -> Iterator[BinaryIO]:
     final = os.path.realpath(path)
     partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial-{os.getpid()}")
     try:
-        with open(partial, "wb") as stream:
+        try:
+            opened = open(partial, "wb")
+        except OSError as exc:
+            # Said so: the file itself may well be writable, its folder not.
+            raise OSError(exc.errno, f"it is written as {partial} first, then renamed, and that file cannot "
+                                     f"be made: {exc.strerror}") from None
+        with opened as stream:
             yield stream
         os.replace(partial, final)
     finally:
