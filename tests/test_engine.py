@@ -241,6 +241,19 @@ def test_registered_value_in_message(repo):
     assert f["severity"] == "error" and f["message"]["en"] == "Wrong contact type 1."
 
 
+def test_a_yes_no_value_in_a_message_is_a_word_of_its_language():
+    """A yes/no parameter or contact field in a message reads ja/nej in Swedish and yes/no in
+    English, not JSON's true/false; other values as before, a missing field as ?."""
+    from evaluator.explaining.messages import render_message
+
+    parts = ("Krav: ", ("video_required",), "; legitimerad: ", ("identified",), "; kanal: ", ("channel",),
+             "; ", ("flags",), "; ", ("absent",))
+    params = {"video_required": True, "flags": [True, False]}
+    contact = {"identified": False, "channel": "video"}
+    assert render_message(parts, "sv", params, contact, [], []) == "Krav: ja; legitimerad: nej; kanal: video; ja, nej; ?"
+    assert render_message(parts, "en", params, contact, [], []) == "Krav: yes; legitimerad: no; kanal: video; yes, no; ?"
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 def test_bad_lines_each_get_an_invalid_decision(repo):

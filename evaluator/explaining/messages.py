@@ -11,6 +11,17 @@ from __future__ import annotations
 from ..language.values import show_in_sentence
 
 NONE = {"sv": "inga", "en": "none"}
+# A yes/no value inside a sentence: a word of the sentence's language, not JSON's true/false.
+YES_NO = {"sv": ("nej", "ja"), "en": ("no", "yes")}
+
+
+def in_sentence(value, lang: str) -> str:
+    """A value as a message of `lang` shows it: show_in_sentence's, with yes/no as words."""
+    if type(value) is bool and lang in YES_NO:
+        return YES_NO[lang][value]
+    if type(value) is list and lang in YES_NO:
+        return ", ".join(in_sentence(v, lang) for v in value)
+    return show_in_sentence(value)
 
 
 def list_evidence(evidence) -> str:
@@ -35,10 +46,10 @@ def render_message(parts: tuple, lang: str, params: dict, contact: dict, evidenc
         elif name == "missing":
             out.append(", ".join(missing) or NONE[lang])
         elif name in params:
-            out.append(show_in_sentence(params[name]))
+            out.append(in_sentence(params[name], lang))
         else:
             value = contact.get(name)
-            out.append(show_in_sentence(value) if value is not None else "?")
+            out.append(in_sentence(value, lang) if value is not None else "?")
     return "".join(out)
 
 
