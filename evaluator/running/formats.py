@@ -437,12 +437,24 @@ def _not_utf8(cells: list) -> bool:
     return any(not cell.isascii() and any("\udc80" <= ch <= "\udcff" for ch in cell) for cell in cells)
 
 
-def _parquet_chunks(source, size: int, name: str) -> Iterator[Chunk]:
+def open_parquet(source, name: str):
+    """A Parquet file (a path, or a binary file open for reading) opened for its rows: OSError
+    where the file cannot be opened at all (no permission, say: said as for any format);
+    FormatError where it is not Parquet."""
     pa, pq = pyarrow_modules()
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb"):
+            pass  # (an OSError in Python's words, not pyarrow's)
     try:
         parquet = pq.ParquetFile(source)
     except (pa.ArrowException, OSError) as exc:
         raise FormatError(f"{name} cannot be read as Parquet: {exc}") from None
+    return parquet
+
+
+def _parquet_chunks(source, size: int, name: str) -> Iterator[Chunk]:
+    pa, _ = pyarrow_modules()
+    parquet = open_parquet(source, name)
     number = 0
     try:
         for batch in parquet.iter_batches(batch_size=size):
