@@ -333,3 +333,32 @@ def test_a_csv_decision_file_quotes_a_carriage_return(repo, tmp_path):
         writer.close()
     assert read_decisions(path) == decisions
     assert path.read_bytes().count(b"\n") == 3  # the header and two rows
+
+
+def test_a_parquet_file_with_two_columns_of_one_name_is_refused_as_a_csv_header_is(repo, tmp_path):
+    """Two Parquet columns named `id` were read silently: each row took the last one (here a
+    yes/no), so every row was invalid for a reason the file did not show, or decided on the
+    wrong value. A CSV header that names a column twice is refused as a whole (exit 4); a
+    Parquet file now is too, in the same words, by every command and the HTTP route."""
+    rows = [{"id": f"c{k}", "patient": "p1", "unit": "u1", "region": "vgr", "care_choice": "rehab",
+             "date": "2025-03-04", "channel": "written"} for k in range(3)]
+    table = _table(rows)
+    table = pa.Table.from_arrays([*table.columns, pa.array([True, False, True])], names=[*table.column_names, "id"])
+    path = tmp_path / "twice.parquet"
+    pq.write_table(table, path)
+    csv_path = tmp_path / "twice.csv"
+    csv_path.write_text("id,patient,id\nc1,p1,c2\n", encoding="utf-8")
+    for args in (["evaluate", str(path)], ["evaluate", str(path), "--memory-budget", "0"],
+                 ["explain", str(path), "--contact", "c1"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 4, (args, result.output)
+        assert f"regelverk: {path}: the Parquet schema names 'id' twice" in result.output
+        assert result.stdout == ""
+    result = CliRunner().invoke(main, ["evaluate", str(csv_path)])
+    assert result.exit_code == 4 and f"regelverk: {csv_path}: the CSV header names 'id' twice" in result.output
+    body = io.BytesIO()
+    pq.write_table(table, body)
+    from evaluator.running.formats import FormatError, decide_bytes
+
+    with pytest.raises(FormatError, match="^the body: the Parquet schema names 'id' twice$"):
+        decide_bytes(repo, body.getvalue(), "parquet")

@@ -440,7 +440,8 @@ def _not_utf8(cells: list) -> bool:
 def open_parquet(source, name: str):
     """A Parquet file (a path, or a binary file open for reading) opened for its rows: OSError
     where the file cannot be opened at all (no permission, say: said as for any format);
-    FormatError where it is not Parquet."""
+    FormatError where it is not Parquet, or where two of its columns have one name, which a
+    CSV header may not have either (the rows would take one of the two, unsaid)."""
     pa, pq = pyarrow_modules()
     if isinstance(source, (str, os.PathLike)):
         with open(source, "rb"):
@@ -449,6 +450,10 @@ def open_parquet(source, name: str):
         parquet = pq.ParquetFile(source)
     except (pa.ArrowException, OSError) as exc:
         raise FormatError(f"{name} cannot be read as Parquet: {exc}") from None
+    names = parquet.schema_arrow.names
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise FormatError(f"{name}: the Parquet schema names {repeated[0]!r} twice")
     return parquet
 
 
