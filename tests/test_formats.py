@@ -362,3 +362,38 @@ def test_a_parquet_file_with_two_columns_of_one_name_is_refused_as_a_csv_header_
 
     with pytest.raises(FormatError, match="^the body: the Parquet schema names 'id' twice$"):
         decide_bytes(repo, body.getvalue(), "parquet")
+
+
+def test_a_parquet_time_past_23_59_makes_its_row_invalid_not_wrapped(tmp_path):
+    """pyarrow turns a time32/time64 cell into a Python time modulo a day: 25:00 was read as
+    01:00 and decided on, and -5 s as 23:59:55. Such a cell is now shown as it is ('25:00')
+    and refused at its field; a time with zero seconds is HH:MM, one with seconds is refused
+    saying so; the other rows are decided, in every unit Parquet has."""
+    base = {"patient": "p1", "unit": "u1", "region": "vgr", "care_choice": "rehab", "date": "2025-03-04",
+            "channel": "written"}
+    hour, minute, second = 3600, 60, 1
+    seconds = [9 * hour + 15 * minute, 25 * hour, 24 * hour, -5 * second, 23 * hour + 59 * minute + 59 * second,
+               23 * hour + 59 * minute]
+    form = "(HH:MM, from 00:00 to 23:59, as 09:15)"
+    want = [None, f"'25:00' is not a time of day {form}", f"'24:00' is not a time of day {form}",
+            f"'-00:00:05' is not a time of day {form}",
+            f"'23:59:59' has seconds: a time is hours and minutes only {form}", None]
+    for kind, per_second in ((pa.time32("s"), 1), (pa.time32("ms"), 1000), (pa.time64("us"), 10**6),
+                             (pa.time64("ns"), 10**9)):
+        numbers = pa.array([s * per_second for s in seconds], pa.int32() if kind.bit_width == 32 else pa.int64())
+        rows = [{"id": f"c{k}", **base, "patient": f"p{k}"} for k in range(len(seconds))]
+        table = _table(rows).append_column("time", numbers.cast(kind))
+        path = tmp_path / f"times-{kind.unit}.parquet"
+        pq.write_table(table, path)
+        result = CliRunner().invoke(main, ["evaluate", str(path)])
+        assert result.exit_code == 0, result.output
+        decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+        assert [d["contact"] for d in decisions] == [f"c{k}" for k in range(len(seconds))]
+        for decision, message in zip(decisions, want, strict=True):
+            if message is None:
+                assert decision["status"] == "decided" and decision["errors"] == [], (kind, decision)
+            else:
+                assert decision["status"] == "invalid", (kind, decision)
+                assert decision["errors"] == [{"field": "time", "message": message}], kind
+        records, _ = read_contacts(path)
+        assert [r.get("time") for r in records] == ["09:15", "25:00", "24:00", "-00:00:05", "23:59:59", "23:59"]

@@ -106,10 +106,39 @@ def plain_value(value):
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, time):
-        return value.strftime("%H:%M") if not value.second and not value.microsecond else value.isoformat()
+        return time_text((value.hour * 3600 + value.minute * 60 + value.second) * 10**6 + value.microsecond, 10**6)
     if hasattr(value, "tolist"):  # a numpy array or scalar
         return plain_value(value.tolist())
     return value
+
+
+def time_text(ticks: int, per_second: int) -> str:
+    """A time of day, `ticks` of 1/per_second seconds after midnight, as text: HH:MM when its
+    seconds are zero (the contract's form), else HH:MM:SS with any fraction. Written as it is
+    when it is no time of day (24:00 or later, or before midnight: "25:00", "-00:00:05"),
+    so that the contact check refuses it at its field, showing it as it was."""
+    sign = "-" if ticks < 0 else ""
+    seconds, fraction = divmod(abs(ticks), per_second)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    text = f"{sign}{hours:02d}:{minute:02d}"
+    if second or fraction:
+        text += f":{second:02d}"
+        if fraction:
+            text += "." + f"{fraction:0{len(str(per_second)) - 1}d}".rstrip("0")
+    return text
+
+
+_TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _time_cells(column, pa) -> list:
+    """A time32 or time64 column's cells as time_text, from the numbers Arrow holds: pyarrow's
+    own conversion takes them modulo a day, so 25:00 came out as 01:00, silently."""
+    kind = column.type
+    per_second = _TICKS_PER_SECOND[kind.unit]
+    numbers = column.cast(pa.int32() if kind.bit_width == 32 else pa.int64())
+    return [None if ticks is None else time_text(ticks, per_second) for ticks in numbers.to_pylist()]
 
 
 def records_from_arrow(table) -> list[dict]:
@@ -121,6 +150,10 @@ def records_from_arrow(table) -> list[dict]:
         kind = column.type
         if pa.types.is_dictionary(kind):
             column = column.cast(kind.value_type)
+            kind = column.type
+        if pa.types.is_time(kind):
+            columns.append((name, _time_cells(column, pa)))
+            continue
         try:
             values = column.to_pylist()
         except (OverflowError, ValueError):  # a date or time Python cannot hold (beyond the year 9999)
