@@ -397,3 +397,36 @@ def test_a_parquet_time_past_23_59_makes_its_row_invalid_not_wrapped(tmp_path):
                 assert decision["errors"] == [{"field": "time", "message": message}], kind
         records, _ = read_contacts(path)
         assert [r.get("time") for r in records] == ["09:15", "25:00", "24:00", "-00:00:05", "23:59:59", "23:59"]
+
+
+def test_parquet_cells_of_the_wrong_kind_are_named_as_a_person_writes_them(tmp_path):
+    """A decimal or duration column in a whole-number field, or a binary id, made errors that
+    showed Python's repr (`Decimal('5.0')`, `datetime.timedelta(seconds=5)`); they now show
+    the value as it is written, and never an identifying field's value."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    base = {"unit": "u1", "region": "vgr", "care_choice": "rehab", "date": "2025-03-04", "channel": "written"}
+    rows = [{"id": f"c{k}", "patient": f"p{k}", **base} for k in range(3)]
+    cases = (("duration_minutes", pa.array([Decimal("5.0"), Decimal("5.5"), None], pa.decimal128(5, 1)),
+              ["must be a whole number, not the decimal number 5.0", "must be a whole number, not the decimal number 5.5"]),
+             ("duration_minutes", pa.array([timedelta(seconds=5), timedelta(minutes=90), None], pa.duration("s")),
+              ["must be a whole number, not a duration of 5 seconds",
+               "must be a whole number, not a duration of 1 hour 30 minutes"]),
+             ("platform", pa.array([b"u1", b"19121212-1212", None], pa.binary()),
+              ["must be text, not binary data (2 bytes)", "must be text, not binary data (13 bytes)"]))
+    for field, column, messages in cases:
+        table = _table([{k: v for k, v in r.items() if k != field} for r in rows])
+        path = tmp_path / f"{field}.parquet"
+        pq.write_table(table.append_column(field, column), path)
+        result = CliRunner().invoke(main, ["evaluate", str(path)])
+        assert result.exit_code == 0, result.output
+        decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+        assert [d["errors"] for d in decisions[:2]] == [[{"field": field, "message": m}] for m in messages]
+        assert decisions[2]["status"] != "invalid"  # (its cell is null: unknown)
+        assert "Decimal(" not in result.stdout and "timedelta" not in result.stdout and "1212" not in result.stdout
+    table = _table(rows).drop_columns(["patient"]).append_column("patient", pa.array([b"p0", b"p1", b"p2"]))
+    pq.write_table(table, tmp_path / "binary_patient.parquet")
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "binary_patient.parquet")])
+    decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [d["errors"] for d in decisions] == [[{"field": "patient", "message": "must be text, not binary data"}]] * 3
