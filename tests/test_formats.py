@@ -430,3 +430,32 @@ def test_parquet_cells_of_the_wrong_kind_are_named_as_a_person_writes_them(tmp_p
     result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "binary_patient.parquet")])
     decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
     assert [d["errors"] for d in decisions] == [[{"field": "patient", "message": "must be text, not binary data"}]] * 3
+
+
+def test_a_csv_separated_by_semicolons_is_refused_with_a_hint(repo, tmp_path):
+    """Excel with Swedish settings saves CSV with semicolons. The header read as one column
+    'id;patient;…', so every row was invalid for a missing id, patient, unit, … and nothing
+    said why. The file is now refused as a whole (no row could be decided), saying that it
+    seems to be separated by semicolons; the delimiter is not guessed."""
+    lines = ["id;patient;unit;region;care_choice;date;channel", "c1;p1;u1;vgr;rehab;2025-03-04;written"]
+    path = tmp_path / "excel.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    hint = ("the file seems to be separated by semicolons; regelverk reads comma-separated CSV "
+            "(save or convert the file with commas between the cells)")
+    for args in (["evaluate", str(path)], ["evaluate", str(path), "--memory-budget", "0"],
+                 ["explain", str(path), "--contact", "c1"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 4, (args, result.output)
+        assert f"regelverk: {path}: the CSV header has a column named 'id;patient;unit;region;care_choice;d... " \
+               f"and none named 'id': {hint}" in result.output
+        assert result.stdout == ""
+    from evaluator.running.formats import FormatError, decide_bytes
+
+    with pytest.raises(FormatError, match="seems to be separated by semicolons"):
+        decide_bytes(repo, path.read_bytes(), "csv")
+    # a column whose name holds a semicolon, beside an id column, is only a column
+    fine = tmp_path / "fine.csv"
+    fine.write_text("id,patient,unit,region,care_choice,date,channel,note;x\n"
+                    "c1,p1,u1,vgr,rehab,2025-03-04,written,a\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(fine)])
+    assert result.exit_code == 0 and orjson.loads(result.stdout)["status"] == "decided", result.output

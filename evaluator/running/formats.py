@@ -35,6 +35,7 @@ from typing import BinaryIO
 
 import orjson
 
+from ..loading.privacy import echo
 from .ndjson import parse_ndjson
 
 FORMATS = ("ndjson", "csv", "parquet")
@@ -377,6 +378,13 @@ def _csv_chunks(source, fields: dict, size: int, name: str) -> Iterator[Chunk]:
             raise FormatError(f"{name}: a CSV file needs a header row naming the columns")
         if _not_utf8(header):
             raise FormatError(f"{name}: the CSV header is not UTF-8 text")
+        joined = next((c for c in header if "id" in (n.strip() for n in c.split(";"))), None)
+        if joined is not None and "id" not in header:
+            # Excel with Swedish settings writes CSV with semicolons: the header reads as one
+            # column, so no row has an id and none could be decided. Said, not guessed.
+            raise FormatError(f"{name}: the CSV header has a column named {echo(joined)} and none named 'id': "
+                              "the file seems to be separated by semicolons; regelverk reads comma-separated "
+                              "CSV (save or convert the file with commas between the cells)")
         blank = [n for n, column in enumerate(header, start=1) if not column]
         if blank:
             raise FormatError(f"{name}: column {blank[0]} of the CSV header has no name")
