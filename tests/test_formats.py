@@ -459,3 +459,26 @@ def test_a_csv_separated_by_semicolons_is_refused_with_a_hint(repo, tmp_path):
                     "c1,p1,u1,vgr,rehab,2025-03-04,written,a\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["evaluate", str(fine)])
     assert result.exit_code == 0 and orjson.loads(result.stdout)["status"] == "decided", result.output
+
+
+def test_white_space_around_a_csv_cell_is_ignored_alike_for_every_typed_kind(repo, tmp_path):
+    """` 5` in a whole-number field was taken as 5, while ` true` in a yes/no field (and ` []`
+    in a list field) made the row invalid. White space around a typed cell is now no part of
+    its value whatever the kind, as around a JSON value; text cells stay as they are."""
+    assert csv_cell(" true", "boolean") is True and csv_cell("FALSE\t", "boolean") is False
+    assert csv_cell(" 5 ", "integer") == 5 and csv_cell(' ["GB019"] ', "list") == ["GB019"]
+    assert csv_cell("  ", "boolean") == "  " and csv_cell("  ", "integer") == "  "  # not empty: refused
+    assert csv_cell(" 2025-03-04", None) == " 2025-03-04" and csv_cell(" c1", None) == " c1"
+    header = "id,patient,unit,region,care_choice,date,channel,dialogue,content_equivalent_to_visit," \
+             "medical_assessment,documented,regular_staff,duration_minutes,kva"
+    rows = ["c1,p1,u1,vgr,rehab,2025-03-04,written,true,true,true,true,true,5,[]",
+            "c2,p2,u1,vgr,rehab,2025-03-04,written, true ,true,true,true,TRUE , 5, []",
+            "c3,p3,u1,vgr,rehab, 2025-03-04,written,true,true,true,true,true,5,[]"]
+    path = tmp_path / "spaces.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(path)])
+    assert result.exit_code == 0, result.output
+    one, two, three = (orjson.loads(line) for line in result.stdout.splitlines())
+    assert one["status"] == two["status"] == "decided" and two["errors"] == []
+    assert {k: v for k, v in one.items() if k != "contact"} == {k: v for k, v in two.items() if k != "contact"}
+    assert three["status"] == "invalid" and [e["field"] for e in three["errors"]] == ["date"]

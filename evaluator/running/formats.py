@@ -342,11 +342,15 @@ def _ndjson_chunks(source, size: int) -> Iterator[Chunk]:
 
 def csv_cell(text: str, kind: str | None):
     """One CSV cell as the field's type takes it (see the module's notes); text that does not
-    fit is given back as it is, for the contact check to name. None: the cell is empty."""
+    fit is given back as it is, for the contact check to name. None: the cell is empty.
+
+    White space around a yes/no, whole-number or list cell is no part of its value (` true`,
+    `5 `), as around a JSON value; a text cell (a date and a time too) is the text as it is,
+    spaces included, as a JSON string is."""
     if text == "":
         return None
     if kind == "boolean":
-        lowered = text.lower()
+        lowered = text.strip().lower()
         return True if lowered == "true" else False if lowered == "false" else text
     if kind == "integer":
         stripped = text.strip()
@@ -354,9 +358,10 @@ def csv_cell(text: str, kind: str | None):
             return int(stripped)
         return text
     if kind == "list":
-        if text.startswith("["):
+        stripped = text.strip()
+        if stripped.startswith("["):
             try:
-                value = orjson.loads(text)
+                value = orjson.loads(stripped)
             except ValueError:
                 return text
             return value if isinstance(value, list) else text
