@@ -482,3 +482,15 @@ def test_white_space_around_a_csv_cell_is_ignored_alike_for_every_typed_kind(rep
     assert one["status"] == two["status"] == "decided" and two["errors"] == []
     assert {k: v for k, v in one.items() if k != "contact"} == {k: v for k, v in two.items() if k != "contact"}
     assert three["status"] == "invalid" and [e["field"] for e in three["errors"]] == ["date"]
+
+
+def test_an_arrow_table_with_two_columns_of_one_name_is_refused_by_the_python_api(repo):
+    """Repository.evaluate took an Arrow table with two `id` columns, each row the later one,
+    without a word (pandas refuses such a frame itself); it is now a ValueError naming it."""
+    from evaluator.running.formats import FormatError
+
+    table = _table(_contacts()[:3])
+    table = pa.Table.from_arrays([*table.columns, table.column("patient")], names=[*table.column_names, "id"])
+    with pytest.raises(FormatError, match="^the Arrow table names 'id' twice$"):
+        repo.evaluate(table)
+    assert issubclass(FormatError, ValueError)

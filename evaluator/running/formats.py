@@ -206,6 +206,12 @@ def records_from_frame(frame) -> list[dict]:
     (None, NaN, NA, NaT, null) left out as unknown, numpy values made plain."""
     kind = frame_kind(frame)
     if kind == "arrow":
+        # (a row would take the later of two columns of one name, unsaid: refused, as in a
+        # CSV header or a Parquet file; pandas refuses them itself, polars cannot have them)
+        names = frame.column_names
+        repeated = sorted({c for c in names if names.count(c) > 1})
+        if repeated:
+            raise FormatError(f"the Arrow table names {repeated[0]!r} twice")
         return records_from_arrow(frame)
     if kind == "polars":
         return records_from_arrow(frame.to_arrow())
