@@ -459,6 +459,11 @@ def test_a_csv_separated_by_semicolons_is_refused_with_a_hint(repo, tmp_path):
                     "c1,p1,u1,vgr,rehab,2025-03-04,written,a\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["evaluate", str(fine)])
     assert result.exit_code == 0 and orjson.loads(result.stdout)["status"] == "decided", result.output
+    # a comma-separated header whose id column has a space in its name: its rows, not a hint
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("id ,patient,unit,region,date,channel\nc1,p1,u1,vgr,2025-03-04,written\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(spaced)])
+    assert result.exit_code == 0 and orjson.loads(result.stdout)["status"] == "invalid", result.output
 
 
 def test_white_space_around_a_csv_cell_is_ignored_alike_for_every_typed_kind(repo, tmp_path):

@@ -389,7 +389,7 @@ def _csv_chunks(source, fields: dict, size: int, name: str) -> Iterator[Chunk]:
             raise FormatError(f"{name}: a CSV file needs a header row naming the columns")
         if _not_utf8(header):
             raise FormatError(f"{name}: the CSV header is not UTF-8 text")
-        joined = next((c for c in header if "id" in (n.strip() for n in c.split(";"))), None)
+        joined = next((c for c in header if ";" in c and "id" in (n.strip() for n in c.split(";"))), None)
         if joined is not None and "id" not in header:
             # Excel with Swedish settings writes CSV with semicolons: the header reads as one
             # column, so no row has an id and none could be decided. Said, not guessed.
