@@ -326,3 +326,44 @@ def test_standard_input_closed_or_unreadable_is_named_as_such(tmp_path):
         stderr = done.stderr.decode()
         assert done.returncode == 4 and message in stderr and "Traceback" not in stderr, stderr
         assert "regelverk-" not in stderr  # (no temporary file named)
+
+
+def test_an_input_file_without_permission_to_read_it_is_exit_4_naming_it(tmp_path):
+    """click refused a FILE it could not read as a usage error (exit 2), while docs/data.md
+    says an input that cannot be read is exit 4. evaluate and explain now open it themselves:
+    exit 4, the file named, no traceback, whatever its format."""
+    import os
+    import subprocess
+    import sys
+
+    from evaluator.resources import examples_dir
+
+    if os.geteuid() == 0:
+        # root reads a file without permission to: the command is run without that power
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            import pytest
+            pytest.skip("running as root, and no setpriv to give the power to read any file up")
+        lead = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+    else:
+        lead = []
+    example = (examples_dir() / "contacts.ndjson").read_bytes()
+    for suffix in (".ndjson", ".csv", ".parquet"):
+        path = tmp_path / f"locked{suffix}"
+        path.write_bytes(example)
+        path.chmod(0)
+        for args in (["evaluate", "-q"], ["evaluate", "-q", "--memory-budget", "0"], ["explain", "--contact", "c1"]):
+            done = subprocess.run([*lead, sys.executable, "-m", "evaluator", *args, str(path)],
+                                  capture_output=True, text=True, timeout=120, cwd=tmp_path)
+            assert done.returncode == 4, (args, suffix, done.stderr)
+            assert done.stderr.strip().endswith(f"regelverk: cannot read {path}: Permission denied"), done.stderr
+            assert "Traceback" not in done.stderr and done.stdout == ""
+
+
+def test_explain_given_a_folder_is_exit_4_naming_it(tmp_path):
+    """explain's FILE was refused by click as a usage error (exit 2) when it was a folder;
+    evaluate said so with exit 4. Both now say it the same way."""
+    for command in ("evaluate", "explain"):
+        result = CliRunner().invoke(main, [command, str(tmp_path), "--contact", "c1"][:2 if command == "evaluate" else 4])
+        assert result.exit_code == 4, result.output
+        assert f"regelverk: cannot read {tmp_path}: it is a folder" in result.output

@@ -89,6 +89,24 @@ def test_a_value_not_in_its_form_is_told_the_form_in_words_not_as_a_pattern():
         "time": "'9:15' is not in the expected form (HH:MM, from 00:00 to 23:59, as 09:15)"}
 
 
+def test_a_time_with_seconds_or_past_23_59_is_told_so_in_plain_words():
+    """A time is HH:MM (contract section 1). One written with seconds, or one that is no time
+    of day (24:00, 25:00: a Parquet time column can hold them), was told only that it was not
+    in the expected form; it now says which. Either is still invalid."""
+    base = {"id": "c", "patient": "p", "unit": "u", "region": "vgr", "date": "2025-03-01", "channel": "video"}
+    form = "(HH:MM, from 00:00 to 23:59, as 09:15)"
+    for value, message in (("09:15:00", f"'09:15:00' has seconds: a time is hours and minutes only {form}"),
+                           ("23:59:59.5", f"'23:59:59.5' has seconds: a time is hours and minutes only {form}"),
+                           ("24:00", f"'24:00' is not a time of day {form}"),
+                           ("25:00", f"'25:00' is not a time of day {form}"),
+                           ("-00:00:05", f"'-00:00:05' is not a time of day {form}"),
+                           ("09:60", f"'09:60' is not a time of day {form}"),
+                           ("9:15", f"'9:15' is not in the expected form {form}")):
+        typed, errors = check_contact({**base, "time": value})
+        assert typed is None and errors == [{"field": "time", "message": message}], value
+    assert check_contact({**base, "time": "23:59"})[1] == []
+
+
 PERSONNUMMER_FORMS = ["19121212-1212", "121212-1212", "121212+1212", "1212121212", "191212121212",
                       "811228-9874", "811288-9871",  # the last: a samordningsnummer (day 28 + 60)
                       # white space around it, or for the dash, makes it no less one

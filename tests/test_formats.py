@@ -345,3 +345,169 @@ def test_a_csv_decision_file_quotes_a_carriage_return(repo, tmp_path):
         writer.close()
     assert read_decisions(path) == decisions
     assert path.read_bytes().count(b"\n") == 3  # the header and two rows
+
+
+def test_a_parquet_file_with_two_columns_of_one_name_is_refused_as_a_csv_header_is(repo, tmp_path):
+    """Two Parquet columns named `id` were read silently: each row took the last one (here a
+    yes/no), so every row was invalid for a reason the file did not show, or decided on the
+    wrong value. A CSV header that names a column twice is refused as a whole (exit 4); a
+    Parquet file now is too, in the same words, by every command and the HTTP route."""
+    rows = [{"id": f"c{k}", "patient": "p1", "unit": "u1", "region": "vgr", "care_choice": "rehab",
+             "date": "2025-03-04", "channel": "written"} for k in range(3)]
+    table = _table(rows)
+    table = pa.Table.from_arrays([*table.columns, pa.array([True, False, True])], names=[*table.column_names, "id"])
+    path = tmp_path / "twice.parquet"
+    pq.write_table(table, path)
+    csv_path = tmp_path / "twice.csv"
+    csv_path.write_text("id,patient,id\nc1,p1,c2\n", encoding="utf-8")
+    for args in (["evaluate", str(path)], ["evaluate", str(path), "--memory-budget", "0"],
+                 ["explain", str(path), "--contact", "c1"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 4, (args, result.output)
+        assert f"regelverk: {path}: the Parquet schema names 'id' twice" in result.output
+        assert result.stdout == ""
+    result = CliRunner().invoke(main, ["evaluate", str(csv_path)])
+    assert result.exit_code == 4 and f"regelverk: {csv_path}: the CSV header names 'id' twice" in result.output
+    body = io.BytesIO()
+    pq.write_table(table, body)
+    from evaluator.running.formats import FormatError, decide_bytes
+
+    with pytest.raises(FormatError, match="^the body: the Parquet schema names 'id' twice$"):
+        decide_bytes(repo, body.getvalue(), "parquet")
+
+
+def test_a_parquet_time_past_23_59_makes_its_row_invalid_not_wrapped(tmp_path):
+    """pyarrow turns a time32/time64 cell into a Python time modulo a day: 25:00 was read as
+    01:00 and decided on, and -5 s as 23:59:55. Such a cell is now shown as it is ('25:00')
+    and refused at its field; a time with zero seconds is HH:MM, one with seconds is refused
+    saying so; the other rows are decided, in every unit Parquet has."""
+    base = {"patient": "p1", "unit": "u1", "region": "vgr", "care_choice": "rehab", "date": "2025-03-04",
+            "channel": "written"}
+    hour, minute, second = 3600, 60, 1
+    seconds = [9 * hour + 15 * minute, 25 * hour, 24 * hour, -5 * second, 23 * hour + 59 * minute + 59 * second,
+               23 * hour + 59 * minute]
+    form = "(HH:MM, from 00:00 to 23:59, as 09:15)"
+    want = [None, f"'25:00' is not a time of day {form}", f"'24:00' is not a time of day {form}",
+            f"'-00:00:05' is not a time of day {form}",
+            f"'23:59:59' has seconds: a time is hours and minutes only {form}", None]
+    for kind, per_second in ((pa.time32("s"), 1), (pa.time32("ms"), 1000), (pa.time64("us"), 10**6),
+                             (pa.time64("ns"), 10**9)):
+        numbers = pa.array([s * per_second for s in seconds], pa.int32() if kind.bit_width == 32 else pa.int64())
+        rows = [{"id": f"c{k}", **base, "patient": f"p{k}"} for k in range(len(seconds))]
+        table = _table(rows).append_column("time", numbers.cast(kind))
+        path = tmp_path / f"times-{kind.unit}.parquet"
+        pq.write_table(table, path)
+        result = CliRunner().invoke(main, ["evaluate", str(path)])
+        assert result.exit_code == 0, result.output
+        decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+        assert [d["contact"] for d in decisions] == [f"c{k}" for k in range(len(seconds))]
+        for decision, message in zip(decisions, want, strict=True):
+            if message is None:
+                assert decision["status"] == "decided" and decision["errors"] == [], (kind, decision)
+            else:
+                assert decision["status"] == "invalid", (kind, decision)
+                assert decision["errors"] == [{"field": "time", "message": message}], kind
+        records, _ = read_contacts(path)
+        assert [r.get("time") for r in records] == ["09:15", "25:00", "24:00", "-00:00:05", "23:59:59", "23:59"]
+
+
+def test_parquet_cells_of_the_wrong_kind_are_named_as_a_person_writes_them(tmp_path):
+    """A decimal or duration column in a whole-number field, or a binary id, made errors that
+    showed Python's repr (`Decimal('5.0')`, `datetime.timedelta(seconds=5)`); they now show
+    the value as it is written, and never an identifying field's value."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    base = {"unit": "u1", "region": "vgr", "care_choice": "rehab", "date": "2025-03-04", "channel": "written"}
+    rows = [{"id": f"c{k}", "patient": f"p{k}", **base} for k in range(3)]
+    cases = (("duration_minutes", pa.array([Decimal("5.0"), Decimal("5.5"), None], pa.decimal128(5, 1)),
+              ["must be a whole number, not the decimal number 5.0", "must be a whole number, not the decimal number 5.5"]),
+             ("duration_minutes", pa.array([timedelta(seconds=5), timedelta(minutes=90), None], pa.duration("s")),
+              ["must be a whole number, not a duration of 5 seconds",
+               "must be a whole number, not a duration of 1 hour 30 minutes"]),
+             ("platform", pa.array([b"u1", b"19121212-1212", None], pa.binary()),
+              ["must be text, not binary data (2 bytes)", "must be text, not binary data (13 bytes)"]))
+    for field, column, messages in cases:
+        table = _table([{k: v for k, v in r.items() if k != field} for r in rows])
+        path = tmp_path / f"{field}.parquet"
+        pq.write_table(table.append_column(field, column), path)
+        result = CliRunner().invoke(main, ["evaluate", str(path)])
+        assert result.exit_code == 0, result.output
+        decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+        assert [d["errors"] for d in decisions[:2]] == [[{"field": field, "message": m}] for m in messages]
+        assert decisions[2]["status"] != "invalid"  # (its cell is null: unknown)
+        assert "Decimal(" not in result.stdout and "timedelta" not in result.stdout and "1212" not in result.stdout
+    table = _table(rows).drop_columns(["patient"]).append_column("patient", pa.array([b"p0", b"p1", b"p2"]))
+    pq.write_table(table, tmp_path / "binary_patient.parquet")
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path / "binary_patient.parquet")])
+    decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+    assert [d["errors"] for d in decisions] == [[{"field": "patient", "message": "must be text, not binary data"}]] * 3
+
+
+def test_a_csv_separated_by_semicolons_is_refused_with_a_hint(repo, tmp_path):
+    """Excel with Swedish settings saves CSV with semicolons. The header read as one column
+    'id;patient;…', so every row was invalid for a missing id, patient, unit, … and nothing
+    said why. The file is now refused as a whole (no row could be decided), saying that it
+    seems to be separated by semicolons; the delimiter is not guessed."""
+    lines = ["id;patient;unit;region;care_choice;date;channel", "c1;p1;u1;vgr;rehab;2025-03-04;written"]
+    path = tmp_path / "excel.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    hint = ("the file seems to be separated by semicolons; regelverk reads comma-separated CSV "
+            "(save or convert the file with commas between the cells)")
+    for args in (["evaluate", str(path)], ["evaluate", str(path), "--memory-budget", "0"],
+                 ["explain", str(path), "--contact", "c1"]):
+        result = CliRunner().invoke(main, args)
+        assert result.exit_code == 4, (args, result.output)
+        assert f"regelverk: {path}: the CSV header has a column named 'id;patient;unit;region;care_choice;d... " \
+               f"and none named 'id': {hint}" in result.output
+        assert result.stdout == ""
+    from evaluator.running.formats import FormatError, decide_bytes
+
+    with pytest.raises(FormatError, match="seems to be separated by semicolons"):
+        decide_bytes(repo, path.read_bytes(), "csv")
+    # a column whose name holds a semicolon, beside an id column, is only a column
+    fine = tmp_path / "fine.csv"
+    fine.write_text("id,patient,unit,region,care_choice,date,channel,note;x\n"
+                    "c1,p1,u1,vgr,rehab,2025-03-04,written,a\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(fine)])
+    assert result.exit_code == 0 and orjson.loads(result.stdout)["status"] == "decided", result.output
+    # a comma-separated header whose id column has a space in its name: its rows, not a hint
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("id ,patient,unit,region,date,channel\nc1,p1,u1,vgr,2025-03-04,written\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(spaced)])
+    assert result.exit_code == 0 and orjson.loads(result.stdout)["status"] == "invalid", result.output
+
+
+def test_white_space_around_a_csv_cell_is_ignored_alike_for_every_typed_kind(repo, tmp_path):
+    """` 5` in a whole-number field was taken as 5, while ` true` in a yes/no field (and ` []`
+    in a list field) made the row invalid. White space around a typed cell is now no part of
+    its value whatever the kind, as around a JSON value; text cells stay as they are."""
+    assert csv_cell(" true", "boolean") is True and csv_cell("FALSE\t", "boolean") is False
+    assert csv_cell(" 5 ", "integer") == 5 and csv_cell(' ["GB019"] ', "list") == ["GB019"]
+    assert csv_cell("  ", "boolean") == "  " and csv_cell("  ", "integer") == "  "  # not empty: refused
+    assert csv_cell(" 2025-03-04", None) == " 2025-03-04" and csv_cell(" c1", None) == " c1"
+    header = "id,patient,unit,region,care_choice,date,channel,dialogue,content_equivalent_to_visit," \
+             "medical_assessment,documented,regular_staff,duration_minutes,kva"
+    rows = ["c1,p1,u1,vgr,rehab,2025-03-04,written,true,true,true,true,true,5,[]",
+            "c2,p2,u1,vgr,rehab,2025-03-04,written, true ,true,true,true,TRUE , 5, []",
+            "c3,p3,u1,vgr,rehab, 2025-03-04,written,true,true,true,true,true,5,[]"]
+    path = tmp_path / "spaces.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(path)])
+    assert result.exit_code == 0, result.output
+    one, two, three = (orjson.loads(line) for line in result.stdout.splitlines())
+    assert one["status"] == two["status"] == "decided" and two["errors"] == []
+    assert {k: v for k, v in one.items() if k != "contact"} == {k: v for k, v in two.items() if k != "contact"}
+    assert three["status"] == "invalid" and [e["field"] for e in three["errors"]] == ["date"]
+
+
+def test_an_arrow_table_with_two_columns_of_one_name_is_refused_by_the_python_api(repo):
+    """Repository.evaluate took an Arrow table with two `id` columns, each row the later one,
+    without a word (pandas refuses such a frame itself); it is now a ValueError naming it."""
+    from evaluator.running.formats import FormatError
+
+    table = _table(_contacts()[:3])
+    table = pa.Table.from_arrays([*table.columns, table.column("patient")], names=[*table.column_names, "id"])
+    with pytest.raises(FormatError, match="^the Arrow table names 'id' twice$"):
+        repo.evaluate(table)
+    assert issubclass(FormatError, ValueError)

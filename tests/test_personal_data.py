@@ -124,6 +124,25 @@ def test_values_are_echoed_shortened_and_never_when_personal():
     assert echo(5, identifying=True) == "a number"
 
 
+def test_values_of_no_json_kind_are_echoed_as_a_person_writes_them_not_as_python_reprs():
+    """A Parquet decimal, duration or binary cell was echoed as Python's repr
+    (`Decimal('5.0')`, `datetime.timedelta(seconds=5)`, `b'c1'`)."""
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    assert echo(Decimal("5.0")) == "the decimal number 5.0" and echo(Decimal("1E+3")) == "the decimal number 1000"
+    assert echo(timedelta(seconds=5)) == "a duration of 5 seconds"
+    assert echo(timedelta(hours=1, minutes=30)) == "a duration of 1 hour 30 minutes"
+    assert echo(timedelta(days=2, microseconds=500_000)) == "a duration of 2 days 0.5 seconds"
+    assert echo(timedelta(seconds=-60)) == "a duration of minus 1 minute" and echo(timedelta(0)) == "a duration of 0 seconds"
+    assert echo(b"c1") == "binary data (2 bytes)" and echo(date(2025, 3, 4)) == "2025-03-04"
+    # never a personnummer, nor an identifying field's value, whatever its kind
+    assert echo(Decimal("191212121212")) == "a number that looks like a personal identity number"
+    assert echo(Decimal("5.0"), identifying=True) == "a number"
+    assert echo(b"19121212-1212", identifying=True) == "binary data" and "1212" not in echo(b"19121212-1212")
+    assert echo(timedelta(seconds=5), identifying=True) == "a duration"
+
+
 def test_a_message_may_not_name_an_identifying_field(tmp_path, fixture_policies):
     root = tmp_path / "p"
     shutil.copytree(fixture_policies, root)

@@ -80,6 +80,12 @@ def _read_once(path: str) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
+def _not_a_folder(file, hint: str = "") -> None:
+    """A FILE that is a folder ends the command with exit 4, naming it."""
+    if file not in (None, "-") and os.path.isdir(file):
+        _fail_input(f"cannot read {file}: it is a folder{hint}")
+
+
 @contextlib.contextmanager
 def _reading(name: str):
     """An input that cannot be read ends the command with one line naming it (exit 4)."""
@@ -91,8 +97,11 @@ def _reading(name: str):
         _fail_input(f"cannot read {name}: {exc.strerror or exc}")
 
 
+# FILE is a plain path: whether it can be read is found when it is opened, so that a file that
+# cannot be read (no permission, a folder) is exit 4 naming it, as docs/data.md says, not
+# click's usage error (exit 2).
 @click.command()
-@click.argument("file", required=False, type=click.Path(allow_dash=True))
+@click.argument("file", required=False, type=click.Path(allow_dash=True, readable=False))
 @POLICIES_OPTION
 @INPUT_FORMAT_OPTION
 @click.option("--output-format", type=click.Choice(FORMATS), default=None,
@@ -166,8 +175,7 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, me
         budget = inmemory.memory_budget_mb(repo.policy_set.settings, memory_budget)
     except inmemory.BudgetError as exc:
         raise click.UsageError(str(exc)) from None
-    if file not in (None, "-") and os.path.isdir(file):
-        _fail_input(f"cannot read {file}: it is a folder (a folder of Parquet files is read with --dask)")
+    _not_a_folder(file, " (a folder of Parquet files is read with --dask)")
     with _input(file) as (path, name, folder):
         with _reading(name):
             source = inmemory.FileInput(path, in_fmt, budget_mb=budget, jobs=jobs, fields=repo.policy_set.fields,
@@ -213,7 +221,7 @@ def _run(repo, source: inmemory.FileInput, writer, folder, bar):
 
 
 @click.command()
-@click.argument("file", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("file", required=False, type=click.Path(allow_dash=True, readable=False))
 @click.option("--contact", "contact_id", required=True, help="The id of the contact to explain.")
 @click.option("--lang", type=click.Choice(["sv", "en"]), default="en", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -232,6 +240,7 @@ def explain(file, contact_id, lang, fmt, input_format, policies_dir):
         in_fmt = format_of(file, input_format)
     except FormatError as exc:
         raise click.UsageError(str(exc)) from None
+    _not_a_folder(file)
     # (read up to three times; held: the contact's patient's contacts, not the whole input)
     with _input(file) as (path, name, _folder), _reading(name):
         decision, trace, contact = repo.explain_input(

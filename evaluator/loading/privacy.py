@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
+from datetime import date, time, timedelta
+from decimal import Decimal
 
 # Anywhere in a text, YYMMDD-NNNN, YYYYMMDDNNNN, YYMMDD+NNNN, … : ten or twelve digits, a
 # separator optional, no date or check digit asked (looks_personal: never echo such a text).
@@ -37,7 +38,7 @@ def kind_of(value) -> str:
         return "null"
     if isinstance(value, bool):
         return "true or false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, Decimal)):
         return "a number"
     if isinstance(value, str):
         return "a text"
@@ -45,7 +46,41 @@ def kind_of(value) -> str:
         return "an object"
     if isinstance(value, list):
         return "a list"
+    if isinstance(value, timedelta):
+        return "a duration"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "binary data"
     return "a value"
+
+
+def _duration_words(value: timedelta) -> str:
+    """A duration as a person says it: "1 hour 30 minutes", "5 seconds", "minus 2 days"."""
+    micros = (value.days * 86400 + value.seconds) * 10**6 + value.microseconds
+    sign = "minus " if micros < 0 else ""
+    seconds, fraction = divmod(abs(micros), 10**6)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    days, hour = divmod(hours, 24)
+    parts = [f"{n} {unit}{'' if n == 1 else 's'}" for n, unit in ((days, "day"), (hour, "hour"), (minute, "minute"))
+             if n]
+    if second or fraction or not parts:
+        amount = f"{second}.{fraction:06d}".rstrip("0") if fraction else str(second)
+        parts.append(f"{amount} second{'' if amount == '1' else 's'}")
+    return sign + " ".join(parts)
+
+
+def _as_written(value) -> str:
+    """A value of no JSON kind (from a Parquet column or a DataFrame) as a person writes it,
+    not as Python's repr: the decimal 5.0, a duration in words, a date in ISO form."""
+    if isinstance(value, Decimal):
+        # (5.0 and 1000 as written, not 1E+3; an exponent past 40 digits as Python writes it)
+        plain = value.is_finite() and abs(value.as_tuple().exponent) <= ECHO_MOST
+        return f"the decimal number {format(value, 'f') if plain else value}"
+    if isinstance(value, timedelta):
+        return f"a duration of {_duration_words(value)}"
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value)
 
 
 def echo(value, identifying: bool = False) -> str:
@@ -63,7 +98,9 @@ def echo(value, identifying: bool = False) -> str:
         return kind_of(value)
     if isinstance(value, int) and abs(value) >= 10 ** 40:
         return "a number of more than 40 digits"
-    text = repr(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return f"binary data ({len(value)} bytes)"  # (never its bytes: they may be anything)
+    text = repr(value) if isinstance(value, (str, int, float)) else _as_written(value)
     if looks_personal(text):
         return f"{kind_of(value)} that looks like a personal identity number"
     return text if len(text) <= ECHO_MOST else text[:ECHO_MOST - 3] + "..."

@@ -20,7 +20,26 @@ def _describe(value, identifying: bool = False) -> str:
     return echo(value, identifying)
 
 
-def _text_check(spec: dict, pattern, is_date: bool, min_length):
+# A time of day as a reader or a person may write one that the contract's HH:MM does not take:
+# with seconds, or past 23:59 (a Parquet time column can hold 25:00), or before midnight.
+_CLOCK = re.compile(r"(-?)(\d+):(\d\d)(?::(\d\d)(?:\.\d+)?)?")
+
+
+def _time_words(shown: str, value: str, form: str) -> str | None:
+    """What is wrong with a time (the contract's `time`, HH:MM) written as a clock time, in
+    plain words; None for any other text (the pattern's words then say it)."""
+    clock = _CLOCK.fullmatch(value)
+    if clock is None:
+        return None
+    sign, hours, minutes, seconds = clock.groups()
+    if sign or int(hours) > 23 or int(minutes) > 59 or (seconds is not None and int(seconds) > 59):
+        return f"{shown} is not a time of day ({form})"
+    if seconds is not None:
+        return f"{shown} has seconds: a time is hours and minutes only ({form})"
+    return None
+
+
+def _text_check(spec: dict, pattern, is_date: bool, min_length, is_time: bool = False):
     hidden = bool(spec.get("x-identifying"))
 
     def check(value):
@@ -32,7 +51,9 @@ def _text_check(spec: dict, pattern, is_date: bool, min_length):
             if is_date:
                 return None, f"{_describe(value, hidden)} is not a date written YYYY-MM-DD"
             # x-form: the pattern in words, for the person who reads the error
-            return None, f"{_describe(value, hidden)} is not in the expected form ({spec.get('x-form') or spec['pattern']})"
+            form = spec.get("x-form") or spec["pattern"]
+            words = _time_words(_describe(value, hidden), value, form) if is_time else None
+            return None, words or f"{_describe(value, hidden)} is not in the expected form ({form})"
         if is_date:
             try:
                 return date.fromisoformat(value), None
@@ -56,7 +77,7 @@ def _field_check(name: str, spec: dict):
     min_length = spec.get("minLength")
     items = spec.get("items", {}).get("type") if kind == "array" else None
 
-    text = _text_check(spec, pattern, is_date, min_length)
+    text = _text_check(spec, pattern, is_date, min_length, is_time=name == "time")
     if kind == "string" and (pattern is not None or is_date):
         # Dates, times and slugs repeat across a batch: remember each text's verdict.
         memo: dict = {}

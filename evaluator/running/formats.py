@@ -35,6 +35,7 @@ from typing import BinaryIO
 
 import orjson
 
+from ..loading.privacy import echo
 from .ndjson import parse_ndjson
 
 FORMATS = ("ndjson", "csv", "parquet")
@@ -106,10 +107,39 @@ def plain_value(value):
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, time):
-        return value.strftime("%H:%M") if not value.second and not value.microsecond else value.isoformat()
+        return time_text((value.hour * 3600 + value.minute * 60 + value.second) * 10**6 + value.microsecond, 10**6)
     if hasattr(value, "tolist"):  # a numpy array or scalar
         return plain_value(value.tolist())
     return value
+
+
+def time_text(ticks: int, per_second: int) -> str:
+    """A time of day, `ticks` of 1/per_second seconds after midnight, as text: HH:MM when its
+    seconds are zero (the contract's form), else HH:MM:SS with any fraction. Written as it is
+    when it is no time of day (24:00 or later, or before midnight: "25:00", "-00:00:05"),
+    so that the contact check refuses it at its field, showing it as it was."""
+    sign = "-" if ticks < 0 else ""
+    seconds, fraction = divmod(abs(ticks), per_second)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    text = f"{sign}{hours:02d}:{minute:02d}"
+    if second or fraction:
+        text += f":{second:02d}"
+        if fraction:
+            text += "." + f"{fraction:0{len(str(per_second)) - 1}d}".rstrip("0")
+    return text
+
+
+_TICKS_PER_SECOND = {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}
+
+
+def _time_cells(column, pa) -> list:
+    """A time32 or time64 column's cells as time_text, from the numbers Arrow holds: pyarrow's
+    own conversion takes them modulo a day, so 25:00 came out as 01:00, silently."""
+    kind = column.type
+    per_second = _TICKS_PER_SECOND[kind.unit]
+    numbers = column.cast(pa.int32() if kind.bit_width == 32 else pa.int64())
+    return [None if ticks is None else time_text(ticks, per_second) for ticks in numbers.to_pylist()]
 
 
 def records_from_arrow(table) -> list[dict]:
@@ -121,6 +151,10 @@ def records_from_arrow(table) -> list[dict]:
         kind = column.type
         if pa.types.is_dictionary(kind):
             column = column.cast(kind.value_type)
+            kind = column.type
+        if pa.types.is_time(kind):
+            columns.append((name, _time_cells(column, pa)))
+            continue
         try:
             values = column.to_pylist()
         except (OverflowError, ValueError):  # a date or time Python cannot hold (beyond the year 9999)
@@ -172,6 +206,12 @@ def records_from_frame(frame) -> list[dict]:
     (None, NaN, NA, NaT, null) left out as unknown, numpy values made plain."""
     kind = frame_kind(frame)
     if kind == "arrow":
+        # (a row would take the later of two columns of one name, unsaid: refused, as in a
+        # CSV header or a Parquet file; pandas refuses them itself, polars cannot have them)
+        names = frame.column_names
+        repeated = sorted({c for c in names if names.count(c) > 1})
+        if repeated:
+            raise FormatError(f"the Arrow table names {repeated[0]!r} twice")
         return records_from_arrow(frame)
     if kind == "polars":
         return records_from_arrow(frame.to_arrow())
@@ -308,11 +348,15 @@ def _ndjson_chunks(source, size: int) -> Iterator[Chunk]:
 
 def csv_cell(text: str, kind: str | None):
     """One CSV cell as the field's type takes it (see the module's notes); text that does not
-    fit is given back as it is, for the contact check to name. None: the cell is empty."""
+    fit is given back as it is, for the contact check to name. None: the cell is empty.
+
+    White space around a yes/no, whole-number or list cell is no part of its value (` true`,
+    `5 `), as around a JSON value; a text cell (a date and a time too) is the text as it is,
+    spaces included, as a JSON string is."""
     if text == "":
         return None
     if kind == "boolean":
-        lowered = text.lower()
+        lowered = text.strip().lower()
         return True if lowered == "true" else False if lowered == "false" else text
     if kind == "integer":
         stripped = text.strip()
@@ -320,9 +364,10 @@ def csv_cell(text: str, kind: str | None):
             return int(stripped)
         return text
     if kind == "list":
-        if text.startswith("["):
+        stripped = text.strip()
+        if stripped.startswith("["):
             try:
-                value = orjson.loads(text)
+                value = orjson.loads(stripped)
             except ValueError:
                 return text
             return value if isinstance(value, list) else text
@@ -344,6 +389,13 @@ def _csv_chunks(source, fields: dict, size: int, name: str) -> Iterator[Chunk]:
             raise FormatError(f"{name}: a CSV file needs a header row naming the columns")
         if _not_utf8(header):
             raise FormatError(f"{name}: the CSV header is not UTF-8 text")
+        joined = next((c for c in header if ";" in c and "id" in (n.strip() for n in c.split(";"))), None)
+        if joined is not None and "id" not in header:
+            # Excel with Swedish settings writes CSV with semicolons: the header reads as one
+            # column, so no row has an id and none could be decided. Said, not guessed.
+            raise FormatError(f"{name}: the CSV header has a column named {echo(joined)} and none named 'id': "
+                              "the file seems to be separated by semicolons; regelverk reads comma-separated "
+                              "CSV (save or convert the file with commas between the cells)")
         blank = [n for n, column in enumerate(header, start=1) if not column]
         if blank:
             raise FormatError(f"{name}: column {blank[0]} of the CSV header has no name")
@@ -437,12 +489,29 @@ def _not_utf8(cells: list) -> bool:
     return any(not cell.isascii() and any("\udc80" <= ch <= "\udcff" for ch in cell) for cell in cells)
 
 
-def _parquet_chunks(source, size: int, name: str) -> Iterator[Chunk]:
+def open_parquet(source, name: str):
+    """A Parquet file (a path, or a binary file open for reading) opened for its rows: OSError
+    where the file cannot be opened at all (no permission, say: said as for any format);
+    FormatError where it is not Parquet, or where two of its columns have one name, which a
+    CSV header may not have either (the rows would take one of the two, unsaid)."""
     pa, pq = pyarrow_modules()
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb"):
+            pass  # (an OSError in Python's words, not pyarrow's)
     try:
         parquet = pq.ParquetFile(source)
     except (pa.ArrowException, OSError) as exc:
         raise FormatError(f"{name} cannot be read as Parquet: {exc}") from None
+    names = parquet.schema_arrow.names
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise FormatError(f"{name}: the Parquet schema names {repeated[0]!r} twice")
+    return parquet
+
+
+def _parquet_chunks(source, size: int, name: str) -> Iterator[Chunk]:
+    pa, _ = pyarrow_modules()
+    parquet = open_parquet(source, name)
     number = 0
     try:
         for batch in parquet.iter_batches(batch_size=size):

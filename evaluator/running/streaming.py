@@ -47,6 +47,7 @@ from .formats import (
     Chunk,
     FormatError,
     ndjson_lines,
+    open_parquet,
     pyarrow_modules,
     read_chunks,
     standard_input,
@@ -97,9 +98,9 @@ def patient_keys(path: str, fmt: str, name: str | None = None) -> Iterator[bytes
             for line in ndjson_lines(f):
                 yield parallel.patient_key(line)
     elif fmt == "parquet":
-        pa, pq = pyarrow_modules()
+        pa, _ = pyarrow_modules()
+        parquet = open_parquet(path, name)
         try:
-            parquet = pq.ParquetFile(path)
             if "patient" not in parquet.schema_arrow.names:
                 for _ in range(parquet.metadata.num_rows):
                     yield b""
