@@ -360,6 +360,30 @@ def test_an_input_file_without_permission_to_read_it_is_exit_4_naming_it(tmp_pat
             assert "Traceback" not in done.stderr and done.stdout == ""
 
 
+def test_an_out_file_without_permission_to_write_it_is_exit_5_and_kept(tmp_path):
+    """`--out FILE` where FILE may not be written: exit 5 naming it, as for any output that
+    cannot be written (it was click's usage error, exit 2), and FILE is left as it was (the
+    rename of the file written first would have replaced it)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from evaluator.resources import examples_dir
+
+    lead = [shutil.which("setpriv"), "--bounding-set=-dac_override"] if os.geteuid() == 0 else []
+    assert all(lead), "running as root, the test needs setpriv (util-linux) to give up the power to write any file"
+    locked = tmp_path / "decisions.ndjson"
+    locked.write_bytes(b"kept\n")
+    locked.chmod(0o444)
+    done = subprocess.run([*lead, sys.executable, "-m", "evaluator", "evaluate", "-q",
+                           str(examples_dir() / "contacts.ndjson"), "--out", str(locked)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.strip().endswith(f"regelverk: cannot write {locked}: Permission denied"), done.stderr
+    assert locked.read_bytes() == b"kept\n" and sorted(p.name for p in tmp_path.iterdir()) == ["decisions.ndjson"]
+
+
 def test_explain_given_a_folder_is_exit_4_naming_it(tmp_path):
     """explain's FILE was refused by click as a usage error (exit 2) when it was a folder;
     evaluate said so with exit 4. Both now say it the same way."""

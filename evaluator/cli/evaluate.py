@@ -106,7 +106,7 @@ def _reading(name: str):
 @INPUT_FORMAT_OPTION
 @click.option("--output-format", type=click.Choice(FORMATS), default=None,
               help="The decisions' format (default: from --out's extension, else ndjson).")
-@click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True), default=None,
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
               help="Write the decisions to this file (a file is written whole under a temporary "
                    "name, then renamed: a failed run leaves no half file; a device or pipe is "
                    "written as it is). Default: standard output.")

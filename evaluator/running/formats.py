@@ -799,6 +799,10 @@ def output_file(path: str) -> Iterator[BinaryIO]:
             yield stream
         return
     final = os.path.realpath(path)
+    if os.path.exists(final) and not os.access(final, os.W_OK):
+        # A file one may not write is not replaced by the rename either (exit 5, as for any
+        # output that cannot be written; it was click's usage error, exit 2).
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), path)
     partial = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}.partial-{os.getpid()}")
     try:
         try:
