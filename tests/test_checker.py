@@ -161,6 +161,33 @@ def test_overlapping_versions_rejected_and_gaps_reported(tmp_path):
     assert gap and gap[0].severity == "warning" and "2025-07-01 to 2025-07-31" in gap[0].message
 
 
+def test_overlap_gap_and_order_are_said_at_the_key_of_the_later_version(tmp_path):
+    v1 = POLICY.format(when="dialogue").replace("valid_from: 2025-01-01", "valid_from: 2025-01-01\nvalid_to: 2025-06-30")
+    v2 = v1.replace('version: "1.0"', 'version: "2.0"').replace("valid_from: 2025-01-01\nvalid_to: 2025-06-30",
+                                                              "valid_from: 2025-06-30")
+    write_policy(tmp_path, v1)
+    later = write_policy(tmp_path, v2, "t/t-policy/2.0.yaml")
+    _, problems = load_policy_set(tmp_path)
+    (overlap,) = [p for p in problems if p.code == "overlap"]
+    assert (overlap.location.file.endswith("t/t-policy/2.0.yaml"), overlap.location.line, overlap.location.column) == (True, 6, 1)
+    assert overlap.source_line == "valid_from: 2025-06-30"
+    assert overlap.hint.startswith("end version 1.0 on 2025-06-29: its valid_to is at ")
+    assert overlap.hint.endswith("t/t-policy/1.0.yaml:7:1")
+
+    later.write_text(v2.replace("valid_from: 2025-06-30", "valid_from: 2025-08-01"))
+    _, problems = load_policy_set(tmp_path)
+    (gap,) = [p for p in problems if p.code == "gap"]
+    assert (gap.location.line, gap.location.column, gap.source_line) == (6, 1, "valid_from: 2025-08-01")
+
+    later.unlink()
+    write_policy(tmp_path, v2.replace('version: "2.0"', 'version: "0.5"').replace("valid_from: 2025-06-30", "valid_from: 2025-08-01"),
+                 "t/t-policy/0.5.yaml")
+    _, problems = load_policy_set(tmp_path)
+    (order,) = [p for p in problems if p.code == "version_order"]
+    assert order.location.file.endswith("t/t-policy/0.5.yaml")
+    assert (order.location.line, order.location.column, order.source_line) == (2, 1, 'version: "0.5"')
+
+
 def test_unknown_keys_and_outputs_and_placeholders(tmp_path):
     text = POLICY.format(when="dialogue").replace("then: {reimbursable: false}", "then: {reimbursible: false}")
     text = text.replace('message: {sv: "x", en: "y"}', 'message: {sv: "{cpa}", en: "y"}\n    sevrity: info')
