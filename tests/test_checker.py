@@ -188,6 +188,18 @@ def test_overlap_gap_and_order_are_said_at_the_key_of_the_later_version(tmp_path
     assert (order.location.line, order.location.column, order.source_line) == (2, 1, 'version: "0.5"')
 
 
+def test_the_same_version_number_written_twice_is_one_duplicate(tmp_path):
+    v1 = POLICY.format(when="dialogue")
+    write_policy(tmp_path, v1)
+    write_policy(tmp_path, v1.replace('version: "1.0"', 'version: "1.00"'), "t/t-policy/1.00.yaml")
+    _, problems = load_policy_set(tmp_path)
+    assert [p.code for p in problems] == ["duplicate_version"]
+    (dup,) = problems
+    assert dup.location.file.endswith("t/t-policy/1.00.yaml")
+    assert (dup.location.line, dup.location.column) == (2, 1)
+    assert dup.message.startswith("t-policy version 1.00 is the same version as 1.0 (in ")
+
+
 def test_unknown_keys_and_outputs_and_placeholders(tmp_path):
     text = POLICY.format(when="dialogue").replace("then: {reimbursable: false}", "then: {reimbursible: false}")
     text = text.replace('message: {sv: "x", en: "y"}', 'message: {sv: "{cpa}", en: "y"}\n    sevrity: info')

@@ -185,13 +185,7 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
     policies = {}
     warnings = []
     for pid in sorted(by_id):
-        versions = sorted(by_id[pid], key=lambda v: (v.valid_from, v.key))
-        seen_versions: dict[str, PolicyVersion] = {}
-        for v in versions:
-            if v.version in seen_versions:
-                problems.append(v.problem(Code.DUPLICATE_VERSION, f"{pid} version {v.version} is defined twice (also in {seen_versions[v.version].file})",
-                                          "version"))
-            seen_versions[v.version] = v
+        versions = _without_duplicates(pid, sorted(by_id[pid], key=lambda v: (v.valid_from, v.key)), problems)
         for a, b in pairwise(versions):
             if a.valid_to is None or a.valid_to >= b.valid_from:
                 end = a.valid_to.isoformat() if a.valid_to else "open end"
@@ -211,6 +205,28 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
     if errors:
         return None, everything
     return PolicySet(root, outputs, policies, fields, tuple(warnings), settings, facts, contact_schema), everything
+
+
+def _without_duplicates(pid: str, versions: list[PolicyVersion], problems: list[Problem]) -> list[PolicyVersion]:
+    """The versions with one file per version number, and a problem at the `version` of every
+    other file that has it. Numbers are compared as numbers (version_key): "3.0" and "3.00"
+    are one version, not two that overlap and are out of order."""
+    first: dict[tuple, PolicyVersion] = {}
+    kept = []
+    for v in versions:
+        other = first.get(v.key)
+        if other is None:
+            first[v.key] = v
+            kept.append(v)
+        elif other.version == v.version:
+            problems.append(v.problem(Code.DUPLICATE_VERSION, f"{pid} version {v.version} is defined twice (also in {other.file})",
+                                      "version"))
+        else:
+            problems.append(v.problem(
+                Code.DUPLICATE_VERSION, f"{pid} version {v.version} is the same version as {other.version} (in {other.file}): "
+                f"a version is read as numbers, so {v.version} and {other.version} are one version defined twice",
+                "version", hint="give one of them another number, or remove one file"))
+    return kept
 
 
 def _where_to_end(version: PolicyVersion) -> str:
