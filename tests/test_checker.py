@@ -220,6 +220,18 @@ def test_bad_output_and_placeholder(tmp_path):
     assert by_code["message_placeholder"].hint == "did you mean {cap}?"
 
 
+def test_a_wrong_placeholder_is_said_at_its_brace_not_at_the_message(tmp_path):
+    text = POLICY.format(when="dialogue").replace(
+        'message: {sv: "x", en: "y"}',
+        'message:\n      sv: "Högst {cap} per {patient}."\n      en: >-\n        At most {cap}\n        per week; see {evidnce}.')
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    found = sorted((p.location.line, p.location.column, p.source_line.strip(), p.hint)
+                   for p in problems if p.code == "message_placeholder")
+    assert found == [(21, 28, 'sv: "Högst {cap} per {patient}."', "leave it out; the decision names its contact by id"),
+                     (24, 23, "per week; see {evidnce}.", "did you mean {evidence}?")]
+
+
 def test_history_not_allowed_in_applies_when(tmp_path):
     text = POLICY.format(when="dialogue").replace('applies_when: channel = "written"', "applies_when: any earlier contact")
     write_policy(tmp_path, text)

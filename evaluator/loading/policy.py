@@ -221,15 +221,17 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
         for lang in ("sv", "en"):
             for m in PLACEHOLDER.finditer(r["message"][lang]):
                 name = m.group(1).strip()
+                # said at the placeholder itself, not at the start of the message
+                loc = doc.offset_location(rpath + ("message", lang), m.start())
                 if name in identifying:
-                    problems.append(doc.problem(
+                    problems.append(Problem(
                         Code.MESSAGE_PLACEHOLDER, f"the message names {{{name}}}, which identifies a person: "
                         "a message is shown to whoever reads the decision, and never repeats who the patient is",
-                        rpath + ("message", lang), hint="leave it out; the decision names its contact by id"))
+                        loc, doc.line_text(loc.line), hint="leave it out; the decision names its contact by id"))
                 elif name not in placeholders_ok:
                     guess = closest(name, placeholders_ok)
-                    problems.append(doc.problem(Code.MESSAGE_PLACEHOLDER, f"the message names {{{name}}}, which is neither a parameter, a contact field, {{evidence}} nor {{missing}}",
-                                                rpath + ("message", lang), hint=f"did you mean {{{guess}}}?" if guess else None))
+                    problems.append(Problem(Code.MESSAGE_PLACEHOLDER, f"the message names {{{name}}}, which is neither a parameter, a contact field, {{evidence}} nor {{missing}}",
+                                            loc, doc.line_text(loc.line), hint=f"did you mean {{{guess}}}?" if guess else None))
         if node is None or not effects_ok:
             continue
         then = resolved["then"]
