@@ -112,3 +112,23 @@ def test_a_yaml_syntax_error_says_what_it_usually_means_in_a_policy(text, words)
     _, problems = yamlsource.parse_yaml(text, "h.yaml")
     (problem,) = problems
     assert problem.code == "yaml_syntax" and words in problem.hint
+
+
+@pytest.mark.parametrize("text, line, column, words", [
+    # a quote left open swallows the line break; the parser stumbles on the next line
+    ('rules:\n  - id: r1\n    when: "profession = \\"dietist\\"\n    then: {kva: ["DV001"]}\n', 3, 11,
+     "the quote opened here is not closed on its line, so the text runs on to line 4"),
+    # a quote left open to the end of the file
+    ("id: x\ntitle: 'Vårdval\nregion: vgr\n", 2, 8, "the quote opened here is never closed"),
+    # a bracket left open: said at the bracket, not at the next key
+    ("rules:\n  - id: r1\n    then: {kva: [\"DV001\"]\n    severity: info\n", 3, 11,
+     "the '{' opened here is not closed: a '}' is missing"),
+    ("a: 1\nb: [1, 2\nc: 3\n", 2, 4, "the '[' opened here is not closed: a ']' is missing"),
+])
+def test_an_unclosed_quote_or_bracket_is_said_where_it_opens(text, line, column, words):
+    _, problems = yamlsource.parse_yaml(text, "q.yaml")
+    (problem,) = problems
+    assert problem.code == "yaml_syntax"
+    assert (problem.location.line, problem.location.column) == (line, column)
+    assert words in problem.message
+    assert problem.source_line == text.splitlines()[line - 1]

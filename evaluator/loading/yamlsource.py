@@ -137,6 +137,48 @@ def syntax_hint(problem: str) -> str | None:
     return next((hint for words, hint in _SYNTAX_HINTS if words in problem), None)
 
 
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, object, str | None]:
+    """(message, mark, hint) for a YAML syntax error, said where the mistake most likely is:
+    a quote or a bracket that is never closed is said where it opens, not where the parser
+    gave up (the end of the file, or a later line the open text swallowed)."""
+    what = exc.problem or "invalid YAML"
+    mark, context = exc.problem_mark, exc.context_mark
+    if context is not None and "quoted scalar" in (exc.context or ""):
+        return ("YAML syntax: the quote opened here is never closed", context,
+                "close it on this line; a text that holds a quote is written in the other kind of quotes, or after >-")
+    if mark is not None and context is not None and mark.line > context.line and "flow" in (exc.context or ""):
+        opened = text[context.index:context.index + 1]
+        closer = {"{": "}", "[": "]"}.get(opened)
+        if closer:
+            return (f"YAML syntax: the '{opened}' opened here is not closed: a '{closer}' is missing "
+                    f"(the text goes on to line {mark.line + 1} without it)", context,
+                    f"close it on this line with '{closer}'")
+    quoted = _runaway_quote(text, mark) if mark is not None else None
+    if quoted is not None:
+        return (f"YAML syntax: the quote opened here is not closed on its line, so the text runs on to line "
+                f"{quoted.end_mark.line + 1} (to the next {text[quoted.start_mark.index]})", quoted.start_mark,
+                "close the quote on this line; a text that holds a quote is written in the other kind of quotes, or after >-")
+    return f"YAML syntax: {what}", mark or context, syntax_hint(what)
+
+
+def _runaway_quote(text: str, mark):
+    """The quoted text that starts on an earlier line and ends on the line of `mark`, just
+    before it, when there is one: a quote left open that swallowed the line break and the start
+    of the next line (the parser then stumbles on what follows it)."""
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if token.start_mark.index >= mark.index:
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    if (isinstance(last, yaml.ScalarToken) and last.style in ('"', "'")
+            and last.start_mark.line < last.end_mark.line == mark.line):
+        return last
+    return None
+
+
 def _too_large(name: str, size: int, limit: int) -> Problem:
     return Problem(Code.LIMIT, _limits.refused("the file's size in bytes", "max_file_bytes", limit, size),
                    Location(name, 1, 1), hint=_limits.raise_hint("max_file_bytes"))
@@ -200,8 +242,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        what = exc.problem or "invalid YAML"
-        return None, [at(Code.YAML_SYNTAX, f"YAML syntax: {what}", exc.problem_mark or exc.context_mark, syntax_hint(what))]
+        return None, [at(Code.YAML_SYNTAX, *_syntax_problem(exc, text))]
     except yaml.YAMLError as exc:
         return None, [Problem(Code.YAML_SYNTAX, f"YAML syntax: {exc}", Location(name, 1, 1))]
     finally:
