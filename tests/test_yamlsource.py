@@ -132,3 +132,12 @@ def test_an_unclosed_quote_or_bracket_is_said_where_it_opens(text, line, column,
     assert (problem.location.line, problem.location.column) == (line, column)
     assert words in problem.message
     assert problem.source_line == text.splitlines()[line - 1]
+
+
+def test_a_key_without_its_colon_is_said_on_its_own_line():
+    text = "rules:\n  - id: r1\n    reading ISO week.\n    when: >-\n      dialogue\n"
+    _, problems = yamlsource.parse_yaml(text, "c.yaml")
+    (problem,) = problems
+    assert (problem.code, problem.location.line, problem.location.column) == ("yaml_syntax", 3, 5)
+    assert problem.message == "YAML syntax: this line has no ':' after its key"
+    assert problem.source_line == "    reading ISO week."

@@ -153,6 +153,11 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, object, 
             return (f"YAML syntax: the '{opened}' opened here is not closed: a '{closer}' is missing "
                     f"(the text goes on to line {mark.line + 1} without it)", context,
                     f"close it on this line with '{closer}'")
+    if context is not None and "simple key" in (exc.context or "") and mark is not None and mark.line > context.line:
+        # a line with no ':' runs on into the next key, and the parser complains there
+        key = (text[context.index:].split(None, 1) or ["key"])[0].rstrip(":")
+        return ("YAML syntax: this line has no ':' after its key", context,
+                f"write ': ' after the key, as '{shorten(key, 30)}: …'; a text over several lines is written after >-")
     quoted = _runaway_quote(text, mark) if mark is not None else None
     if quoted is not None:
         return (f"YAML syntax: the quote opened here is not closed on its line, so the text runs on to line "
