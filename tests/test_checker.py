@@ -232,6 +232,17 @@ def test_a_wrong_placeholder_is_said_at_its_brace_not_at_the_message(tmp_path):
                      (24, 23, "per week; see {evidnce}.", "did you mean {evidence}?")]
 
 
+@pytest.mark.parametrize("written, why", [
+    ("valid_from: 2025-02-30", "February 2025 has 28 days"),
+    ("valid_from: 2025-13-01", "there is no month 13"),
+])
+def test_a_date_the_calendar_lacks_is_one_error_at_the_date(tmp_path, written, why):
+    write_policy(tmp_path, POLICY.format(when="dialogue").replace("valid_from: 2025-01-01", written))
+    _, problems = load_policy_set(tmp_path)
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 6, 13)]
+    assert problems[0].message == f"{written.split()[1]} is not a real date: {why}"
+
+
 def test_history_not_allowed_in_applies_when(tmp_path):
     text = POLICY.format(when="dialogue").replace('applies_when: channel = "written"', "applies_when: any earlier contact")
     write_policy(tmp_path, text)

@@ -137,7 +137,7 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
     `identifying`: the contact fields that identify a person, which no message may name
     (default: the contract's, x-identifying in the contact schema)."""
     problems = schema_problems(doc)
-    if problems:
+    if problems or doc.unreadable:  # (a value that could not be read is a problem the loader gave)
         return None, problems
     d = doc.value
     fields = names_base.fields

@@ -130,8 +130,10 @@ def schema_problems(doc: SourceDoc, validator: Draft202012Validator | None = Non
         return [doc.problem(code, "the file must hold a mapping of keys (for a policy: id, version, rules …), "
                                   f"not {_kind_of(doc.value)}")]
     for error in (validator or policy_validator()).iter_errors(_jsonable(doc.value)):
-        message, hint, at_key = _schema_message(error, doc.value)
         path = tuple(error.absolute_path)
+        if any(path[:len(bad)] == bad for bad in doc.unreadable):
+            continue  # the loader said already what is wrong with this value, at its place
+        message, hint, at_key = _schema_message(error, doc.value)
         if at_key:
             extra = re.findall(r"'([^']+)'", error.message)
             if extra:

@@ -22,6 +22,9 @@ class SourceDoc:
     text: str
     value: object
     nodes: dict
+    # the paths of values the loader could not read (a date the calendar lacks), each already a
+    # yaml_value problem at its place: kept as their text, and not reported again by a schema
+    unreadable: frozenset = frozenset()
 
     def location(self, path: Path_ = ()) -> Location:
         """Where the value at `path` starts; the nearest enclosing value when it is absent."""
@@ -135,6 +138,27 @@ _SYNTAX_HINTS = (
 
 def syntax_hint(problem: str) -> str | None:
     return next((hint for words, hint in _SYNTAX_HINTS if words in problem), None)
+
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+
+
+def _why_no_date(text: str) -> str:
+    """Why a YYYY-MM-DD text names no day, in words: ': February 2026 has 28 days'."""
+    import calendar
+    import re
+
+    found = re.match(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})", str(text))
+    if not found:
+        return ""
+    year, month, day = (int(g) for g in found.groups())
+    if not 1 <= month <= 12:
+        return f": there is no month {month}"
+    days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+    if not 1 <= day <= days:
+        return f": {_MONTHS[month - 1]} {year} has {days} days"
+    return ""
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, object, str | None]:
@@ -266,6 +290,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
 
     max_depth = limits.max_yaml_nesting
     inside: set[int] = set()  # the collections being built, to catch an alias inside its own anchor
+    unreadable: set = set()  # the paths of values their tag cannot make
 
     def scalar(node):
         """The value of a scalar as its tag reads it; a problem and its text when it cannot."""
@@ -283,7 +308,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
                 problems.append(at(Code.YAML_VALUE, f"a whole number of {len(node.value):,} digits is too long",
                                    node.start_mark, "write it in quotes if it is a text"))
             elif tag == "timestamp":
-                problems.append(at(Code.YAML_VALUE, f"{shown} is not a real date" + (f" ({exc})" if isinstance(exc, ValueError) else ""),
+                problems.append(at(Code.YAML_VALUE, f"{shown} is not a real date" + _why_no_date(node.value),
                                    node.start_mark, "a date is written YYYY-MM-DD, as 2025-02-28"))
             elif node.value == "":
                 problems.append(at(Code.YAML_VALUE, f"a value tagged !!{tag} is empty", node.start_mark))
@@ -314,7 +339,11 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
                 return build_collection(node, path, depth)
             finally:
                 inside.discard(id(node))
-        return scalar(node)
+        before = len(problems)
+        value = scalar(node)
+        if len(problems) > before:
+            unreadable.add(path)
+        return value
 
     def build_collection(node, path, depth):
         if isinstance(node, yaml.MappingNode):
@@ -345,7 +374,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
                          "repeat fewer aliases inside one another")]
     except yaml.constructor.ConstructorError as exc:
         return None, [at(Code.YAML_VALUE, f"YAML value: {exc.problem}", exc.problem_mark)]
-    return SourceDoc(name, text, value, nodes), problems
+    return SourceDoc(name, text, value, nodes, frozenset(unreadable)), problems
 
 
 def text_hash(text: str) -> str:
