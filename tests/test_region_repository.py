@@ -337,7 +337,7 @@ def test_a_copy_of_a_repository_moves_with_its_facts(region, tmp_path):
     ("regelverk: 2\n", "regelverk", 1),
     ("regelverk: 1\npolicies: policy\n", "the policy folder 'policy' does not exist", 2),
     ("regelverk: 1\nfacts: other.yaml\n", "the facts file 'other.yaml' does not exist", 2),
-    ("regelverk: 1\npolicies: [a\n", "YAML", 3),  # where YAML notices it: the end
+    ("regelverk: 1\npolicies: [a\n", "the '[' opened here is not closed", 2),  # where it opens, not the end
     ("regelverk: 1\npolicies: " + "x" * 300 + "\n", "does not exist", 2),  # a name the system refuses (fuzzing)
 ])
 def test_settings_problems_are_placed_in_regelverk_yaml(region, monkeypatch, settings, words, line):
