@@ -243,6 +243,19 @@ def test_a_date_the_calendar_lacks_is_one_error_at_the_date(tmp_path, written, w
     assert problems[0].message == f"{written.split()[1]} is not a real date: {why}"
 
 
+@pytest.mark.parametrize("rule_id, message", [
+    ('""', "rule 1, id is empty"),
+    ("One_per_week", "rule 1 (One_per_week), id: 'One_per_week' is not in the expected form"),
+])
+def test_a_rule_id_in_the_wrong_form_says_the_form_in_words(tmp_path, rule_id, message):
+    write_policy(tmp_path, POLICY.format(when="dialogue").replace("  - id: r1", f"  - id: {rule_id}"))
+    _, problems = load_policy_set(tmp_path)
+    (problem,) = problems
+    assert (problem.code, problem.message, problem.location.line) == ("schema", message, 14)
+    assert problem.hint == ("an id is written in lower-case letters a-z, digits and -, "
+                            "starting with a letter or a digit, as one-per-week")
+
+
 def test_history_not_allowed_in_applies_when(tmp_path):
     text = POLICY.format(when="dialogue").replace('applies_when: channel = "written"', "applies_when: any earlier contact")
     write_policy(tmp_path, text)
