@@ -141,3 +141,12 @@ def test_a_key_without_its_colon_is_said_on_its_own_line():
     assert (problem.code, problem.location.line, problem.location.column) == ("yaml_syntax", 3, 5)
     assert problem.message == "YAML syntax: this line has no ':' after its key"
     assert problem.source_line == "    reading ISO week."
+
+
+def test_a_second_document_in_a_file_is_said_in_words():
+    _, problems = yamlsource.parse_yaml("id: x\nversion: \"1.0\"\n---\nid: other\n", "m.yaml")
+    (problem,) = problems
+    assert (problem.code, problem.location.line, problem.location.column) == ("yaml_syntax", 3, 1)
+    assert problem.message == ("YAML syntax: a second document starts here (a line '---' after the first): "
+                               "a file holds one document")
+    assert problem.hint == "remove the '---' line, or move what follows it to a file of its own"

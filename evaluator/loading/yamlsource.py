@@ -167,6 +167,10 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, object, 
     gave up (the end of the file, or a later line the open text swallowed)."""
     what = exc.problem or "invalid YAML"
     mark, context = exc.problem_mark, exc.context_mark
+    if "single document" in (exc.context or "") and mark is not None:
+        return ("YAML syntax: a second document starts here (a line '---' after the first): "
+                "a file holds one document", mark,
+                "remove the '---' line, or move what follows it to a file of its own")
     if context is not None and "quoted scalar" in (exc.context or ""):
         return ("YAML syntax: the quote opened here is never closed", context,
                 "close it on this line; a text that holds a quote is written in the other kind of quotes, or after >-")
