@@ -155,7 +155,9 @@ def test_git_revisions(tmp_path, monkeypatch):
     assert "  min_minutes: 6 → 7" in result.output
     # a revision that does not exist, a policy that did not exist then
     result = _diff("sorland-video-contact@nope", V2, "--policies", "policies")
-    assert result.exit_code == 2 and "git rev-parse" in result.output
+    assert result.exit_code == 2 and "git rev-parse" not in result.output and "Traceback" not in result.output
+    assert ("git does not know the revision 'nope' (in sorland-video-contact@nope): name a branch, a tag or a "
+            "commit, as sorland-video-contact@main or sorland-video-contact@HEAD~1") in " ".join(result.output.split())
     result = _diff("other-policy@HEAD", V2, "--policies", "policies")
     assert result.exit_code == 2 and "there is no policy 'other-policy'" in result.output
 

@@ -80,10 +80,18 @@ def _latest(paths: list[str], policy_id: str) -> str | None:
 
 
 def _from_git(policy_id: str, rev: str, root: Path) -> Side:
-    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    try:
+        top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    except DiffInputError:
+        raise DiffInputError(f"{policy_id}@{rev} names a git revision, but the policy folder {display_path(root)} "
+                             "is not in a git repository; compare with a policy file instead") from None
     rel = root.resolve().relative_to(top.resolve()).as_posix()
     prefix = "" if rel == "." else rel + "/"
-    _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    try:
+        _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except DiffInputError:
+        raise DiffInputError(f"git does not know the revision '{rev}' (in {policy_id}@{rev}): name a branch, a tag "
+                             f"or a commit, as {policy_id}@main or {policy_id}@HEAD~1") from None
     listed = _git(top, "ls-tree", "-r", "--name-only", rev, "--", rel).splitlines()
     path = _latest(listed, policy_id)
     if path is None:
