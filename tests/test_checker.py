@@ -178,6 +178,9 @@ def test_overlap_gap_and_order_are_said_at_the_key_of_the_later_version(tmp_path
     _, problems = load_policy_set(tmp_path)
     (gap,) = [p for p in problems if p.code == "gap"]
     assert (gap.location.line, gap.location.column, gap.source_line) == (6, 1, "valid_from: 2025-08-01")
+    assert gap.hint.startswith("if version 2.0 should follow on, start it on 2025-07-01, or end version 1.0 on "
+                               "2025-07-31: its valid_to is at ")
+    assert gap.hint.endswith("t/t-policy/1.0.yaml:7:1")
 
     later.unlink()
     write_policy(tmp_path, v2.replace('version: "2.0"', 'version: "0.5"').replace("valid_from: 2025-06-30", "valid_from: 2025-08-01"),

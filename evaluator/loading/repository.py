@@ -195,7 +195,9 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
             elif a.valid_to + timedelta(days=1) < b.valid_from:
                 gap_from, gap_to = a.valid_to + timedelta(days=1), b.valid_from - timedelta(days=1)
                 warnings.append(b.problem(Code.GAP, f"{pid}: no version is in force from {gap_from} to {gap_to} (between {a.version} and {b.version})",
-                                          "valid_from", severity="warning"))
+                                          "valid_from", severity="warning",
+                                          hint=f"if version {b.version} should follow on, start it on {gap_from}, or end version "
+                                               f"{a.version} on {gap_to}: {_where_to_end(a)}"))
             if a.key >= b.key:
                 problems.append(b.problem(Code.VERSION_ORDER, f"{pid} version {b.version} starts after version {a.version} but has a lower number",
                                           "version"))
