@@ -178,6 +178,19 @@ def _variant(tmp_path, name, *edits):
     return str(path)
 
 
+def test_markdown_shows_a_new_rules_section_and_condition_as_text(here, tmp_path):
+    added = _variant(
+        tmp_path, "added.yaml",
+        ("  - id: video-type\n", "  - id: odd-unit\n    section: \"<img src=x onerror=alert(1)> & co\"\n"
+         "    passage: P\n    when: unit = \"<script>\"\n    severity: info\n"
+         "    message: {sv: x, en: y}\n\n  - id: video-type\n"))
+    result = _diff(V2, added, "--format", "md")
+    assert result.exit_code == 0, result.output
+    assert "<img" not in result.output and "<script" not in result.output
+    assert ('- **added** `odd-unit` (&lt;img src=x onerror=alert(1)&gt; &amp; co): '
+            'when unit = "&lt;script&gt;"; severity info') in result.output
+
+
 def test_words_comments_and_layout_change_no_meaning(here, tmp_path):
     reworded = _variant(
         tmp_path, "reworded.yaml",
