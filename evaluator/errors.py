@@ -57,6 +57,7 @@ class Code(StrEnum):
     UNREACHABLE_RULE = "unreachable_rule", "lint", "warning: no contact can make a rule fire"
     OTHERWISE_UNREACHABLE = "otherwise_unreachable", "lint", "warning: a rule's otherwise can never take effect"
     OUTPUT_CONFLICT = "output_conflict", "lint", "warning: two rules can set one output to different values for one contact"
+    UNKNOWN_REGION = "unknown_region", "lint", "warning: a condition asks for a region that no policy folder is for"
     # Policy tests
     TEST_SCHEMA = "test_schema", "tests", "a test file breaks its schema"
     TEST_FIELD = "test_field", "tests", "warning: a test contact has a field that is neither core nor declared"

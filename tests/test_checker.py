@@ -161,6 +161,48 @@ def test_overlapping_versions_rejected_and_gaps_reported(tmp_path):
     assert gap and gap[0].severity == "warning" and "2025-07-01 to 2025-07-31" in gap[0].message
 
 
+def test_overlap_gap_and_order_are_said_at_the_key_of_the_later_version(tmp_path):
+    v1 = POLICY.format(when="dialogue").replace("valid_from: 2025-01-01", "valid_from: 2025-01-01\nvalid_to: 2025-06-30")
+    v2 = v1.replace('version: "1.0"', 'version: "2.0"').replace("valid_from: 2025-01-01\nvalid_to: 2025-06-30",
+                                                              "valid_from: 2025-06-30")
+    write_policy(tmp_path, v1)
+    later = write_policy(tmp_path, v2, "t/t-policy/2.0.yaml")
+    _, problems = load_policy_set(tmp_path)
+    (overlap,) = [p for p in problems if p.code == "overlap"]
+    assert (overlap.location.file.endswith("t/t-policy/2.0.yaml"), overlap.location.line, overlap.location.column) == (True, 6, 1)
+    assert overlap.source_line == "valid_from: 2025-06-30"
+    assert overlap.hint.startswith("end version 1.0 on 2025-06-29: its valid_to is at ")
+    assert overlap.hint.endswith("t/t-policy/1.0.yaml:7:1")
+
+    later.write_text(v2.replace("valid_from: 2025-06-30", "valid_from: 2025-08-01"))
+    _, problems = load_policy_set(tmp_path)
+    (gap,) = [p for p in problems if p.code == "gap"]
+    assert (gap.location.line, gap.location.column, gap.source_line) == (6, 1, "valid_from: 2025-08-01")
+    assert gap.hint.startswith("if version 2.0 should follow on, start it on 2025-07-01, or end version 1.0 on "
+                               "2025-07-31: its valid_to is at ")
+    assert gap.hint.endswith("t/t-policy/1.0.yaml:7:1")
+
+    later.unlink()
+    write_policy(tmp_path, v2.replace('version: "2.0"', 'version: "0.5"').replace("valid_from: 2025-06-30", "valid_from: 2025-08-01"),
+                 "t/t-policy/0.5.yaml")
+    _, problems = load_policy_set(tmp_path)
+    (order,) = [p for p in problems if p.code == "version_order"]
+    assert order.location.file.endswith("t/t-policy/0.5.yaml")
+    assert (order.location.line, order.location.column, order.source_line) == (2, 1, 'version: "0.5"')
+
+
+def test_the_same_version_number_written_twice_is_one_duplicate(tmp_path):
+    v1 = POLICY.format(when="dialogue")
+    write_policy(tmp_path, v1)
+    write_policy(tmp_path, v1.replace('version: "1.0"', 'version: "1.00"'), "t/t-policy/1.00.yaml")
+    _, problems = load_policy_set(tmp_path)
+    assert [p.code for p in problems] == ["duplicate_version"]
+    (dup,) = problems
+    assert dup.location.file.endswith("t/t-policy/1.00.yaml")
+    assert (dup.location.line, dup.location.column) == (2, 1)
+    assert dup.message.startswith("t-policy version 1.00 is the same version as 1.0 (in ")
+
+
 def test_unknown_keys_and_outputs_and_placeholders(tmp_path):
     text = POLICY.format(when="dialogue").replace("then: {reimbursable: false}", "then: {reimbursible: false}")
     text = text.replace('message: {sv: "x", en: "y"}', 'message: {sv: "{cpa}", en: "y"}\n    sevrity: info')
@@ -179,6 +221,42 @@ def test_bad_output_and_placeholder(tmp_path):
     assert by_code["unknown_output"].hint == "did you mean 'reimbursable'?"
     assert "takes a whole number" in by_code["output_type"].message
     assert by_code["message_placeholder"].hint == "did you mean {cap}?"
+
+
+def test_a_wrong_placeholder_is_said_at_its_brace_not_at_the_message(tmp_path):
+    text = POLICY.format(when="dialogue").replace(
+        'message: {sv: "x", en: "y"}',
+        'message:\n      sv: "Högst {cap} per {patient}."\n      en: >-\n        At most {cap}\n        per week; see {evidnce}.')
+    write_policy(tmp_path, text)
+    _, problems = load_policy_set(tmp_path)
+    found = sorted((p.location.line, p.location.column, p.source_line.strip(), p.hint)
+                   for p in problems if p.code == "message_placeholder")
+    assert found == [(21, 28, 'sv: "Högst {cap} per {patient}."', "leave it out; the decision names its contact by id"),
+                     (24, 23, "per week; see {evidnce}.", "did you mean {evidence}?")]
+
+
+@pytest.mark.parametrize("written, why", [
+    ("valid_from: 2025-02-30", "February 2025 has 28 days"),
+    ("valid_from: 2025-13-01", "there is no month 13"),
+])
+def test_a_date_the_calendar_lacks_is_one_error_at_the_date(tmp_path, written, why):
+    write_policy(tmp_path, POLICY.format(when="dialogue").replace("valid_from: 2025-01-01", written))
+    _, problems = load_policy_set(tmp_path)
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 6, 13)]
+    assert problems[0].message == f"{written.split()[1]} is not a real date: {why}"
+
+
+@pytest.mark.parametrize("rule_id, message", [
+    ('""', "rule 1, id is empty"),
+    ("One_per_week", "rule 1 (One_per_week), id: 'One_per_week' is not in the expected form"),
+])
+def test_a_rule_id_in_the_wrong_form_says_the_form_in_words(tmp_path, rule_id, message):
+    write_policy(tmp_path, POLICY.format(when="dialogue").replace("  - id: r1", f"  - id: {rule_id}"))
+    _, problems = load_policy_set(tmp_path)
+    (problem,) = problems
+    assert (problem.code, problem.message, problem.location.line) == ("schema", message, 14)
+    assert problem.hint == ("an id is written in lower-case letters a-z, digits and -, "
+                            "starting with a letter or a digit, as one-per-week")
 
 
 def test_history_not_allowed_in_applies_when(tmp_path):

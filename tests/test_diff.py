@@ -155,7 +155,9 @@ def test_git_revisions(tmp_path, monkeypatch):
     assert "  min_minutes: 6 → 7" in result.output
     # a revision that does not exist, a policy that did not exist then
     result = _diff("sorland-video-contact@nope", V2, "--policies", "policies")
-    assert result.exit_code == 2 and "git rev-parse" in result.output
+    assert result.exit_code == 2 and "git rev-parse" not in result.output and "Traceback" not in result.output
+    assert ("git does not know the revision 'nope' (in sorland-video-contact@nope): name a branch, a tag or a "
+            "commit, as sorland-video-contact@main or sorland-video-contact@HEAD~1") in " ".join(result.output.split())
     result = _diff("other-policy@HEAD", V2, "--policies", "policies")
     assert result.exit_code == 2 and "there is no policy 'other-policy'" in result.output
 
@@ -174,6 +176,19 @@ def _variant(tmp_path, name, *edits):
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
     return str(path)
+
+
+def test_markdown_shows_a_new_rules_section_and_condition_as_text(here, tmp_path):
+    added = _variant(
+        tmp_path, "added.yaml",
+        ("  - id: video-type\n", "  - id: odd-unit\n    section: \"<img src=x onerror=alert(1)> & co\"\n"
+         "    passage: P\n    when: unit = \"<script>\"\n    severity: info\n"
+         "    message: {sv: x, en: y}\n\n  - id: video-type\n"))
+    result = _diff(V2, added, "--format", "md")
+    assert result.exit_code == 0, result.output
+    assert "<img" not in result.output and "<script" not in result.output
+    assert ('- **added** `odd-unit` (&lt;img src=x onerror=alert(1)&gt; &amp; co): '
+            'when unit = "&lt;script&gt;"; severity info') in result.output
 
 
 def test_words_comments_and_layout_change_no_meaning(here, tmp_path):

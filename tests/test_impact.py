@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 from _golden import FIXTURES
@@ -177,7 +178,12 @@ def test_bad_calls(sides, tmp_path):
     result = impact(CONTACTS, "--base", str(base), "--policies", str(work), "--from", "2025-01-01", "--to", "2025-02-01")
     assert result.exit_code == 2 and "--as-if-in-force" in result.output
     result = impact(str(tmp_path / "none.ndjson"), "--base", str(base), "--policies", str(work))
-    assert result.exit_code == 4 and "cannot read" in result.output
+    assert result.exit_code == 4 and "Traceback" not in result.output
+    assert (f"regelverk: cannot read {tmp_path / 'none.ndjson'}: there is no such file; check its name, "
+            "and give its folder too when it lies elsewhere") in result.output
+    result = impact("none.csv", "--base", str(base), "--policies", str(work))
+    assert result.exit_code == 4
+    assert f"cannot read none.csv: there is no such file (looked for in {Path.cwd()}); check its name" in result.output
     broken = _write(tmp_path / "broken", {"1.0.yaml": V1.replace("max_per_week\n", "max_per_wek\n")})
     result = impact(CONTACTS, "--base", str(broken), "--policies", str(work))
     assert result.exit_code == 3 and "the base" in result.output and "max_per_wek" in result.output

@@ -124,6 +124,44 @@ def test_a_policy_that_never_applies_is_an_error(tmp_path):
     assert found[0].message.endswith("it asks contradictory things of platform")
 
 
+def test_a_region_no_policy_folder_is_for_is_a_warning_at_its_value(tmp_path, monkeypatch):
+    import shutil
+
+    root = tmp_path / "policies"
+    shutil.copytree(LINT / "policies", root)
+    contact = root / "lintland" / "lintland-contact" / "1.0.yaml"
+    text = contact.read_text(encoding="utf-8")
+    contact.write_text(text.replace('applies_when: region = "lintland"', 'applies_when: region = "lintlnd"'), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    policy_set, problems = load_policy_set(root)
+    assert policy_set is not None, problems
+    found = [p for p in lint_policy_set(policy_set) if p.code == "unknown_region"]
+    assert len(found) == 1
+    (warning,) = found
+    assert warning.severity == "warning"
+    assert str(warning.location) == "policies/lintland/lintland-contact/1.0.yaml:10:24"
+    assert 'region "lintlnd" is not the region of any policy folder' in warning.message
+    assert warning.hint == 'did you mean "lintland"?'
+    assert warning.source_line == 'applies_when: region = "lintlnd" and channel = "written"'
+
+
+def test_regions_in_lists_and_rules_are_checked_against_the_folders(tmp_path):
+    import shutil
+
+    root = tmp_path / "policies"
+    shutil.copytree(LINT / "policies", root)
+    contact = root / "lintland" / "lintland-contact" / "1.0.yaml"
+    text = contact.read_text(encoding="utf-8")
+    contact.write_text(text.replace('applies_when: region = "lintland"',
+                                    'applies_when: region in ["lintland", "nowhere"]'), encoding="utf-8")
+    policy_set, _ = load_policy_set(root)
+    found = [p for p in lint_policy_set(policy_set) if p.code == "unknown_region"]
+    assert [(p.location.line, p.location.column) for p in found] == [(10, 38)]
+    assert found[0].hint == "the policy folders are for lintland"
+    # the folders' own regions, as every fixture and the bundled policies name them, are no finding
+    assert not [p for p in lint_policy_set(load_policy_set(None)[0]) if p.code == "unknown_region"]
+
+
 # --- the analysis itself -------------------------------------------------------------------
 
 

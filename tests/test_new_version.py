@@ -84,7 +84,7 @@ def test_an_earlier_end_is_kept_and_the_gap_reported(work):
     assert result.exit_code == 0, result.output
     assert path.read_text(encoding="utf-8") == before
     assert "kept policies/sorland/sorland-written-contact/1.0.yaml: version 1.0 already ends 2025-06-30" in result.output
-    assert ("policies/sorland/sorland-written-contact/2.0.yaml:1:1: warning: sorland-written-contact: "
+    assert ("policies/sorland/sorland-written-contact/2.0.yaml:7:1: warning: sorland-written-contact: "
             "no version is in force from 2025-07-01 to 2025-08-31 (between 1.0 and 2.0)") in result.output
 
 

@@ -73,6 +73,21 @@ def test_lexical_errors(text, message, offset):
     assert err.value.offset == offset
 
 
+@pytest.mark.parametrize("text, offset", [
+    ('profession = "dietist" and (dialogue or', len('profession = "dietist" and ')),
+    ("(dialogue and (booked or documented)", 0),
+    ('not (channel = "(" and (booked', len('not (channel = "(" and ')),
+    ("count of earlier contacts where (same unit", len("count of earlier contacts where ")),
+    ('channel in ["video", "phone"', len("channel in ")),
+])
+def test_an_unclosed_bracket_is_said_where_it_opens(text, offset):
+    with pytest.raises(ConditionSyntaxError) as err:
+        parse_condition(text)
+    assert err.value.message in ("a parenthesis is opened but never closed",
+                                 "a list is opened with '[' but never closed with ']'")
+    assert err.value.offset == offset
+
+
 @pytest.mark.parametrize("text, message", [
     ("dialogue och documented", "write 'and', not 'och': conditions use English words"),
     ("dialogue eller documented", "write 'or', not 'eller': conditions use English words"),

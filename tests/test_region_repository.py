@@ -306,6 +306,23 @@ def test_facts_file_problems_are_placed(region, facts, words, line):
                for p in found), [p.render() for p in found]
 
 
+@pytest.mark.parametrize("values, expected", [
+    ("[]", [("facts, kind, values is an empty list: give at least 1 value", None, 4)]),
+    ("[dietist, dietist]", [("facts, kind, values lists dietist more than once", "write each value once", 4)]),
+    ("[dietist, yes, on]", [("facts, kind, value 2: yes is read as a yes/no value, not as text",
+                             'write it in quotes: "yes"', 4),
+                            ("facts, kind, value 3: on is read as a yes/no value, not as text",
+                             'write it in quotes: "on"', 4)]),
+])
+def test_a_facts_values_problem_is_said_in_words_not_as_a_python_list(region, values, expected):
+    (region / "facts.yaml").write_text(
+        f"facts:\n  kind:\n    type: one of\n    values: {values}\n    description: {{sv: a, en: b}}\n", encoding="utf-8")
+    _, problems = load_policy_set(region)
+    found = [(p.message, p.hint, p.location.line) for p in problems if p.severity == "error"]
+    assert found == expected
+    assert not any("[" in message or "'" in message for message, _, _ in found)
+
+
 def test_a_misspelt_fact_gets_did_you_mean(region):
     _add_youth_policy(region)
     path = region / "policies/sorland/sorland-youth-video/1.0.yaml"
@@ -337,7 +354,7 @@ def test_a_copy_of_a_repository_moves_with_its_facts(region, tmp_path):
     ("regelverk: 2\n", "regelverk", 1),
     ("regelverk: 1\npolicies: policy\n", "the policy folder 'policy' does not exist", 2),
     ("regelverk: 1\nfacts: other.yaml\n", "the facts file 'other.yaml' does not exist", 2),
-    ("regelverk: 1\npolicies: [a\n", "YAML", 3),  # where YAML notices it: the end
+    ("regelverk: 1\npolicies: [a\n", "the '[' opened here is not closed", 2),  # where it opens, not the end
     ("regelverk: 1\npolicies: " + "x" * 300 + "\n", "does not exist", 2),  # a name the system refuses (fuzzing)
 ])
 def test_settings_problems_are_placed_in_regelverk_yaml(region, monkeypatch, settings, words, line):

@@ -86,6 +86,31 @@ def test_text_from_policies_is_escaped(tmp_path):
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;även&lt;/b&gt; när" in page
 
 
+def test_text_from_policies_is_text_in_markdown_too(tmp_path):
+    # markdown-it-py, a CommonMark renderer, comes with the test extra (schemathesis needs rich, rich it)
+    from markdown_it import MarkdownIt
+
+    root = tmp_path / "policies"
+    shutil.copytree(TOOLCHAIN / "policies", root)
+    policy = root / "sorland" / "sorland-written-contact" / "1.0.yaml"
+    text = policy.read_text(encoding="utf-8").replace(
+        "– även när", '<script>alert("x")</script> & <b>även</b> [klicka](javascript:alert(1)) `när')
+    text = text.replace("title: ", 'title: "<img src=x onerror=alert(1)> ', 1).replace(
+        "\nissuer:", '"\nissuer:', 1)
+    policy.write_text(text, encoding="utf-8")
+    result = _render(tmp_path / "site", "--format", "md", policies=str(root))
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "site" / "sorland-written-contact.md").read_text(encoding="utf-8")
+    assert "<script" not in page and "<b>" not in page and "<img" not in page
+    assert ('&lt;script&gt;alert("x")&lt;/script&gt; &amp; &lt;b&gt;även&lt;/b&gt; '
+            "\\[klicka\\](javascript:alert(1)) \\`när") in page
+    shown = MarkdownIt("commonmark").render(page)
+    assert "<script" not in shown and "<img" not in shown and "<a href=\"javascript" not in shown
+    assert '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp;amp; &lt;b&gt;även&lt;/b&gt;' not in shown
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &lt;b&gt;även&lt;/b&gt; [klicka](javascript:alert(1)) `när" in shown
+    assert "<h1>&lt;img src=x onerror=alert(1)&gt; " in shown
+
+
 def test_errors(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("", encoding="utf-8")

@@ -112,3 +112,41 @@ def test_a_yaml_syntax_error_says_what_it_usually_means_in_a_policy(text, words)
     _, problems = yamlsource.parse_yaml(text, "h.yaml")
     (problem,) = problems
     assert problem.code == "yaml_syntax" and words in problem.hint
+
+
+@pytest.mark.parametrize("text, line, column, words", [
+    # a quote left open swallows the line break; the parser stumbles on the next line
+    ('rules:\n  - id: r1\n    when: "profession = \\"dietist\\"\n    then: {kva: ["DV001"]}\n', 3, 11,
+     "the quote opened here is not closed on its line, so the text runs on to line 4"),
+    # a quote left open to the end of the file
+    ("id: x\ntitle: 'Vårdval\nregion: vgr\n", 2, 8, "the quote opened here is never closed"),
+    # a bracket left open: said at the bracket, not at the next key
+    ("rules:\n  - id: r1\n    then: {kva: [\"DV001\"]\n    severity: info\n", 3, 11,
+     "the '{' opened here is not closed: a '}' is missing"),
+    ("a: 1\nb: [1, 2\nc: 3\n", 2, 4, "the '[' opened here is not closed: a ']' is missing"),
+])
+def test_an_unclosed_quote_or_bracket_is_said_where_it_opens(text, line, column, words):
+    _, problems = yamlsource.parse_yaml(text, "q.yaml")
+    (problem,) = problems
+    assert problem.code == "yaml_syntax"
+    assert (problem.location.line, problem.location.column) == (line, column)
+    assert words in problem.message
+    assert problem.source_line == text.splitlines()[line - 1]
+
+
+def test_a_key_without_its_colon_is_said_on_its_own_line():
+    text = "rules:\n  - id: r1\n    reading ISO week.\n    when: >-\n      dialogue\n"
+    _, problems = yamlsource.parse_yaml(text, "c.yaml")
+    (problem,) = problems
+    assert (problem.code, problem.location.line, problem.location.column) == ("yaml_syntax", 3, 5)
+    assert problem.message == "YAML syntax: this line has no ':' after its key"
+    assert problem.source_line == "    reading ISO week."
+
+
+def test_a_second_document_in_a_file_is_said_in_words():
+    _, problems = yamlsource.parse_yaml("id: x\nversion: \"1.0\"\n---\nid: other\n", "m.yaml")
+    (problem,) = problems
+    assert (problem.code, problem.location.line, problem.location.column) == ("yaml_syntax", 3, 1)
+    assert problem.message == ("YAML syntax: a second document starts here (a line '---' after the first): "
+                               "a file holds one document")
+    assert problem.hint == "remove the '---' line, or move what follows it to a file of its own"

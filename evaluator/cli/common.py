@@ -133,10 +133,25 @@ def read_input(path) -> bytes:
             with open(path, "rb") as handle:
                 data = handle.read()
     except OSError as exc:
-        name = "standard input" if path in (None, "-") else path
-        click.echo(f"regelverk: cannot read {name}: {exc.strerror or exc}", err=True)
+        if path in (None, "-"):
+            click.echo(f"regelverk: cannot read standard input: {exc.strerror or exc}", err=True)
+        else:
+            click.echo(f"regelverk: {cannot_read(path, exc)}", err=True)
         sys.exit(EXIT_INPUT)
     return data
+
+
+def cannot_read(name, exc: OSError) -> str:
+    """Why the file `name` cannot be read, in words that say what to do."""
+    if isinstance(exc, FileNotFoundError):
+        where = "" if Path(name).is_absolute() else f" (looked for in {Path.cwd()})"
+        return (f"cannot read {name}: there is no such file{where}; "
+                "check its name, and give its folder too when it lies elsewhere")
+    if isinstance(exc, IsADirectoryError):
+        return f"cannot read {name}: it is a folder; name a file in it"
+    if isinstance(exc, PermissionError):
+        return f"cannot read {name}: you are not allowed to read it (its permissions)"
+    return f"cannot read {name}: {exc.strerror or exc}"
 
 
 @contextmanager

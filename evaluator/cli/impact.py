@@ -24,6 +24,7 @@ from .common import (
     EXIT_POLICIES,
     EXIT_PROBLEMS,
     POLICIES_OPTION,
+    cannot_read,
     load_or_exit,
     locate_or_exit,
     read_input,
@@ -45,7 +46,10 @@ def read_contacts(path, input_format: str | None, fields: dict) -> tuple[list, b
         return split_ndjson(text), text
     try:
         records, _ = formats_read_contacts(path, fmt, fields)
-    except (FormatError, OSError) as exc:
+    except OSError as exc:
+        click.echo(f"regelverk: {cannot_read(path, exc)}", err=True)
+        sys.exit(EXIT_INPUT)
+    except FormatError as exc:
         click.echo(f"regelverk: cannot read {path}: {exc}", err=True)
         sys.exit(EXIT_INPUT)
     return [orjson.dumps(r, default=str) if r is not None else b"null" for r in records], None
@@ -111,6 +115,10 @@ def impact(contacts, base, policies_dir, fmt, as_if, start, end, examples, lang,
     window = (start.date(), end.date()) if start is not None else None
     if window and window[0] > window[1]:
         raise click.UsageError(f"--from {window[0]} is after --to {window[1]}")
+    if contacts != "-" and not Path(contacts).exists():
+        # said before both policy sets are loaded (and the base taken out of git) for nothing
+        click.echo(f"regelverk: {cannot_read(contacts, FileNotFoundError())}", err=True)
+        sys.exit(EXIT_INPUT)
     source = locate_or_exit(policies_dir)
     working_dir = source.root
     working = load_or_exit(source=source).policy_set

@@ -189,8 +189,11 @@ def _too_deep(tree: Tree, limit: int) -> int | None:
 
 # Malformed conditions mapped to messages a policy author understands (Lark's match_examples).
 # Each message is tested against its examples in tests/test_parser.py.
+UNCLOSED_PARENTHESIS = "a parenthesis is opened but never closed"
+UNCLOSED_LIST = "a list is opened with '[' but never closed with ']'"
+
 FRIENDLY_ERRORS: dict[str, list[str]] = {
-    "a parenthesis is opened but never closed": [
+    UNCLOSED_PARENTHESIS: [
         "(channel = \"written\"",
         "not (dialogue and documented",
         "count of earlier contacts where (same unit",
@@ -276,6 +279,23 @@ def _match_examples(exc: UnexpectedInput) -> str | None:
     return None
 
 
+def _unclosed(text: str, opener: str, closer: str) -> int | None:
+    """The offset of the innermost `opener` that no `closer` closes (brackets inside a quoted
+    text do not count), or None when every one is closed."""
+    stack: list[int] = []
+    quoted = False
+    for i, ch in enumerate(text):
+        if ch == '"':
+            quoted = not quoted
+        elif quoted:
+            continue
+        elif ch == opener:
+            stack.append(i)
+        elif ch == closer and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
 def _friendly(exc: UnexpectedInput, text: str, pos: int) -> str:
     slip = _slip(text, pos)
     if slip:
@@ -285,9 +305,9 @@ def _friendly(exc: UnexpectedInput, text: str, pos: int) -> str:
         return label
     at_end = isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END")
     if at_end and text.count("(") > text.count(")"):
-        return "a parenthesis is opened but never closed"
+        return UNCLOSED_PARENTHESIS
     if at_end and text.count("[") > text.count("]"):
-        return "a list is opened with '[' but never closed with ']'"
+        return UNCLOSED_LIST
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         return "the condition ends too early"
     if isinstance(exc, UnexpectedToken):
@@ -330,7 +350,13 @@ def parse_condition(text: str, limits: _limits.Limits | None = None) -> ast.Node
         if pos is None:
             token = getattr(exc, "token", None)
             pos = token.start_pos if token is not None and token.start_pos is not None else len(text)
-        raise ConditionSyntaxError(_friendly(exc, text, pos), min(pos, max(len(text) - 1, 0))) from None
+        message = _friendly(exc, text, pos)
+        # an opening bracket never closed is said where it opens, not where the text ends
+        opened = (_unclosed(text, "(", ")") if message == UNCLOSED_PARENTHESIS
+                  else _unclosed(text, "[", "]") if message == UNCLOSED_LIST else None)
+        if opened is None and message == UNCLOSED_PARENTHESIS:
+            opened = _unclosed(text, "[", "]")
+        raise ConditionSyntaxError(message, opened if opened is not None else min(pos, max(len(text) - 1, 0))) from None
     deep = _too_deep(tree, limits.max_condition_nesting)
     if deep is not None:
         raise ConditionSyntaxError(

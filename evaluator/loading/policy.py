@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from ..errors import Code, Problem, closest
+from ..errors import Code, Location, Problem, closest
 from ..language import ast
 from ..language.checker import KEYWORDS, check_condition
 from ..language.parser import ConditionSyntaxError, parse_condition
@@ -71,6 +71,9 @@ class PolicyVersion:
     file: str
     document: dict  # the plain YAML value, for render and diff
     content_hash: str = ""  # sha256 of the file's text (yamlsource.text_hash): contract §7
+    # Where the keys id, version, valid_from and valid_to stand in the file, with their lines:
+    # a problem between versions (an overlap, a gap, their order) is said at the key to change.
+    places: dict = field(default_factory=dict, compare=False, repr=False)
 
     def in_force_on(self, day: date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
@@ -78,6 +81,12 @@ class PolicyVersion:
     @property
     def key(self) -> tuple:
         return version_key(self.version)
+
+    def problem(self, code: str, message: str, key: str, *, hint: str | None = None,
+                severity: str = "error") -> Problem:
+        """A problem at `key` of this version's file (the file's start when it is not known)."""
+        loc, line = self.places.get(key) or self.places.get("version") or (Location(self.file, 1, 1), None)
+        return Problem(code, message, loc, line, severity, hint)
 
     def period(self) -> str:
         return f"{self.valid_from.isoformat()} – {self.valid_to.isoformat() if self.valid_to else '…'}"
@@ -128,7 +137,7 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
     `identifying`: the contact fields that identify a person, which no message may name
     (default: the contract's, x-identifying in the contact schema)."""
     problems = schema_problems(doc)
-    if problems:
+    if problems or doc.unreadable:  # (a value that could not be read is a problem the loader gave)
         return None, problems
     d = doc.value
     fields = names_base.fields
@@ -212,15 +221,17 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
         for lang in ("sv", "en"):
             for m in PLACEHOLDER.finditer(r["message"][lang]):
                 name = m.group(1).strip()
+                # said at the placeholder itself, not at the start of the message
+                loc = doc.offset_location(rpath + ("message", lang), m.start())
                 if name in identifying:
-                    problems.append(doc.problem(
+                    problems.append(Problem(
                         Code.MESSAGE_PLACEHOLDER, f"the message names {{{name}}}, which identifies a person: "
                         "a message is shown to whoever reads the decision, and never repeats who the patient is",
-                        rpath + ("message", lang), hint="leave it out; the decision names its contact by id"))
+                        loc, doc.line_text(loc.line), hint="leave it out; the decision names its contact by id"))
                 elif name not in placeholders_ok:
                     guess = closest(name, placeholders_ok)
-                    problems.append(doc.problem(Code.MESSAGE_PLACEHOLDER, f"the message names {{{name}}}, which is neither a parameter, a contact field, {{evidence}} nor {{missing}}",
-                                                rpath + ("message", lang), hint=f"did you mean {{{guess}}}?" if guess else None))
+                    problems.append(Problem(Code.MESSAGE_PLACEHOLDER, f"the message names {{{name}}}, which is neither a parameter, a contact field, {{evidence}} nor {{missing}}",
+                                            loc, doc.line_text(loc.line), hint=f"did you mean {{{guess}}}?" if guess else None))
         if node is None or not effects_ok:
             continue
         then = resolved["then"]
@@ -249,6 +260,8 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
         applies_text=" ".join(d["applies_when"].split()), applies_when=applies_node,
         parameters=params, parameter_types=ptypes, rules=tuple(rules), file=doc.file, document=d,
         content_hash=text_hash(doc.text),
+        places={key: (loc, doc.line_text(loc.line)) for key in ("id", "version", "valid_from", "valid_to")
+                if (key,) in doc.nodes for loc in [doc.key_location((key,))]},
     ), []
 
 

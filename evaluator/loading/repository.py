@@ -185,32 +185,58 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
     policies = {}
     warnings = []
     for pid in sorted(by_id):
-        versions = sorted(by_id[pid], key=lambda v: (v.valid_from, v.key))
-        seen_versions: dict[str, PolicyVersion] = {}
-        for v in versions:
-            if v.version in seen_versions:
-                problems.append(Problem(Code.DUPLICATE_VERSION, f"{pid} version {v.version} is defined twice (also in {seen_versions[v.version].file})",
-                                        Location(v.file, 1, 1)))
-            seen_versions[v.version] = v
+        versions = _without_duplicates(pid, sorted(by_id[pid], key=lambda v: (v.valid_from, v.key)), problems)
         for a, b in pairwise(versions):
             if a.valid_to is None or a.valid_to >= b.valid_from:
                 end = a.valid_to.isoformat() if a.valid_to else "open end"
-                problems.append(Problem(Code.OVERLAP,
+                problems.append(b.problem(Code.OVERLAP,
                     f"{pid} versions {a.version} ({a.valid_from} – {end}) and {b.version} (from {b.valid_from}) are both in force on {b.valid_from}",
-                    Location(b.file, 1, 1), hint=f"end version {a.version} on {b.valid_from - timedelta(days=1)}"))
+                    "valid_from", hint=f"end version {a.version} on {b.valid_from - timedelta(days=1)}: {_where_to_end(a)}"))
             elif a.valid_to + timedelta(days=1) < b.valid_from:
                 gap_from, gap_to = a.valid_to + timedelta(days=1), b.valid_from - timedelta(days=1)
-                warnings.append(Problem(Code.GAP, f"{pid}: no version is in force from {gap_from} to {gap_to} (between {a.version} and {b.version})",
-                                        Location(b.file, 1, 1), severity="warning"))
+                warnings.append(b.problem(Code.GAP, f"{pid}: no version is in force from {gap_from} to {gap_to} (between {a.version} and {b.version})",
+                                          "valid_from", severity="warning",
+                                          hint=f"if version {b.version} should follow on, start it on {gap_from}, or end version "
+                                               f"{a.version} on {gap_to}: {_where_to_end(a)}"))
             if a.key >= b.key:
-                problems.append(Problem(Code.VERSION_ORDER, f"{pid} version {b.version} starts after version {a.version} but has a lower number",
-                                        Location(b.file, 1, 1)))
+                problems.append(b.problem(Code.VERSION_ORDER, f"{pid} version {b.version} starts after version {a.version} but has a lower number",
+                                          "version"))
         policies[pid] = Policy(pid, tuple(versions))
     errors = [p for p in problems if p.severity == "error"]
     everything = sorted(problems + warnings, key=Problem.sort_key)
     if errors:
         return None, everything
     return PolicySet(root, outputs, policies, fields, tuple(warnings), settings, facts, contact_schema), everything
+
+
+def _without_duplicates(pid: str, versions: list[PolicyVersion], problems: list[Problem]) -> list[PolicyVersion]:
+    """The versions with one file per version number, and a problem at the `version` of every
+    other file that has it. Numbers are compared as numbers (version_key): "3.0" and "3.00"
+    are one version, not two that overlap and are out of order."""
+    first: dict[tuple, PolicyVersion] = {}
+    kept = []
+    for v in versions:
+        other = first.get(v.key)
+        if other is None:
+            first[v.key] = v
+            kept.append(v)
+        elif other.version == v.version:
+            problems.append(v.problem(Code.DUPLICATE_VERSION, f"{pid} version {v.version} is defined twice (also in {other.file})",
+                                      "version"))
+        else:
+            problems.append(v.problem(
+                Code.DUPLICATE_VERSION, f"{pid} version {v.version} is the same version as {other.version} (in {other.file}): "
+                f"a version is read as numbers, so {v.version} and {other.version} are one version defined twice",
+                "version", hint="give one of them another number, or remove one file"))
+    return kept
+
+
+def _where_to_end(version: PolicyVersion) -> str:
+    """Where a version's end date is written, or is to be written, for a hint."""
+    place = version.places.get("valid_to")
+    if place is not None:
+        return f"its valid_to is at {place[0]}"
+    return f"write valid_to in {version.file}"
 
 
 def load_policies(root: Path | str | None = None, settings: Settings | None = None) -> PolicySet:

@@ -30,7 +30,7 @@ def _jsonable(value):
     return value
 
 
-_ITEM = {"rules": "rule", "cases": "case", "history": "history contact"}
+_ITEM = {"rules": "rule", "cases": "case", "history": "history contact", "values": "value"}
 _SCHEMA_TYPES = {"string": "text", "object": "a mapping of keys", "integer": "a whole number",
                  "number": "a number", "boolean": "true or false", "array": "a list", "null": "nothing"}
 
@@ -53,6 +53,29 @@ def _place(path, root) -> str:
     return ", ".join(parts) or "the document"
 
 
+# The forms the schemas' patterns ask for, in words with an example, for a person who has not
+# read a regular expression.
+_FORMS = {
+    "^[a-z0-9][a-z0-9-]*$": "an id is written in lower-case letters a-z, digits and -, "
+                            "starting with a letter or a digit, as one-per-week",
+    "^[0-9]+(\\.[0-9]+)*$": 'a version is whole numbers joined by dots, in quotes, as "4.0" or "4.1"',
+    "^[a-z][a-z0-9_-]*$": "a region is a lower-case name: a letter a-z, then letters, digits, - or _, as vgr or halland",
+    "^[a-z_][a-z0-9_]*$": "a name is written in lower-case letters a-z, digits and _, starting with a letter or _, "
+                          "as max_per_week",
+}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _shown(value) -> str:
+    """A value from a list as the file would write it: text as it is, yes/no as true or false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, (str, int, float)) else _kind_of(value)
+
+
 def _value_kind(value) -> str:
     if value is None:
         return "nothing"
@@ -67,8 +90,10 @@ def _value_kind(value) -> str:
     return _kind_of(value)
 
 
-def _schema_message(error, root=None) -> tuple[str, str | None, bool]:
-    """A plain-words message for a JSON Schema error, a hint, and whether it points at a key."""
+def _schema_message(error, root=None, raw: str | None = None) -> tuple[str | None, str | None, bool]:
+    """A plain-words message for a JSON Schema error, a hint, and whether it points at a key
+    (no message: another error says it better).
+    `raw`: the value as the file writes it, where it is a single value (`yes` read as true)."""
     where = _place(error.absolute_path, root) if root is not None else (
         ".".join(str(p) for p in error.absolute_path) or "the document")
     v = error.validator
@@ -85,13 +110,36 @@ def _schema_message(error, root=None) -> tuple[str, str | None, bool]:
     if v == "enum":
         return f"{where} must be one of {', '.join(map(str, error.validator_value))}", None, False
     if v == "pattern":
-        # the field's description says what form it takes (a document's address: http or https)
-        return f"{where}: {echo(error.instance)} is not in the expected form", error.schema.get("description"), False
+        # the form in words: the schema's x-form, else the words for its pattern, else the
+        # field's description (a document's address: http or https)
+        form = error.schema.get("x-form") or _FORMS.get(error.validator_value) or error.schema.get("description")
+        if error.instance == "":
+            return f"{where} is empty", form, False
+        return f"{where}: {echo(error.instance)} is not in the expected form", form, False
     if v == "format":
         return f"{where}: {echo(error.instance)} is not a valid {error.validator_value}", None, False
+    if v == "minItems":
+        if not error.instance:
+            return f"{where} is an empty list: give at least {_count(error.validator_value, 'value')}", None, False
+        return f"{where} has {len(error.instance)}: give at least {_count(error.validator_value, 'value')}", None, False
+    if v == "uniqueItems":
+        seen, twice = [], []
+        for item in error.instance:
+            if item in seen and item not in twice:
+                twice.append(item)
+            seen.append(item)
+        if all(isinstance(x, bool) for x in twice):
+            return None, None, False  # yes and on, say: each is said to be read as yes/no already
+        shown = ", ".join(_shown(x) for x in twice)
+        return f"{where} lists {shown} more than once", "write each value once", False
+    if v == "minLength" and error.instance == "":
+        return f"{where} is empty", None, False
     if v == "type":
         kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         want = " or ".join(_SCHEMA_TYPES.get(k, k) for k in kinds)
+        if "string" in kinds and isinstance(error.instance, bool) and raw is not None:
+            # yes, no, on, off, true and false are YAML's words for yes/no, in a list too
+            return (f"{where}: {raw} is read as a yes/no value, not as text", f'write it in quotes: "{raw}"', False)
         hint = None
         if "string" in kinds and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
             hint = f'write it in quotes: "{error.instance}"'
@@ -130,8 +178,14 @@ def schema_problems(doc: SourceDoc, validator: Draft202012Validator | None = Non
         return [doc.problem(code, "the file must hold a mapping of keys (for a policy: id, version, rules …), "
                                   f"not {_kind_of(doc.value)}")]
     for error in (validator or policy_validator()).iter_errors(_jsonable(doc.value)):
-        message, hint, at_key = _schema_message(error, doc.value)
         path = tuple(error.absolute_path)
+        if any(path[:len(bad)] == bad for bad in doc.unreadable):
+            continue  # the loader said already what is wrong with this value, at its place
+        node = doc.nodes.get(path)
+        raw = node.value if node is not None and isinstance(node.value, str) else None
+        message, hint, at_key = _schema_message(error, doc.value, raw)
+        if message is None:
+            continue
         if at_key:
             extra = re.findall(r"'([^']+)'", error.message)
             if extra:

@@ -22,6 +22,9 @@ class SourceDoc:
     text: str
     value: object
     nodes: dict
+    # the paths of values the loader could not read (a date the calendar lacks), each already a
+    # yaml_value problem at its place: kept as their text, and not reported again by a schema
+    unreadable: frozenset = frozenset()
 
     def location(self, path: Path_ = ()) -> Location:
         """Where the value at `path` starts; the nearest enclosing value when it is absent."""
@@ -137,6 +140,78 @@ def syntax_hint(problem: str) -> str | None:
     return next((hint for words, hint in _SYNTAX_HINTS if words in problem), None)
 
 
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+           "October", "November", "December")
+
+
+def _why_no_date(text: str) -> str:
+    """Why a YYYY-MM-DD text names no day, in words: ': February 2026 has 28 days'."""
+    import calendar
+    import re
+
+    found = re.match(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})", str(text))
+    if not found:
+        return ""
+    year, month, day = (int(g) for g in found.groups())
+    if not 1 <= month <= 12:
+        return f": there is no month {month}"
+    days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+    if not 1 <= day <= days:
+        return f": {_MONTHS[month - 1]} {year} has {days} days"
+    return ""
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, object, str | None]:
+    """(message, mark, hint) for a YAML syntax error, said where the mistake most likely is:
+    a quote or a bracket that is never closed is said where it opens, not where the parser
+    gave up (the end of the file, or a later line the open text swallowed)."""
+    what = exc.problem or "invalid YAML"
+    mark, context = exc.problem_mark, exc.context_mark
+    if "single document" in (exc.context or "") and mark is not None:
+        return ("YAML syntax: a second document starts here (a line '---' after the first): "
+                "a file holds one document", mark,
+                "remove the '---' line, or move what follows it to a file of its own")
+    if context is not None and "quoted scalar" in (exc.context or ""):
+        return ("YAML syntax: the quote opened here is never closed", context,
+                "close it on this line; a text that holds a quote is written in the other kind of quotes, or after >-")
+    if mark is not None and context is not None and mark.line > context.line and "flow" in (exc.context or ""):
+        opened = text[context.index:context.index + 1]
+        closer = {"{": "}", "[": "]"}.get(opened)
+        if closer:
+            return (f"YAML syntax: the '{opened}' opened here is not closed: a '{closer}' is missing "
+                    f"(the text goes on to line {mark.line + 1} without it)", context,
+                    f"close it on this line with '{closer}'")
+    if context is not None and "simple key" in (exc.context or "") and mark is not None and mark.line > context.line:
+        # a line with no ':' runs on into the next key, and the parser complains there
+        key = (text[context.index:].split(None, 1) or ["key"])[0].rstrip(":")
+        return ("YAML syntax: this line has no ':' after its key", context,
+                f"write ': ' after the key, as '{shorten(key, 30)}: …'; a text over several lines is written after >-")
+    quoted = _runaway_quote(text, mark) if mark is not None else None
+    if quoted is not None:
+        return (f"YAML syntax: the quote opened here is not closed on its line, so the text runs on to line "
+                f"{quoted.end_mark.line + 1} (to the next {text[quoted.start_mark.index]})", quoted.start_mark,
+                "close the quote on this line; a text that holds a quote is written in the other kind of quotes, or after >-")
+    return f"YAML syntax: {what}", mark or context, syntax_hint(what)
+
+
+def _runaway_quote(text: str, mark):
+    """The quoted text that starts on an earlier line and ends on the line of `mark`, just
+    before it, when there is one: a quote left open that swallowed the line break and the start
+    of the next line (the parser then stumbles on what follows it)."""
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if token.start_mark.index >= mark.index:
+                break
+            last = token
+    except yaml.YAMLError:
+        pass
+    if (isinstance(last, yaml.ScalarToken) and last.style in ('"', "'")
+            and last.start_mark.line < last.end_mark.line == mark.line):
+        return last
+    return None
+
+
 def _too_large(name: str, size: int, limit: int) -> Problem:
     return Problem(Code.LIMIT, _limits.refused("the file's size in bytes", "max_file_bytes", limit, size),
                    Location(name, 1, 1), hint=_limits.raise_hint("max_file_bytes"))
@@ -200,8 +275,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        what = exc.problem or "invalid YAML"
-        return None, [at(Code.YAML_SYNTAX, f"YAML syntax: {what}", exc.problem_mark or exc.context_mark, syntax_hint(what))]
+        return None, [at(Code.YAML_SYNTAX, *_syntax_problem(exc, text))]
     except yaml.YAMLError as exc:
         return None, [Problem(Code.YAML_SYNTAX, f"YAML syntax: {exc}", Location(name, 1, 1))]
     finally:
@@ -220,6 +294,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
 
     max_depth = limits.max_yaml_nesting
     inside: set[int] = set()  # the collections being built, to catch an alias inside its own anchor
+    unreadable: set = set()  # the paths of values their tag cannot make
 
     def scalar(node):
         """The value of a scalar as its tag reads it; a problem and its text when it cannot."""
@@ -237,7 +312,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
                 problems.append(at(Code.YAML_VALUE, f"a whole number of {len(node.value):,} digits is too long",
                                    node.start_mark, "write it in quotes if it is a text"))
             elif tag == "timestamp":
-                problems.append(at(Code.YAML_VALUE, f"{shown} is not a real date" + (f" ({exc})" if isinstance(exc, ValueError) else ""),
+                problems.append(at(Code.YAML_VALUE, f"{shown} is not a real date" + _why_no_date(node.value),
                                    node.start_mark, "a date is written YYYY-MM-DD, as 2025-02-28"))
             elif node.value == "":
                 problems.append(at(Code.YAML_VALUE, f"a value tagged !!{tag} is empty", node.start_mark))
@@ -268,7 +343,11 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
                 return build_collection(node, path, depth)
             finally:
                 inside.discard(id(node))
-        return scalar(node)
+        before = len(problems)
+        value = scalar(node)
+        if len(problems) > before:
+            unreadable.add(path)
+        return value
 
     def build_collection(node, path, depth):
         if isinstance(node, yaml.MappingNode):
@@ -299,7 +378,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
                          "repeat fewer aliases inside one another")]
     except yaml.constructor.ConstructorError as exc:
         return None, [at(Code.YAML_VALUE, f"YAML value: {exc.problem}", exc.problem_mark)]
-    return SourceDoc(name, text, value, nodes), problems
+    return SourceDoc(name, text, value, nodes, frozenset(unreadable)), problems
 
 
 def text_hash(text: str) -> str:

@@ -9,6 +9,7 @@ contacts is what that version alone decides: a contact outside the version's dat
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import subprocess
@@ -80,10 +81,18 @@ def _latest(paths: list[str], policy_id: str) -> str | None:
 
 
 def _from_git(policy_id: str, rev: str, root: Path) -> Side:
-    top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    try:
+        top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+    except DiffInputError:
+        raise DiffInputError(f"{policy_id}@{rev} names a git revision, but the policy folder {display_path(root)} "
+                             "is not in a git repository; compare with a policy file instead") from None
     rel = root.resolve().relative_to(top.resolve()).as_posix()
     prefix = "" if rel == "." else rel + "/"
-    _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    try:
+        _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except DiffInputError:
+        raise DiffInputError(f"git does not know the revision '{rev}' (in {policy_id}@{rev}): name a branch, a tag "
+                             f"or a commit, as {policy_id}@main or {policy_id}@HEAD~1") from None
     listed = _git(top, "ls-tree", "-r", "--name-only", rev, "--", rel).splitlines()
     path = _latest(listed, policy_id)
     if path is None:
@@ -487,8 +496,10 @@ def _code(text: str | None) -> str:
     return "*(none)*" if text is None else "`" + text.replace("`", "'").replace("|", "\\|") + "`"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+def _cell(text) -> str:
+    """Text from a policy in Markdown: as text, never markup (a section or a condition may hold <
+    and &), with the | that would break a table escaped."""
+    return html.escape(str(text), quote=False).replace("|", "\\|")
 
 
 def render_markdown(diff: VersionDiff, result: ImpactReport | None = None, lang: str = "en") -> str:
@@ -509,9 +520,9 @@ def render_markdown(diff: VersionDiff, result: ImpactReport | None = None, lang:
     if diff.rules_added or diff.rules_removed or diff.rules_changed or diff.order_changed:
         out += ["", "#### Rules", ""]
         for r in diff.rules_added:
-            out.append(f"- **added** `{r['id']}` ({r.get('section')}): " + _cell("; ".join(_rule_summary(r))))
+            out.append(f"- **added** `{r['id']}` ({_cell(r.get('section'))}): " + _cell("; ".join(_rule_summary(r))))
         for r in diff.rules_removed:
-            out.append(f"- **removed** `{r['id']}` ({r.get('section')}): was " + _cell("; ".join(_rule_summary(r))))
+            out.append(f"- **removed** `{r['id']}` ({_cell(r.get('section'))}): was " + _cell("; ".join(_rule_summary(r))))
         for rc in diff.rules_changed:
             out.append(f"- **changed** `{rc.id}`: {_cell(_rule_heading(rc))}")
             out += [f"  - `when`: {p.markdown()}" for p in rc.when]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import product
 from pathlib import Path
 
-from ..errors import Code, Problem
+from ..errors import Code, Problem, closest
 from ..language import ast
 from ..language.types import Type
 from ..language.values import show
@@ -374,6 +374,69 @@ def _unreachable(pv: _Version) -> list[Problem]:
     return problems
 
 
+# The folder a policy that belongs to no single region stands in (docs/policy-format.md).
+NO_REGION = "any"
+
+
+def _regions(policy_set: PolicySet) -> set[str]:
+    """The regions the policy folders are for (policies/<region>/), and the repository's own."""
+    regions = {v.region for v in policy_set.versions()} | ({policy_set.settings.region} - {None})
+    return regions - {NO_REGION}
+
+
+def _region_values(node: ast.Node, parameters: dict):
+    """(the node that holds it, value) for every text a condition compares `region` with:
+    `region = "x"`, `region != "x"`, `region in ["x", …]`, or a parameter holding them."""
+    def is_region(n) -> bool:
+        return ((isinstance(n, ast.Name) and n.name not in parameters) or isinstance(n, ast.CurrentField)) \
+            and n.name == "region"
+
+    def texts(n):
+        if isinstance(n, ast.Literal) and isinstance(n.value, str):
+            yield n, n.value
+        elif isinstance(n, ast.ListLit):
+            for item in n.items:
+                yield from texts(item)
+        elif isinstance(n, ast.Name) and n.name in parameters:
+            value = parameters[n.name]
+            for v in value if isinstance(value, list) else [value]:
+                if isinstance(v, str):
+                    yield n, v
+
+    for n in ast.walk(node):
+        if isinstance(n, ast.Compare) and n.op in ("=", "!="):
+            for a, b in ((n.left, n.right), (n.right, n.left)):
+                if is_region(a):
+                    yield from texts(b)
+        elif isinstance(n, ast.Member) and is_region(n.item):
+            yield from texts(n.collection)
+
+
+def _unknown_regions(pv: _Version, regions: set[str]) -> list[Problem]:
+    """A region a condition asks for that no policy folder is for: most likely a misspelling,
+    and then the policy (or rule) silently never applies."""
+    if not regions:
+        return []
+    v = pv.version
+    conditions = [(("applies_when",), v.applies_when)] + [(pv.rule_path(r) + ("when",), r.when) for r in v.rules]
+    problems = []
+    for path, node in conditions:
+        for holder, value in _region_values(node, v.parameters):
+            if value in regions:
+                continue
+            guess = closest(value, regions)
+            hint = (f'did you mean "{guess}"?' if guess
+                    else f"the policy folders are for {', '.join(sorted(regions))}")
+            message = (f'region "{value}" is not the region of any policy folder (policies/<region>/): '
+                       "if it is misspelt, the condition never matches the contacts it is meant for")
+            if pv.doc is None:
+                problems.append(pv.problem(Code.UNKNOWN_REGION, message, path, hint=hint))
+                continue
+            loc = pv.doc.offset_location(path, holder.offset)
+            problems.append(Problem(Code.UNKNOWN_REGION, message, loc, pv.doc.line_text(loc.line), "warning", hint))
+    return problems
+
+
 def _split_and(a: Analysis, node: ast.Node) -> list[list[Conj]]:
     """The ways each top-level conjunct can be true, so that `both` names the clashing fields."""
     if isinstance(node, ast.And):
@@ -456,8 +519,10 @@ def lint_policy_set(policy_set: PolicySet) -> list[Problem]:
     space = Space(policy_set.fields)
     pvs = _prepare(policy_set, space)
     problems: list[Problem] = []
+    regions = _regions(policy_set)
     for pv in pvs:
         problems += _unused_parameters(pv)
+        problems += _unknown_regions(pv, regions)
         problems += _unreachable(pv)
     single = {name for name, spec in policy_set.outputs.items() if spec.combine == "single"}
     problems += _conflicts([pv for pv in pvs if pv.applies], single)

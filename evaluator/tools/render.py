@@ -2,12 +2,16 @@
 
 The HTML is static and offline: one file per page, the style inline, no scripts, fonts or
 images fetched from anywhere, UTF-8 declared in the page itself. Every text from a policy file
-goes through `html.escape`, so a `<` in a passage is a `<` on the page and never markup.
+goes through `html.escape`, so a `<` in a passage is a `<` on the page and never markup. The
+Markdown pages hold the same texts as text too (`_md_text`): HTML in them as entities, and the
+marks that would make a link or an image escaped; conditions and values stand in code, which
+Markdown never reads as markup.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 from ..loading import citation
@@ -288,14 +292,41 @@ def html_policy(policy: Policy) -> str:
 # --- Markdown ------------------------------------------------------------------------------
 
 
+# Markdown's marks that make a link, an image or a code span, and the backslash that escapes them
+_MD_MARKS = re.compile(r"([\\`\[\]|])")
+
+
+def _md_text(text) -> str:
+    """A text from a policy file as Markdown shows it: as the text, never as markup. `&`, `<`
+    and `>` become entities (so `<script>` is shown, not run, in every renderer that passes
+    HTML through); a backslash escapes the marks of links, images and code spans, and `|`."""
+    return _MD_MARKS.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
 def _md_cell(text) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return _md_text(text).replace("\n", " ")
 
 
-def _md_code(text) -> str:
-    text = str(text)
-    fence = "``" if "`" in text else "`"
-    return f"{fence}{text}{fence}"
+def _backticks(text: str) -> int:
+    """The longest run of backticks in `text`."""
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
+
+
+def _md_code(text, in_table: bool = False) -> str:
+    """`text` as a code span: delimited by more backticks than any run inside it, so no text
+    ends it early (in a table, a `|` in it escaped, as a table's cells are split first)."""
+    text = str(text).replace("\n", " ")
+    if in_table:
+        text = text.replace("|", "\\|")
+    fence = "`" * (_backticks(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_url(url: str) -> str:
+    """An address inside <…>: the characters that would end it or break out of it, encoded."""
+    return "".join(c if c.isprintable() and c not in ' <>"\'`\\' else "".join(f"%{b:02X}" for b in c.encode("utf-8"))
+                   for c in url)
 
 
 def md_index(policies: list[Policy], facts: list | None = None) -> str:
@@ -317,22 +348,24 @@ def md_index(policies: list[Policy], facts: list | None = None) -> str:
 
 
 def _md_block(text: str) -> list[str]:
-    return ["```", str(text).strip(), "```"]
+    """A fenced code block that no backticks inside the text can close early."""
+    fence = "`" * max(3, _backticks(str(text)) + 1)
+    return [fence, str(text).strip(), fence]
 
 
 def md_policy(policy: Policy) -> str:
     latest = policy.latest
-    out = ["[← All policies](index.md)", "", f"# {latest.title}", "",
+    out = ["[← All policies](index.md)", "", f"# {_md_text(latest.title)}", "",
            f"{_md_code(policy.id)} · latest version {latest.version}", "",
            "| | |", "|---|---|", f"| Issuer | {_md_cell(latest.issuer)} |", f"| Region | {_md_cell(latest.region)} |"]
     for key, label in SOURCE_FIELDS:
         if latest.source.get(key):
             text = _md_cell(_fold(latest.source[key]))
             if key == "url" and citation.link(latest.source):
-                text = f"<{citation.link(latest.source)}>"
+                text = f"<{_md_url(citation.link(latest.source))}>"
             out.append(f"| {label} | {text} |")
     if latest.description:
-        out += ["", _fold(latest.description)]
+        out += ["", _md_text(_fold(latest.description))]
     out += ["", "## Versions", ""]
     out += [f"- version {v.version}: {v.valid_from.isoformat()} – {_until(v)} ({len(v.rules)} rules)" for v in policy.versions]
     for v in reversed(policy.versions):
@@ -340,19 +373,19 @@ def md_policy(policy: Policy) -> str:
         if v is not latest and citation.full(v.source) != citation.full(latest.source):
             out += [f"Document: {_md_cell(citation.full(v.source))}", ""]
         if v is not latest and v.source.get("validity"):
-            out += [f"Validity: {_fold(v.source['validity'])}", ""]
+            out += [f"Validity: {_md_text(_fold(v.source['validity']))}", ""]
         out += ["Applies when:", ""] + _md_block(v.document.get("applies_when", v.applies_text))
         rows = parameter_rows(v)
         if rows:
             out += ["", "### Parameters", "", "| Name | Value | Type | Description |", "|---|---|---|---|"]
-            out += [f"| {_md_code(r.name)} | {_md_code(r.value)} | {_md_cell(r.type)} | {_md_cell(r.description)} |" for r in rows]
+            out += [f"| {_md_code(r.name)} | {_md_code(r.value, in_table=True)} | {_md_cell(r.type)} | {_md_cell(r.description)} |" for r in rows]
         out += ["", f"### Rules ({len(v.rules)})"]
         for rule in v.rules:
             raw = _raw_rule(v, rule)
-            out += ["", f"#### {_md_code(rule.id)} ({rule.severity})", "", f"Section: {rule.section}", "",
-                    "> " + rule.passage]
+            out += ["", f"#### {_md_code(rule.id)} ({rule.severity})", "", f"Section: {_md_text(rule.section)}", "",
+                    "> " + _md_text(rule.passage)]
             if rule.reading:
-                out += ["", f"Reading: {rule.reading}"]
+                out += ["", f"Reading: {_md_text(rule.reading)}"]
             out += ["", "Condition:", ""] + _md_block(raw.get("when", rule.when_text))
             effects = []
             if rule.then:
@@ -361,5 +394,6 @@ def md_policy(policy: Policy) -> str:
                 effects.append(f"- otherwise: {_md_code(_as_written(rule.otherwise))}")
             out += ["", "Effects:", ""] + (effects or ["- none: the rule only reports a finding"])
             msg = rule.message.raw
-            out += ["", f"Message (sv): {_fold(msg.get('sv', ''))}", "", f"Message (en): {_fold(msg.get('en', ''))}"]
+            out += ["", f"Message (sv): {_md_text(_fold(msg.get('sv', '')))}", "",
+                    f"Message (en): {_md_text(_fold(msg.get('en', '')))}"]
     return "\n".join(out) + "\n"
