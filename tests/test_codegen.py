@@ -219,3 +219,28 @@ def test_a_deeply_nested_condition_is_generated_in_linear_work_and_decides_as_th
     for unit in ("u0", "u1", f"u{depth}", "u9999"):
         records = [contact(unit)]
         assert repo.evaluate(records) == reference.evaluate([dict(r) for r in records])[0]
+
+
+@pytest.mark.parametrize("when", [
+    '5 <= duration_minutes',
+    'channel = "video" and not dialogue and 5 <= duration_minutes',
+    '5 <= duration_minutes + 1',
+    '"video" = channel',
+    '1 + 2 <= duration_minutes',
+])
+def test_a_constant_on_the_left_makes_no_python_warning(tmp_path, when):
+    """A constant is never unknown, so the generated code does not ask `5 is not None`, which
+    Python warns of (SyntaxWarning: "is not" with a literal) on every command's standard error."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        repo = load(tmp_path, when)
+    assert [str(w.message) for w in caught] == []
+    source = source_of(repo)
+    assert not re.search(r"\b\d+ is (not )?None|'[^']*' is (not )?None", source), source
+    for minutes in (3, 5, 9, None):
+        c = dict(contact("u"), channel="video", dialogue=False)
+        if minutes is not None:
+            c["duration_minutes"] = minutes
+        repo.evaluate_one(c)

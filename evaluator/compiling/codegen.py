@@ -356,19 +356,16 @@ class Body:
         compiler = Compiler(self.m.parameters, self.traced, self.required, set())
         return self.m.bind(compiler.aggregate(node, limit), "g")
 
-    def _guarded(self, first: str, node: ast.Node, ind: int) -> str:
-        """Emit `if first is not None:` and, inside it, the statements of `node`."""
-        self.emit(ind, f"if {first} is not None:")
-        mark = len(self.lines)
-        v = self.value(node, ind + 1)
-        if len(self.lines) == mark:
-            self.emit(ind + 1, "pass")
-        return v
-
     def _both(self, a: str, node: ast.Node, ind: int, result: str, make) -> None:
         """Emit `result = make(a, b)` with b the value of `node`, evaluated only when a is
-        known; result None when a or b is unknown."""
+        known; result None when a or b is unknown. A constant `a` is known: b is evaluated
+        unguarded (Python warns of `5 is not None`)."""
         mark = len(self.lines)
+        if a in self.m.known:
+            b = self.value(node, ind)
+            self.emit(ind, f"{result} = {make(a, b)}" if b in self.m.known
+                      else f"{result} = None if {b} is None else {make(a, b)}")
+            return
         b = self.value(node, ind + 1)
         unknown = [f"{x} is None" for x in (a, b) if x not in self.m.known]
         if len(self.lines) == mark:  # b needed no statement: one line
