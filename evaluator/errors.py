@@ -53,8 +53,8 @@ class Code(StrEnum):
     GAP = "gap", "policy", "warning: no version of a policy is in force between two versions"
     # Lint: warnings on a policy set that loads
     UNUSED_PARAMETER = "unused_parameter", "lint", "warning: a parameter no condition or message uses"
-    NEVER_APPLIES = "never_applies", "lint", "warning: applies_when cannot be true for any contact"
-    UNREACHABLE_RULE = "unreachable_rule", "lint", "warning: no contact can make a rule fire"
+    NEVER_APPLIES = "never_applies", "lint", "error: applies_when cannot be true for any contact"
+    UNREACHABLE_RULE = "unreachable_rule", "lint", "error when no contact can make a rule's when true; warning when only the contacts the policy applies to cannot"
     OTHERWISE_UNREACHABLE = "otherwise_unreachable", "lint", "warning: a rule's otherwise can never take effect"
     OUTPUT_CONFLICT = "output_conflict", "lint", "warning: two rules can set one output to different values for one contact"
     UNKNOWN_REGION = "unknown_region", "lint", "warning: a condition asks for a region that no policy folder is for"

@@ -234,3 +234,35 @@ def test_the_analysis_never_claims_too_much(text):
         assert True not in results, f"{text} said never true"
     if not a.false(node):
         assert False not in results, f"{text} said never false"
+
+
+def _documented_severities(code: str) -> set[str]:
+    """The severities docs/errors.md gives a code (from Code's meaning, which it is made of)."""
+    from evaluator.errors import Code
+
+    meaning = Code(code).meaning
+    if meaning.startswith("warning:"):
+        return {"warning"}
+    if meaning.startswith("error when") and "warning when" in meaning:
+        return {"error", "warning"}
+    return {"error"}
+
+
+def test_what_lint_says_has_the_severity_the_error_list_gives_it(tmp_path):
+    """docs/errors.md listed never_applies and unreachable_rule as warnings, while validate
+    reports them as errors: every problem lint reports on its fixtures (and on a policy that
+    never applies, and a rule no contact can fire) has a severity the list allows."""
+    import shutil
+
+    root = tmp_path / "policies"
+    shutil.copytree(LINT / "policies", root)
+    coding = root / "any" / "lint-coding" / "1.0.yaml"
+    coding.write_text(coding.read_text(encoding="utf-8").replace(
+        'applies_when: platform = "sob"', 'applies_when: platform = "sob" and platform is missing'), encoding="utf-8")
+    policy_set, problems = load_policy_set(root)
+    assert policy_set is not None, problems
+    found = lint_policy_set(policy_set) + lint_policy_set(load_policy_set(LINT / "policies")[0])
+    seen = {(str(p.code), p.severity) for p in found}
+    assert {"never_applies", "unreachable_rule"} <= {code for code, _ in seen}, seen
+    for code, severity in seen:
+        assert severity in _documented_severities(code), (code, severity)
