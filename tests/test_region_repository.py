@@ -137,6 +137,32 @@ def test_init_refuses_a_region_that_is_no_slug(tmp_path, monkeypatch):
     assert not (tmp_path / "x").exists()
 
 
+def test_init_takes_a_region_slug_with_an_underscore(tmp_path, monkeypatch):
+    """A region slug may hold '_' (vastra_gotaland), a policy id may not: the example policy is
+    vastra-gotaland-distance-contact, and the repository passes its checks. (init wrote its
+    files, then failed its own example with exit 3, and could not be run again.)"""
+    result = run("init", "vg", "--region", "vastra_gotaland", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.exit_code == 0, result.output
+    example = tmp_path / "vg/policies/vastra_gotaland/vastra-gotaland-distance-contact"
+    assert (example / "1.0.yaml").is_file() and (example / "vastra-gotaland-distance-contact.test.yaml").is_file()
+    assert run("validate", cwd=tmp_path / "vg", monkeypatch=monkeypatch).exit_code == 0
+    result = run("test", "--min-coverage", "100", cwd=tmp_path / "vg", monkeypatch=monkeypatch)
+    assert result.exit_code == 0 and "4 passed, 0 failed" in result.output
+
+
+def test_init_whose_files_do_not_load_leaves_nothing_written(tmp_path, monkeypatch):
+    """Should init's own example ever fail its checks, what it wrote is taken back (the folder
+    it was asked to start in stays), so that it can be run again."""
+    from evaluator.tools import init as init_tool
+
+    monkeypatch.setattr(init_tool, "example_id", lambda region: "Not_An_Id")
+    (tmp_path / "r").mkdir()
+    result = run("init", "r", "--region", "sorland", cwd=tmp_path, monkeypatch=monkeypatch)
+    assert result.exit_code == 3
+    assert "nothing is left written" in result.output
+    assert list((tmp_path / "r").iterdir()) == []
+
+
 def test_schemas_check_notices_a_fact_added_since(region, monkeypatch):
     _add_youth_policy(region)
     result = run("schemas", "--check", cwd=region, monkeypatch=monkeypatch)

@@ -10,7 +10,7 @@ import click
 from ..loading.settings import locate_policies
 from ..loading.yamlsource import display_path
 from ..tools.editor_schemas import SCHEMA_FILES, stale_schemas, write_schemas
-from ..tools.init import InitError, plan, write
+from ..tools.init import InitError, plan, unwrite, write
 from .common import EXIT_OK, EXIT_PROBLEMS, POLICIES_OPTION, load_or_exit, locate_policies_to_change
 
 
@@ -40,7 +40,14 @@ def init(directory, region, requirement):
     except InitError as exc:
         raise click.UsageError(str(exc)) from exc
     write(result)
-    repo = load_or_exit(root)
+    try:
+        repo = load_or_exit(root)
+    except SystemExit:
+        # What init wrote does not load (a defect of regelverk's, said above): take it all
+        # back, so that init can be run again once that is mended.
+        unwrite(result)
+        click.echo("regelverk: init's own files do not pass its checks (above); nothing is left written", err=True)
+        raise
     written = write_schemas(repo.policy_set, root / "schemas")
     for path in sorted([*result.files, *written]):
         click.echo(f"created {display_path(path)}")

@@ -52,10 +52,16 @@ def installed_requirement() -> str | None:
     return None
 
 
+def example_id(region: str) -> str:
+    """The id of the example policy init writes for `region`: a policy id has no '_', which a
+    region slug may have (vastra_gotaland → vastra-gotaland-distance-contact)."""
+    return region.replace("_", "-") + "-distance-contact"
+
+
 def _target(relative: str, region: str) -> Path:
     parts = []
     for part in Path(relative).parts:
-        part = part.replace("REGION", region)
+        part = part.replace("EXAMPLE", example_id(region)).replace("REGION", region)
         parts.append("." + part[len("dot-"):] if part.startswith("dot-") else part)
     return Path(*parts)
 
@@ -70,6 +76,7 @@ def plan(root: Path, region: str, requirement: str | None = None, year: int | No
     requirement = requirement or installed_requirement()
     values = {
         "region": region,
+        "example": example_id(region),
         "year": str(year or date.today().year),
         "requirement": requirement or TO_FILL_IN,
     }
@@ -93,3 +100,13 @@ def write(result: Plan) -> None:
     for path, text in result.files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+
+
+def unwrite(result: Plan) -> None:
+    """Remove what write(result) wrote, and the folders below the root it left empty."""
+    for path in result.files:
+        path.unlink(missing_ok=True)
+    for folder in sorted({p.parent for p in result.files}, key=lambda f: len(f.parts), reverse=True):
+        while folder != result.root and folder.exists() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
