@@ -160,6 +160,18 @@ def test_git_revisions(tmp_path, monkeypatch):
             "commit, as sorland-video-contact@main or sorland-video-contact@HEAD~1") in " ".join(result.output.split())
     result = _diff("other-policy@HEAD", V2, "--policies", "policies")
     assert result.exit_code == 2 and "there is no policy 'other-policy'" in result.output
+    # FILE@REV: that very file as it was, not the policy's latest version then
+    v1 = repo / V1
+    v1.write_text(v1.read_text(encoding="utf-8").replace("min_minutes: 3", "min_minutes: 4"), encoding="utf-8")
+    result = _diff(f"{V1}@HEAD", V1, "--policies", "policies")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:3] == ["sorland-video-contact 1.0 → 1.0", f"  old: HEAD:{V1}", f"  new: {V1}"]
+    assert "  min_minutes: 3 → 4" in result.output
+    result = _diff("policies/sorland/sorland-video-contact/3.0.yaml@HEAD", V1, "--policies", "policies")
+    assert result.exit_code == 2
+    assert "there is no file policies/sorland/sorland-video-contact/3.0.yaml at revision HEAD" in result.output
+    result = _diff(f"{V1}@nope", V1, "--policies", "policies")
+    assert result.exit_code == 2 and f"git does not know the revision 'nope' (in {V1}@nope)" in " ".join(result.output.split())
 
 
 def test_help_shows_an_example():

@@ -231,3 +231,35 @@ def test_the_workflow_init_writes_posts_the_impact_of_a_change(tmp_path):
     for step in yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"]["policies"]["steps"]:
         if "run" in step and step.get("name") != "Install":
             assert step["run"].startswith("set -euo pipefail\n"), step["name"]
+
+
+def test_a_pull_request_that_edits_an_older_version_is_compared_with_that_version(tmp_path):
+    """The base branch has 1.0 and 2.0 (2.0 asks for video only); the pull request rewords a
+    reading of 1.0. The summary compares 1.0 with 1.0 as it was (words only), not the base's
+    latest version 2.0 with 1.0, which read as a change of meaning in every such pull request."""
+    subprocess.run([sys.executable, "-m", "evaluator", "init", "repo", "--region", "sorland",
+                    "--requirement", "regelverk==0.1.0"], cwd=tmp_path, check=True, capture_output=True)
+    repo = tmp_path / "repo"
+    folder = repo / "policies/sorland/sorland-distance-contact"
+    year = re.search(r"valid_from: (\d{4})", (folder / "1.0.yaml").read_text(encoding="utf-8")).group(1)
+    subprocess.run([sys.executable, "-m", "evaluator", "new-version", "sorland-distance-contact",
+                    "--from", f"{year}-03-05"], cwd=repo, check=True, capture_output=True)
+    two = folder / "2.0.yaml"
+    two.write_text(two.read_text(encoding="utf-8").replace('channel in ["video", "phone"]', 'channel = "video"'),
+                   encoding="utf-8")
+    _git(repo, "init", "-q", "-b", "main")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "1.0 and 2.0")
+    _git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+    _git(repo, "checkout", "-q", "-b", "reword")
+    one = folder / "1.0.yaml"
+    one.write_text(one.read_text(encoding="utf-8").replace("unknown stays unknown.", "unknown stays unknown (clarified)."),
+                   encoding="utf-8")
+    _git(repo, "commit", "-q", "-am", "reword 1.0")
+    workflow = repo / ".github/workflows/policies.yml"
+    results, summary = run_workflow(repo, dict(CONTEXT), tmp_path, _tools(tmp_path), only={"impact"},
+                                    workflow_file=workflow)
+    assert [outcome for _, outcome, *_ in results] == ["success"], results
+    text = summary.read_text(encoding="utf-8")
+    assert "1.0 → 1.0" in text and "2.0 → 1.0" not in text, text
+    assert "No change in meaning" in text and "Meaning changed" not in text, text

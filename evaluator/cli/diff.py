@@ -47,7 +47,8 @@ def _side(spec: str, policies_dir, which: str):
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the versions differ (as git diff --exit-code).")
 def diff(old, new, fmt, contacts, examples, policies_dir, exit_code):
     """Compare two versions of a policy: metadata and dates, parameters, and rules added, removed
-    and changed. OLD and NEW are each a policy file, POLICY_ID@REV (the policy's latest version
+    and changed. OLD and NEW are each a policy file, FILE@REV (that file as it was at a git
+    revision: what a pull request changes in it), POLICY_ID@REV (the policy's latest version
     file at a git revision) or POLICY_ID (its latest version file on disk).
 
     Exit 0 (with --exit-code: 0 when equal, 1 when they differ); 2 for a side that names no file,
@@ -58,6 +59,7 @@ def diff(old, new, fmt, contacts, examples, policies_dir, exit_code):
       regelverk diff policies/my-region/my-policy/4.0.yaml policies/my-region/my-policy/5.0.yaml
       regelverk diff my-policy@main my-policy --impact contacts.ndjson
       regelverk diff my-policy@HEAD~3 my-policy@HEAD --format md
+      regelverk diff policies/my-region/my-policy/4.0.yaml@main policies/my-region/my-policy/4.0.yaml
     """
     before = _side(old, policies_dir, "OLD")
     after = _side(new, policies_dir, "NEW")

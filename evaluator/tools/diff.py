@@ -1,7 +1,7 @@
 """Compare two versions of a policy: what changed in its text, and how its decisions change.
 
-A side is a policy file, `POLICY_ID@REV` (the policy's latest version file at a git revision),
-or a bare `POLICY_ID` (its latest version file in the policy folder on disk). Each side is
+A side is a policy file, `FILE@REV` (that file as it was at a git revision), `POLICY_ID@REV`
+(the policy's latest version file at a git revision), or a bare `POLICY_ID` (its latest version file in the policy folder on disk). Each side is
 loaded on its own, as a policy set holding only that one version, so its impact on a batch of
 contacts is what that version alone decides: a contact outside the version's dates gets
 `no_policy` on that side, which is the honest answer.
@@ -104,6 +104,36 @@ def _from_git(policy_id: str, rev: str, root: Path) -> Side:
     return Side(f"{rev}:{path}", text, outputs)
 
 
+def _file_from_git(file: str, rev: str, root: Path) -> Side:
+    """FILE@REV: the file at `file` (a path as on disk, relative to here) as it was at `rev`."""
+    spec = f"{file}@{rev}"
+    try:
+        top = Path(_git(root, "rev-parse", "--show-toplevel").strip()).resolve()
+    except DiffInputError:
+        raise DiffInputError(f"{spec} names a git revision, but the policy folder {display_path(root)} is not "
+                             "in a git repository; compare with a policy file instead") from None
+    try:
+        rel = Path(file).resolve().relative_to(top).as_posix()
+    except ValueError:
+        raise DiffInputError(f"{file} is not in the git repository at {display_path(top)}, so it has no "
+                             f"version at {rev}") from None
+    try:
+        _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    except DiffInputError:
+        raise DiffInputError(f"git does not know the revision '{rev}' (in {spec}): name a branch, a tag or a "
+                             f"commit, as {file}@main or {file}@HEAD~1") from None
+    try:
+        text = _git(top, "show", f"{rev}:{rel}")
+    except DiffInputError:
+        raise DiffInputError(f"there is no file {rel} at revision {rev} (a new file: compare it with the "
+                             f"policy's latest version there, POLICY_ID@{rev})") from None
+    folder = root.resolve().relative_to(top).as_posix()
+    outputs_path = ("" if folder == "." else folder + "/") + OUTPUTS_FILE
+    listed = _git(top, "ls-tree", "--name-only", rev, "--", outputs_path).splitlines()
+    outputs = _git(top, "show", f"{rev}:{outputs_path}") if outputs_path in listed else _outputs_text(root)
+    return Side(f"{rev}:{rel}", text, outputs)
+
+
 def _outputs_text(root: Path | None) -> str:
     if root is not None and (root / OUTPUTS_FILE).is_file():
         return (root / OUTPUTS_FILE).read_text(encoding="utf-8")
@@ -146,10 +176,13 @@ def resolve_side(spec: str, policies_root: Path | None = None) -> Side:
     if path.is_file():
         side = Side(display_path(path), _read(path, spec), _outputs_text(root))
     elif "@" in spec:
-        policy_id, rev = spec.rsplit("@", 1)
-        if not policy_id or not rev:
-            raise DiffInputError(f"'{spec}': write POLICY_ID@REVISION, e.g. my-policy@HEAD~1")
-        side = _from_git(policy_id, rev, root)
+        name, rev = spec.rsplit("@", 1)
+        if not name or not rev:
+            raise DiffInputError(f"'{spec}': write POLICY_ID@REVISION, e.g. my-policy@HEAD~1, or FILE@REVISION")
+        if Path(name).suffix in (".yaml", ".yml") or "/" in name:
+            side = _file_from_git(name, rev, root)  # this very file, as it was then
+        else:
+            side = _from_git(name, rev, root)
     elif path.suffix in (".yaml", ".yml") or "/" in spec:
         raise DiffInputError(f"there is no file {spec}")
     else:
