@@ -106,3 +106,54 @@ def test_the_commit_is_read_from_the_checkout_without_git(tmp_path, monkeypatch)
     (repo_dir / ".git" / "HEAD").write_text(head + "\n", encoding="utf-8")  # detached
     assert git_commit(repo_dir / "policies") == head
     assert git_commit(tmp_path / "nowhere") is None  # not in a checkout, and no git to ask
+
+
+def test_git_clean_says_whether_the_commit_holds_the_rules_that_decided(tmp_path):
+    """git_commit is HEAD even where the policy files differ from it: git_clean says so. True
+    for a committed repository; false once a version is edited, or for a repository not yet
+    added to the checkout it stands in; null outside git."""
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.org"}
+
+    def git(where, *args):
+        return subprocess.run(["git", "-C", str(where), *args], env=env, check=True, capture_output=True,
+                              text=True).stdout.strip()
+
+    def provenance(where):
+        done = subprocess.run([sys.executable, "-m", "evaluator", "evaluate", "contacts/sample.ndjson"], cwd=where,
+                              capture_output=True, text=True, check=True)
+        return json.loads(done.stdout.splitlines()[0])["provenance"]
+
+    subprocess.run([sys.executable, "-m", "evaluator", "init", "r", "--region", "sorland", "--requirement", "x"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    repo = tmp_path / "r"
+    assert provenance(repo)["git_commit"] is None and provenance(repo)["git_clean"] is None  # not in git
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "start")
+    clean = provenance(repo)
+    assert clean["git_commit"] == git(repo, "rev-parse", "HEAD") and clean["git_clean"] is True
+    version = repo / "policies/sorland/sorland-distance-contact/1.0.yaml"
+    version.write_text(version.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    edited = provenance(repo)
+    assert edited["git_commit"] == clean["git_commit"] and edited["git_clean"] is False
+    git(repo, "checkout", "-q", "--", ".")
+    (repo / "facts.yaml").write_text((repo / "facts.yaml").read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    assert provenance(repo)["git_clean"] is False  # the declared facts are part of what decided
+    git(repo, "checkout", "-q", "--", ".")
+    (repo / "policies/sorland/sorland-distance-contact/notes.txt").write_text("x", encoding="utf-8")
+    assert provenance(repo)["git_clean"] is True  # a file the policies are not loaded from
+    # a repository inside another checkout that does not hold it yet
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    git(outer, "init", "-q", "-b", "main")
+    (outer / "x").write_text("x", encoding="utf-8")
+    git(outer, "add", "x")
+    git(outer, "commit", "-q", "-m", "x")
+    shutil.copytree(repo, outer / "r", ignore=shutil.ignore_patterns(".git"))
+    inside = provenance(outer / "r")
+    assert inside["git_commit"] == git(outer, "rev-parse", "HEAD") and inside["git_clean"] is False
+    validator = Draft202012Validator(load_schema("decision.schema.json"))
+    assert not list(validator.iter_errors({**json.loads(subprocess.run(
+        [sys.executable, "-m", "evaluator", "evaluate", "contacts/sample.ndjson"], cwd=repo, capture_output=True,
+        text=True, check=True).stdout.splitlines()[0])}))

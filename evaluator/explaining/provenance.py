@@ -99,6 +99,33 @@ def git_commit(folder: Path | str) -> str | None:
     return value if done.returncode == 0 and _HEX40.fullmatch(value) else None
 
 
+def git_clean(folder: Path | str, files: list) -> bool | None:
+    """Whether every one of `files` (those a policy set was loaded from) is committed, and the
+    same as in the commit checked out where `folder` lies: False when one is changed, new or
+    ignored by git (the commit then does not hold the rules that decided); None outside a git
+    checkout, or where git is not there to ask."""
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "status", "--porcelain=v1", "-z", "--untracked-files=all",
+                               "--ignored=matching", "--", *(str(f) for f in files)],
+                              capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout == b"" if done.returncode == 0 else None
+
+
+def _loaded_files(policy_set) -> list[Path]:
+    """The files a policy set's decisions depend on: every version's, the outputs file, the
+    declared facts and the repository's settings (those that exist in its own folders)."""
+    from ..loading.repository import OUTPUTS_FILE
+
+    files = [Path(v.file).resolve() for v in policy_set.versions()]
+    files.append(Path(policy_set.root).resolve() / OUTPUTS_FILE)
+    settings = getattr(policy_set, "settings", None)
+    if settings is not None:
+        files += [settings.facts_file, settings.marker]
+    return [f for f in files if f is not None and f.is_file()]
+
+
 def provenance_of(policy_set) -> dict:
     """The provenance object every decision made with `policy_set` carries."""
     from .. import __version__
@@ -109,10 +136,13 @@ def provenance_of(policy_set) -> dict:
     if not path.exists():  # as the loader does: the bundled outputs
         path = policies_dir() / OUTPUTS_FILE
     outputs_text = path.read_bytes().decode("utf-8")
+    commit = git_commit(policy_set.root)
     return {
         "engine_version": __version__,
         "policy_set_hash": policy_set_hash(outputs_text, policy_set.versions(), _declared_facts(policy_set)),
-        "git_commit": git_commit(policy_set.root),
+        "git_commit": commit,
+        # (added: git_commit alone read as "these rules", with the files changed since)
+        "git_clean": git_clean(policy_set.root, _loaded_files(policy_set)) if commit is not None else None,
     }
 
 
