@@ -121,6 +121,11 @@ def test_a_cap_raised_from_1_to_2_flips_exactly_the_hand_counted_contacts(sides)
                  "--from", "2025-06-01", "--to", "2025-06-30")
     assert rep["changed"] == rep["flipped"] == 1 and rep["groups"][0]["examples"][0]["contact"] == "c2"
     assert rep["windows"][0]["from"] == "2025-06-01" and rep["in_window"] == 2
+    # a window given has its count of contacts the old version applied to, as a default one has
+    assert rep["windows"][0]["contacts"] == 2
+    text = impact(CONTACTS, "--base", str(base), "--policies", str(work), "--as-if-in-force",
+                  "--from", "2025-06-01", "--to", "2025-06-30").output
+    assert "2025-06-01 – 2025-06-30 (2 contact(s) the old version applied to)" in text
 
 
 def test_a_change_of_wording_flips_none(sides):
@@ -140,6 +145,7 @@ def test_a_new_version_with_the_same_rules_flips_none(sides):
     rep = report(CONTACTS, "--base", str(base), "--policies", str(work), "--as-if-in-force", "--from", "2025-01-01",
                  "--to", "2025-12-31")
     assert rep["changed"] == 0 and rep["reworded"] == 0 and rep["in_window"] == 15
+    assert rep["windows"][0]["contacts"] == 13  # of the 15 dated in it: not d3 (phone) nor e1 (another region)
 
 
 def test_a_policy_that_stops_applying_is_decided_to_no_policy(sides):

@@ -158,7 +158,7 @@ class Window:
     old: str | None
     start: date
     end: date
-    contacts: int | None = None  # contacts the old version applied to in it (default windows)
+    contacts: int | None = None  # contacts the old version applied to in it (a new policy: valid contacts)
 
 
 def _minus(valid_from: date, valid_to: date | None, start: date, end: date) -> list[tuple[date, date | None]]:
@@ -244,21 +244,7 @@ def default_windows(working: PolicySet, replaced: list[tuple[str, str, str | Non
     none when it is in force over the whole window already. A replacement with no such contact
     gets no window. One pass over the contacts, in `jobs` processes as evaluate decides."""
     versions = {(v.id, v.version): v for v in working.versions()}
-    olds = [(pid, versions[(pid, old)]) for pid, _, old in replaced if old is not None]
-    marks = _in_buckets(_DatesEngine(working, [v for _, v in olds]), contacts, jobs, text)
-    applied: dict[str, list[int]] = {pid: [] for pid, _ in olds}
-    dated: list[int] = []
-    bits = [(1 << bit, applied[pid]) for bit, (pid, _) in enumerate(olds)]
-    for mark in marks:
-        if not mark:
-            continue
-        ordinal, mask = mark
-        dated.append(ordinal)
-        if mask:
-            for bit, days in bits:
-                if mask & bit:
-                    days.append(ordinal)
-    del marks
+    applied, dated = _days_applied(working, replaced, contacts, jobs, text)
     windows = []
     for pid, new, old in replaced:
         days = applied[pid] if old is not None else dated
@@ -273,6 +259,41 @@ def default_windows(working: PolicySet, replaced: list[tuple[str, str, str | Non
         first, last = start.toordinal(), end.toordinal()
         windows.append(Window(pid, new, old, start, end, sum(1 for d in days if first <= d <= last)))
     return windows
+
+
+def given_windows(working: PolicySet, replaced: list[tuple[str, str, str | None]], contacts: list, start: date,
+                  end: date, jobs: int = 1, text: bytes | None = None) -> list[Window]:
+    """A window from `start` to `end` for every replacement, each with the number of contacts
+    in it that its old version applies to (for a new policy: the valid contacts in it), as
+    the default windows have theirs."""
+    applied, dated = _days_applied(working, replaced, contacts, jobs, text)
+    first, last = start.toordinal(), end.toordinal()
+    return [Window(pid, new, old, start, end,
+                   sum(1 for d in (applied[pid] if old is not None else dated) if first <= d <= last))
+            for pid, new, old in replaced]
+
+
+def _days_applied(working: PolicySet, replaced: list[tuple[str, str, str | None]], contacts: list, jobs: int,
+                  text: bytes | None) -> tuple[dict[str, list[int]], list[int]]:
+    """One pass over the contacts: for each replaced policy, the day (ordinal) of each contact
+    its old version applies to (in force on its date, its applies_when true); and the day of
+    every valid contact."""
+    versions = {(v.id, v.version): v for v in working.versions()}
+    olds = [(pid, versions[(pid, old)]) for pid, _, old in replaced if old is not None]
+    marks = _in_buckets(_DatesEngine(working, [v for _, v in olds]), contacts, jobs, text)
+    applied: dict[str, list[int]] = {pid: [] for pid, _ in olds}
+    dated: list[int] = []
+    bits = [(1 << bit, applied[pid]) for bit, (pid, _) in enumerate(olds)]
+    for mark in marks:
+        if not mark:
+            continue
+        ordinal, mask = mark
+        dated.append(ordinal)
+        if mask:
+            for bit, days in bits:
+                if mask & bit:
+                    days.append(ordinal)
+    return applied, dated
 
 
 # --- deciding both sides in one pass -------------------------------------------------------
@@ -579,7 +600,7 @@ def run_impact(base: PolicySet, working: PolicySet, contacts: list, *, base_labe
     if as_if:
         replaced = new_versions(base, working)
         if window is not None:
-            report.windows = [Window(pid, new, old, window[0], window[1]) for pid, new, old in replaced]
+            report.windows = given_windows(working, replaced, contacts, window[0], window[1], jobs, text)
         else:
             report.windows = default_windows(working, replaced, contacts, jobs, text)
             placed = {(w.policy, w.new) for w in report.windows}
