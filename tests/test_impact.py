@@ -286,3 +286,26 @@ def test_a_new_version_whose_old_one_decides_no_contact_gets_no_window(sides, tm
     assert rep["windows"] == [] and rep["not_in_force"] == [{"policy": "capland-written", "new": "2.0", "old": "1.0"}]
     text = impact(str(elsewhere), "--base", str(base), "--policies", str(work), "--as-if-in-force").output
     assert "capland-written 2.0: not put in force anywhere (no contact in the file that 1.0 applies to)" in text
+
+
+def test_contacts_without_permission_to_read_them_are_exit_4_naming_them(tmp_path):
+    """impact's CONTACTS and diff --impact were checked by click, a usage error (exit 2); an
+    input file that cannot be read is exit 4 (docs/toolchain.md), in words."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    lead = [shutil.which("setpriv"), "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+    assert all(lead), "running as root, the test needs setpriv (util-linux) to give up the power to read any file"
+    locked = tmp_path / "contacts.ndjson"
+    shutil.copy(CONTACTS, locked)
+    locked.chmod(0)
+    root = FIXTURES.parent.parent
+    for args in (["impact", str(locked), "--base", str(root / "policies"), "--policies", str(root / "policies")],
+                 ["diff", "vgr-rehab-written-contact", "vgr-rehab-written-contact", "--impact", str(locked),
+                  "--policies", str(root / "policies")]):
+        done = subprocess.run([*lead, sys.executable, "-m", "evaluator", *args], capture_output=True, text=True,
+                              timeout=120, cwd=tmp_path)
+        assert done.returncode == 4, (args[0], done.stderr)
+        assert f"cannot read {locked}: you are not allowed to read it" in done.stderr and "Traceback" not in done.stderr

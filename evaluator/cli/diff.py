@@ -37,7 +37,7 @@ def _side(spec: str, policies_dir, which: str):
 @click.argument("new")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "md"]), default="text", show_default=True,
               help="md is Markdown, e.g. for a pull-request comment.")
-@click.option("--impact", "contacts", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+@click.option("--impact", "contacts", type=click.Path(dir_okay=False, allow_dash=True, readable=False), default=None,
               help="NDJSON contacts to decide under both versions; summarizes the decisions that change.")
 @click.option("--examples", type=click.IntRange(0), default=5, show_default=True,
               help="With --impact: how many changed decisions to list.")

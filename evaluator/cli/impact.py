@@ -66,7 +66,7 @@ _DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 
 @click.command()
-@click.argument("contacts", type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("contacts", type=click.Path(dir_okay=False, allow_dash=True, readable=False))
 @click.option("--base", required=True, metavar="REV|DIR",
               help="The policy set to compare with: a folder, or a git revision of the repository "
                    "holding the policy folder (e.g. origin/main).")
