@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +162,61 @@ def _why_no_date(text: str) -> str:
     return ""
 
 
+# A number is written in plain decimal digits (`12`, `-3`, `2.5`, `.5`): YAML 1.1, which the
+# loader follows, and YAML 1.2, which editors follow, read those alike. Every other form of
+# number is refused at its place, saying how to write it, rather than read as something other
+# than it says: `012` is octal 10 in YAML 1.1 and 12 in YAML 1.2; `17:30` is 1050 (counted in
+# sixties) in YAML 1.1 and text in YAML 1.2; `0x1A`, `0o17`, `0b101`, `1_000` and `1e3` are
+# numbers in one or both, none of them written as a person reads them (docs/policy-format.md).
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+# YAML 1.2's numbers (core schema) that YAML 1.1 reads as text: 08, 0o17, 1e3
+_YAML12_NUMBER = re.compile(r"[-+]?[0-9]+|0o[0-7]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+")
+_BASES = {"x": 16, "o": 8, "b": 2}
+
+
+def _number_text(number) -> str:
+    if isinstance(number, float) and number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return str(number)
+
+
+def number_form_problem(raw: str, value) -> tuple[str, str] | None:
+    """(message, hint) for a plain (unquoted) scalar written as a number in a form other than
+    plain decimal digits, `value` being what YAML 1.1 reads; None for a plain number or a text."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    if isinstance(value, str) and not _YAML12_NUMBER.fullmatch(raw):
+        return None
+    if not isinstance(value, str) and _PLAIN_NUMBER.fullmatch(raw):
+        return None
+    if ":" in raw:
+        return (f"{raw} is read as the number {_number_text(value)}: YAML counts the parts between the colons "
+                "in sixties, as minutes and seconds", f'write it in quotes: "{raw}"')
+    digits = raw.replace("_", "")
+    base = re.match(r"[-+]?0([xob])", digits, re.IGNORECASE)
+    if base:
+        meant = int(digits, 0)
+        how = f"the number {meant}, written in base {_BASES[base.group(1).lower()]}"
+    elif "e" in digits.lower():
+        meant = float(digits)
+        how = f"the number {_number_text(meant)}, written with an exponent"
+    else:
+        meant = float(digits) if "." in digits else int(digits, 10)
+        if re.match(r"[-+]?0[0-9]", digits):
+            how = f"the number {_number_text(value)}: a whole number with a 0 in front is read in base 8"
+        else:
+            how = f"the number {_number_text(meant)}: YAML leaves out the _ (YAML 1.2 reads text)"
+    finite = isinstance(meant, int) or abs(meant) != float("inf")
+    if isinstance(value, str):
+        message = (f"{raw} is read as text, but as {'the number ' + _number_text(meant) if finite else 'a number'} "
+                   "by the editors and tools that follow YAML 1.2")
+    else:
+        message = f"{raw} is read as {how}"
+    hint = (f'write {_number_text(meant)} for the number, or in quotes for the text: "{raw}"' if finite
+            else f'write it in quotes: "{raw}"')
+    return message, hint
+
+
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, object, str | None]:
     """(message, mark, hint) for a YAML syntax error, said where the mistake most likely is:
     a quote or a bracket that is never closed is said where it opens, not where the parser
@@ -297,9 +353,16 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     unreadable: set = set()  # the paths of values their tag cannot make
 
     def scalar(node):
-        """The value of a scalar as its tag reads it; a problem and its text when it cannot."""
+        """The value of a scalar as its tag reads it; a problem and its text when it cannot, or
+        when it is a number in a form other than plain digits (012, 17:30, 0x1A, 1_000, 1e3)."""
         try:
-            return constructor.construct_object(node, deep=True)
+            value = constructor.construct_object(node, deep=True)
+            if not node.style and node.tag == constructor.resolve(yaml.ScalarNode, node.value, (True, False)):
+                odd = number_form_problem(node.value, value)
+                if odd is not None:
+                    problems.append(at(Code.YAML_VALUE, odd[0], node.start_mark, odd[1]))
+                    return node.value
+            return value
         except yaml.constructor.ConstructorError as exc:
             problems.append(at(Code.YAML_VALUE, f"YAML value: {exc.problem}", exc.problem_mark or node.start_mark))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
