@@ -170,14 +170,17 @@ def _kind_of(value) -> str:
 
 
 def schema_problems(doc: SourceDoc, validator: Draft202012Validator | None = None,
-                    code: str = Code.SCHEMA) -> list[Problem]:
+                    code: str = Code.SCHEMA, skip: frozenset = frozenset()) -> list[Problem]:
     """Every way the document breaks its JSON Schema (the policy schema unless another
-    validator is given), in plain words at the place in the file."""
+    validator is given), in plain words at the place in the file; but those of the kinds in
+    `skip` (JSON Schema's keywords: "required" for a key that is missing)."""
     problems = []
     if not isinstance(doc.value, dict):
         return [doc.problem(code, "the file must hold a mapping of keys (for a policy: id, version, rules …), "
                                   f"not {_kind_of(doc.value)}")]
     for error in (validator or policy_validator()).iter_errors(_jsonable(doc.value)):
+        if error.validator in skip:
+            continue
         path = tuple(error.absolute_path)
         if any(path[:len(bad)] == bad for bad in doc.unreadable):
             continue  # the loader said already what is wrong with this value, at its place

@@ -28,6 +28,7 @@ from ruamel.yaml.tokens import CommentToken
 
 from ..errors import Code, Location, Problem
 from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, policy_files
+from ..loading.schema import schema_problems
 from ..loading.yamlsource import decode_utf8, parse_yaml
 
 TOP_ORDER = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "source",
@@ -191,9 +192,12 @@ def _canonical(doc) -> None:
 
 
 class FormatError(Exception):
-    def __init__(self, problem: Problem):
-        super().__init__(problem.render())
+    """The file is not formatted: `problems` say why, each at its place (`problem`: the first)."""
+
+    def __init__(self, problem: Problem, *more: Problem):
+        super().__init__("\n".join(p.render() for p in (problem, *more)))
         self.problem = problem
+        self.problems = [problem, *more]
 
 
 def format_text(text: str, name: str = "<policy>") -> str:
@@ -201,10 +205,18 @@ def format_text(text: str, name: str = "<policy>") -> str:
     # What the evaluator's loader refuses with a place (a syntax error, a date the calendar
     # lacks, aliases that multiply, a file or nesting over the limits: ruamel recurses once per
     # level) is not formatted, and is told in the loader's words.
-    _, problems = parse_yaml(text, name)
+    source, problems = parse_yaml(text, name)
     refused = [p for p in problems if p.code in (Code.YAML_SYNTAX, Code.YAML_VALUE, Code.YAML_SIZE, Code.LIMIT)]
     if refused:
-        raise FormatError(refused[0])
+        raise FormatError(*refused)
+    # Nor is a file whose keys are not a policy's (a line indented wrongly makes its key one of
+    # the file's, and `parameters:` above it empty): the canonical order would move that key
+    # away from where it was written, and validate would then point elsewhere. A key that is
+    # missing moves nothing, so a policy being written can be formatted before it is complete.
+    if source is not None and isinstance(source.value, dict):
+        refused = schema_problems(source, skip=frozenset({"required"}))
+        if refused:
+            raise FormatError(*sorted(refused, key=lambda p: (p.location.line, p.location.column)))
     y = yaml_writer()
     try:
         doc = y.load(text)
@@ -278,6 +290,7 @@ class Outcome:
     formatted: str | None = None
     original: str | None = None
     problem: Problem | None = None
+    problems: list[Problem] | None = None  # all of them, where there are more (`problem` is the first)
 
 
 def format_file(path: Path, display: str | None = None) -> Outcome:
@@ -294,5 +307,5 @@ def format_file(path: Path, display: str | None = None) -> Outcome:
     try:
         formatted = format_text(text, name)
     except FormatError as exc:
-        return Outcome(path, False, original=text, problem=exc.problem)
+        return Outcome(path, False, original=text, problem=exc.problem, problems=exc.problems)
     return Outcome(path, formatted != text, formatted, text)
