@@ -29,7 +29,7 @@ from ruamel.yaml.tokens import CommentToken
 from ..errors import Code, Location, Problem
 from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, policy_files
 from ..loading.schema import schema_problems
-from ..loading.yamlsource import decode_utf8, parse_yaml
+from ..loading.yamlsource import decode_utf8, parse_yaml, syntax_hint
 
 TOP_ORDER = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "source",
              "description", "applies_when", "parameters", "rules")
@@ -191,6 +191,44 @@ def _canonical(doc) -> None:
     _indent_comments(doc, 0)
 
 
+# The scanner the loader uses (libyaml where PyYAML has it): where it reads a tab as white space
+# between tokens, fmt does too.
+_SCANNER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _spaces_for_tabs(text: str) -> str:
+    """The text with every tab that stands between the YAML's tokens (after `key:`, before a
+    value or a comment) made a space. The loader reads such a tab as a space, and validate
+    passes it; ruamel refuses it ("found character '\\t' that cannot start any token"). A tab
+    inside a value (quoted, plain or block text) or inside a comment is left as it is."""
+    if "\t" not in text:
+        return text
+    try:
+        tokens = list(yaml.scan(text, Loader=_SCANNER))
+    except yaml.YAMLError:
+        return text  # (the loader has said what is wrong already)
+    out, pos = [], 0
+    for token in tokens:
+        start, end = token.start_mark.index, token.end_mark.index
+        if start > pos:
+            out.append(_untab_between(text[pos:start]))
+            pos = start
+        if end > pos:
+            out.append(text[pos:end])
+            pos = end
+    out.append(_untab_between(text[pos:]))
+    return "".join(out)
+
+
+def _untab_between(gap: str) -> str:
+    """White space and comments between tokens: tabs before a comment's # become spaces."""
+    lines = gap.split("\n")
+    for i, line in enumerate(lines):
+        cut = line.find("#")
+        lines[i] = line.replace("\t", " ") if cut < 0 else line[:cut].replace("\t", " ") + line[cut:]
+    return "\n".join(lines)
+
+
 class FormatError(Exception):
     """The file is not formatted: `problems` say why, each at its place (`problem`: the first)."""
 
@@ -219,13 +257,19 @@ def format_text(text: str, name: str = "<policy>") -> str:
             raise FormatError(*sorted(refused, key=lambda p: (p.location.line, p.location.column)))
     y = yaml_writer()
     try:
-        doc = y.load(text)
+        doc = y.load(_spaces_for_tabs(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
         lines = text.splitlines()
+        shown = lines[loc.line - 1] if 0 < loc.line <= len(lines) else None
+        if mark is not None and "cannot start any token" in (exc.problem or "") and text[mark.index:mark.index + 1] == "\t":
+            # (the tabs between tokens are spaces by now: this one is inside plain text)
+            raise FormatError(Problem(Code.YAML_SYNTAX, "a tab stands inside a text that is not in quotes, and fmt "
+                                      "cannot keep it there", loc, shown,
+                                      hint="type a space instead, or write the text in quotes")) from exc
         raise FormatError(Problem(Code.YAML_SYNTAX, f"YAML syntax: {exc.problem or exc.context or 'invalid YAML'}", loc,
-                                  lines[loc.line - 1] if 0 < loc.line <= len(lines) else None)) from exc
+                                  shown, hint=syntax_hint(exc.problem or ""))) from exc
     except YAMLError as exc:
         raise FormatError(Problem(Code.YAML_SYNTAX, f"YAML syntax: {exc}", Location(name, 1, 1))) from exc
     if not isinstance(doc, CommentedMap):
@@ -235,13 +279,12 @@ def format_text(text: str, name: str = "<policy>") -> str:
     out = io.StringIO()
     y.dump(doc, out)
     formatted = out.getvalue()
-    try:
-        before, after = yaml.safe_load(text), yaml.safe_load(formatted)
-    except yaml.YAMLError:
-        before, after = None, _UNREADABLE
+    # read both as validate and the evaluator read them (libyaml where PyYAML has it)
+    before = source.value if source is not None else None
+    again, problems = parse_yaml(formatted, name)
+    after = again.value if again is not None and not problems else _UNREADABLE
     if after != before:  # a guard: the layout above moved something it must not
         place = _first_difference(before, after)
-        source, _ = parse_yaml(text, name)
         where = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in place).lstrip(".")
         message = ("formatting would change what the file says" + (f" (the value of {where})" if where else "")
                    + "; it is left as it is")
