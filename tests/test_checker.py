@@ -349,3 +349,26 @@ def test_a_copied_version_file_gets_one_error_not_its_follow_ons(tmp_path):
     shutil.copy(first, first.with_name("2.0.yaml"))  # copied, version and dates not yet changed
     _, problems = load_policy_set(tmp_path)
     assert [p.message for p in problems] == ["the file's version is '1.0' but its place says '2.0'"]
+
+
+@pytest.mark.parametrize("when, line, column", [
+    ('"channel = \\"written\\"\u00a0and dialogue"', 17, 33),         # in quotes: the condition says it
+    ('>-\n      channel = "written"\n        and\u00a0dialogue', 19, 12),  # in block text, on its own line
+])
+def test_a_non_breaking_space_in_a_condition_is_named_at_its_own_place(tmp_path, when, line, column):
+    write_policy(tmp_path, POLICY.format(when=when))
+    _, problems = load_policy_set(tmp_path)
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("dsl_syntax", line, column)]
+    assert problems[0].message == "a non-breaking space (U+00A0) cannot be used here"
+    assert problems[0].source_line[column - 1] == "\u00a0"
+
+
+def test_a_non_breaking_space_outside_quotes_is_said_at_its_own_line_not_the_next():
+    # as indentation it made the line a key of its own, and YAML complained on the line after
+    text = POLICY.format(when="dialogue").replace("    severity: info", "\u00a0   severity: info")
+    from evaluator.loading.yamlsource import parse_yaml
+
+    _, problems = parse_yaml(text, "p.yaml")
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 19, 1)]
+    assert problems[0].message.startswith("a non-breaking space (U+00A0) stands here")
+    assert "type an ordinary space" in problems[0].hint

@@ -195,3 +195,25 @@ def test_a_time_in_a_test_contact_unquoted_is_an_error_at_its_place_not_a_number
     _, problems = yamlsource.parse_yaml(text, "t.test.yaml")
     assert [(p.location.line, p.location.column) for p in problems] == [(3, 47)]
     assert problems[0].hint == 'write it in quotes: "10:30"'
+
+
+@pytest.mark.parametrize("text, line, column, words", [
+    ("rules:\n  - id: r1\n\u00a0   severity: info\n    message: x\n", 3, 1, "a non-breaking space (U+00A0)"),
+    ("channel: video\u00a0\n", 1, 15, "a non-breaking space (U+00A0)"),
+    ("id: x\nb: \u200bfoo\n", 2, 4, "a zero-width space (U+200B)"),
+    ("id: x\n\ufeffb: 1\n", 2, 1, "an invisible byte order mark (U+FEFF)"),
+    ("a: [x,\u00a0y]\n", 1, 7, "a non-breaking space (U+00A0)"),
+])
+def test_an_invisible_character_outside_quotes_is_named_at_its_own_place(text, line, column, words):
+    _, problems = yamlsource.parse_yaml(text, "i.yaml")
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", line, column)]
+    assert problems[0].message.startswith(f"{words} stands here, where it cannot be seen")
+    assert "type an ordinary space" in problems[0].hint
+
+
+@pytest.mark.parametrize("text", [
+    'sv: "3\u00a0kontakter"\n', "sv: >-\n  3\u00a0kontakter\n", "a: 1  # a\u00a0comment\n", "\ufeffid: x\n",
+])
+def test_an_invisible_character_in_quotes_block_text_or_a_comment_is_kept(text):
+    doc, problems = yamlsource.parse_yaml(text, "i.yaml")
+    assert problems == [] and doc is not None

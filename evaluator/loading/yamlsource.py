@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from .. import limits as _limits
-from ..errors import Code, Location, Problem
+from ..errors import INVISIBLE_CLASS, INVISIBLE_HINT, Code, Location, Problem, character_in_words
 
 Path_ = tuple  # a path into the document: ("rules", 2, "when")
 
@@ -72,7 +72,7 @@ class SourceDoc:
             i += 1
         target = None
         for k, ch in enumerate(value):
-            if ch.isspace():
+            if ch in " \t\r\n\x85\u2028\u2029":  # (YAML's white space and line breaks, which folding moves)
                 continue
             while i < end and raw[i] != ch:
                 i += 1
@@ -217,6 +217,57 @@ def number_form_problem(raw: str, value) -> tuple[str, str] | None:
     return message, hint
 
 
+_INVISIBLE = re.compile(INVISIBLE_CLASS)
+
+
+def _invisible_characters(text: str, at) -> list[Problem]:
+    """An invisible character (a non-breaking space pasted from Word, a zero-width space, a
+    byte order mark inside the file) outside quoted text, block text (>-, |) and comments: one
+    problem at each, in words. YAML takes such a character for part of a name or a value, so
+    as indentation it made the line a key of its own, reported at the next line with a hint
+    that did not fit; in a value (`channel: video` with one after it) it made a value that
+    only looks right. Within quotes or block text it is kept: a message may mean it."""
+    found: list[Problem] = []
+
+    def look(start: int, end: int) -> None:
+        for match in _INVISIBLE.finditer(text, start, end):
+            if match.start() == 0 and match.group() == "\ufeff":
+                continue  # a byte order mark that starts the file is no part of it
+            index = match.start()
+            line_start = text.rfind("\n", 0, index) + 1
+            line = text.count("\n", 0, index)
+            mark = yaml.Mark("", index, line, index - line_start, None, None)
+            found.append(at(Code.YAML_VALUE, f"{character_in_words(match.group())} stands here, where it cannot be seen and YAML does not take it for a space",
+                            mark, INVISIBLE_HINT + "; in a text where it is meant, write the text in quotes"))
+
+    def between(start: int, end: int) -> None:
+        """White space and comments between tokens (libyaml passes over a byte order mark there)."""
+        while start < end:
+            stop = text.find("\n", start, end)
+            stop = end if stop < 0 else stop
+            comment = text.find("#", start, stop)
+            look(start, stop if comment < 0 else comment)
+            start = stop + 1
+
+    end = 0
+    try:
+        for token in yaml.scan(text, Loader=_Composer):
+            if token.start_mark.index > end:
+                between(end, token.start_mark.index)
+            if isinstance(token, yaml.ScalarToken) and token.plain:
+                look(token.start_mark.index, token.end_mark.index)
+            end = max(end, token.end_mark.index)
+        between(end, len(text))
+    except yaml.MarkedYAMLError as exc:
+        # the scanner stopped here: what it had not read yet, to the end of that line
+        stop = exc.problem_mark.index if exc.problem_mark is not None else end
+        stop = text.find("\n", stop)
+        look(end, len(text) if stop < 0 else stop)
+    except yaml.YAMLError:
+        pass
+    return found
+
+
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, object, str | None]:
     """(message, mark, hint) for a YAML syntax error, said where the mistake most likely is:
     a quote or a bracket that is never closed is said where it opens, not where the parser
@@ -327,6 +378,10 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
         return Problem(code, message, loc, lines[loc.line - 1] if 0 < loc.line <= len(lines) else None, hint=hint)
 
+    if _INVISIBLE.search(text, 1 if text.startswith("\ufeff") else 0):
+        invisible = _invisible_characters(text, at)
+        if invisible:
+            return None, invisible
     loader = _Composer(text)
     try:
         root = loader.get_single_node()
