@@ -372,3 +372,30 @@ def test_a_non_breaking_space_outside_quotes_is_said_at_its_own_line_not_the_nex
     assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 19, 1)]
     assert problems[0].message.startswith("a non-breaking space (U+00A0) stands here")
     assert "type an ordinary space" in problems[0].hint
+
+
+def test_a_date_with_a_one_digit_month_says_how_a_date_is_written(tmp_path):
+    # 2026-7-1 is 2026 minus 7 minus 1: "cannot compare date with whole number" alone puzzled
+    write_policy(tmp_path, POLICY.format(when="date >= 2026-7-1"))
+    _, problems = load_policy_set(tmp_path)
+    (problem,) = problems
+    assert (problem.code, problem.message) == ("type_error", "cannot compare date with whole number")
+    assert problem.hint.startswith("a date is written YYYY-MM-DD, with a two-digit month and day: 2026-07-01")
+    write_policy(tmp_path, POLICY.format(when="date >= 2026 - 7"))
+    _, problems = load_policy_set(tmp_path)
+    assert problems[0].hint is None  # (no date there to guess)
+
+
+@pytest.mark.parametrize("value, message, hint", [
+    ("3.5", "parameters, cap must be a whole number, not the number 3.5",
+     "the conditions count in whole numbers: write one, as 3 or 4"),
+    ("[1, 2.5]", "parameters, cap: a list parameter holds texts or whole numbers, not the number 2.5", None),
+    ("", "parameters, cap: a parameter is a whole number, text, yes/no (true or false), a date, a list of texts "
+         "or of whole numbers, or written in full as {type, value, description}; not nothing", None),
+])
+def test_a_parameter_of_no_kind_is_told_what_it_is_and_what_is_accepted(tmp_path, value, message, hint):
+    # 3.5 used to be told "a parameter is a value (a number, …)", though 3.5 is a number
+    write_policy(tmp_path, POLICY.format(when="dialogue").replace("cap: 2", f"cap: {value}"))
+    _, problems = load_policy_set(tmp_path)
+    (problem,) = [p for p in problems if p.code == "schema"]
+    assert (problem.message, problem.hint, problem.location.line) == (message, hint, 11)
