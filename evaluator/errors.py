@@ -23,7 +23,7 @@ class Code(StrEnum):
     # Files: reading a repository's files at all
     IO = "io", "files", "a file or folder cannot be read or written, or is not what was named"
     YAML_SYNTAX = "yaml_syntax", "files", "the file is not well-formed YAML"
-    YAML_VALUE = "yaml_value", "files", "a YAML value cannot be read (a date that does not exist, say), is a number not written in plain digits (012, 17:30, 0x1A), or an invisible character (a non-breaking space) stands outside quotes"
+    YAML_VALUE = "yaml_value", "files", "a YAML value cannot be read (a date that does not exist, say), is a number not written in plain digits (012, 17:30, 0x1A), or an invisible character (a non-breaking space) stands where it changes what the YAML says"
     YAML_SIZE = "yaml_size", "files", "YAML anchors and aliases expand to more values than a file may hold"
     DUPLICATE_KEY = "duplicate_key", "files", "a key appears twice in one mapping"
     LIMIT = "limit", "files", "a file or condition is over one of the repository's size limits"

@@ -203,6 +203,9 @@ def test_a_time_in_a_test_contact_unquoted_is_an_error_at_its_place_not_a_number
     ("id: x\nb: \u200bfoo\n", 2, 4, "a zero-width space (U+200B)"),
     ("id: x\n\ufeffb: 1\n", 2, 1, "an invisible byte order mark (U+FEFF)"),
     ("a: [x,\u00a0y]\n", 1, 7, "a non-breaking space (U+00A0)"),
+    ("max:\u00a03\n", 1, 5, "a non-breaking space (U+00A0)"),
+    ("ma\u200bx: 3\n", 1, 3, "a zero-width space (U+200B)"),
+    ("a: one\n  \u00a0two\n", 2, 3, "a non-breaking space (U+00A0)"),
 ])
 def test_an_invisible_character_outside_quotes_is_named_at_its_own_place(text, line, column, words):
     _, problems = yamlsource.parse_yaml(text, "i.yaml")
@@ -213,6 +216,7 @@ def test_an_invisible_character_outside_quotes_is_named_at_its_own_place(text, l
 
 @pytest.mark.parametrize("text", [
     'sv: "3\u00a0kontakter"\n', "sv: >-\n  3\u00a0kontakter\n", "a: 1  # a\u00a0comment\n", "\ufeffid: x\n",
+    "sv: 3\u00a0kontakter\n", "sv: En video\u00adkontakt\n",  # between the words of unquoted text: meant
 ])
 def test_an_invisible_character_in_quotes_block_text_or_a_comment_is_kept(text):
     doc, problems = yamlsource.parse_yaml(text, "i.yaml")

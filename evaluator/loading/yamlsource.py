@@ -218,15 +218,18 @@ def number_form_problem(raw: str, value) -> tuple[str, str] | None:
 
 
 _INVISIBLE = re.compile(INVISIBLE_CLASS)
+_EDGE = " \t" + "".join(chr(c) for c in (0xa0, 0xad, 0x1680, 0x180e, *range(0x2000, 0x2010), *range(0x202a, 0x2030),
+                                          *range(0x205f, 0x2065), 0x3000, 0xfeff))
 
 
 def _invisible_characters(text: str, at) -> list[Problem]:
     """An invisible character (a non-breaking space pasted from Word, a zero-width space, a
-    byte order mark inside the file) outside quoted text, block text (>-, |) and comments: one
-    problem at each, in words. YAML takes such a character for part of a name or a value, so
-    as indentation it made the line a key of its own, reported at the next line with a hint
-    that did not fit; in a value (`channel: video` with one after it) it made a value that
-    only looks right. Within quotes or block text it is kept: a message may mean it."""
+    byte order mark inside the file) where it changes what the YAML says, unseen: one problem
+    at each, in words. YAML takes such a character for part of a name or a value, so as
+    indentation it made the line a key of its own, reported at the next line with a hint that
+    did not fit; after a value (`channel: video` and one) it made a value that only looks
+    right. In quoted text, block text (>-, |), comments and between the words of unquoted text
+    it is kept: a message may mean it."""
     found: list[Problem] = []
 
     def look(start: int, end: int) -> None:
@@ -249,14 +252,30 @@ def _invisible_characters(text: str, at) -> list[Problem]:
             look(start, stop if comment < 0 else comment)
             start = stop + 1
 
-    end = 0
+    def plain(start: int, end: int, key: bool) -> None:
+        """Unquoted text: a key, anywhere in it (a name never holds one); a value, at its start
+        or end (a line indented with one, `channel: video` with one after it) or after a
+        colon (`key:` and one, which YAML reads as one text). Between two words of a value it
+        is kept, as a soft hyphen in `video­kontakt` is meant."""
+        if key:
+            look(start, end)
+            return
+        for match in _INVISIBLE.finditer(text, start, end):
+            i = match.start()
+            line_start = max(start, text.rfind("\n", start, i) + 1)
+            line_end = text.find("\n", i, end)
+            line_end = end if line_end < 0 else line_end
+            if text[i - 1] == ":" or not text[line_start:i].strip(_EDGE) or not text[i + 1:line_end].strip(_EDGE):
+                look(i, i + 1)  # (at the start or the end of a line of the text, or after a colon)
+
+    end, previous = 0, None
     try:
         for token in yaml.scan(text, Loader=_Composer):
             if token.start_mark.index > end:
                 between(end, token.start_mark.index)
             if isinstance(token, yaml.ScalarToken) and token.plain:
-                look(token.start_mark.index, token.end_mark.index)
-            end = max(end, token.end_mark.index)
+                plain(token.start_mark.index, token.end_mark.index, isinstance(previous, yaml.KeyToken))
+            end, previous = max(end, token.end_mark.index), token
         between(end, len(text))
     except yaml.MarkedYAMLError as exc:
         # the scanner stopped here: what it had not read yet, to the end of that line
@@ -412,11 +431,11 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         when it is a number in a form other than plain digits (012, 17:30, 0x1A, 1_000, 1e3)."""
         try:
             value = constructor.construct_object(node, deep=True)
-            if not node.style and node.tag == constructor.resolve(yaml.ScalarNode, node.value, (True, False)):
-                odd = number_form_problem(node.value, value)
-                if odd is not None:
-                    problems.append(at(Code.YAML_VALUE, odd[0], node.start_mark, odd[1]))
-                    return node.value
+            odd = number_form_problem(node.value, value) if not node.style else None
+            # (a tag written out, !!str 012, says what is meant: only the value YAML guessed)
+            if odd is not None and node.tag == constructor.resolve(yaml.ScalarNode, node.value, (True, False)):
+                problems.append(at(Code.YAML_VALUE, odd[0], node.start_mark, odd[1]))
+                return node.value
             return value
         except yaml.constructor.ConstructorError as exc:
             problems.append(at(Code.YAML_VALUE, f"YAML value: {exc.problem}", exc.problem_mark or node.start_mark))
