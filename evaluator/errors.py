@@ -23,7 +23,7 @@ class Code(StrEnum):
     # Files: reading a repository's files at all
     IO = "io", "files", "a file or folder cannot be read or written, or is not what was named"
     YAML_SYNTAX = "yaml_syntax", "files", "the file is not well-formed YAML"
-    YAML_VALUE = "yaml_value", "files", "a YAML value cannot be read (a date that does not exist, say)"
+    YAML_VALUE = "yaml_value", "files", "a YAML value cannot be read (a date that does not exist, say), is a number not written in plain digits (012, 17:30, 0x1A), or an invisible character (a non-breaking space) stands where it changes what the YAML says"
     YAML_SIZE = "yaml_size", "files", "YAML anchors and aliases expand to more values than a file may hold"
     DUPLICATE_KEY = "duplicate_key", "files", "a key appears twice in one mapping"
     LIMIT = "limit", "files", "a file or condition is over one of the repository's size limits"
@@ -205,3 +205,36 @@ def closest(name: str, candidates) -> str | None:
 
     found = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.6)
     return found[0] if found else None
+
+
+# Characters a person cannot see, or cannot tell from an ordinary space, that come with text
+# pasted from Word, a PDF or a web page. A message names them in words: shown as they are, a
+# message would read "the character ' ' cannot be used here".
+INVISIBLE = {
+    "\u00a0": "a non-breaking space (U+00A0)",
+    "\u202f": "a narrow non-breaking space (U+202F)",
+    "\u2007": "a figure space (U+2007)",
+    "\u200b": "a zero-width space (U+200B)",
+    "\u200c": "a zero-width non-joiner (U+200C)",
+    "\u200d": "a zero-width joiner (U+200D)",
+    "\u2060": "a word joiner (U+2060)",
+    "\ufeff": "an invisible byte order mark (U+FEFF)",
+    "\u00ad": "an invisible soft hyphen (U+00AD)",
+}
+INVISIBLE_CLASS = "[\u00a0\u00ad\u1680\u180e\u2000-\u200f\u202a-\u202f\u205f-\u2064\u3000\ufeff]"
+INVISIBLE_HINT = "it often comes with text pasted from Word or a PDF: delete it and type an ordinary space, or nothing"
+
+
+def character_in_words(ch: str) -> str:
+    """A character as a message names it: 'a non-breaking space (U+00A0)', or quoted when it can be seen."""
+    import re
+    import unicodedata
+
+    if ch in INVISIBLE:
+        return INVISIBLE[ch]
+    if ch == "\t":
+        return "a tab"
+    if re.fullmatch(INVISIBLE_CLASS, ch) or unicodedata.category(ch) in ("Zs", "Cf", "Cc"):
+        name = unicodedata.name(ch, "").lower()
+        return f"an invisible character (U+{ord(ch):04X}{', ' + name if name else ''})"
+    return f"the character '{ch}'"

@@ -349,3 +349,53 @@ def test_a_copied_version_file_gets_one_error_not_its_follow_ons(tmp_path):
     shutil.copy(first, first.with_name("2.0.yaml"))  # copied, version and dates not yet changed
     _, problems = load_policy_set(tmp_path)
     assert [p.message for p in problems] == ["the file's version is '1.0' but its place says '2.0'"]
+
+
+@pytest.mark.parametrize("when, line, column", [
+    ('"channel = \\"written\\"\u00a0and dialogue"', 17, 33),         # in quotes: the condition says it
+    ('>-\n      channel = "written"\n        and\u00a0dialogue', 19, 12),  # in block text, on its own line
+])
+def test_a_non_breaking_space_in_a_condition_is_named_at_its_own_place(tmp_path, when, line, column):
+    write_policy(tmp_path, POLICY.format(when=when))
+    _, problems = load_policy_set(tmp_path)
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("dsl_syntax", line, column)]
+    assert problems[0].message == "a non-breaking space (U+00A0) cannot be used here"
+    assert problems[0].source_line[column - 1] == "\u00a0"
+
+
+def test_a_non_breaking_space_outside_quotes_is_said_at_its_own_line_not_the_next():
+    # as indentation it made the line a key of its own, and YAML complained on the line after
+    text = POLICY.format(when="dialogue").replace("    severity: info", "\u00a0   severity: info")
+    from evaluator.loading.yamlsource import parse_yaml
+
+    _, problems = parse_yaml(text, "p.yaml")
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 19, 1)]
+    assert problems[0].message.startswith("a non-breaking space (U+00A0) stands here")
+    assert "type an ordinary space" in problems[0].hint
+
+
+def test_a_date_with_a_one_digit_month_says_how_a_date_is_written(tmp_path):
+    # 2026-7-1 is 2026 minus 7 minus 1: "cannot compare date with whole number" alone puzzled
+    write_policy(tmp_path, POLICY.format(when="date >= 2026-7-1"))
+    _, problems = load_policy_set(tmp_path)
+    (problem,) = problems
+    assert (problem.code, problem.message) == ("type_error", "cannot compare date with whole number")
+    assert problem.hint.startswith("a date is written YYYY-MM-DD, with a two-digit month and day: 2026-07-01")
+    write_policy(tmp_path, POLICY.format(when="date >= 2026 - 7"))
+    _, problems = load_policy_set(tmp_path)
+    assert problems[0].hint is None  # (no date there to guess)
+
+
+@pytest.mark.parametrize("value, message, hint", [
+    ("3.5", "parameters, cap must be a whole number, not the number 3.5",
+     "the conditions count in whole numbers: write one, as 3 or 4"),
+    ("[1, 2.5]", "parameters, cap: a list parameter holds texts or whole numbers, not the number 2.5", None),
+    ("", "parameters, cap: a parameter is a whole number, text, yes/no (true or false), a date, a list of texts "
+         "or of whole numbers, or written in full as {type, value, description}; not nothing", None),
+])
+def test_a_parameter_of_no_kind_is_told_what_it_is_and_what_is_accepted(tmp_path, value, message, hint):
+    # 3.5 used to be told "a parameter is a value (a number, …)", though 3.5 is a number
+    write_policy(tmp_path, POLICY.format(when="dialogue").replace("cap: 2", f"cap: {value}"))
+    _, problems = load_policy_set(tmp_path)
+    (problem,) = [p for p in problems if p.code == "schema"]
+    assert (problem.message, problem.hint, problem.location.line) == (message, hint, 11)

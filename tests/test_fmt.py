@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 from _golden import FIXTURES, check_golden
 from click.testing import CliRunner
 
@@ -186,7 +187,7 @@ valid_from: 2025-01-01
 source:
   title: T
   # the document id
-  doc: x
+  note: x
 # rules come after the parameters
 rules:
   - id: r1
@@ -225,7 +226,7 @@ def test_a_comment_on_its_own_line_moves_with_the_entry_below_it():
     assert format_text(formatted) == formatted
     assert _what_follows(formatted) == _what_follows(OUT_OF_ORDER) == {
         "# the version: bump on every change": "version", "# where the text comes from": "source",
-        "# the document id": "doc", "# rules come after the parameters": "rules",
+        "# the document id": "note", "# rules come after the parameters": "rules",
         "# the condition: dialogue must be shown": "when", "# what happens when it fires": "then",
         "# what applies": "applies_when", "# the cap": "cap", "# the end": ""}
     assert "# the version: bump on every change\n\nversion:" in formatted  # the blank line kept
@@ -244,3 +245,87 @@ def test_a_file_the_loader_refuses_with_a_place_is_not_formatted():
     with pytest.raises(FormatError) as refused:
         format_text(OUT_OF_ORDER.replace("2025-01-01", "2025-02-30"), "t.yaml")
     assert refused.value.problem.code == "yaml_value" and refused.value.problem.location.line == 8
+
+
+def test_a_file_with_keys_that_are_not_a_policys_is_refused_not_reordered(tmp_path):
+    """A parameter line indented wrongly becomes a key of the file: fmt used to move it to the
+    end of the file and exit 0. It is refused at exit 3 with the schema's problems at their
+    lines, in validate's words, and the file is left alone."""
+    policy = BUNDLED / "vgr" / "vgr-rehab-written-contact" / "4.0.yaml"
+    text = policy.read_text(encoding="utf-8")
+    assert "\n  max_per_week: 1\n" in text
+    broken = text.replace("\n  max_per_week: 1\n", "\nmax_per_week: 1\n", 1)
+    line = broken.splitlines().index("max_per_week: 1") + 1
+    path = tmp_path / "4.0.yaml"
+    path.write_text(broken, encoding="utf-8")
+    for args in ([str(path)], ["--check", "--diff", str(path)]):
+        result = _fmt(*args)
+        assert result.exit_code == 3, result.output
+        assert f"4.0.yaml:{line}:1: error: the document: 'max_per_week' is not one of its keys" in result.output
+        assert "1 could not be formatted" in result.output and "---" not in result.output
+        assert path.read_text(encoding="utf-8") == broken
+
+
+def test_a_policy_being_written_is_formatted_though_keys_are_missing():
+    # a missing key moves nothing: only keys and values that are there are refused
+    assert format_text("version: \"1.0\"\nid: p\n") == "id: p\nversion: \"1.0\"\n"
+
+
+def test_every_problem_that_stops_fmt_is_listed_in_the_order_of_the_file():
+    from evaluator.tools.fmt import FormatError
+
+    with pytest.raises(FormatError) as refused:
+        format_text("id: p\nparameters:\nmax: 3\nrules: 3\n", "p.yaml")
+    assert [(p.location.line, p.location.column) for p in refused.value.problems] == [(2, 12), (3, 1), (4, 8)]
+    assert refused.value.problems[0].message == "parameters must be a mapping of keys, not nothing"
+
+
+TABS = (
+    'id: p\n'
+    'title:\tT\n'                                   # a tab after the colon: validate reads a space
+    'parameters: {cap:\t3, words: [a,\tb]}   \t# a tab\tin a comment stays\n'
+    'rules:\n'
+    '  - id: r1\n'
+    '    passage: "a tab\tin quotes stays"\n'
+    '    reading: |\n'
+    '      a tab\tin block text stays\n'
+)
+
+
+def test_a_tab_between_key_and_value_becomes_a_space_and_tabs_inside_text_stay():
+    """`key:<TAB>value` passes validate (the loader reads the tab as white space) but ruamel
+    refused it ("found character '\\t' that cannot start any token"), so fmt --check failed with
+    exit 3 on a file validate passed. fmt now formats it: the tab becomes a space."""
+    formatted = format_text(TABS, "tabs.yaml")
+    assert "title: T\n" in formatted
+    assert "parameters: {cap: 3, words: [a, b]}    # a tab\tin a comment stays\n" in formatted
+    assert "a tab\tin block text stays" in formatted
+    assert yaml.safe_load(formatted)["rules"][0]["passage"] == "a tab\tin quotes stays"  # (ruamel writes \\t)
+    assert format_text(formatted) == formatted
+    assert yaml.safe_load(formatted) == yaml.load(TABS, Loader=yaml.CSafeLoader)
+
+
+@pytest.mark.skipif(not yaml.__with_libyaml__, reason="the pure-Python parser refuses the tab in validate too")
+def test_validate_and_fmt_agree_on_a_tab_after_a_colon(tmp_path):
+    root = tmp_path / "policies"
+    shutil.copytree(BUNDLED, root)
+    path = root / "vgr" / "vgr-rehab-written-contact" / "4.0.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("  max_per_week: 1\n", "  max_per_week:\t1\n", 1), encoding="utf-8")
+    assert load_policy_set(root)[0] is not None  # validate reads it
+    result = _fmt("--check", str(path))
+    assert result.exit_code == 1 and "would reformat" in result.output, result.output
+    assert _fmt(str(path)).exit_code == 0
+    assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_tab_inside_text_not_in_quotes_is_said_in_words_at_its_place():
+    # ruamel cannot keep a tab inside plain text, and fmt must not change the text: it says so
+    from evaluator.tools.fmt import FormatError
+
+    with pytest.raises(FormatError) as refused:
+        format_text("id: p\ntitle: a tab\there\n", "t.yaml")
+    problem = refused.value.problem
+    assert (problem.location.line, problem.location.column) == (2, 13)
+    assert problem.message == "a tab stands inside a text that is not in quotes, and fmt cannot keep it there"
+    assert problem.hint == "type a space instead, or write the text in quotes"

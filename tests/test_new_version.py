@@ -206,3 +206,20 @@ cases:
     assert ("  policies/sorland/sorland-written-contact/w.test.yaml:7  in the new period  "
             "(2025-09-02; tested no version in force until now)") in result.output
     assert "after the end" not in result.output
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_both_files_keep_the_line_ends_of_the_old_one(work, newline):
+    # a file saved with CRLF (an editor on Windows) was written back with LF, both files
+    old = work / VIDEO / "2.0.yaml"
+    text = old.read_text(encoding="utf-8").replace("\n", newline)
+    old.write_bytes(text.encode("utf-8"))
+    result = _run("sorland-video-contact", "--from", "2026-03-01")
+    assert result.exit_code == 0, result.output
+    for path in (old, work / VIDEO / "3.0.yaml"):
+        data = path.read_bytes().decode("utf-8")
+        assert data.count(newline) == data.count("\n") > 20, path.name
+        if newline == "\n":
+            assert "\r" not in data
+    assert old.read_bytes().decode("utf-8") == text.replace(
+        "valid_from: 2025-01-01" + newline, "valid_from: 2025-01-01" + newline + "valid_to: 2026-02-28" + newline)

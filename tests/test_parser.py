@@ -117,3 +117,19 @@ def test_every_node_knows_where_it_starts_and_ends():
         assert 0 <= node.offset < node.end <= len(text)
         for child in ast.children(node):
             assert node.offset <= child.offset < child.end <= node.end
+
+
+@pytest.mark.parametrize("ch, words", [
+    ("\u00a0", "a non-breaking space (U+00A0)"),
+    ("\u200b", "a zero-width space (U+200B)"),
+    ("\ufeff", "an invisible byte order mark (U+FEFF)"),
+    ("\u2009", "an invisible character (U+2009, thin space)"),
+])
+def test_an_invisible_character_is_named_in_words_at_its_place(ch, words):
+    # pasted from Word or a PDF: the message used to read "the character ' ' cannot be used here"
+    text = f'channel = "video"{ch}and dialogue'
+    with pytest.raises(ConditionSyntaxError) as caught:
+        parse_condition(text)
+    assert caught.value.message == f"{words} cannot be used here"
+    assert caught.value.offset == text.index(ch)
+    assert "type an ordinary space" in caught.value.hint

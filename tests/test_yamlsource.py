@@ -3,6 +3,7 @@ own parser, which the error messages' file:line:col rest on."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,73 @@ def test_a_second_document_in_a_file_is_said_in_words():
     assert problem.message == ("YAML syntax: a second document starts here (a line '---' after the first): "
                                "a file holds one document")
     assert problem.hint == "remove the '---' line, or move what follows it to a file of its own"
+
+
+@pytest.mark.parametrize("written, message, hint", [
+    ("012", "012 is read as the number 10: a whole number with a 0 in front is read in base 8",
+     'write 12 for the number, or in quotes for the text: "012"'),
+    ("08", "08 is read as text, but as the number 8 by the editors and tools that follow YAML 1.2",
+     'write 8 for the number, or in quotes for the text: "08"'),
+    ("17:30", "17:30 is read as the number 1050: YAML counts the parts between the colons in sixties",
+     'write it in quotes: "17:30"'),
+    ("1:20:30", "1:20:30 is read as the number 4830", 'write it in quotes: "1:20:30"'),
+    ("1:30.5", "1:30.5 is read as the number 90.5", 'write it in quotes: "1:30.5"'),
+    ("0x1A", "0x1A is read as the number 26, written in base 16", 'write 26 for the number, or in quotes for the text: "0x1A"'),
+    ("0o17", "0o17 is read as text, but as the number 15", 'write 15 for the number, or in quotes for the text: "0o17"'),
+    ("0b101", "0b101 is read as the number 5, written in base 2", 'write 5 for the number'),
+    ("1_000", "1_000 is read as the number 1000: YAML leaves out the _", 'write 1000 for the number'),
+    ("1e3", "1e3 is read as text, but as the number 1000", 'write 1000 for the number, or in quotes for the text: "1e3"'),
+    ("1.0e+3", "1.0e+3 is read as the number 1000, written with an exponent", "write 1000 for the number"),
+])
+def test_a_number_in_a_form_other_than_plain_digits_is_refused_at_its_place(written, message, hint):
+    # YAML 1.1 would read 012 as 10 and 17:30 as 1050, and YAML 1.2 (editors) reads them
+    # otherwise: never taken silently, always said at the value with how to write it
+    text = f"id: x\nparameters:\n  closing: {written}\n"
+    doc, problems = yamlsource.parse_yaml(text, "n.yaml")
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", 3, 12)]
+    assert problems[0].message.startswith(message) and hint in problems[0].hint
+    assert doc.value["parameters"]["closing"] == written  # kept as written: the schema says no more
+    assert ("parameters", "closing") in doc.unreadable
+
+
+@pytest.mark.parametrize("written, value", [
+    ("12", 12), ("+12", 12), ("-3", -3), ("0", 0), ("2.5", 2.5), (".5", 0.5), ("012.5", 12.5),
+    ('"012"', "012"), ('"17:30"', "17:30"), ("'0x1A'", "0x1A"), ("!!str 012", "012"),
+    ("08:15", "08:15"), ("2026-07-01", date(2026, 7, 1)), ("ZV051", "ZV051"), ("1" * 30, int("1" * 30)),
+])
+def test_plain_numbers_and_quoted_text_read_as_written(written, value):
+    doc, problems = yamlsource.parse_yaml(f"v: {written}\n", "n.yaml")
+    assert problems == [] and doc.value["v"] == value
+
+
+def test_a_time_in_a_test_contact_unquoted_is_an_error_at_its_place_not_a_number():
+    text = "cases:\n  - name: x\n    contact: {id: c1, date: 2026-03-02, time: 10:30}\n"
+    _, problems = yamlsource.parse_yaml(text, "t.test.yaml")
+    assert [(p.location.line, p.location.column) for p in problems] == [(3, 47)]
+    assert problems[0].hint == 'write it in quotes: "10:30"'
+
+
+@pytest.mark.parametrize("text, line, column, words", [
+    ("rules:\n  - id: r1\n\u00a0   severity: info\n    message: x\n", 3, 1, "a non-breaking space (U+00A0)"),
+    ("channel: video\u00a0\n", 1, 15, "a non-breaking space (U+00A0)"),
+    ("id: x\nb: \u200bfoo\n", 2, 4, "a zero-width space (U+200B)"),
+    ("id: x\n\ufeffb: 1\n", 2, 1, "an invisible byte order mark (U+FEFF)"),
+    ("a: [x,\u00a0y]\n", 1, 7, "a non-breaking space (U+00A0)"),
+    ("max:\u00a03\n", 1, 5, "a non-breaking space (U+00A0)"),
+    ("ma\u200bx: 3\n", 1, 3, "a zero-width space (U+200B)"),
+    ("a: one\n  \u00a0two\n", 2, 3, "a non-breaking space (U+00A0)"),
+])
+def test_an_invisible_character_outside_quotes_is_named_at_its_own_place(text, line, column, words):
+    _, problems = yamlsource.parse_yaml(text, "i.yaml")
+    assert [(p.code, p.location.line, p.location.column) for p in problems] == [("yaml_value", line, column)]
+    assert problems[0].message.startswith(f"{words} stands here, where it cannot be seen")
+    assert "type an ordinary space" in problems[0].hint
+
+
+@pytest.mark.parametrize("text", [
+    'sv: "3\u00a0kontakter"\n', "sv: >-\n  3\u00a0kontakter\n", "a: 1  # a\u00a0comment\n", "\ufeffid: x\n",
+    "sv: 3\u00a0kontakter\n", "sv: En video\u00adkontakt\n",  # between the words of unquoted text: meant
+])
+def test_an_invisible_character_in_quotes_block_text_or_a_comment_is_kept(text):
+    doc, problems = yamlsource.parse_yaml(text, "i.yaml")
+    assert problems == [] and doc is not None

@@ -28,8 +28,10 @@ def fmt(paths, check, show_diff):
     left alone.
 
     Exit 0 when done (with --check: when nothing would change); 1 with --check when a file would
-    change; 3 when a file is not valid YAML, or fmt cannot lay it out without changing what it
-    says (the file is then left as it is); 4 when a file cannot be read or written.
+    change; 3 when a file is not valid YAML, its keys or values are not a policy's (a line
+    indented wrongly, say), or fmt cannot lay it out without changing what it says (the file is
+    then left as it is, and the problems are listed at their lines); 4 when a file cannot be
+    read or written.
 
     \b
     Example:
@@ -44,7 +46,8 @@ def fmt(paths, check, show_diff):
         shown = display_path(path)
         outcome = format_file(path, shown)
         if outcome.problem is not None:
-            click.echo(outcome.problem.render(), err=True)
+            for problem in outcome.problems or [outcome.problem]:
+                click.echo(problem.render(), err=True)
             unreadable |= outcome.problem.code == Code.IO
             broken |= outcome.problem.code != Code.IO
             failed += 1

@@ -126,6 +126,8 @@ class _Check:
                 params = [f"'{s.name}' is a parameter of type {t}: check its value under parameters"
                           for s, t in ((node.left, a), (node.right, b))
                           if isinstance(s, ast.Name) and s.name in self.names.parameters]
+                # 2026-7-1 is read as 2026 minus 7 minus 1: a date with a one-digit month or day
+                params += [_date_hint(s) for s in (node.left, node.right) if _date_hint(s)]
                 self.fail(node, f"cannot compare {a} with {b}", hint="; ".join(params) or None)
                 return BOOLEAN
             if node.op not in ("=", "!=") and a.kind not in ("integer", "date", "time"):
@@ -286,3 +288,21 @@ def check_condition(node: ast.Node, names: Names, *, allow_history: bool) -> tup
 
 
 __all__ = ["KEYWORDS", "TypeProblem", "check_condition"]
+
+
+def _whole(node) -> int | None:
+    value = node.value if isinstance(node, ast.Literal) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _date_hint(node) -> str | None:
+    """A hint where `node` is a date written with a one-digit month or day (2026-7-1), which
+    the language reads as arithmetic, 2026 minus 7 minus 1: the date as it is written."""
+    if not (isinstance(node, ast.Arith) and node.op == "-" and isinstance(node.left, ast.Arith)
+            and node.left.op == "-"):
+        return None
+    year, month, day = _whole(node.left.left), _whole(node.left.right), _whole(node.right)
+    if year is None or month is None or day is None or not (1000 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= 31):
+        return None
+    return (f"a date is written YYYY-MM-DD, with a two-digit month and day: {year}-{month:02d}-{day:02d}; "
+            f"{year}-{month}-{day} is read as arithmetic, {year} minus {month} minus {day}")

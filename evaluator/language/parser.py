@@ -11,6 +11,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from .. import limits as _limits
+from ..errors import INVISIBLE_CLASS, INVISIBLE_HINT, character_in_words
 from ..resources import grammar_dir
 from . import ast
 
@@ -25,6 +26,7 @@ class ConditionSyntaxError(Exception):
 
     message: str
     offset: int
+    hint: str | None = None
 
     def __str__(self) -> str:
         return f"{self.message} (at character {self.offset + 1})"
@@ -332,7 +334,11 @@ def parse_condition(text: str, limits: _limits.Limits | None = None) -> ast.Node
     except UnexpectedCharacters as exc:
         ch = text[exc.pos_in_stream] if exc.pos_in_stream < len(text) else ""
         slip = _slip(text, exc.pos_in_stream)
-        if slip:
+        hint = None
+        if ch and re.fullmatch(INVISIBLE_CLASS, ch):
+            msg = f"{character_in_words(ch)} cannot be used here"
+            hint = INVISIBLE_HINT
+        elif slip:
             msg = slip
         elif ch in "&|":
             msg = "write 'and' or 'or', not '&&' or '||'"
@@ -343,8 +349,8 @@ def parse_condition(text: str, limits: _limits.Limits | None = None) -> ast.Node
         elif text.startswith("==", exc.pos_in_stream - 1) or ch == "=":
             msg = "write '=' to compare, not '=='"
         else:
-            msg = f"the character '{ch}' cannot be used here"
-        raise ConditionSyntaxError(msg, exc.pos_in_stream) from None
+            msg = f"{character_in_words(ch)} cannot be used here"
+        raise ConditionSyntaxError(msg, exc.pos_in_stream, hint) from None
     except UnexpectedInput as exc:
         pos = getattr(exc, "pos_in_stream", None)
         if pos is None:

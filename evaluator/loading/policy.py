@@ -168,7 +168,7 @@ def read_version(doc: SourceDoc, names_base: Names, outputs: dict[str, OutputSpe
             node = parse_condition(text)
         except ConditionSyntaxError as exc:
             loc = doc.offset_location(path, exc.offset)
-            problems.append(Problem(Code.DSL_SYNTAX, exc.message, loc, doc.line_text(loc.line)))
+            problems.append(Problem(Code.DSL_SYNTAX, exc.message, loc, doc.line_text(loc.line), hint=exc.hint))
             return None
         _, found = check_condition(node, names, allow_history=allow_history)
         for tp in found:

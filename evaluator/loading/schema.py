@@ -145,7 +145,21 @@ def _schema_message(error, root=None, raw: str | None = None) -> tuple[str | Non
             hint = f'write it in quotes: "{error.instance}"'
         return f"{where} must be {want}, not {_value_kind(error.instance)}", hint, False
     if v == "oneOf":
-        return f"{where}: a parameter is a value (a number, text, yes/no, a date or a list) or {{type, value, description}}", None, False
+        # (the parameters' schema: a whole number, text, yes/no or a date; a list of those; or
+        # written in full) said by what the value is, in words
+        value = error.instance
+        if tuple(error.absolute_path)[:1] != ("parameters",):  # a rule's then or otherwise
+            return (f"{where}: an output's value is yes/no (true or false), a whole number, text or a list, "
+                    f"or {{parameter: name}}; not {_value_kind(value)}", None, False)
+        if isinstance(value, float):
+            return (f"{where} must be a whole number, not the number {raw or value}",
+                    "the conditions count in whole numbers: write one, as 3 or 4", False)
+        if isinstance(value, list):
+            odd = next((x for x in value if isinstance(x, bool) or not isinstance(x, (str, int))), None)
+            return (f"{where}: a list parameter holds texts or whole numbers, not {_value_kind(odd)}", None, False)
+        return (f"{where}: a parameter is a whole number, text, yes/no (true or false), a date, a list of texts "
+                f"or of whole numbers, or written in full as {{type, value, description}}; not {_value_kind(value)}",
+                None, False)
     return f"{where}: {error.message}", None, False
 
 
@@ -170,14 +184,17 @@ def _kind_of(value) -> str:
 
 
 def schema_problems(doc: SourceDoc, validator: Draft202012Validator | None = None,
-                    code: str = Code.SCHEMA) -> list[Problem]:
+                    code: str = Code.SCHEMA, skip: frozenset = frozenset()) -> list[Problem]:
     """Every way the document breaks its JSON Schema (the policy schema unless another
-    validator is given), in plain words at the place in the file."""
+    validator is given), in plain words at the place in the file; but those of the kinds in
+    `skip` (JSON Schema's keywords: "required" for a key that is missing)."""
     problems = []
     if not isinstance(doc.value, dict):
         return [doc.problem(code, "the file must hold a mapping of keys (for a policy: id, version, rules …), "
                                   f"not {_kind_of(doc.value)}")]
     for error in (validator or policy_validator()).iter_errors(_jsonable(doc.value)):
+        if error.validator in skip:
+            continue
         path = tuple(error.absolute_path)
         if any(path[:len(bad)] == bad for bad in doc.unreadable):
             continue  # the loader said already what is wrong with this value, at its place

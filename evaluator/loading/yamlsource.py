@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from .. import limits as _limits
-from ..errors import Code, Location, Problem
+from ..errors import INVISIBLE_CLASS, INVISIBLE_HINT, Code, Location, Problem, character_in_words
 
 Path_ = tuple  # a path into the document: ("rules", 2, "when")
 
@@ -71,7 +72,7 @@ class SourceDoc:
             i += 1
         target = None
         for k, ch in enumerate(value):
-            if ch.isspace():
+            if ch in " \t\r\n\x85\u2028\u2029":  # (YAML's white space and line breaks, which folding moves)
                 continue
             while i < end and raw[i] != ch:
                 i += 1
@@ -159,6 +160,131 @@ def _why_no_date(text: str) -> str:
     if not 1 <= day <= days:
         return f": {_MONTHS[month - 1]} {year} has {days} days"
     return ""
+
+
+# A number is written in plain decimal digits (`12`, `-3`, `2.5`, `.5`): YAML 1.1, which the
+# loader follows, and YAML 1.2, which editors follow, read those alike. Every other form of
+# number is refused at its place, saying how to write it, rather than read as something other
+# than it says: `012` is octal 10 in YAML 1.1 and 12 in YAML 1.2; `17:30` is 1050 (counted in
+# sixties) in YAML 1.1 and text in YAML 1.2; `0x1A`, `0o17`, `0b101`, `1_000` and `1e3` are
+# numbers in one or both, none of them written as a person reads them (docs/policy-format.md).
+_PLAIN_NUMBER = re.compile(r"[-+]?(?:0|[1-9][0-9]*)|[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)")
+# YAML 1.2's numbers (core schema) that YAML 1.1 reads as text: 08, 0o17, 1e3
+_YAML12_NUMBER = re.compile(r"[-+]?[0-9]+|0o[0-7]+|[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+")
+_BASES = {"x": 16, "o": 8, "b": 2}
+
+
+def _number_text(number) -> str:
+    if isinstance(number, float) and number.is_integer() and abs(number) < 1e16:
+        return str(int(number))
+    return str(number)
+
+
+def number_form_problem(raw: str, value) -> tuple[str, str] | None:
+    """(message, hint) for a plain (unquoted) scalar written as a number in a form other than
+    plain decimal digits, `value` being what YAML 1.1 reads; None for a plain number or a text."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    if isinstance(value, str) and not _YAML12_NUMBER.fullmatch(raw):
+        return None
+    if not isinstance(value, str) and _PLAIN_NUMBER.fullmatch(raw):
+        return None
+    if ":" in raw:
+        return (f"{raw} is read as the number {_number_text(value)}: YAML counts the parts between the colons "
+                "in sixties, as minutes and seconds", f'write it in quotes: "{raw}"')
+    digits = raw.replace("_", "")
+    base = re.match(r"[-+]?0([xob])", digits, re.IGNORECASE)
+    if base:
+        meant = int(digits, 0)
+        how = f"the number {meant}, written in base {_BASES[base.group(1).lower()]}"
+    elif "e" in digits.lower():
+        meant = float(digits)
+        how = f"the number {_number_text(meant)}, written with an exponent"
+    else:
+        meant = float(digits) if "." in digits else int(digits, 10)
+        if re.match(r"[-+]?0[0-9]", digits):
+            how = f"the number {_number_text(value)}: a whole number with a 0 in front is read in base 8"
+        else:
+            how = f"the number {_number_text(meant)}: YAML leaves out the _ (YAML 1.2 reads text)"
+    finite = isinstance(meant, int) or abs(meant) != float("inf")
+    if isinstance(value, str):
+        message = (f"{raw} is read as text, but as {'the number ' + _number_text(meant) if finite else 'a number'} "
+                   "by the editors and tools that follow YAML 1.2")
+    else:
+        message = f"{raw} is read as {how}"
+    hint = (f'write {_number_text(meant)} for the number, or in quotes for the text: "{raw}"' if finite
+            else f'write it in quotes: "{raw}"')
+    return message, hint
+
+
+_INVISIBLE = re.compile(INVISIBLE_CLASS)
+_EDGE = " \t" + "".join(chr(c) for c in (0xa0, 0xad, 0x1680, 0x180e, *range(0x2000, 0x2010), *range(0x202a, 0x2030),
+                                          *range(0x205f, 0x2065), 0x3000, 0xfeff))
+
+
+def _invisible_characters(text: str, at) -> list[Problem]:
+    """An invisible character (a non-breaking space pasted from Word, a zero-width space, a
+    byte order mark inside the file) where it changes what the YAML says, unseen: one problem
+    at each, in words. YAML takes such a character for part of a name or a value, so as
+    indentation it made the line a key of its own, reported at the next line with a hint that
+    did not fit; after a value (`channel: video` and one) it made a value that only looks
+    right. In quoted text, block text (>-, |), comments and between the words of unquoted text
+    it is kept: a message may mean it."""
+    found: list[Problem] = []
+
+    def look(start: int, end: int) -> None:
+        for match in _INVISIBLE.finditer(text, start, end):
+            if match.start() == 0 and match.group() == "\ufeff":
+                continue  # a byte order mark that starts the file is no part of it
+            index = match.start()
+            line_start = text.rfind("\n", 0, index) + 1
+            line = text.count("\n", 0, index)
+            mark = yaml.Mark("", index, line, index - line_start, None, None)
+            found.append(at(Code.YAML_VALUE, f"{character_in_words(match.group())} stands here, where it cannot be seen and YAML does not take it for a space",
+                            mark, INVISIBLE_HINT + "; in a text where it is meant, write the text in quotes"))
+
+    def between(start: int, end: int) -> None:
+        """White space and comments between tokens (libyaml passes over a byte order mark there)."""
+        while start < end:
+            stop = text.find("\n", start, end)
+            stop = end if stop < 0 else stop
+            comment = text.find("#", start, stop)
+            look(start, stop if comment < 0 else comment)
+            start = stop + 1
+
+    def plain(start: int, end: int, key: bool) -> None:
+        """Unquoted text: a key, anywhere in it (a name never holds one); a value, at its start
+        or end (a line indented with one, `channel: video` with one after it) or after a
+        colon (`key:` and one, which YAML reads as one text). Between two words of a value it
+        is kept, as a soft hyphen in `video­kontakt` is meant."""
+        if key:
+            look(start, end)
+            return
+        for match in _INVISIBLE.finditer(text, start, end):
+            i = match.start()
+            line_start = max(start, text.rfind("\n", start, i) + 1)
+            line_end = text.find("\n", i, end)
+            line_end = end if line_end < 0 else line_end
+            if text[i - 1] == ":" or not text[line_start:i].strip(_EDGE) or not text[i + 1:line_end].strip(_EDGE):
+                look(i, i + 1)  # (at the start or the end of a line of the text, or after a colon)
+
+    end, previous = 0, None
+    try:
+        for token in yaml.scan(text, Loader=_Composer):
+            if token.start_mark.index > end:
+                between(end, token.start_mark.index)
+            if isinstance(token, yaml.ScalarToken) and token.plain:
+                plain(token.start_mark.index, token.end_mark.index, isinstance(previous, yaml.KeyToken))
+            end, previous = max(end, token.end_mark.index), token
+        between(end, len(text))
+    except yaml.MarkedYAMLError as exc:
+        # the scanner stopped here: what it had not read yet, to the end of that line
+        stop = exc.problem_mark.index if exc.problem_mark is not None else end
+        stop = text.find("\n", stop)
+        look(end, len(text) if stop < 0 else stop)
+    except yaml.YAMLError:
+        pass
+    return found
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, object, str | None]:
@@ -271,6 +397,10 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
         return Problem(code, message, loc, lines[loc.line - 1] if 0 < loc.line <= len(lines) else None, hint=hint)
 
+    if _INVISIBLE.search(text, 1 if text.startswith("\ufeff") else 0):
+        invisible = _invisible_characters(text, at)
+        if invisible:
+            return None, invisible
     loader = _Composer(text)
     try:
         root = loader.get_single_node()
@@ -297,9 +427,16 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     unreadable: set = set()  # the paths of values their tag cannot make
 
     def scalar(node):
-        """The value of a scalar as its tag reads it; a problem and its text when it cannot."""
+        """The value of a scalar as its tag reads it; a problem and its text when it cannot, or
+        when it is a number in a form other than plain digits (012, 17:30, 0x1A, 1_000, 1e3)."""
         try:
-            return constructor.construct_object(node, deep=True)
+            value = constructor.construct_object(node, deep=True)
+            odd = number_form_problem(node.value, value) if not node.style else None
+            # (a tag written out, !!str 012, says what is meant: only the value YAML guessed)
+            if odd is not None and node.tag == constructor.resolve(yaml.ScalarNode, node.value, (True, False)):
+                problems.append(at(Code.YAML_VALUE, odd[0], node.start_mark, odd[1]))
+                return node.value
+            return value
         except yaml.constructor.ConstructorError as exc:
             problems.append(at(Code.YAML_VALUE, f"YAML value: {exc.problem}", exc.problem_mark or node.start_mark))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:

@@ -28,7 +28,8 @@ from ruamel.yaml.tokens import CommentToken
 
 from ..errors import Code, Location, Problem
 from ..loading.repository import OUTPUTS_FILE, TEST_SUFFIX, policy_files
-from ..loading.yamlsource import decode_utf8, parse_yaml
+from ..loading.schema import schema_problems
+from ..loading.yamlsource import decode_utf8, parse_yaml, syntax_hint
 
 TOP_ORDER = ("id", "version", "title", "issuer", "region", "valid_from", "valid_to", "source",
              "description", "applies_when", "parameters", "rules")
@@ -190,10 +191,51 @@ def _canonical(doc) -> None:
     _indent_comments(doc, 0)
 
 
+# The scanner the loader uses (libyaml where PyYAML has it): where it reads a tab as white space
+# between tokens, fmt does too.
+_SCANNER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _spaces_for_tabs(text: str) -> str:
+    """The text with every tab that stands between the YAML's tokens (after `key:`, before a
+    value or a comment) made a space. The loader reads such a tab as a space, and validate
+    passes it; ruamel refuses it ("found character '\\t' that cannot start any token"). A tab
+    inside a value (quoted, plain or block text) or inside a comment is left as it is."""
+    if "\t" not in text:
+        return text
+    try:
+        tokens = list(yaml.scan(text, Loader=_SCANNER))
+    except yaml.YAMLError:
+        return text  # (the loader has said what is wrong already)
+    out, pos = [], 0
+    for token in tokens:
+        start, end = token.start_mark.index, token.end_mark.index
+        if start > pos:
+            out.append(_untab_between(text[pos:start]))
+            pos = start
+        if end > pos:
+            out.append(text[pos:end])
+            pos = end
+    out.append(_untab_between(text[pos:]))
+    return "".join(out)
+
+
+def _untab_between(gap: str) -> str:
+    """White space and comments between tokens: tabs before a comment's # become spaces."""
+    lines = gap.split("\n")
+    for i, line in enumerate(lines):
+        cut = line.find("#")
+        lines[i] = line.replace("\t", " ") if cut < 0 else line[:cut].replace("\t", " ") + line[cut:]
+    return "\n".join(lines)
+
+
 class FormatError(Exception):
-    def __init__(self, problem: Problem):
-        super().__init__(problem.render())
+    """The file is not formatted: `problems` say why, each at its place (`problem`: the first)."""
+
+    def __init__(self, problem: Problem, *more: Problem):
+        super().__init__("\n".join(p.render() for p in (problem, *more)))
         self.problem = problem
+        self.problems = [problem, *more]
 
 
 def format_text(text: str, name: str = "<policy>") -> str:
@@ -201,19 +243,33 @@ def format_text(text: str, name: str = "<policy>") -> str:
     # What the evaluator's loader refuses with a place (a syntax error, a date the calendar
     # lacks, aliases that multiply, a file or nesting over the limits: ruamel recurses once per
     # level) is not formatted, and is told in the loader's words.
-    _, problems = parse_yaml(text, name)
+    source, problems = parse_yaml(text, name)
     refused = [p for p in problems if p.code in (Code.YAML_SYNTAX, Code.YAML_VALUE, Code.YAML_SIZE, Code.LIMIT)]
     if refused:
-        raise FormatError(refused[0])
+        raise FormatError(*refused)
+    # Nor is a file whose keys are not a policy's (a line indented wrongly makes its key one of
+    # the file's, and `parameters:` above it empty): the canonical order would move that key
+    # away from where it was written, and validate would then point elsewhere. A key that is
+    # missing moves nothing, so a policy being written can be formatted before it is complete.
+    if source is not None and isinstance(source.value, dict):
+        refused = schema_problems(source, skip=frozenset({"required"}))
+        if refused:
+            raise FormatError(*sorted(refused, key=lambda p: (p.location.line, p.location.column)))
     y = yaml_writer()
     try:
-        doc = y.load(text)
+        doc = y.load(_spaces_for_tabs(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(name, mark.line + 1, mark.column + 1) if mark else Location(name, 1, 1)
         lines = text.splitlines()
+        shown = lines[loc.line - 1] if 0 < loc.line <= len(lines) else None
+        if mark is not None and "cannot start any token" in (exc.problem or "") and text[mark.index:mark.index + 1] == "\t":
+            # (the tabs between tokens are spaces by now: this one is inside plain text)
+            raise FormatError(Problem(Code.YAML_SYNTAX, "a tab stands inside a text that is not in quotes, and fmt "
+                                      "cannot keep it there", loc, shown,
+                                      hint="type a space instead, or write the text in quotes")) from exc
         raise FormatError(Problem(Code.YAML_SYNTAX, f"YAML syntax: {exc.problem or exc.context or 'invalid YAML'}", loc,
-                                  lines[loc.line - 1] if 0 < loc.line <= len(lines) else None)) from exc
+                                  shown, hint=syntax_hint(exc.problem or ""))) from exc
     except YAMLError as exc:
         raise FormatError(Problem(Code.YAML_SYNTAX, f"YAML syntax: {exc}", Location(name, 1, 1))) from exc
     if not isinstance(doc, CommentedMap):
@@ -223,13 +279,12 @@ def format_text(text: str, name: str = "<policy>") -> str:
     out = io.StringIO()
     y.dump(doc, out)
     formatted = out.getvalue()
-    try:
-        before, after = yaml.safe_load(text), yaml.safe_load(formatted)
-    except yaml.YAMLError:
-        before, after = None, _UNREADABLE
+    # read both as validate and the evaluator read them (libyaml where PyYAML has it)
+    before = source.value if source is not None else None
+    again, problems = parse_yaml(formatted, name)
+    after = again.value if again is not None and not problems else _UNREADABLE
     if after != before:  # a guard: the layout above moved something it must not
         place = _first_difference(before, after)
-        source, _ = parse_yaml(text, name)
         where = "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in place).lstrip(".")
         message = ("formatting would change what the file says" + (f" (the value of {where})" if where else "")
                    + "; it is left as it is")
@@ -278,6 +333,7 @@ class Outcome:
     formatted: str | None = None
     original: str | None = None
     problem: Problem | None = None
+    problems: list[Problem] | None = None  # all of them, where there are more (`problem` is the first)
 
 
 def format_file(path: Path, display: str | None = None) -> Outcome:
@@ -294,5 +350,5 @@ def format_file(path: Path, display: str | None = None) -> Outcome:
     try:
         formatted = format_text(text, name)
     except FormatError as exc:
-        return Outcome(path, False, original=text, problem=exc.problem)
+        return Outcome(path, False, original=text, problem=exc.problem, problems=exc.problems)
     return Outcome(path, formatted != text, formatted, text)

@@ -43,7 +43,7 @@ class NewVersion:
     old_file: Path
     old_valid_to: date | None  # the previous version's end before the change
     new_old_valid_to: date | None  # … and after it
-    texts: dict[Path, str] = field(default_factory=dict)  # file -> its new text
+    texts: dict[Path, str] = field(default_factory=dict)  # file -> its new text, with the old file's line ends
     problems: list[Problem] = field(default_factory=list)  # what validating the result found
 
     @property
@@ -93,7 +93,13 @@ def plan(policy_set: PolicySet, policy_id: str, valid_from: date, version: str |
         raise NewVersionError(f"{new_file} exists already")
 
     y = yaml_writer()
-    old_text = old_file.read_text(encoding="utf-8")
+    with old_file.open(encoding="utf-8", newline="") as handle:
+        raw = handle.read()
+    # Both files keep the line ends the old one has (CRLF from an editor on Windows, say):
+    # ruamel reads and writes \n, so its text is given them back.
+    first = re.search(r"\r\n|\r|\n", raw)
+    newline = first.group() if first else "\n"
+    old_text = raw.replace("\r\n", "\n").replace("\r", "\n")
     new_doc = y.load(old_text)
     old_doc = y.load(old_text)
 
@@ -112,15 +118,15 @@ def plan(policy_set: PolicySet, policy_id: str, valid_from: date, version: str |
 
     result = NewVersion(policy_id, previous, new, valid_from, new_file, old_file, previous.valid_to,
                         end if changed_end else previous.valid_to)
-    result.texts[new_file] = _dump(new_doc)
+    result.texts[new_file] = _dump(new_doc).replace("\n", newline)
     if changed_end:
-        result.texts[old_file] = _dump(old_doc)
+        result.texts[old_file] = _dump(old_doc).replace("\n", newline)
 
     with tempfile.TemporaryDirectory(prefix="regelverk-new-version-") as tmp:
         copy = Path(tmp) / "policies"
         shutil.copytree(root, copy)
         for path, text in result.texts.items():
-            (copy / path.relative_to(root)).write_text(text, encoding="utf-8")
+            (copy / path.relative_to(root)).write_text(text, encoding="utf-8", newline="")
         checked, problems = load_policy_set(copy, policy_set.settings)
         if checked is not None:
             problems = problems + lint_policy_set(checked)
@@ -185,4 +191,4 @@ def _as_date(value) -> date | None:
 
 def write(result: NewVersion) -> None:
     for path, text in result.texts.items():
-        path.write_text(text, encoding="utf-8")
+        path.write_text(text, encoding="utf-8", newline="")  # the line ends as they are in the text
