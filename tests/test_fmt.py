@@ -117,6 +117,21 @@ def test_check_lists_without_writing_then_fmt_rewrites(tmp_path, monkeypatch):
         "policy: messy-policy\ncases: []\n"
 
 
+def test_a_file_with_windows_line_ends_keeps_them_when_formatted(tmp_path, monkeypatch):
+    """fmt rewrote a CRLF file (an editor on Windows) with LF line ends, every line a change in
+    the pull request; it keeps the file's own line ends, as new-version does."""
+    root = tmp_path / "policies"
+    shutil.copytree(MESSY_ROOT, root)
+    path = root / "messy" / "messy-policy" / "1.0.yaml"
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+    monkeypatch.chdir(tmp_path)
+    result = _fmt("policies")
+    assert result.exit_code == 0 and "formatted policies/messy/messy-policy/1.0.yaml" in result.output
+    data = path.read_bytes()
+    assert data.count(b"\r\n") == data.count(b"\n") > 10
+    assert _fmt("--check", "policies").exit_code == 0
+
+
 def test_errors(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = _fmt()

@@ -63,7 +63,7 @@ def fmt(paths, check, show_diff):
             click.echo(f"would reformat {shown}")
             continue
         try:
-            path.write_text(outcome.formatted, encoding="utf-8")
+            path.write_text(outcome.formatted, encoding="utf-8", newline=outcome.newline)  # (its line ends kept)
         except OSError as exc:
             click.echo(f"regelverk: cannot write {shown}: {exc}", err=True)
             unreadable = True

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -334,6 +335,7 @@ class Outcome:
     original: str | None = None
     problem: Problem | None = None
     problems: list[Problem] | None = None  # all of them, where there are more (`problem` is the first)
+    newline: str = "\n"  # the file's own line end (its first), which a formatted file keeps
 
 
 def format_file(path: Path, display: str | None = None) -> Outcome:
@@ -346,9 +348,11 @@ def format_file(path: Path, display: str | None = None) -> Outcome:
     text, problem = decode_utf8(data, name)
     if problem is not None:
         return Outcome(path, False, problem=problem)
+    first = re.search(r"\r\n|\r|\n", text)
+    newline = first.group() if first else "\n"
     text = text.replace("\r\n", "\n").replace("\r", "\n")  # (as reading in text mode does)
     try:
         formatted = format_text(text, name)
     except FormatError as exc:
         return Outcome(path, False, original=text, problem=exc.problem, problems=exc.problems)
-    return Outcome(path, formatted != text, formatted, text)
+    return Outcome(path, formatted != text, formatted, text, newline=newline)
