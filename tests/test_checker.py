@@ -342,6 +342,11 @@ def test_schema_problems_name_the_place_as_a_person_counts_and_the_kind_in_words
     assert messages["version must be text, not the number 1.0"] == 'write it in quotes: "1.0"'
     assert "rule 1 (r1), message lacks the key 'en'" in messages
     assert "rule 1 (r1), message: 'english' is not one of its keys" in messages
+    # the hint quotes the value as written, not as YAML read it (2.00, not 2.0)
+    write_policy(tmp_path, POLICY.format(when="dialogue").replace('version: "1.0"', "version: 1.00"))
+    _, problems = load_policy_set(tmp_path)
+    assert {p.message: p.hint for p in problems}["version must be text, not the number 1.0"] == \
+        'write it in quotes: "1.00"'
 
 
 def test_a_copied_version_file_gets_one_error_not_its_follow_ons(tmp_path):

@@ -142,7 +142,7 @@ def _schema_message(error, root=None, raw: str | None = None) -> tuple[str | Non
             return (f"{where}: {raw} is read as a yes/no value, not as text", f'write it in quotes: "{raw}"', False)
         hint = None
         if "string" in kinds and isinstance(error.instance, (int, float)) and not isinstance(error.instance, bool):
-            hint = f'write it in quotes: "{error.instance}"'
+            hint = f'write it in quotes: "{raw if raw is not None else error.instance}"'
         return f"{where} must be {want}, not {_value_kind(error.instance)}", hint, False
     if v == "oneOf":
         # (the parameters' schema: a whole number, text, yes/no or a date; a list of those; or
