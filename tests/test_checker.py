@@ -349,3 +349,46 @@ def test_a_copied_version_file_gets_one_error_not_its_follow_ons(tmp_path):
     shutil.copy(first, first.with_name("2.0.yaml"))  # copied, version and dates not yet changed
     _, problems = load_policy_set(tmp_path)
     assert [p.message for p in problems] == ["the file's version is '1.0' but its place says '2.0'"]
+
+
+def test_outputs_yaml_may_not_drop_an_output_of_the_contract(tmp_path):
+    # contract §3: a decision's outputs always carry all six keys; a region's outputs.yaml that
+    # leaves one out would give decisions that break its own decision schema.
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    path = tmp_path / "outputs.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  care_service:")
+    end = text.index("  kva:")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    policy_set, problems = load_policy_set(tmp_path)
+    assert policy_set is None
+    (problem,) = [p for p in problems if p.severity == "error"]
+    line = text[:text.index("outputs:\n")].count("\n") + 1
+    assert (problem.code, problem.location.line, problem.location.column) == ("outputs", line, 1)
+    assert problem.message.startswith("outputs.yaml lacks the contract's output care_service:")
+
+
+def test_outputs_yaml_may_not_change_the_kind_of_an_output_of_the_contract(tmp_path):
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    path = tmp_path / "outputs.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("type: whole number", "type: text"), encoding="utf-8")
+    policy_set, problems = load_policy_set(tmp_path)
+    (problem,) = [p for p in problems if p.severity == "error"]
+    assert problem.code == "outputs" and problem.source_line.strip() == "type: text"
+    assert problem.message == "output 'contact_type' is a whole number in every decision (the contract), not a text"
+
+
+def test_outputs_yaml_may_add_an_output_to_those_of_the_contract(tmp_path):
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    with open(tmp_path / "outputs.yaml", "a", encoding="utf-8") as handle:
+        handle.write("  interpreter_fee:\n    type: yes/no\n    combine: all\n")
+    policy_set, problems = load_policy_set(tmp_path)
+    assert policy_set is not None and "interpreter_fee" in policy_set.outputs
+
+
+def test_the_contract_outputs_are_the_six_of_the_contract():
+    from evaluator.loading.repository import contract_outputs
+
+    assert contract_outputs() == {"reimbursable": "yes/no", "distance_contact": "yes/no", "patient_fee": "yes/no",
+                                  "contact_type": "whole number", "care_service": "text", "kva": "list of texts"}

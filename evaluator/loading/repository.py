@@ -98,7 +98,47 @@ def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
             problems.append(doc.problem(Code.OUTPUTS, f"output '{name}': '{combine}' does not combine a {t}", p + ("combine",)))
             continue
         outputs[name] = OutputSpec(name, t, combine, spec.get("description", ""))
+    problems += _contract_problems(doc, table, outputs)
     return outputs, problems
+
+
+# The JSON types of the decision schema's outputs, as outputs.yaml writes the kind of each.
+_KIND_OF_JSON = {"boolean": "yes/no", "integer": "whole number", "string": "text", "array": "list of texts"}
+
+
+def contract_outputs() -> dict[str, str]:
+    """The outputs every decision carries (contract §3: "always all six keys"), and the kind
+    of each, as the decision schema (schemas/decision.schema.json) requires them: a region's
+    outputs.yaml may add outputs, but not drop one of these or give it another kind."""
+    spec = load_schema("decision.schema.json")["properties"]["outputs"]
+    kinds = {}
+    for name in spec["required"]:
+        json_type = next(t for t in spec["properties"][name]["type"] if t != "null")
+        kinds[name] = _KIND_OF_JSON[json_type]
+    return kinds
+
+
+def _contract_problems(doc, table: dict, outputs: dict[str, OutputSpec]) -> list[Problem]:
+    """An output of the contract that outputs.yaml leaves out (said at `outputs:`, naming
+    each), or declares as another kind (said at its type): every decision would break the
+    contract, and downstream systems built on it."""
+    problems = []
+    contract = contract_outputs()
+    missing = [name for name in contract if name not in table]
+    if missing:
+        listed = ", ".join(missing)
+        problems.append(doc.problem(
+            Code.OUTPUTS, f"outputs.yaml lacks the contract's output{'s' if len(missing) > 1 else ''} {listed}: "
+            f"every decision carries all of {', '.join(contract)}", ("outputs",), key=True,
+            hint="declare " + ("them" if len(missing) > 1 else "it") + " as the standard outputs.yaml does "
+                 "(regelverk init writes it); a rule need not set an output"))
+    for name, kind in contract.items():
+        declared = outputs.get(name)
+        if declared is not None and str(declared.type) != kind:
+            problems.append(doc.problem(
+                Code.OUTPUTS, f"output '{name}' is a {kind} in every decision (the contract), not a {declared.type}",
+                ("outputs", name, "type"), hint=f"write type: {kind}"))
+    return problems
 
 
 
