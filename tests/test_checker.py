@@ -325,6 +325,24 @@ def test_yml_files_are_not_read_silently(tmp_path):
     assert problem.hint == "rename it to 2.0.yaml"
 
 
+TEST_CASES = "policy: t-policy\ncases:\n  - name: x\n    contact: {id: c1}\n    expect: {status: decided}\n"
+
+
+@pytest.mark.parametrize("name, renamed", [
+    ("v2_test.yaml", "v2.test.yaml"), ("v2-test.yaml", "v2.test.yaml"), ("test_v2.yaml", "v2.test.yaml"),
+    ("Test-v2.yaml", "v2.test.yaml"), ("cases.yaml", "cases.test.yaml"), ("v2_test.yml", "v2.test.yaml"),
+])
+def test_a_test_file_named_as_other_tools_name_theirs_gets_one_plain_error(tmp_path, name, renamed):
+    # v2_test.yaml was read as a policy: ten errors of keys it lacks, none saying what is wrong.
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    (tmp_path / "t/t-policy" / name).write_text(TEST_CASES, encoding="utf-8")
+    _, problems = load_policy_set(tmp_path)
+    assert [(p.code, p.location.file.split("/")[-1], p.location.line, p.hint) for p in problems] == [
+        ("place", name, 1, f"rename it to {renamed}")]
+    if not name.endswith(".yml"):
+        assert problems[0].message == "this file is not read: test files are named NAME.test.yaml"
+
+
 @pytest.mark.parametrize("text, kind", [("- a\n", "a list"), ("just words\n", "a text"), ("3\n", "a single value")])
 def test_a_file_that_is_not_a_mapping_says_what_it_holds(tmp_path, text, kind):
     write_policy(tmp_path, text)
