@@ -410,11 +410,11 @@ def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | No
     for record, made in zip(records, decisions, strict=True):
         who = "the contact" if record is contact else f"history contact {record.get('id')}"
         if made["status"] == "invalid":
-            if (expects_invalid(expect) if record is contact else record.get("id") in meant):
+            if (expects_invalid(expect) if record is contact else str(record.get("id")) in meant):
                 continue
             why = "; ".join(f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in made["errors"])
             failures.append((who, "a valid contact", f"invalid ({why})"))
-        elif record is not contact and record.get("id") in meant:
+        elif record is not contact and str(record.get("id")) in meant:
             failures.append((who, "invalid (invalid_history)", "a valid contact"))
     for _, who, record in later_history(spec, case):
         failures.append((f"history contact {who}", "earlier than the contact",
