@@ -131,8 +131,8 @@ def _contract_problems(doc, table: dict, outputs: dict[str, OutputSpec]) -> list
         problems.append(doc.problem(
             Code.OUTPUTS, f"outputs.yaml lacks the contract's output{'s' if len(missing) > 1 else ''} {listed}: "
             f"every decision carries all of {', '.join(contract)}", ("outputs",), key=True,
-            hint="declare " + ("them" if len(missing) > 1 else "it") + " as the standard outputs.yaml does "
-                 "(regelverk init writes it); a rule need not set an output"))
+            hint="declare " + ("them" if len(missing) > 1 else "it") + " as in the outputs.yaml regelverk init writes; "
+                 "no rule need set an output"))
     for name, kind in contract.items():
         declared = outputs.get(name)
         if declared is not None and str(declared.type) != kind:
