@@ -60,8 +60,9 @@ class Code(StrEnum):
     UNKNOWN_REGION = "unknown_region", "lint", "warning: a condition asks for a region that no policy folder is for"
     # Policy tests
     TEST_SCHEMA = "test_schema", "tests", "a test file breaks its schema"
-    TEST_FIELD = "test_field", "tests", "warning: a test contact has a field that is neither core nor declared"
-    TEST_NAME = "test_name", "tests", "a test names a policy, rule or output that does not exist, or expects an output of the wrong kind"
+    TEST_FIELD = "test_field", "tests", "a test contact has a value of the wrong kind (error) or a field that is neither core nor declared (warning)"
+    TEST_NAME = "test_name", "tests", "a test names a policy, rule, output or history contact that does not exist, or expects an output of the wrong kind"
+    TEST_HISTORY = "test_history", "tests", "a test case's history holds a contact that is not earlier than the case's contact"
     NO_TESTS = "no_tests", "tests", "no test file under the path given"
     MUTANT_KILLED = "mutant_killed", "tests", "a mutant declared equivalent is noticed by a case, so it is not equivalent"
     MUTANT_UNKNOWN = "mutant_unknown", "tests", "warning: a mutant declared equivalent does not exist"

@@ -325,6 +325,24 @@ def test_yml_files_are_not_read_silently(tmp_path):
     assert problem.hint == "rename it to 2.0.yaml"
 
 
+TEST_CASES = "policy: t-policy\ncases:\n  - name: x\n    contact: {id: c1}\n    expect: {status: decided}\n"
+
+
+@pytest.mark.parametrize("name, renamed", [
+    ("v2_test.yaml", "v2.test.yaml"), ("v2-test.yaml", "v2.test.yaml"), ("test_v2.yaml", "v2.test.yaml"),
+    ("Test-v2.yaml", "v2.test.yaml"), ("cases.yaml", "cases.test.yaml"), ("v2_test.yml", "v2.test.yaml"),
+])
+def test_a_test_file_named_as_other_tools_name_theirs_gets_one_plain_error(tmp_path, name, renamed):
+    # v2_test.yaml was read as a policy: ten errors of keys it lacks, none saying what is wrong.
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    (tmp_path / "t/t-policy" / name).write_text(TEST_CASES, encoding="utf-8")
+    _, problems = load_policy_set(tmp_path)
+    assert [(p.code, p.location.file.split("/")[-1], p.location.line, p.hint) for p in problems] == [
+        ("place", name, 1, f"rename it to {renamed}")]
+    if not name.endswith(".yml"):
+        assert problems[0].message == "this file is not read: test files are named NAME.test.yaml"
+
+
 @pytest.mark.parametrize("text, kind", [("- a\n", "a list"), ("just words\n", "a text"), ("3\n", "a single value")])
 def test_a_file_that_is_not_a_mapping_says_what_it_holds(tmp_path, text, kind):
     write_policy(tmp_path, text)
@@ -404,3 +422,46 @@ def test_a_parameter_of_no_kind_is_told_what_it_is_and_what_is_accepted(tmp_path
     _, problems = load_policy_set(tmp_path)
     (problem,) = [p for p in problems if p.code == "schema"]
     assert (problem.message, problem.hint, problem.location.line) == (message, hint, 11)
+
+
+def test_outputs_yaml_may_not_drop_an_output_of_the_contract(tmp_path):
+    # contract §3: a decision's outputs always carry all six keys; a region's outputs.yaml that
+    # leaves one out would give decisions that break its own decision schema.
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    path = tmp_path / "outputs.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  care_service:")
+    end = text.index("  kva:")
+    path.write_text(text[:start] + text[end:], encoding="utf-8")
+    policy_set, problems = load_policy_set(tmp_path)
+    assert policy_set is None
+    (problem,) = [p for p in problems if p.severity == "error"]
+    line = text[:text.index("outputs:\n")].count("\n") + 1
+    assert (problem.code, problem.location.line, problem.location.column) == ("outputs", line, 1)
+    assert problem.message.startswith("outputs.yaml lacks the contract's output care_service:")
+
+
+def test_outputs_yaml_may_not_change_the_kind_of_an_output_of_the_contract(tmp_path):
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    path = tmp_path / "outputs.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("type: whole number", "type: text"), encoding="utf-8")
+    policy_set, problems = load_policy_set(tmp_path)
+    (problem,) = [p for p in problems if p.severity == "error"]
+    assert problem.code == "outputs" and problem.source_line.strip() == "type: text"
+    assert problem.message == "output 'contact_type' is a whole number in every decision (the contract), not a text"
+
+
+def test_outputs_yaml_may_add_an_output_to_those_of_the_contract(tmp_path):
+    write_policy(tmp_path, POLICY.format(when="dialogue"))
+    with open(tmp_path / "outputs.yaml", "a", encoding="utf-8") as handle:
+        handle.write("  interpreter_fee:\n    type: yes/no\n    combine: all\n")
+    policy_set, problems = load_policy_set(tmp_path)
+    assert policy_set is not None and "interpreter_fee" in policy_set.outputs
+
+
+def test_the_contract_outputs_are_the_six_of_the_contract():
+    from evaluator.loading.repository import contract_outputs
+
+    assert contract_outputs() == {"reimbursable": "yes/no", "distance_contact": "yes/no", "patient_fee": "yes/no",
+                                  "contact_type": "whole number", "care_service": "text", "kva": "list of texts"}

@@ -206,7 +206,108 @@ cases:
     assert result.exit_code == 1
     assert "there is no rule 'per-weak' in testland-chat (did you mean 'per-week'?)" in result.output
     assert "there is no policy 'testland-chatt' (did you mean 'testland-chat'?)" in result.output
-    assert "note: the contact" in result.output and "invalid (unit: is required but missing)" in result.output
+    assert "the contact" in result.output and "invalid (unit: is required but missing)" in result.output
+
+
+INVALID_CONTACTS = """\
+policy: testland-chat
+defaults: {region: testland, channel: written, patient: p1, unit: u1, dialogue: true, documented: true}
+cases:
+  - name: an invalid contact has every output null, as expected here, yet the case is about a valid one
+    contact: {id: c1, date: 2024-03-06, dialogue: perhaps}
+    expect:
+      outputs: {reimbursable: null}
+  - name: an invalid earlier contact the case did not mean
+    history: [{id: h1, date: 2024-03-04, channel: fax}]
+    contact: {id: c1, date: 2024-03-06}
+    expect:
+      outputs: {reimbursable: true}
+  - name: an invalid contact the case means
+    contact: {id: c1, date: 2024-03-06, dialogue: perhaps}
+    expect:
+      status: invalid
+  - name: an invalid earlier contact the case means
+    history: [{id: h1, date: 2024-03-04, channel: fax}]
+    contact: {id: c1, date: 2024-03-06}
+    expect:
+      invalid_history: [h1]
+      outputs: {reimbursable: true}
+  - name: an earlier contact said to be invalid that is not
+    history: [{id: h1, date: 2024-03-04}]
+    contact: {id: c1, date: 2024-03-11}
+    expect:
+      invalid_history: [h1]
+"""
+
+
+def test_a_case_whose_contact_is_invalid_fails_unless_it_says_so(tmp_path, fixture_policies):
+    # An invalid contact's outputs are all null: a case expecting null passed with a contact
+    # invalid by mistake. It fails, with why, unless it expects the contact to be invalid.
+    root = _with_test_file(tmp_path, fixture_policies, "invalid", INVALID_CONTACTS)
+    result = run("test", str(root / "testland/testland-chat/invalid.test.yaml"), "--policies", str(root),
+                 "--format", "json")
+    cases = {c["name"]: c for c in json.loads(result.output)["cases"]}
+    failed = {name: [f["what"] for f in c["failures"]] for name, c in cases.items() if c["failures"]}
+    assert failed == {
+        "an invalid contact has every output null, as expected here, yet the case is about a valid one": ["the contact"],
+        "an invalid earlier contact the case did not mean": ["history contact h1"],
+        "an earlier contact said to be invalid that is not": ["history contact h1"],
+    }, failed
+    text = run("test", str(root / "testland/testland-chat/invalid.test.yaml"), "--policies", str(root)).output
+    assert "invalid (dialogue: must be true or false, not 'perhaps')" in text
+    assert "invalid (channel: 'fax' is not one of physical, video, phone, written, letter)" in text
+
+
+def test_validate_says_an_invalid_test_contact_is_an_error_unless_the_case_means_it(tmp_path, fixture_policies):
+    root = _with_test_file(tmp_path, fixture_policies, "invalid", INVALID_CONTACTS)
+    result = run("validate", str(root), "--format", "json")
+    found = [(p["line"], p["severity"], p["code"]) for p in json.loads(result.output)["problems"]
+             if p["file"].endswith("invalid.test.yaml")]
+    assert found == [(5, "error", "test_field"), (9, "error", "test_field")], found
+    assert result.exit_code == 1
+
+
+def test_a_history_contact_dated_after_the_contact_is_an_error_in_validate_and_test(tmp_path, fixture_policies):
+    root = _with_test_file(tmp_path, fixture_policies, "later", """\
+policy: testland-chat
+defaults: {region: testland, channel: written, patient: p1, unit: u1, dialogue: true, documented: true}
+cases:
+  - name: the second in a week is not reimbursed
+    history:
+      - {id: h1, date: 2024-03-04}
+      - {id: h2, date: 2024-03-06, time: "10:00"}
+      - {id: h3, date: 2024-03-06}
+    contact: {id: c1, date: 2024-03-06}
+    expect:
+      outputs: {reimbursable: false}
+""")
+    result = run("validate", str(root), "--format", "json")
+    found = [(p["line"], p["column"], p["severity"], p["code"], p["message"])
+             for p in json.loads(result.output)["problems"] if p["file"].endswith("later.test.yaml")]
+    # (h3, with no time on the contact's day, comes before it: input order)
+    assert found == [(7, 9, "error", "test_history",
+                      "history contact h2 (2024-03-06 10:00) comes after the case's contact (2024-03-06), so it takes "
+                      "no part in its history: the history holds earlier contacts only")], found
+    out = run("test", str(root / "testland/testland-chat/later.test.yaml"), "--policies", str(root)).output
+    assert "history contact h2" in out and "after the contact (2024-03-06): not in its history" in out
+    assert "0 passed, 1 failed" in out
+
+
+def test_validate_names_a_history_contact_the_case_lacks(tmp_path, fixture_policies):
+    root = _with_test_file(tmp_path, fixture_policies, "names", """\
+policy: testland-chat
+defaults: {region: testland, channel: written, patient: p1, unit: u1, dialogue: true, documented: true}
+cases:
+  - name: a misspelt id
+    history: [{id: h1, date: 2024-03-04, channel: fax}]
+    contact: {id: c1, date: 2024-03-06}
+    expect:
+      invalid_history: [h11]
+""")
+    problems = json.loads(run("validate", str(root), "--format", "json").output)["problems"]
+    named = [p for p in problems if p["code"] == "test_name"]
+    assert [(p["line"], p["message"], p["hint"]) for p in named] == [
+        (8, "the case's history has no contact 'h11'", "did you mean 'h1'?")]
 
 
 def test_empty_expectation_list_means_none(tmp_path, fixture_policies):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast as pyast
 import re
 import textwrap
+from pathlib import Path
 
 import orjson
 import pytest
@@ -17,7 +18,8 @@ from evaluator.cli import main
 from evaluator.compiling.codegen import CodegenError, check_generated
 from evaluator.errors import PolicyError
 
-OUTPUTS = "outputs:\n  reimbursable: {type: yes/no, combine: all, description: r}\n"
+# (a decision carries the contract's six outputs: tests/fixtures/policies/outputs.yaml)
+OUTPUTS = (Path(__file__).parent / "fixtures/policies/outputs.yaml").read_text(encoding="utf-8")
 
 HOSTILE_TEXTS = [
     '"); import os; ("',

@@ -14,8 +14,9 @@ VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
 
 values = st.one_of(
     st.none(), st.booleans(), st.integers(-3, 30), st.sampled_from(["", "x", "vgr", "VGR", "written", "fax", "bankid",
-                                                                    "2025-02-30", "2025-01-30", "25-01-30", "08:00", "24:00", "care"]),
-    st.lists(st.sampled_from(["ZV051", "A1"]), max_size=2), st.lists(st.integers(0, 3), min_size=1, max_size=2),
+                                                                    "2025-02-30", "2025-01-30", "25-01-30", "08:00", "24:00", "care",
+                                                                    "sk\u00f6terska", "sko\u0308terska"]),
+    st.lists(st.sampled_from(["ZV051", "A1", "\u00c5", "A\u030a"]), max_size=2), st.lists(st.integers(0, 3), min_size=1, max_size=2),
     # at and past the whole numbers every JSON reader reads exactly (orjson reads 10^32 as 1e+32)
     st.sampled_from([2**53 - 1, 2**53, -(2**53 - 1), -(2**53), 1e300, 1e32, 3.0, 2.5]),
 )
@@ -194,3 +195,20 @@ def test_a_layout_check_is_generated_after_repeats_and_holds_no_field_name():
     source, _ = contacts.generate_layout_source(checker, tuple(odd))
     assert "import" not in source and "dialogue" not in source and "written" not in source
     assert typed == checker.loop_check(odd)[0]
+
+
+NFD, NFC = "Sko\u0308vde va\u030ardcentral", "Sk\u00f6vde v\u00e5rdcentral"
+
+
+def test_texts_are_compared_in_nfc_and_ids_kept_as_written():
+    # "ö" written as "o" and a combining diaeresis (NFD: a Mac, a PDF) is the same text as "ö"
+    # (NFC): a contact's texts are made NFC, as the policies' are; its ids are echoed as written.
+    record = {**BASE, "id": "c\u0308", "patient": "p\u0308", "unit": NFD, "care_service": NFD, "kva": [NFD, "ZV051"],
+              "method": NFC}
+    for checker in (EAGER, _eager_checker()):
+        for check in (checker.check, checker.loop_check, checker.full_check):
+            typed, errors = check(dict(record))
+            assert errors == []
+            assert (typed["unit"], typed["care_service"], typed["kva"], typed["method"]) == (NFC, NFC, [NFC, "ZV051"], NFC)
+            assert (typed["id"], typed["patient"]) == ("c\u0308", "p\u0308")
+

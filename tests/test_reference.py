@@ -94,7 +94,9 @@ OUTPUTS = textwrap.dedent("""\
     outputs:
       reimbursable: {type: yes/no, combine: all, description: r}
       distance_contact: {type: yes/no, combine: all, description: d}
+      patient_fee: {type: yes/no, combine: all, description: f}
       contact_type: {type: whole number, combine: single, description: t}
+      care_service: {type: text, combine: single, description: s}
       kva: {type: list of texts, combine: union, description: k}
     """)
 

@@ -428,3 +428,34 @@ def test_a_parameter_holding_a_value_outside_a_facts_list_is_refused(region):
     path.write_text(text.replace("[dietist, kurator]", "[dietist, arbetsterapeut]"), encoding="utf-8")
     policy_set, problems = load_policy_set(region)
     assert policy_set is not None, [p.render() for p in problems]
+
+
+def test_policy_texts_facts_values_and_contacts_mean_the_same_in_nfc_and_nfd(region, monkeypatch):
+    # "ö" written as "o" and a combining diaeresis (NFD: a Mac, a PDF) looks and means the same
+    # as "ö" (NFC): a literal or a declared value in either form matches a contact's in either.
+    import unicodedata
+
+    def nfd(text):
+        return unicodedata.normalize("NFD", text)
+
+    _add_youth_policy(region)
+    with open(region / "facts.yaml", "a", encoding="utf-8") as handle:
+        handle.write(nfd("  staff_title:\n    type: one of\n    values: [sjuksköterska, läkare]\n"
+                         "    description: {sv: Titeln, en: The title}\n"))
+    policy = region / "policies/sorland/sorland-youth-video/1.0.yaml"
+    text = policy.read_text(encoding="utf-8")
+    policy.write_text(text.replace('profession != "fysioterapeut"',
+                                   'profession != "fysioterapeut" and staff_title != "' + nfd("sjuksköterska") + '"'),
+                      encoding="utf-8")
+    monkeypatch.chdir(region)
+    repo = load_repository()
+    old = {"patient": "p", "unit": "u", "region": "sorland", "date": "2026-03-15", "channel": "video",
+           "birth_date": "1941-03-15", "profession": "arbetsterapeut"}
+    for title in ("sjuksköterska", nfd("sjuksköterska")):
+        decision = repo.evaluate_one({**old, "id": "a", "staff_title": title})
+        assert decision["status"] == "decided" and decision["outputs"]["reimbursable"] is None, decision
+    for title in ("läkare", nfd("läkare")):
+        decision = repo.evaluate_one({**old, "id": "b", "staff_title": title})
+        assert decision["outputs"]["reimbursable"] is False, decision
+    decision = repo.evaluate_one({**old, "id": "c", "staff_title": "kurator"})
+    assert decision["errors"] == [{"field": "staff_title", "message": "'kurator' is not one of sjuksköterska, läkare"}]

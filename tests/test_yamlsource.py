@@ -221,3 +221,21 @@ def test_an_invisible_character_outside_quotes_is_named_at_its_own_place(text, l
 def test_an_invisible_character_in_quotes_block_text_or_a_comment_is_kept(text):
     doc, problems = yamlsource.parse_yaml(text, "i.yaml")
     assert problems == [] and doc is not None
+
+
+def test_texts_are_read_in_nfc_while_the_hash_is_of_the_file_as_written():
+    import unicodedata
+
+    from evaluator.loading.yamlsource import parse_yaml, text_hash
+
+    text = unicodedata.normalize("NFD", "sjuksk\u00f6terska: [l\u00e4kare, 'v\u00e5rd']\n"
+                                 "when: yrke = \"sjuksk\u00f6terska\" or yrke = \"l\u00e4kare\" or v\u00e5rd and x\n")
+    doc, problems = parse_yaml(text, "f.yaml")
+    assert problems == []
+    assert doc.value == {"sjuksk\u00f6terska": ["l\u00e4kare", "v\u00e5rd"],
+                         "when": 'yrke = "sjuksk\u00f6terska" or yrke = "l\u00e4kare" or v\u00e5rd and x'}
+    assert doc.text == text and text_hash(doc.text) != text_hash(unicodedata.normalize("NFC", text))
+    # a place in the condition, counted in the text as read (NFC), is found in the file as written
+    offset = doc.value["when"].index(" x") + 1
+    location = doc.offset_location(("when",), offset)
+    assert doc.line_text(location.line)[location.column - 1:] == "x"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
@@ -98,7 +99,47 @@ def _load_outputs(root: Path) -> tuple[dict[str, OutputSpec], list[Problem]]:
             problems.append(doc.problem(Code.OUTPUTS, f"output '{name}': '{combine}' does not combine a {t}", p + ("combine",)))
             continue
         outputs[name] = OutputSpec(name, t, combine, spec.get("description", ""))
+    problems += _contract_problems(doc, table, outputs)
     return outputs, problems
+
+
+# The JSON types of the decision schema's outputs, as outputs.yaml writes the kind of each.
+_KIND_OF_JSON = {"boolean": "yes/no", "integer": "whole number", "string": "text", "array": "list of texts"}
+
+
+def contract_outputs() -> dict[str, str]:
+    """The outputs every decision carries (contract §3: "always all six keys"), and the kind
+    of each, as the decision schema (schemas/decision.schema.json) requires them: a region's
+    outputs.yaml may add outputs, but not drop one of these or give it another kind."""
+    spec = load_schema("decision.schema.json")["properties"]["outputs"]
+    kinds = {}
+    for name in spec["required"]:
+        json_type = next(t for t in spec["properties"][name]["type"] if t != "null")
+        kinds[name] = _KIND_OF_JSON[json_type]
+    return kinds
+
+
+def _contract_problems(doc, table: dict, outputs: dict[str, OutputSpec]) -> list[Problem]:
+    """An output of the contract that outputs.yaml leaves out (said at `outputs:`, naming
+    each), or declares as another kind (said at its type): every decision would break the
+    contract, and downstream systems built on it."""
+    problems = []
+    contract = contract_outputs()
+    missing = [name for name in contract if name not in table]
+    if missing:
+        listed = ", ".join(missing)
+        problems.append(doc.problem(
+            Code.OUTPUTS, f"outputs.yaml lacks the contract's output{'s' if len(missing) > 1 else ''} {listed}: "
+            f"every decision carries all of {', '.join(contract)}", ("outputs",), key=True,
+            hint="declare " + ("them" if len(missing) > 1 else "it") + " as in the outputs.yaml regelverk init writes; "
+                 "no rule need set an output"))
+    for name, kind in contract.items():
+        declared = outputs.get(name)
+        if declared is not None and str(declared.type) != kind:
+            problems.append(doc.problem(
+                Code.OUTPUTS, f"output '{name}' is a {kind} in every decision (the contract), not a {declared.type}",
+                ("outputs", name, "type"), hint=f"write type: {kind}"))
+    return problems
 
 
 
@@ -109,7 +150,31 @@ def files_under(root: Path, pattern: str) -> list[Path]:
 
 
 def policy_files(root: Path) -> list[Path]:
-    return [p for p in files_under(root, "*.yaml") if p.name != OUTPUTS_FILE and not p.name.endswith(TEST_SUFFIX)]
+    return [p for p in files_under(root, "*.yaml")
+            if p.name != OUTPUTS_FILE and not p.name.endswith(TEST_SUFFIX) and test_file_name(p) is None]
+
+
+# Names other tools give test files (pytest's test_x.py, x_test.go, x-test.yaml): here they are
+# NAME.test.yaml. Such a file is no policy (a version's file is named by its version).
+_OTHER_TEST_NAME = re.compile(r"(?P<a>.+)[_-]test\.yaml|test[_-](?P<b>.+)\.yaml", re.IGNORECASE)
+
+
+def test_file_name(path: Path, holds_cases: bool = False) -> str | None:
+    """The name a policy test file that is named as other tools name theirs (v2_test.yaml,
+    v2-test.yaml, test_v2.yaml), or that holds `cases:` under another name, should have:
+    v2.test.yaml. None for any other file."""
+    found = _OTHER_TEST_NAME.fullmatch(path.name)
+    if found:
+        return f"{found['a'] or found['b']}{TEST_SUFFIX}"
+    return f"{path.stem}{TEST_SUFFIX}" if holds_cases else None
+
+
+def _misnamed_test(path: Path, holds_cases: bool = False) -> Problem | None:
+    name = test_file_name(path, holds_cases)
+    if name is None:
+        return None
+    return Problem(Code.PLACE, f"this file is not read: test files are named NAME{TEST_SUFFIX}",
+                   Location(display_path(path), 1, 1), hint=f"rename it to {name}")
 
 
 def load_policy_set(root: Path | str | None = None, settings: Settings | None = None) -> tuple[PolicySet | None, list[Problem]]:
@@ -151,7 +216,11 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
     files = policy_files(root)
     for path in files_under(root, "*.yml"):
         problems.append(Problem(Code.PLACE, "this file is not read: policy and test files end in .yaml",
-                                Location(display_path(path), 1, 1), hint=f"rename it to {path.stem}.yaml"))
+                                Location(display_path(path), 1, 1),
+                                hint=f"rename it to {test_file_name(path.with_suffix('.yaml')) or path.stem + '.yaml'}"))
+    for path in files_under(root, "*.yaml"):
+        if not path.name.endswith(TEST_SUFFIX) and (found := _misnamed_test(path)) is not None:
+            problems.append(found)
     if not files:
         # Most likely the wrong folder: every contact would be no_policy, and CI would pass.
         problems.append(Problem(Code.EMPTY, f"{display_path(root)} holds no policy file",
@@ -160,6 +229,10 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
         doc, found = load_yaml(path, display_path(path))
         problems.extend(found)
         if doc is None:  # a duplicate key is an error, but the rest of the file is still checked
+            continue
+        if isinstance(doc.value, dict) and "cases" in doc.value and "rules" not in doc.value:
+            # policy tests under another name: said once, not as a policy that lacks every key
+            problems.append(_misnamed_test(path, holds_cases=True))
             continue
         version, found = read_version(doc, names, outputs, identifying_fields(contact_schema))
         problems.extend(found)

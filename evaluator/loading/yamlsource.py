@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,8 @@ class SourceDoc:
         if node is None or not isinstance(node, yaml.ScalarNode):
             return self.location(path)
         value = node.value
+        if not is_nfc(value):  # `offset` is into the text as read, in NFC (see nfc)
+            offset = _raw_offset(value, offset)
         raw = self.text
         i = node.start_mark.index
         end = node.end_mark.index
@@ -85,6 +88,28 @@ class SourceDoc:
         line = raw.count("\n", 0, target) + 1
         column = target - (raw.rfind("\n", 0, target) + 1) + 1
         return Location(self.file, line, column)
+
+
+def is_nfc(text: str) -> bool:
+    """Whether a text is in Unicode's composed form (NFC), fast: ASCII always is."""
+    return text.isascii() or unicodedata.is_normalized("NFC", text)
+
+
+def nfc(text: str) -> str:
+    """A text in NFC: "ö" as one character, as a keyboard writes it, and not "o" followed by a
+    combining diaeresis (NFD, as a Mac's file names or text copied from a PDF may hold it). The
+    two look alike and mean the same, so every text a YAML file holds is read in NFC and
+    contacts' texts are compared in it (docs/policy-format.md). Already NFC: the text itself."""
+    return text if is_nfc(text) else unicodedata.normalize("NFC", text)
+
+
+def _raw_offset(raw: str, offset: int) -> int:
+    """The offset in `raw` of the character at `offset` of nfc(raw) (the first character of
+    `raw` it was composed from)."""
+    for end in range(len(raw) + 1):
+        if len(unicodedata.normalize("NFC", raw[:end])) > offset:
+            return end - 1
+    return len(raw)
 
 
 def shorten(text: str, most: int = 40) -> str:
@@ -427,16 +452,17 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
     unreadable: set = set()  # the paths of values their tag cannot make
 
     def scalar(node):
-        """The value of a scalar as its tag reads it; a problem and its text when it cannot, or
-        when it is a number in a form other than plain digits (012, 17:30, 0x1A, 1_000, 1e3)."""
+        """The value of a scalar as its tag reads it (a text in NFC); a problem and its text when
+        it cannot, or when it is a number in a form other than plain digits (012, 17:30, 0x1A,
+        1_000, 1e3)."""
         try:
             value = constructor.construct_object(node, deep=True)
             odd = number_form_problem(node.value, value) if not node.style else None
             # (a tag written out, !!str 012, says what is meant: only the value YAML guessed)
             if odd is not None and node.tag == constructor.resolve(yaml.ScalarNode, node.value, (True, False)):
                 problems.append(at(Code.YAML_VALUE, odd[0], node.start_mark, odd[1]))
-                return node.value
-            return value
+                return nfc(node.value)
+            return nfc(value) if type(value) is str else value
         except yaml.constructor.ConstructorError as exc:
             problems.append(at(Code.YAML_VALUE, f"YAML value: {exc.problem}", exc.problem_mark or node.start_mark))
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
@@ -459,7 +485,7 @@ def parse_yaml(text: str, name: str) -> tuple[SourceDoc | None, list[Problem]]:
         finally:
             constructor.constructed_objects.clear()
             constructor.recursive_objects.clear()
-        return node.value
+        return nfc(node.value)
 
     def build(node, path, depth=1):
         budget[0] -= 1

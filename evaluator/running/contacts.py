@@ -8,10 +8,12 @@ one place a field is defined; tests compare this checker with jsonschema itself.
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date
-from functools import lru_cache
+from functools import lru_cache, partial
 
 from ..loading.privacy import PERSONNUMMER_MESSAGE, echo, kind_of, looks_like_personnummer
+from ..loading.yamlsource import nfc
 from ..resources import load_schema
 
 
@@ -39,12 +41,21 @@ def _time_words(shown: str, value: str, form: str) -> str | None:
     return None
 
 
-def _text_check(spec: dict, pattern, is_date: bool, min_length, is_time: bool = False):
+# The ids of a contact and its patient are kept as written: a decision names its contact by the
+# id it came with, and a patient's contacts are found by theirs. Every other text of a contact
+# is compared in Unicode's composed form, NFC (yamlsource.nfc), as the policies' texts are read.
+AS_WRITTEN = frozenset({"id", "patient"})
+_is_nfc = partial(unicodedata.is_normalized, "NFC")
+
+
+def _text_check(spec: dict, pattern, is_date: bool, min_length, is_time: bool = False, as_written: bool = False):
     hidden = bool(spec.get("x-identifying"))
 
     def check(value):
         if not isinstance(value, str):
             return None, f"must be text, not {_describe(value, hidden)}"
+        if not as_written:
+            value = nfc(value)
         if min_length and len(value) < min_length:
             return None, "must not be empty"
         if pattern is not None and not pattern.fullmatch(value):
@@ -77,7 +88,8 @@ def _field_check(name: str, spec: dict):
     min_length = spec.get("minLength")
     items = spec.get("items", {}).get("type") if kind == "array" else None
 
-    text = _text_check(spec, pattern, is_date, min_length, is_time=name == "time")
+    as_written = name in AS_WRITTEN
+    text = _text_check(spec, pattern, is_date, min_length, is_time=name == "time", as_written=as_written)
     if kind == "string" and (pattern is not None or is_date):
         # Dates, times and slugs repeat across a batch: remember each text's verdict.
         memo: dict = {}
@@ -99,8 +111,10 @@ def _field_check(name: str, spec: dict):
 
     def check(value):
         if enum is not None:
-            if value in enum and isinstance(value, str):
-                return value, None
+            if isinstance(value, str):
+                value = nfc(value)
+                if value in enum:
+                    return value, None
             return None, f"{_describe(value, hidden)} is not one of {', '.join(enum)}"
         if kind == "string":
             return text(value)
@@ -129,6 +143,8 @@ def _field_check(name: str, spec: dict):
                 return None, f"must be a list of whole numbers; item {k} is {_describe(bad, hidden)}"
             if items == "integer":
                 return [int(v) for v in value], None
+            if items == "string" and not as_written:
+                return [nfc(v) for v in value], None
             return list(value), None
         return value, None
 
@@ -139,10 +155,11 @@ def _whole(value) -> bool:
     return not isinstance(value, bool) and (isinstance(value, int) or (isinstance(value, float) and value.is_integer()))
 
 
-_PLAIN_TEXT, _YES_NO, _ONE_OF, _NONEMPTY_TEXT, _OTHER = range(5)
+# A text field's common case is a text in NFC (ASCII, most often); an id's, any text.
+_PLAIN_TEXT, _YES_NO, _ONE_OF, _NONEMPTY_TEXT, _OTHER, _NONEMPTY_ID = range(6)
 
 
-def _quick_kind(spec: dict):
+def _quick_kind(name: str, spec: dict):
     """How a field's common case can be accepted without calling its full check."""
     kind = spec.get("type")
     if isinstance(kind, list):
@@ -151,10 +168,10 @@ def _quick_kind(spec: dict):
         return _ONE_OF, frozenset(v for v in spec["enum"] if v is not None)
     if kind == "boolean":
         return _YES_NO, None
-    if kind == "string" and not ({"pattern", "format", "minLength"} & set(spec)):
+    if kind == "string" and not ({"pattern", "format", "minLength"} & set(spec)) and name not in AS_WRITTEN:
         return _PLAIN_TEXT, None
     if kind == "string" and spec.get("minLength") == 1 and not ({"pattern", "format"} & set(spec)):
-        return _NONEMPTY_TEXT, None
+        return (_NONEMPTY_ID if name in AS_WRITTEN else _NONEMPTY_TEXT), None
     return _OTHER, None
 
 
@@ -169,7 +186,7 @@ class ContactChecker:
         self.refuse_personnummer = refuse_personnummer
         props = schema["properties"]
         # name -> (quick kind, allowed values, full check); the full check also words the error.
-        self.checks = {name: (*_quick_kind(spec), _field_check(name, spec)) for name, spec in props.items()}
+        self.checks = {name: (*_quick_kind(name, spec), _field_check(name, spec)) for name, spec in props.items()}
         self.defaults = {name: spec["default"] for name, spec in props.items() if "default" in spec}
         self.required = tuple(schema["required"])
         self.specs = props
@@ -234,12 +251,15 @@ class ContactChecker:
                 if value is True or value is False:
                     continue
             elif quick == _PLAIN_TEXT:
-                if type(value) is str:
+                if type(value) is str and (value.isascii() or _is_nfc(value)):
                     continue
             elif quick == _ONE_OF:
                 if type(value) is str and value in allowed:
                     continue
             elif quick == _NONEMPTY_TEXT:
+                if type(value) is str and value and (value.isascii() or _is_nfc(value)):
+                    continue
+            elif quick == _NONEMPTY_ID:
                 if type(value) is str and value:
                     continue
             else:
@@ -298,7 +318,8 @@ LAYOUT_AFTER = 64
 MAX_LAYOUT_FIELDS = 128
 
 _LAYOUT_NAMES = re.compile(r"[vtkacdlhnm]_\d+")
-_LAYOUT_FIXED = {"make", "quick", "record", "copy", "values", "typed", "p", "x", "get", "FULL", "DICT", "PN", "len", "type", "str", "int"}
+_LAYOUT_FIXED = {"make", "quick", "record", "copy", "values", "typed", "p", "x", "get", "FULL", "DICT", "PN", "NFC", "len", "type",
+                 "str", "int", "isascii"}
 
 
 def generate_layout_source(checker: ContactChecker, layout: tuple) -> tuple[str, dict]:
@@ -310,7 +331,7 @@ def generate_layout_source(checker: ContactChecker, layout: tuple) -> tuple[str,
     or value becomes code: the schema's tables are bound as arguments (k_: a field name, a_:
     a set of allowed values, c_: a field's check, m_: the texts it has checked, d_: a default,
     l_/h_: bounds)."""
-    bound: dict = {"FULL": checker.full_check, "DICT": dict, "PN": looks_like_personnummer}
+    bound: dict = {"FULL": checker.full_check, "DICT": dict, "PN": looks_like_personnummer, "NFC": _is_nfc}
     fail = "return FULL(record)"
     position = {name: i for i, name in enumerate(layout)}
     required = set(checker.required)
@@ -329,12 +350,14 @@ def generate_layout_source(checker: ContactChecker, layout: tuple) -> tuple[str,
         must = name in required
         if quick == _YES_NO:
             test = f"{v} is not True and {v} is not False"
-        elif quick == _PLAIN_TEXT:
-            test = f"type({v}) is not str"
+        elif quick == _PLAIN_TEXT:  # (a text not in NFC is made so by the full check)
+            test = f"type({v}) is not str or not ({v}.isascii() or NFC({v}))"
         elif quick == _ONE_OF:
             bound[f"a_{i}"] = allowed
             test = f"type({v}) is not str or {v} not in a_{i}"
         elif quick == _NONEMPTY_TEXT:
+            test = f"type({v}) is not str or not {v} or not ({v}.isascii() or NFC({v}))"
+        elif quick == _NONEMPTY_ID:
             test = f"type({v}) is not str or not {v}"
         else:
             bound[f"c_{i}"] = full

@@ -154,17 +154,20 @@ def contact_field_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Proble
     places: list[tuple] = []
     if isinstance(spec.get("defaults"), dict):
         places.append(("defaults",))
+    meant_invalid: set[tuple] = set()  # the history contacts a case means to be invalid
     for i, case in enumerate(spec.get("cases") or []):
         if not isinstance(case, dict):
             continue
         expect = case.get("expect") if isinstance(case.get("expect"), dict) else {}
-        if expect.get("status") == "invalid" or expect.get("errors"):
-            continue  # a case about a bad contact: its bad values are the point
-        if isinstance(case.get("contact"), dict):
-            places.append(("cases", i, "contact"))
+        if not expects_invalid(expect):  # (a case about a bad contact: its bad values are the point)
+            if isinstance(case.get("contact"), dict):
+                places.append(("cases", i, "contact"))
+        listed = set(expect.get("invalid_history") or [])
         for k, h in enumerate(case.get("history") or []):
             if isinstance(h, dict):
                 places.append(("cases", i, "history", k))
+                if _history_id(h, k) in listed:
+                    meant_invalid.add(("cases", i, "history", k))
     for place in places:
         record = doc.value
         for step in place:
@@ -179,16 +182,84 @@ def contact_field_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Proble
                     at, key=True, severity="warning",
                     hint=f"did you mean '{guess}'?" if guess else "declare it in facts.yaml, or remove it"))
                 continue
-            if value is None:
+            if value is None or place in meant_invalid:  # (its bad values are the point of the case)
                 continue
             _, wrong = check[2](_plain(value))
             if wrong is None:
                 continue
-            if "history" in place:  # an invalid earlier contact may be the point of the case
+            if "history" in place:
+                who = _history_id(record, place[-1])
                 problems.append(doc.problem(Code.TEST_FIELD, f"{name}: {wrong}; this earlier contact is invalid and "
-                                            "takes no part in the history", at, severity="warning"))
+                                            "takes no part in the history", at,
+                                            hint=f"if that is the point of the case, say so: expect: {{invalid_history: [{who}]}}"))
             else:
                 problems.append(doc.problem(Code.TEST_FIELD, f"{name}: {wrong}", at))
+    return problems + history_order_problems(doc)
+
+
+def expects_invalid(expect: dict) -> bool:
+    """Whether a case says that its contact is invalid: `status: invalid`, or the `errors` it expects."""
+    return expect.get("status") == "invalid" or bool(expect.get("errors"))
+
+
+def _history_id(record: dict, index: int) -> str:
+    """A history contact's id as the case runs it: its own, else h1, h2, … by its place."""
+    given = record.get("id")
+    return str(given) if given is not None else f"h{index + 1}"
+
+
+def _order_key(record: dict) -> tuple | None:
+    """Where a contact stands among its patient's contacts (contract §2): its date, then its
+    time, a contact without one first on its day; None where the date is not a date."""
+    day, time = _plain(record.get("date")), _plain(record.get("time"))
+    if not isinstance(day, str) or not (time is None or isinstance(time, str)):
+        return None
+    return (day, time or "")
+
+
+def later_history(spec: dict, case: dict) -> list[tuple[int, str, dict]]:
+    """The history contacts of a case that do not come before its contact (a later date, or
+    the same date and a later time, or a time where the contact has none): they take no part
+    in its history, which holds earlier contacts only. Each as (its index, its id, the merged
+    contact)."""
+    defaults = spec.get("defaults") if isinstance(spec.get("defaults"), dict) else {}
+    contact = case.get("contact")
+    if not isinstance(contact, dict):
+        return []
+    at = _order_key({**defaults, **contact})
+    if at is None:
+        return []
+    found = []
+    for k, h in enumerate(case.get("history") or []):
+        if not isinstance(h, dict):
+            continue
+        record = {**defaults, **h}
+        key = _order_key(record)
+        if key is not None and key > at:
+            found.append((k, _history_id(h, k), record))
+    return found
+
+
+def _when(record: dict) -> str:
+    day, time = _plain(record.get("date")), _plain(record.get("time"))
+    return f"{day} {time}" if time else str(day)
+
+
+def history_order_problems(doc: SourceDoc) -> list[Problem]:
+    """A history contact dated after its case's contact: an error at it (the case would test a
+    history without it; `regelverk test` fails such a case)."""
+    spec = doc.value if isinstance(doc.value, dict) else {}
+    problems = []
+    for i, case in enumerate(spec.get("cases") or []):
+        if not isinstance(case, dict):
+            continue
+        defaults = spec.get("defaults") if isinstance(spec.get("defaults"), dict) else {}
+        for k, who, record in later_history(spec, case):
+            contact = {**defaults, **case["contact"]}
+            problems.append(doc.problem(
+                Code.TEST_HISTORY, f"history contact {who} ({_when(record)}) comes after the case's contact "
+                f"({_when(contact)}), so it takes no part in its history: the history holds earlier contacts only",
+                ("cases", i, "history", k), hint="date it before the contact, or move it out of the history"))
     return problems
 
 
@@ -230,6 +301,13 @@ def expectation_problems(doc: SourceDoc, policy_set: PolicySet) -> list[Problem]
             pid, rid = _rule_key(name, default_policy)
             if "/" in name or pid is None or pid in policies:  # (a wrong `policy:` is told once, above)
                 named_wrongly(place, key, pid, rid)
+        history = [_history_id(h, k) for k, h in enumerate(case.get("history") or []) if isinstance(h, dict)]
+        for k, who in enumerate(expect.get("invalid_history") or []):
+            if isinstance(who, str) and who not in history:
+                near = closest(who, history)
+                problems.append(doc.problem(Code.TEST_NAME, f"the case's history has no contact '{who}'",
+                                            at + ("invalid_history", k), hint=f"did you mean '{near}'?" if near
+                                            else (f"its history: {', '.join(history)}" if history else "it has no history")))
         outputs = expect.get("outputs")
         for name, value in (outputs.items() if isinstance(outputs, dict) else ()):
             spec_of = policy_set.outputs.get(name)
@@ -324,14 +402,23 @@ def run_case(engine: Engine, doc: SourceDoc, index: int, coverage: Coverage | No
         check(f"severity of {name}", severity, found[0] if found else None)
     if "errors" in expect:
         check("errors", sorted(expect["errors"]), sorted(str(e.get("field")) for e in decision["errors"]))
-    if failures:
-        # A contact the case did not mean to be invalid (a field missing from the defaults, a
-        # misspelt value) is the usual reason a case fails: say why it is invalid.
-        for record, made in zip(records, decisions, strict=True):
-            if made["status"] == "invalid" and not (record is contact and expect.get("status") == "invalid"):
-                why = "; ".join(f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in made["errors"])
-                who = "the contact" if record is contact else f"history contact {record.get('id')}"
-                failures.append((f"note: {who}", "a valid contact", f"invalid ({why})"))
+    # A contact the case did not mean to be invalid (a field missing from the defaults, a
+    # misspelt value) fails the case, with why it is invalid: its outputs are all null, which
+    # an expectation of null would otherwise take for the rule's doing. A case means it by
+    # `status: invalid` or `errors` (its contact), or `invalid_history` (an earlier contact).
+    meant = set(expect.get("invalid_history") or [])
+    for record, made in zip(records, decisions, strict=True):
+        who = "the contact" if record is contact else f"history contact {record.get('id')}"
+        if made["status"] == "invalid":
+            if (expects_invalid(expect) if record is contact else str(record.get("id")) in meant):
+                continue
+            why = "; ".join(f"{e['field']}: {e['message']}" if e.get("field") else e["message"] for e in made["errors"])
+            failures.append((who, "a valid contact", f"invalid ({why})"))
+        elif record is not contact and str(record.get("id")) in meant:
+            failures.append((who, "invalid (invalid_history)", "a valid contact"))
+    for _, who, record in later_history(spec, case):
+        failures.append((f"history contact {who}", "earlier than the contact",
+                         f"{_when(record)}, after the contact ({_when(contact)}): not in its history"))
     return CaseResult(doc.file, line, case["name"], failures, decision)
 
 
