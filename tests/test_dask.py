@@ -104,3 +104,43 @@ def test_two_worker_local_cluster_and_the_cli(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
     assert [orjson.loads(line) for line in out.read_bytes().splitlines()] == want
     assert [orjson.loads(line) for line in cli_out.read_bytes().splitlines()] == want
+
+
+def test_parquet_files_that_differ_in_their_columns_are_refused_naming_the_file(tmp_path):
+    """Dask reads a folder with the first file's columns: a fact the first file lacked was
+    dropped from every file (decided as unknown, exit 0), and a later file that lacked a column,
+    or held it as another kind, failed the run with a KeyError or a shuffle error naming no
+    file. --dask now refuses such a folder (exit 4) before reaching the scheduler, naming the
+    file and the column; files that differ only in a column's width (int32, int64) are taken."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from click.testing import CliRunner
+
+    from evaluator.cli import main
+
+    table = pa.Table.from_pylist(_contacts())
+    cases = {
+        "first-lacks": ([table.drop_columns(["dialogue"]), table], "has dialogue too"),
+        "later-lacks": ([table, table.drop_columns(["dialogue"])], "lacks dialogue"),
+        "other-kind": ([table, table.set_column(table.schema.get_field_index("dialogue"), "dialogue",
+                                                pa.array([str(v) for v in table["dialogue"].to_pylist()]))],
+                       "holds dialogue as text where"),
+    }
+    for name, (parts, said) in cases.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        for i, part in enumerate(parts):
+            pq.write_table(part, folder / f"part-{i}.parquet")
+        result = CliRunner().invoke(main, ["evaluate", str(folder), "--dask", "tcp://127.0.0.1:1", "--quiet"])
+        assert result.exit_code == 4, (name, result.output)
+        assert f"{folder / 'part-1.parquet'} {said}" in result.output and "Traceback" not in result.output, result.output
+    # only wider: no refusal
+    folder = tmp_path / "wider"
+    folder.mkdir()
+    pq.write_table(table, folder / "part-0.parquet")
+    widths = table.schema
+    pq.write_table(table.cast(pa.schema([f.with_type(pa.int32()) if pa.types.is_integer(f.type) else f for f in widths])),
+                   folder / "part-1.parquet")
+    from evaluator.running.dask import same_columns
+
+    assert same_columns(str(folder)) is None

@@ -108,6 +108,78 @@ def evaluate_dataframe(contacts, policies=None, in_order: bool = True):
     return decided.sort_values("_row") if in_order else decided
 
 
+def _kind(arrow_type) -> str:
+    """A column's kind, as far as deciding goes: two files may hold a column as int32 and int64,
+    or as string and large_string, and be read alike; not as text in one and yes/no in another."""
+    import pyarrow as pa
+
+    t = arrow_type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    for kind, test in (("null", pa.types.is_null), ("yes/no", pa.types.is_boolean), ("whole number", pa.types.is_integer),
+                       ("number", pa.types.is_floating), ("number", pa.types.is_decimal),
+                       ("text", lambda x: pa.types.is_string(x) or pa.types.is_large_string(x)
+                        or str(x) == "string_view"),
+                       ("date", lambda x: pa.types.is_date(x) or pa.types.is_timestamp(x)), ("time", pa.types.is_time),
+                       ("list", lambda x: pa.types.is_list(x) or pa.types.is_large_list(x))):
+        if test(t):
+            return kind
+    return str(t)
+
+
+def _parquet_files(source) -> tuple[object, list[str]]:
+    """The Parquet files at `source` (a file, a folder, a glob), as Dask reads them: in a
+    folder, every file below it but those it skips (names starting _ or ., .crc)."""
+    import fsspec
+
+    fs, _, paths = fsspec.core.get_fs_token_paths(source)
+    files: list[str] = []
+    for path in paths:
+        if fs.isdir(path):
+            for found in sorted(fs.find(path)):
+                parts = found[len(path.rstrip("/")) + 1:].split("/")
+                if not any(part.startswith(("_", ".")) for part in parts) and not found.endswith(".crc"):
+                    files.append(found)
+        else:
+            files.append(path)
+    return fs, files
+
+
+def same_columns(source) -> None:
+    """FormatError unless every Parquet file at `source` has the same columns, each of one kind
+    in all of them. Dask takes the columns of the first file for every file: a column the first
+    one lacks was dropped from all (its facts unknown: other decisions), and a later file that
+    lacks one, or holds it as another kind, failed the run with no file named."""
+    import pyarrow.parquet as pq
+
+    try:
+        fs, files = _parquet_files(source)
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"{source} cannot be read as Parquet: {exc}") from None
+    first: tuple[str, dict] | None = None
+    for path in files:
+        try:
+            schema = pq.read_schema(path, filesystem=fs)
+        except Exception as exc:  # noqa: BLE001 - pyarrow's reason is the message
+            raise FormatError(f"{path} cannot be read as Parquet: {exc}") from None
+        kinds = {name: _kind(schema.field(name).type) for name in schema.names}
+        if first is None:
+            first = (path, kinds)
+            continue
+        where, want = first
+        lacks = sorted(set(want) - set(kinds))
+        extra = sorted(set(kinds) - set(want))
+        differ = sorted(n for n in set(want) & set(kinds) if "null" not in (want[n], kinds[n]) and want[n] != kinds[n])
+        if lacks or extra or differ:
+            said = ([f"lacks {', '.join(lacks)}"] if lacks else []) + ([f"has {', '.join(extra)} too"] if extra else [])
+            said += [f"holds {n} as {kinds[n]} where {where} holds it as {want[n]}" for n in differ]
+            against = f", against {where}" if lacks or extra else ""
+            raise FormatError(f"the Parquet files at {source} differ in their columns: {path} {'; '.join(said)}"
+                              f"{against}. --dask reads them as one table, so every file must have the same "
+                              "columns, each of one kind (a column of nulls where a fact is not known); or decide "
+                              "them without --dask")
+
+
 def evaluate_on_cluster(source, out_path, address: str, policies=None, out_format: str | None = None) -> int:
     """`regelverk evaluate --dask ADDRESS`: the Parquet contacts at `source` (a file, folder or
     glob) decided on the cluster; the decisions written in input order to `out_path` (format
@@ -122,6 +194,7 @@ def evaluate_on_cluster(source, out_path, address: str, policies=None, out_forma
 
     if source in (None, "-"):
         raise FormatError("--dask reads Parquet from a file, folder or glob the workers can reach, not standard input")
+    same_columns(source)
     try:
         contacts = dd.read_parquet(source)
     except Exception as exc:  # noqa: BLE001 - whatever the reader says is the message
