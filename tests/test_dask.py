@@ -144,3 +144,28 @@ def test_parquet_files_that_differ_in_their_columns_are_refused_naming_the_file(
     from evaluator.running.dask import same_columns
 
     assert same_columns(str(folder)) is None
+
+
+def test_a_pandas_frame_dask_turned_into_text_is_refused_and_decided_with_the_setting_off():
+    """dd.from_pandas turns object columns into text (Dask's dataframe.convert-string, on by
+    default): a yes/no column with a missing cell became 'True', a list column "['GB019']",
+    and evaluate_dataframe made those contacts invalid where repo.evaluate(frame) decides
+    them. It is refused, saying how to make the frame; made with the setting off, the
+    decisions are the batch's."""
+    import dask
+    import dask.dataframe as dd
+    import pandas
+    import pytest
+
+    contacts = _contacts()
+    frame = pandas.DataFrame(contacts)
+    want = load_repository().evaluate(frame)
+    with dask.config.set({"dataframe.convert-string": True}):
+        turned = dd.from_pandas(frame, npartitions=3)
+    with pytest.raises(ValueError, match=r"the columns dialogue, .*kva are text in this Dask frame") as refused:
+        evaluate_dataframe(turned)
+    assert "dask.config.set({'dataframe.convert-string': False})" in str(refused.value)
+    with dask.config.set({"dataframe.convert-string": False}):
+        kept = dd.from_pandas(frame, npartitions=3)
+        got = evaluate_dataframe(kept).compute(scheduler="sync")
+    assert [orjson.loads(line) for line in got["decision"]] == want

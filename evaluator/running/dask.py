@@ -80,6 +80,32 @@ def _numbered(frame, offsets, partition_info=None):
     return frame.assign(_row=range(start + 1, start + 1 + len(frame)))
 
 
+def _refuse_converted_columns(contacts, policies) -> None:
+    """ValueError for a column Dask turned into text that holds yes/no values, whole numbers or
+    lists by the contact's fields. Dask's setting `dataframe.convert-string` (on by default)
+    makes every object column of a pandas frame text as it becomes a Dask frame: a yes/no
+    column with a missing cell (True, None) becomes 'True', a list column "['XV019']", and
+    every such contact would be invalid, where the same frame without Dask is decided."""
+    import dask
+    import pandas
+
+    if dask.config.get("dataframe.convert-string", None) is False:
+        return  # (text is then what the frame held, and decided as everywhere else; None: on)
+    properties = (_repository(policies).policy_set.contact_schema or {}).get("properties", {})
+    turned = []
+    for name, dtype in contacts.dtypes.items():
+        kinds = properties.get(name, {}).get("type")
+        kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+        if isinstance(dtype, pandas.StringDtype) and kinds & {"boolean", "integer", "array"}:
+            turned.append(str(name))
+    if turned:
+        raise ValueError(
+            f"the columns {', '.join(turned)} are text in this Dask frame, but hold yes/no values, whole numbers or "
+            "lists: Dask turns a pandas frame's object columns into text (its setting dataframe.convert-string), and "
+            "every contact would be invalid. Make the frame with the setting off: "
+            "with dask.config.set({'dataframe.convert-string': False}): contacts = dd.from_pandas(frame)")
+
+
 def evaluate_dataframe(contacts, policies=None, in_order: bool = True):
     """Decide a Dask DataFrame of contacts (a column per field): a lazy Dask DataFrame with
     `_row` (the input row, from 1) and `decision` (NDJSON text), sorted into input order
@@ -88,6 +114,7 @@ def evaluate_dataframe(contacts, policies=None, in_order: bool = True):
     shuffles on patient and decides each partition with decide_partition."""
     import pandas
 
+    _refuse_converted_columns(contacts, policies)
     lengths = contacts.map_partitions(len).compute()
     offsets, total = [], 0
     for length in lengths:
