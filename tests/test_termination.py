@@ -90,6 +90,24 @@ def test_a_stopped_run_leaves_nothing_behind(contacts, tmp_path, sig, options, w
     assert not any(_alive(child) for child in children), "a worker outlived the run"
 
 
+def test_a_stopped_run_writing_parquet_says_only_that_it_stopped(contacts, tmp_path):
+    """The Parquet writer, let go as the run unwound, wrote its footer to the closed file when
+    it was collected and printed pyarrow's traceback after the clean message."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "decisions.parquet"
+    process = _start(contacts, out, tmp, ["--memory-budget", "0", "--jobs", "2"])
+    _under_way(process, out, 0)
+    time.sleep(1.0)  # (some decisions written: the writer holds an open file)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 143
+    assert err.decode().strip().endswith("stopped by SIGTERM; its temporary files are removed and no --out file is "
+                                         "written"), err.decode()
+    assert "Traceback" not in err.decode() and "Exception ignored" not in err.decode()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"] and list(tmp.iterdir()) == []
+
+
 def test_a_run_started_ignoring_sighup_goes_on(contacts, tmp_path):
     """`nohup regelverk evaluate …`: SIGHUP was ignored when the command started, and stays so."""
     tmp = tmp_path / "tmp"

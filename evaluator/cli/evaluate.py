@@ -213,9 +213,13 @@ def _run(repo, source: inmemory.FileInput, writer, folder, bar):
     write = writer.write_lines if writer.wants_lines else (
         lambda lines: writer.write([orjson.loads(line) for line in lines]))
     try:
-        summary = source.decide(repo.engine, write, folder=folder, progress=bar)
-    except FormatError as exc:
-        _fail_input(str(exc))
+        try:
+            summary = source.decide(repo.engine, write, folder=folder, progress=bar)
+        except FormatError as exc:
+            _fail_input(str(exc))
+    except BaseException:  # (stopped, or failed: the writer lets go while its stream is open)
+        writer.abandon()
+        raise
     writer.close()
     return summary
 

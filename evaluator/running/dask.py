@@ -239,13 +239,17 @@ def evaluate_on_cluster(source, out_path, address: str, policies=None, out_forma
         # As without Dask: a file is written under a temporary name and renamed once complete.
         with output_file(out_path) if out_path else contextlib.nullcontext(sys.stdout.buffer) as stream:
             writer = open_writer(fmt, stream, kinds)
-            for part in decided.to_delayed():
-                frame = client.compute(part).result()
-                lines = [text.encode() + b"\n" for text in frame["decision"]]
-                if writer.wants_lines:
-                    writer.write_lines(lines)
-                else:
-                    writer.write([orjson.loads(line) for line in lines])
-                count += len(lines)
+            try:
+                for part in decided.to_delayed():
+                    frame = client.compute(part).result()
+                    lines = [text.encode() + b"\n" for text in frame["decision"]]
+                    if writer.wants_lines:
+                        writer.write_lines(lines)
+                    else:
+                        writer.write([orjson.loads(line) for line in lines])
+                    count += len(lines)
+            except BaseException:  # (the writer lets go while its stream is open: see abandon)
+                writer.abandon()
+                raise
             writer.close()
     return count

@@ -719,6 +719,11 @@ class DecisionWriter:
     def close(self) -> None:
         """Finish the file (a Parquet footer); the stream itself is the caller's."""
 
+    def abandon(self) -> None:
+        """Let go of the file unfinished (a run that failed or was stopped), while the stream is
+        still open: nothing is left to write to it later, when the stream is closed (a Parquet
+        writer would write its footer as it is collected, and print that it could not)."""
+
 
 class NdjsonWriter(DecisionWriter):
     wants_lines = True
@@ -754,6 +759,10 @@ class CsvWriter(DecisionWriter):
         self.text.flush()
         self.text.detach()  # the stream stays open: it is the caller's
 
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
 
 class ParquetWriter(DecisionWriter):
     def __init__(self, out: BinaryIO, kinds: dict):
@@ -768,6 +777,10 @@ class ParquetWriter(DecisionWriter):
 
     def close(self) -> None:
         self.writer.close()
+
+    def abandon(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
 
 
 # A name for one of this process's open streams (/dev/stdout, /dev/fd/3, /proc/self/fd/3).
