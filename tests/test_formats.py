@@ -511,3 +511,19 @@ def test_an_arrow_table_with_two_columns_of_one_name_is_refused_by_the_python_ap
     with pytest.raises(FormatError, match="^the Arrow table names 'id' twice$"):
         repo.evaluate(table)
     assert issubclass(FormatError, ValueError)
+
+
+def test_read_contacts_errors_reach_the_decisions_through_evaluate(repo, tmp_path):
+    """read_contacts gives (records, errors): repo.evaluate took the records only, and a line
+    that was not JSON, or a CSV row short of cells, came back as "a contact must be a JSON
+    object, not null" with no line. With errors= the decisions are those of the command."""
+    contact = '{"id":"a","patient":"p","unit":"U","region":"testland","date":"2025-03-04","channel":"written"}'
+    (tmp_path / "c.ndjson").write_text(contact + "\n{broken\n", encoding="utf-8")
+    (tmp_path / "c.csv").write_text("id,patient,unit,region,date,channel\nb,p,U,testland,2025-03-04,written\nc,p,U\n",
+                                    encoding="utf-8")
+    for name, said in (("c.ndjson", "line 2 is not JSON"), ("c.csv", "line 3 has 3 cells where the header has 6")):
+        records, errors = read_contacts(tmp_path / name, fields=repo.policy_set.fields)
+        decisions = repo.evaluate(records, errors=errors)
+        assert decisions[1]["status"] == "invalid" and decisions[1]["errors"][0]["message"].startswith(said)
+        result = CliRunner().invoke(main, ["evaluate", str(tmp_path / name), "--policies", str(repo.policy_set.root)])
+        assert [orjson.loads(line) for line in result.stdout.splitlines()] == decisions

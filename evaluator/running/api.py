@@ -46,7 +46,7 @@ class Repository:
         listing every problem when any policy is invalid."""
         return cls(load_policies(path))
 
-    def evaluate(self, contacts, jobs: int = 1, as_frame: str | None = None):
+    def evaluate(self, contacts, jobs: int = 1, as_frame: str | None = None, errors: dict | None = None):
         """Decide a batch of contacts; decisions in input order. `contacts`: a list (or any
         iterable) of dicts (contract section 1), or a pandas or polars DataFrame or an Arrow
         table with a column per field (a missing cell, NaN included, is unknown).
@@ -56,10 +56,14 @@ class Repository:
         parallel.py). The decisions are equal to those of one process, and the contacts
         given are left as they were. `as_frame` ("pandas", "polars" or "arrow"): the
         decisions as such a table instead, with the columns of a decision file (docs/data.md);
-        decisions_frame turns a list into one."""
+        decisions_frame turns a list into one. `errors`: what formats.read_contacts gives
+        beside the records (why an item could not be read, by its index), for the decisions
+        of those items to say so, as `regelverk evaluate` says it."""
         records = _contacts_of(contacts)
         decisions = None
-        if jobs != 1:
+        if errors:  # (in this process: the workers take records only)
+            decisions, _ = self.engine.evaluate(records, line_errors=errors)
+        elif jobs != 1:
             with cyclic_gc_paused(promote=len(records) >= PROMOTE_MIN_RECORDS):
                 decisions = evaluate_records_in_processes(self.engine, records, jobs or default_jobs())
         if decisions is None:
