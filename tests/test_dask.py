@@ -169,3 +169,25 @@ def test_a_pandas_frame_dask_turned_into_text_is_refused_and_decided_with_the_se
         kept = dd.from_pandas(frame, npartitions=3)
         got = evaluate_dataframe(kept).compute(scheduler="sync")
     assert [orjson.loads(line) for line in got["decision"]] == want
+
+
+def test_a_reader_that_stops_ends_a_dask_run_quietly_as_without_dask(monkeypatch, tmp_path):
+    """`regelverk evaluate --dask … | head`: the broken pipe was 'cannot write the output: Broken
+    pipe' with exit 5, where without --dask a reader that stops ends the run quietly (exit 1)."""
+    import errno
+
+    from click.testing import CliRunner
+
+    from evaluator.cli import main
+    from evaluator.running import dask as on_dask
+
+    def broken(*args, **kwargs):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    monkeypatch.setattr(on_dask, "evaluate_on_cluster", broken)
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path), "--dask", "tcp://127.0.0.1:1", "--quiet"])
+    assert result.exit_code == 1 and "cannot write" not in result.output, result.output
+    monkeypatch.setattr(on_dask, "evaluate_on_cluster",
+                        lambda *a, **k: (_ for _ in ()).throw(OSError(errno.ENOSPC, "No space left on device")))
+    result = CliRunner().invoke(main, ["evaluate", str(tmp_path), "--dask", "tcp://127.0.0.1:1", "--quiet"])
+    assert result.exit_code == 5 and "cannot write the output: No space left on device" in result.output

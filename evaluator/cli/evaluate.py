@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -157,6 +158,8 @@ def evaluate(file, policies_dir, input_format, output_format, out_path, jobs, me
             click.echo(f"regelverk: {exc}", err=True)
             sys.exit(EXIT_USAGE)
         except OSError as exc:
+            if out_path is None and exc.errno == errno.EPIPE:
+                raise  # a reader that stopped (`| head`): click ends quietly, as without --dask
             click.echo(f"regelverk: cannot write {out_path or 'the output'}: {exc.strerror or exc}", err=True)
             sys.exit(EXIT_OUTPUT)
         except Exception as exc:  # noqa: BLE001 - a worker's failure, as Dask reports it
