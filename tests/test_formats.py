@@ -527,3 +527,19 @@ def test_read_contacts_errors_reach_the_decisions_through_evaluate(repo, tmp_pat
         assert decisions[1]["status"] == "invalid" and decisions[1]["errors"][0]["message"].startswith(said)
         result = CliRunner().invoke(main, ["evaluate", str(tmp_path / name), "--policies", str(repo.policy_set.root)])
         assert [orjson.loads(line) for line in result.stdout.splitlines()] == decisions
+
+
+def test_a_pandas_period_column_is_read_as_its_text(repo):
+    """A period[D] date column reached the contact check as Arrow's number for it ("date: must be
+    text, not 20089", a number nowhere in the data); a day's period is its date, a month's is
+    refused in words, a missing one is unknown."""
+    import pandas as pd
+
+    base = {"patient": ["p", "p", "q"], "unit": ["U"] * 3, "region": ["testland"] * 3, "channel": ["written"] * 3,
+            "id": ["a", "b", "c"]}
+    days = repo.evaluate(pd.DataFrame({**base, "date": pd.PeriodIndex(["2025-03-04", "2025-03-05", None], freq="D")}))
+    plain = repo.evaluate([{k: v[i] for k, v in base.items()} | ({"date": d} if d else {})
+                           for i, d in enumerate(["2025-03-04", "2025-03-05", None])])
+    assert days == plain and days[2]["errors"] == [{"field": "date", "message": "is required but missing"}]
+    months = repo.evaluate(pd.DataFrame({**base, "date": pd.PeriodIndex(["2025-03"] * 3, freq="M")}))
+    assert months[0]["errors"] == [{"field": "date", "message": "'2025-03' is not a date written YYYY-MM-DD"}]

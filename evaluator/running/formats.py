@@ -217,6 +217,7 @@ def records_from_frame(frame) -> list[dict]:
         return records_from_arrow(frame.to_arrow())
     if kind == "pandas":
         pa, _ = pyarrow_modules()
+        frame = _periods_as_text(frame)
         try:
             return records_from_arrow(pa.Table.from_pandas(frame, preserve_index=False))
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
@@ -233,6 +234,22 @@ def records_from_frame(frame) -> list[dict]:
                 rows.append(row)
             return rows
     raise TypeError(f"not a DataFrame or Arrow table: {type(frame).__name__}")
+
+
+def _periods_as_text(frame):
+    """A pandas frame with each Period column as its text (a day's: 2025-01-01, which a date
+    field takes; a month's: 2025-01, which it refuses in words). Arrow holds a period as its
+    number, which the contact check would have shown (20089), a number nowhere in the data."""
+    import pandas
+
+    periods = [c for c, dtype in frame.dtypes.items() if isinstance(dtype, pandas.PeriodDtype)]
+    if not periods:
+        return frame
+    frame = frame.copy(deep=False)
+    for column in periods:
+        frame[column] = pandas.Series([None if value is pandas.NaT else str(value) for value in frame[column]],
+                                      index=frame.index, dtype=object)
+    return frame
 
 
 def decisions_frame(decisions: list[dict], kinds: dict, kind: str = "pandas"):
