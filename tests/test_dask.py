@@ -165,9 +165,11 @@ def test_a_pandas_frame_dask_turned_into_text_is_refused_and_decided_with_the_se
     with pytest.raises(ValueError, match=r"the columns dialogue, .*kva are text in this Dask frame") as refused:
         evaluate_dataframe(turned)
     assert "dask.config.set({'dataframe.convert-string': False})" in str(refused.value)
-    with dask.config.set({"dataframe.convert-string": False}):
+    # (the synchronous scheduler: the threaded one would leave its threads in this process,
+    # where later tests need a process that may fork)
+    with dask.config.set({"dataframe.convert-string": False, "scheduler": "synchronous"}):
         kept = dd.from_pandas(frame, npartitions=3)
-        got = evaluate_dataframe(kept).compute(scheduler="sync")
+        got = evaluate_dataframe(kept).compute()
     assert [orjson.loads(line) for line in got["decision"]] == want
 
 
