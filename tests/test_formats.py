@@ -311,6 +311,15 @@ def test_parquet_dates_python_cannot_hold_make_their_rows_invalid_not_the_run(tm
             assert all(e == [{"field": "date", "message": "is required but missing"}] for e in errors), errors
 
 
+
+def _decided_csv(path, header: str, rows: list[str]) -> list[dict]:
+    """The decisions `regelverk evaluate` gives a CSV file of `header` and `rows`."""
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["evaluate", str(path)])
+    assert result.exit_code == 0, result.output
+    return [orjson.loads(line) for line in result.stdout.splitlines()]
+
+
 def test_a_csv_quote_left_open_takes_no_row_with_it(tmp_path):
     """A quote that opens a cell and is never closed on its line made the csv module read the
     rows after it into that cell: they got no decision. The row with the quote is invalid,
@@ -321,11 +330,7 @@ def test_a_csv_quote_left_open_takes_no_row_with_it(tmp_path):
             "c2,p1,u1,vgr,rehab,2025-03-05,written,true",
             "c3,p2,u1,vgr,rehab,2025-03-04,written,true",
             "c4,p2,u1,vgr,rehab,2025-03-06,written,true"]
-    path = tmp_path / "open.csv"
-    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["evaluate", str(path)])
-    assert result.exit_code == 0, result.output
-    decisions = [orjson.loads(line) for line in result.stdout.splitlines()]
+    decisions = _decided_csv(tmp_path / "open.csv", header, rows)
     assert [d["contact"] for d in decisions] == ["c1", None, "c2", "c3", "c4"]
     assert decisions[1]["errors"] == [{"field": None, "line": 4, "message": (
         "line 4 opens a quoted cell that is not closed on its line (the quote runs on to line 7); "
@@ -491,11 +496,7 @@ def test_white_space_around_a_csv_cell_is_ignored_alike_for_every_typed_kind(rep
     rows = ["c1,p1,u1,vgr,rehab,2025-03-04,written,true,true,true,true,true,5,[]",
             "c2,p2,u1,vgr,rehab,2025-03-04,written, true ,true,true,true,TRUE , 5, []",
             "c3,p3,u1,vgr,rehab, 2025-03-04,written,true,true,true,true,true,5,[]"]
-    path = tmp_path / "spaces.csv"
-    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["evaluate", str(path)])
-    assert result.exit_code == 0, result.output
-    one, two, three = (orjson.loads(line) for line in result.stdout.splitlines())
+    one, two, three = _decided_csv(tmp_path / "spaces.csv", header, rows)
     assert one["status"] == two["status"] == "decided" and two["errors"] == []
     assert {k: v for k, v in one.items() if k != "contact"} == {k: v for k, v in two.items() if k != "contact"}
     assert three["status"] == "invalid" and [e["field"] for e in three["errors"]] == ["date"]

@@ -109,7 +109,8 @@ def test_conflicts_need_overlapping_periods(tmp_path):
     assert len(conflicts) == 1 and "lint-coding" not in conflicts[0].message
 
 
-def test_a_policy_that_never_applies_is_an_error(tmp_path):
+def _with_a_policy_that_never_applies(tmp_path):
+    """The lint fixtures, with lint-coding's applies_when made contradictory; loaded."""
     import shutil
 
     root = tmp_path / "policies"
@@ -117,7 +118,13 @@ def test_a_policy_that_never_applies_is_an_error(tmp_path):
     coding = root / "any" / "lint-coding" / "1.0.yaml"
     coding.write_text(coding.read_text(encoding="utf-8").replace(
         'applies_when: platform = "sob"', 'applies_when: platform = "sob" and platform is missing'), encoding="utf-8")
-    policy_set, _ = load_policy_set(root)
+    policy_set, problems = load_policy_set(root)
+    assert policy_set is not None, problems
+    return policy_set
+
+
+def test_a_policy_that_never_applies_is_an_error(tmp_path):
+    policy_set = _with_a_policy_that_never_applies(tmp_path)
     found = [p for p in lint_policy_set(policy_set) if p.code == "never_applies"]
     assert len(found) == 1
     assert found[0].severity == "error"
@@ -252,15 +259,7 @@ def test_what_lint_says_has_the_severity_the_error_list_gives_it(tmp_path):
     """docs/errors.md listed never_applies and unreachable_rule as warnings, while validate
     reports them as errors: every problem lint reports on its fixtures (and on a policy that
     never applies, and a rule no contact can fire) has a severity the list allows."""
-    import shutil
-
-    root = tmp_path / "policies"
-    shutil.copytree(LINT / "policies", root)
-    coding = root / "any" / "lint-coding" / "1.0.yaml"
-    coding.write_text(coding.read_text(encoding="utf-8").replace(
-        'applies_when: platform = "sob"', 'applies_when: platform = "sob" and platform is missing'), encoding="utf-8")
-    policy_set, problems = load_policy_set(root)
-    assert policy_set is not None, problems
+    policy_set = _with_a_policy_that_never_applies(tmp_path)
     found = lint_policy_set(policy_set) + lint_policy_set(load_policy_set(LINT / "policies")[0])
     seen = {(str(p.code), p.severity) for p in found}
     assert {"never_applies", "unreachable_rule"} <= {code for code, _ in seen}, seen
