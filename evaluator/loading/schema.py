@@ -59,7 +59,7 @@ _FORMS = {
     "^[a-z0-9][a-z0-9-]*$": "an id is written in lower-case letters a-z, digits and -, "
                             "starting with a letter or a digit, as one-per-week",
     "^[0-9]+(\\.[0-9]+)*$": 'a version is whole numbers joined by dots, in quotes, as "4.0" or "4.1"',
-    "^[a-z][a-z0-9_-]*$": "a region is a lower-case name: a letter a-z, then letters, digits, - or _, as vgr or halland",
+    "^[a-z][a-z0-9_-]*$": "a region is a lower-case name: a letter a-z, then letters, digits, - or _, as my-region or my_region",
     "^[a-z_][a-z0-9_]*$": "a name is written in lower-case letters a-z, digits and _, starting with a letter or _, "
                           "as max_per_week",
 }

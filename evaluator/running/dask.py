@@ -84,7 +84,7 @@ def _refuse_converted_columns(contacts, policies) -> None:
     """ValueError for a column Dask turned into text that holds yes/no values, whole numbers or
     lists by the contact's fields. Dask's setting `dataframe.convert-string` (on by default)
     makes every object column of a pandas frame text as it becomes a Dask frame: a yes/no
-    column with a missing cell (True, None) becomes 'True', a list column "['XV019']", and
+    column with a missing cell (True, None) becomes 'True', a list column the text of the list, and
     every such contact would be invalid, where the same frame without Dask is decided."""
     import dask
     import pandas
