@@ -187,6 +187,14 @@ def _cells_one_by_one(column, pa) -> list:
     return cells
 
 
+def one_column_each(names: list, what: str) -> None:
+    """FormatError where `names` (a CSV header's, a Parquet file's or a table's columns) holds
+    one name twice: each row would take one of the two columns, unsaid. `what` names them."""
+    repeated = sorted({c for c in names if names.count(c) > 1})
+    if repeated:
+        raise FormatError(f"{what} names {repeated[0]!r} twice")
+
+
 def frame_kind(value) -> str | None:
     """"pandas", "polars" or "arrow" for a DataFrame or Arrow table or batch, else None; found
     by the type's module, so that neither library is imported to ask."""
@@ -208,10 +216,7 @@ def records_from_frame(frame) -> list[dict]:
     if kind == "arrow":
         # (a row would take the later of two columns of one name, unsaid: refused, as in a
         # CSV header or a Parquet file; pandas refuses them itself, polars cannot have them)
-        names = frame.column_names
-        repeated = sorted({c for c in names if names.count(c) > 1})
-        if repeated:
-            raise FormatError(f"the Arrow table names {repeated[0]!r} twice")
+        one_column_each(frame.column_names, "the Arrow table")
         return records_from_arrow(frame)
     if kind == "polars":
         return records_from_arrow(frame.to_arrow())
@@ -416,9 +421,7 @@ def _csv_chunks(source, fields: dict, size: int, name: str) -> Iterator[Chunk]:
         blank = [n for n, column in enumerate(header, start=1) if not column]
         if blank:
             raise FormatError(f"{name}: column {blank[0]} of the CSV header has no name")
-        repeated = sorted({c for c in header if header.count(c) > 1})
-        if repeated:
-            raise FormatError(f"{name}: the CSV header names {repeated[0]!r} twice")
+        one_column_each(header, f"{name}: the CSV header")
         kinds = [getattr(fields.get(column), "kind", None) for column in header]
         width = len(header)
         records: list = []
@@ -519,10 +522,7 @@ def open_parquet(source, name: str):
         parquet = pq.ParquetFile(source)
     except (pa.ArrowException, OSError) as exc:
         raise FormatError(f"{name} cannot be read as Parquet: {exc}") from None
-    names = parquet.schema_arrow.names
-    repeated = sorted({c for c in names if names.count(c) > 1})
-    if repeated:
-        raise FormatError(f"{name}: the Parquet schema names {repeated[0]!r} twice")
+    one_column_each(parquet.schema_arrow.names, f"{name}: the Parquet schema")
     return parquet
 
 
