@@ -40,6 +40,14 @@ MESSAGE_ORDER = ("sv", "en")
 PARAMETER_ORDER = ("type", "value", "description")
 
 
+def line_ends(text: str) -> tuple[str, str]:
+    """The text with its line ends made line feeds, as reading in text mode does (ruamel reads
+    and writes them), and the line end the file had (its first: CRLF from an editor on Windows,
+    say), for what is written back to keep it."""
+    first = re.search(r"\r\n|\r|\n", text)
+    return text.replace("\r\n", "\n").replace("\r", "\n"), first.group() if first else "\n"
+
+
 def yaml_writer() -> YAML:
     y = YAML(typ="rt")
     y.preserve_quotes = True
@@ -348,9 +356,7 @@ def format_file(path: Path, display: str | None = None) -> Outcome:
     text, problem = decode_utf8(data, name)
     if problem is not None:
         return Outcome(path, False, problem=problem)
-    first = re.search(r"\r\n|\r|\n", text)
-    newline = first.group() if first else "\n"
-    text = text.replace("\r\n", "\n").replace("\r", "\n")  # (as reading in text mode does)
+    text, newline = line_ends(text)
     try:
         formatted = format_text(text, name)
     except FormatError as exc:

@@ -22,7 +22,7 @@ from ..errors import Problem, closest
 from ..loading.policy import PolicyVersion, version_key
 from ..loading.repository import PolicySet, load_policy_set
 from ..loading.yamlsource import display_path
-from .fmt import yaml_writer
+from .fmt import line_ends, yaml_writer
 from .lint import lint_policy_set
 from .testing import find_test_files, load_cases
 
@@ -95,11 +95,8 @@ def plan(policy_set: PolicySet, policy_id: str, valid_from: date, version: str |
     y = yaml_writer()
     with old_file.open(encoding="utf-8", newline="") as handle:
         raw = handle.read()
-    # Both files keep the line ends the old one has (CRLF from an editor on Windows, say):
-    # ruamel reads and writes \n, so its text is given them back.
-    first = re.search(r"\r\n|\r|\n", raw)
-    newline = first.group() if first else "\n"
-    old_text = raw.replace("\r\n", "\n").replace("\r", "\n")
+    # Both files keep the line ends the old one has: ruamel's text is given them back.
+    old_text, newline = line_ends(raw)
     new_doc = y.load(old_text)
     old_doc = y.load(old_text)
 
