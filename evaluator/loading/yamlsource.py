@@ -173,7 +173,6 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 def _why_no_date(text: str) -> str:
     """Why a YYYY-MM-DD text names no day, in words: ': February 2026 has 28 days'."""
     import calendar
-    import re
 
     found = re.match(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})", str(text))
     if not found:
@@ -243,8 +242,11 @@ def number_form_problem(raw: str, value) -> tuple[str, str] | None:
 
 
 _INVISIBLE = re.compile(INVISIBLE_CLASS)
-_EDGE = " \t" + "".join(chr(c) for c in (0xa0, 0xad, 0x1680, 0x180e, *range(0x2000, 0x2010), *range(0x202a, 0x2030),
-                                          *range(0x205f, 0x2065), 0x3000, 0xfeff))
+
+
+def _blank(text: str) -> bool:
+    """Whether `text` holds nothing but spaces, tabs and invisible characters."""
+    return not _INVISIBLE.sub("", text).strip(" \t")
 
 
 def _invisible_characters(text: str, at) -> list[Problem]:
@@ -290,7 +292,7 @@ def _invisible_characters(text: str, at) -> list[Problem]:
             line_start = max(start, text.rfind("\n", start, i) + 1)
             line_end = text.find("\n", i, end)
             line_end = end if line_end < 0 else line_end
-            if text[i - 1] == ":" or not text[line_start:i].strip(_EDGE) or not text[i + 1:line_end].strip(_EDGE):
+            if text[i - 1] == ":" or _blank(text[line_start:i]) or _blank(text[i + 1:line_end]):
                 look(i, i + 1)  # (at the start or the end of a line of the text, or after a colon)
 
     end, previous = 0, None
