@@ -80,19 +80,29 @@ def _latest(paths: list[str], policy_id: str) -> str | None:
     return max(found)[1] if found else None
 
 
-def _from_git(policy_id: str, rev: str, root: Path) -> Side:
+def _git_top(root: Path, spec: str) -> Path:
+    """The top folder of the git checkout the policy folder is in (`spec`: the side, for the error)."""
     try:
-        top = Path(_git(root, "rev-parse", "--show-toplevel").strip())
+        return Path(_git(root, "rev-parse", "--show-toplevel").strip()).resolve()
     except DiffInputError:
-        raise DiffInputError(f"{policy_id}@{rev} names a git revision, but the policy folder {display_path(root)} "
-                             "is not in a git repository; compare with a policy file instead") from None
-    rel = root.resolve().relative_to(top.resolve()).as_posix()
-    prefix = "" if rel == "." else rel + "/"
+        raise DiffInputError(f"{spec} names a git revision, but the policy folder {display_path(root)} is not "
+                             "in a git repository; compare with a policy file instead") from None
+
+
+def _known_revision(top: Path, name: str, rev: str) -> None:
+    """DiffInputError, in words, unless git knows `rev` (`name`@`rev`: the side)."""
     try:
         _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
     except DiffInputError:
-        raise DiffInputError(f"git does not know the revision '{rev}' (in {policy_id}@{rev}): name a branch, a tag "
-                             f"or a commit, as {policy_id}@main or {policy_id}@HEAD~1") from None
+        raise DiffInputError(f"git does not know the revision '{rev}' (in {name}@{rev}): name a branch, a tag or a "
+                             f"commit, as {name}@main or {name}@HEAD~1") from None
+
+
+def _from_git(policy_id: str, rev: str, root: Path) -> Side:
+    top = _git_top(root, f"{policy_id}@{rev}")
+    rel = root.resolve().relative_to(top).as_posix()
+    prefix = "" if rel == "." else rel + "/"
+    _known_revision(top, policy_id, rev)
     listed = _git(top, "ls-tree", "-r", "--name-only", rev, "--", rel).splitlines()
     path = _latest(listed, policy_id)
     if path is None:
@@ -106,22 +116,13 @@ def _from_git(policy_id: str, rev: str, root: Path) -> Side:
 
 def _file_from_git(file: str, rev: str, root: Path) -> Side:
     """FILE@REV: the file at `file` (a path as on disk, relative to here) as it was at `rev`."""
-    spec = f"{file}@{rev}"
-    try:
-        top = Path(_git(root, "rev-parse", "--show-toplevel").strip()).resolve()
-    except DiffInputError:
-        raise DiffInputError(f"{spec} names a git revision, but the policy folder {display_path(root)} is not "
-                             "in a git repository; compare with a policy file instead") from None
+    top = _git_top(root, f"{file}@{rev}")
     try:
         rel = Path(file).resolve().relative_to(top).as_posix()
     except ValueError:
         raise DiffInputError(f"{file} is not in the git repository at {display_path(top)}, so it has no "
                              f"version at {rev}") from None
-    try:
-        _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
-    except DiffInputError:
-        raise DiffInputError(f"git does not know the revision '{rev}' (in {spec}): name a branch, a tag or a "
-                             f"commit, as {file}@main or {file}@HEAD~1") from None
+    _known_revision(top, file, rev)
     try:
         text = _git(top, "show", f"{rev}:{rel}")
     except DiffInputError:
