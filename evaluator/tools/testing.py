@@ -222,7 +222,7 @@ def later_history(spec: dict, case: dict) -> list[tuple[int, str, dict]]:
     the same date and a later time, or a time where the contact has none): they take no part
     in its history, which holds earlier contacts only. Each as (its index, its id, the merged
     contact)."""
-    defaults = spec.get("defaults") if isinstance(spec.get("defaults"), dict) else {}
+    defaults = _defaults(spec)
     contact = case.get("contact")
     if not isinstance(contact, dict):
         return []
@@ -240,6 +240,11 @@ def later_history(spec: dict, case: dict) -> list[tuple[int, str, dict]]:
     return found
 
 
+def _defaults(spec: dict) -> dict:
+    """A test file's `defaults`, the fields every case's contacts share ({} where there are none)."""
+    return spec.get("defaults") if isinstance(spec.get("defaults"), dict) else {}
+
+
 def _when(record: dict) -> str:
     day, time = _plain(record.get("date")), _plain(record.get("time"))
     return f"{day} {time}" if time else str(day)
@@ -250,10 +255,10 @@ def history_order_problems(doc: SourceDoc) -> list[Problem]:
     history without it; `regelverk test` fails such a case)."""
     spec = doc.value if isinstance(doc.value, dict) else {}
     problems = []
+    defaults = _defaults(spec)
     for i, case in enumerate(spec.get("cases") or []):
         if not isinstance(case, dict):
             continue
-        defaults = spec.get("defaults") if isinstance(spec.get("defaults"), dict) else {}
         for k, who, record in later_history(spec, case):
             contact = {**defaults, **case["contact"]}
             problems.append(doc.problem(
