@@ -150,8 +150,12 @@ def files_under(root: Path, pattern: str) -> list[Path]:
 
 
 def policy_files(root: Path) -> list[Path]:
-    return [p for p in files_under(root, "*.yaml")
-            if p.name != OUTPUTS_FILE and not p.name.endswith(TEST_SUFFIX) and test_file_name(p) is None]
+    return [p for p in files_under(root, "*.yaml") if _is_policy_file(p)]
+
+
+def _is_policy_file(path: Path) -> bool:
+    """A *.yaml file that is no outputs file and no test file (by either name)."""
+    return path.name != OUTPUTS_FILE and not path.name.endswith(TEST_SUFFIX) and test_file_name(path) is None
 
 
 # Names other tools give test files (pytest's test_x.py, x_test.go, x-test.yaml): here they are
@@ -213,12 +217,13 @@ def _load_policy_set(root: Path, settings: Settings) -> tuple[PolicySet | None, 
     fields = field_types_from_schema(contact_schema)
     names = Names(fields=fields, outputs=outputs)
     by_id: dict[str, list[PolicyVersion]] = {}
-    files = policy_files(root)
+    yaml_files = files_under(root, "*.yaml")  # (the folder walked once for them)
+    files = [p for p in yaml_files if _is_policy_file(p)]
     for path in files_under(root, "*.yml"):
         problems.append(Problem(Code.PLACE, "this file is not read: policy and test files end in .yaml",
                                 Location(display_path(path), 1, 1),
                                 hint=f"rename it to {test_file_name(path.with_suffix('.yaml')) or path.stem + '.yaml'}"))
-    for path in files_under(root, "*.yaml"):
+    for path in yaml_files:
         if not path.name.endswith(TEST_SUFFIX) and (found := _misnamed_test(path)) is not None:
             problems.append(found)
     if not files:
